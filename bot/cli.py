@@ -1,0 +1,43 @@
+"""``ibbot``: one CLI, one subcommand per job. Each command lives in ``bot/commands/<name>.py``
+and exposes ``HELP``, ``add_arguments(parser)`` and ``run(args) -> exit code``; modules are
+imported only when their command runs, so ``ibbot --help`` stays instant."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+COMMANDS: dict[str, str] = {
+    "run": "run the trading daemon on a YAML config",
+    "gateway": "serve the simulated IB Gateway (TWS wire protocol) on loopback",
+    "check": "validate a config file and print it resolved",
+    "schema": "print the config JSON schema (for editor completion)",
+    "data": "sample data tools (synth)",
+    "strategies": "list the registered strategies and their parameters",
+}
+
+
+def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ibbot", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    wanted = next((a for a in argv if not a.startswith("-")), None)
+    for name, help_text in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == wanted:  # only the chosen command's module is imported
+            module = importlib.import_module(f"bot.commands.{name}")
+            module.add_arguments(p)
+            p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(args_list).parse_args(args_list)
+    code: int = args._module.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""The strategy API: a strategy is pure decision code over bars, ticks and fills.
+
+It declares typed parameters (a pydantic model) and indicators; the engine keeps the
+indicators up to date and calls the handlers, which return order intents. A strategy never
+talks to ib_insync: everything it may know comes through its ``StrategyContext``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.events import Bar, FillEvent, OrderIntent, Tick, WorkingOrder
+from bot.indicators.base import IndicatorSpec
+
+
+class NoParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+P = TypeVar("P", bound=BaseModel)
+
+
+class StrategyContext(Protocol):
+    """What the engine lets a strategy see. Time comes from events, never the wall clock."""
+
+    @property
+    def strategy_id(self) -> str: ...
+
+    @property
+    def symbols(self) -> tuple[str, ...]: ...
+
+    def now(self) -> datetime: ...
+
+    def position(self, symbol: str) -> float: ...
+
+    def working_orders(self, symbol: str) -> Mapping[str, WorkingOrder]: ...
+
+    def indicator(self, symbol: str, name: str, ago: int = 0) -> Any:
+        """The declared indicator's value ``ago`` closed bars back (NaN while warming up)."""
+        ...
+
+    def round_to_tick(self, symbol: str, price: float) -> float: ...
+
+    def quantity_for(self, symbol: str, price: float) -> int:
+        """Whole shares the strategy's configured sizing allows at ``price`` (0: skip)."""
+        ...
+
+    def session_open(self, symbol: str, day: datetime) -> datetime | None:
+        """Start of the regular (liquid-hours) session on ``day``'s exchange date, UTC."""
+        ...
+
+    def pnl_today(self) -> float:
+        """The strategy's realized plus unrealized P&L since the start of the exchange day."""
+        ...
+
+
+Intents = Iterable[OrderIntent]
+
+
+class Strategy(Generic[P]):
+    """Base class. Subclasses set ``Params`` and override the handlers they need."""
+
+    name: ClassVar[str] = ""
+    Params: ClassVar[type[BaseModel]] = NoParams
+
+    def __init__(self, ctx: StrategyContext, params: P) -> None:
+        self.ctx = ctx
+        self.params = params
+
+    def indicators(self) -> Mapping[str, IndicatorSpec]:
+        return {}
+
+    def wants_ticks(self) -> bool:
+        return False
+
+    def on_start(self) -> Intents:
+        return ()
+
+    def on_bar(self, bar: Bar) -> Intents:
+        return ()
+
+    def on_tick(self, tick: Tick) -> Intents:
+        return ()
+
+    def on_fill(self, fill: FillEvent) -> Intents:
+        return ()
+
+    def on_stop(self) -> Intents:
+        return ()
