@@ -1,0 +1,39 @@
+"""``ibbot check CONFIG``: validate a config and print it resolved (defaults filled in).
+
+Exit 0 with the resolved YAML on stdout; exit 2 with every problem on stderr, one per line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+from bot.config import BotConfig, ConfigError, load_config
+
+HELP = "validate a config file and print it resolved"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", type=Path, metavar="CONFIG", help="the YAML config file")
+
+
+def render(config: BotConfig) -> str:
+    """The config as YAML, every default and the resolved universe written out."""
+    data = config.model_dump(mode="json", by_alias=True)
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    n_strat, n_sym = len(config.strategies), len(config.universe.symbols)
+    counts = f"{n_strat} {'strategy' if n_strat == 1 else 'strategies'}, {n_sym} symbols"
+    print(f"# {args.config}: OK ({counts}); resolved with defaults:")
+    sys.stdout.write(render(config))
+    return 0

@@ -1,0 +1,530 @@
+"""The bot's settings: a YAML file validated into frozen pydantic models.
+
+``load_config(path)`` reads the file (keeping the line of every key), substitutes ``${VAR}`` /
+``${VAR:-default}`` in strings, validates, and checks what one model cannot see alone (strategy
+classes and their params, symbols against the universe, unique ids). Every problem found is
+reported at once by ``ConfigError``, one ``file:line: key.path: message`` per line.
+
+Relative paths: an input path (``gateway.data``, ``gateway.instruments``) is taken relative to the
+current directory if it exists there, else relative to the config file's directory; the journal
+path likewise by where its parent directory exists (the current directory if neither). Loaded
+configs hold them absolute.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from bot import registry
+from bot.config_errors import ConfigError, ConfigIssue, KeyPath, Problem, describe, render_path
+from bot.config_errors import did_you_mean as _did_you_mean
+from bot.config_yaml import LoadedYaml, load_yaml
+from bot.events import OrderType
+from bot.strategy import Strategy
+
+__all__ = [
+    "BAR_SIZES",
+    "BarSpec",
+    "BotConfig",
+    "ConfigError",
+    "ConfigIssue",
+    "ContractDefaults",
+    "EmbeddedGatewayConfig",
+    "ExecutorConfig",
+    "IBConfig",
+    "JournalConfig",
+    "LoggingConfig",
+    "RiskConfig",
+    "Sizing",
+    "StrategyConfig",
+    "SymbolConfig",
+    "UniverseConfig",
+    "load_config",
+]
+
+# IB's historical-data bar sizes, in seconds; the feed builds live bars from 5-second real-time
+# bars, so nothing finer than that.
+BAR_SIZES: dict[str, int] = {
+    "5 secs": 5, "10 secs": 10, "15 secs": 15, "30 secs": 30,
+    "1 min": 60, "2 mins": 120, "3 mins": 180, "5 mins": 300, "10 mins": 600,
+    "15 mins": 900, "20 mins": 1200, "30 mins": 1800,
+    "1 hour": 3600, "2 hours": 7200, "3 hours": 10800, "4 hours": 14400, "8 hours": 28800,
+    "1 day": 86400,
+}  # fmt: skip
+_DURATION = re.compile(r"[1-9][0-9]* [SDWMY]")
+_LOOSE_DURATION = re.compile(r"\s*([0-9]+)\s*([sdwmy])[a-z]*\s*", re.IGNORECASE)
+_INTERVAL = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([smh])")
+_ID = re.compile(r"[A-Za-z0-9_.-]+")
+_PAIR = re.compile(r"([A-Z]{3})\.([A-Z]{3})")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_by_name=True, serialize_by_alias=True
+    )
+
+
+# --- IB connection and the embedded simulated gateway ----------------------------------------
+
+
+class IBConfig(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(default=4002, ge=1, le=65535)
+    client_id: int = Field(default=1, ge=0)
+    account: str | None = None  # None: the first managed account
+    connect_timeout: float = Field(default=10, gt=0)
+    readonly: bool = False
+
+    @field_validator("account", mode="before")
+    @classmethod
+    def _blank_is_none(cls, v: Any) -> Any:
+        # `account: ${IB_ACCOUNT:-}` means "whatever IB reports first" when the variable is unset.
+        return None if isinstance(v, str) and not v.strip() else v
+
+
+def _resolve(path: Path, info: ValidationInfo, *, must_exist: bool) -> Path:
+    """Cwd first, then the config file's directory (see module docstring)."""
+    base = (info.context or {}).get("config_dir")
+    if base is None or path.is_absolute():
+        if base is not None and must_exist and not path.exists():
+            raise ValueError(f"not found: {str(path)!r}")
+        return path
+    cwd = Path.cwd()
+    roots = list(dict.fromkeys((cwd, Path(base).absolute())))
+    probe = (lambda p: p.exists()) if must_exist else (lambda p: p.parent.is_dir())
+    for root in roots:
+        if probe(root / path):
+            return root / path
+    if must_exist:
+        looked = " and ".join(str(r) for r in roots)
+        raise ValueError(f"not found: {str(path)!r} (looked in {looked})")
+    return cwd / path
+
+
+def _utc(v: datetime) -> datetime:
+    return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
+
+
+class EmbeddedGatewayConfig(_Model):
+    """Present in a config: start the simulated gateway in-process and connect to it."""
+
+    data: Path = Field(default=Path("data/sample"), validate_default=True)
+    instruments: Path = Field(default=Path("config/instruments.yaml"), validate_default=True)
+    start: datetime | None = None  # None: the gateway chooses (naive times are UTC)
+    speed: float = Field(
+        default=600, ge=0
+    )  # simulated seconds per wall second; 0 = as fast as possible
+    seed: int = 1
+    account: str = "DU1234567"
+    cash: float = Field(default=1_000_000, gt=0)
+    participation: float | None = Field(default=None, gt=0, le=1)
+    slippage_ticks: float = Field(default=0, ge=0)
+
+    @field_validator("data", "instruments")
+    @classmethod
+    def _existing(cls, v: Path, info: ValidationInfo) -> Path:
+        return _resolve(v, info, must_exist=True)
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _date_is_midnight(cls, v: Any) -> Any:
+        if isinstance(v, date) and not isinstance(v, datetime):
+            return datetime.combine(v, time(), UTC)
+        return v
+
+    @field_validator("start")
+    @classmethod
+    def _start_utc(cls, v: datetime | None) -> datetime | None:
+        return None if v is None else _utc(v)
+
+
+# --- universe ----------------------------------------------------------------------------------
+
+
+class ContractDefaults(_Model):
+    sec_type: Literal["STK", "CASH"] = "STK"
+    exchange: str = "SMART"
+    currency: str = "USD"
+    primary_exchange: str | None = None
+
+
+class SymbolConfig(_Model):
+    """One contract of the universe; loaded configs hold them with the defaults filled in."""
+
+    symbol: str = Field(min_length=1)
+    sec_type: Literal["STK", "CASH"] = "STK"
+    exchange: str = "SMART"
+    currency: str = "USD"
+    primary_exchange: str | None = None
+
+    @property
+    def name(self) -> str:
+        """How strategies refer to it: ``AAPL``, or ``EUR.USD`` for a currency pair."""
+        return f"{self.symbol}.{self.currency}" if self.sec_type == "CASH" else self.symbol
+
+    def contract(self) -> Any:
+        """An (unqualified) ``ib_insync.Contract``."""
+        from ib_insync import Contract
+
+        return Contract(
+            secType=self.sec_type,
+            symbol=self.symbol,
+            exchange=self.exchange,
+            currency=self.currency,
+            primaryExchange=self.primary_exchange or "",
+        )
+
+
+# Where an entry's sec_type differs from `universe.defaults`, these fill it in instead.
+_STANDARD: dict[str, dict[str, Any]] = {
+    "STK": {"exchange": "SMART", "currency": "USD"},
+    "CASH": {"exchange": "IDEALPRO", "currency": "USD"},
+}
+
+
+def _resolve_symbol(entry: Any, defaults: Mapping[str, Any]) -> Any:
+    """``"AAPL"`` / ``"EUR.USD"`` / a partial mapping -> a full SymbolConfig mapping."""
+    given: dict[str, Any] = {"symbol": entry} if isinstance(entry, str) else entry
+    if not isinstance(given, dict):
+        return entry
+    pair = _PAIR.fullmatch(given["symbol"]) if isinstance(given.get("symbol"), str) else None
+    if pair and given.get("sec_type", "CASH") == "CASH":
+        given = {**given, "symbol": pair[1], "currency": pair[2], "sec_type": "CASH"}
+    sec_type = given.get("sec_type", defaults.get("sec_type", "STK"))
+    base = defaults if sec_type == defaults.get("sec_type", "STK") else _STANDARD.get(sec_type, {})
+    return {**base, "sec_type": sec_type, **given}
+
+
+def _usable_defaults(raw: Any) -> dict[str, Any]:
+    # Bad defaults are reported once, at `universe.defaults`, not again at every symbol.
+    try:
+        return ContractDefaults.model_validate(raw or {}).model_dump(exclude_none=True)
+    except ValidationError:
+        return ContractDefaults().model_dump(exclude_none=True)
+
+
+def _names_or_mappings(schema: dict[str, Any]) -> None:
+    # Entries are written as names ("AAPL", "EUR.USD") or mappings; tell editors both are fine.
+    schema["items"] = {"anyOf": [{"type": "string"}, schema["items"]]}
+
+
+class UniverseConfig(_Model):
+    """Symbols as names ("AAPL", "EUR.USD" for a currency pair) or mappings. ``defaults`` fill
+    in entries of its sec_type; entries of another sec_type get that type's usual exchange and
+    currency (CASH: IDEALPRO). Loaded configs hold every entry complete."""
+
+    defaults: ContractDefaults = ContractDefaults()
+    symbols: list[SymbolConfig] = Field(min_length=1, json_schema_extra=_names_or_mappings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("symbols"), list):
+            defaults = _usable_defaults(data.get("defaults"))
+            data = {**data, "symbols": [_resolve_symbol(e, defaults) for e in data["symbols"]]}
+        return data
+
+    def names(self) -> list[str]:
+        return [s.name for s in self.symbols]
+
+    def get(self, name: str) -> SymbolConfig:
+        for s in self.symbols:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+
+# --- strategies --------------------------------------------------------------------------------
+
+
+class BarSpec(_Model):
+    size: str = "15 mins"  # an IB bar size string, see BAR_SIZES
+    what_to_show: Literal["TRADES", "MIDPOINT", "BID", "ASK"] = "TRADES"
+    use_rth: bool = True
+    warmup: str = "10 D"  # an IB duration: "<N> S|D|W|M|Y"
+
+    @field_validator("size")
+    @classmethod
+    def _ib_bar_size(cls, v: str) -> str:
+        if v not in BAR_SIZES:
+            hint = _did_you_mean(v, BAR_SIZES)
+            raise ValueError(f"bad bar size {v!r}{hint}; IB bar sizes: {', '.join(BAR_SIZES)}")
+        return v
+
+    @field_validator("warmup")
+    @classmethod
+    def _ib_duration(cls, v: str) -> str:
+        if not _DURATION.fullmatch(v):
+            loose = _LOOSE_DURATION.fullmatch(v)
+            hint = f" (did you mean '{int(loose[1])} {loose[2].upper()}'?)" if loose else ""
+            raise ValueError(
+                f"bad duration {v!r}{hint}; IB durations are '<N> S|D|W|M|Y', e.g. '10 D'"
+            )
+        return v
+
+    @property
+    def size_s(self) -> int:
+        return BAR_SIZES[self.size]
+
+
+class Sizing(_Model):
+    """Exactly one: whole shares, capital per trade, or percent of net liquidation value."""
+
+    fixed: int | None = Field(default=None, gt=0)
+    capital: float | None = Field(default=None, gt=0)
+    percent_nlv: float | None = Field(default=None, gt=0, le=100)
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> Sizing:
+        given = [k for k in ("fixed", "capital", "percent_nlv") if getattr(self, k) is not None]
+        if len(given) != 1:
+            got = " and ".join(given) if given else "none"
+            raise ValueError(f"set exactly one of fixed, capital, percent_nlv (got {got})")
+        return self
+
+
+class StrategyConfig(_Model):
+    id: str
+    class_: str = Field(alias="class")  # registry name
+    symbols: list[str] = Field(min_length=1)  # names from the universe
+    bars: BarSpec = BarSpec()
+    ticks: bool = False
+    params: dict[str, Any] = Field(default_factory=dict)  # loaded: the class's Params, dumped
+    sizing: Sizing
+    enabled: bool = True
+    on_error: Literal["disable", "continue"] = "disable"
+
+    @field_validator("id")
+    @classmethod
+    def _plain_id(cls, v: str) -> str:
+        # The id goes into every orderRef ("prefix:id:symbol:tag:seq"), so no colons or spaces.
+        if not _ID.fullmatch(v):
+            raise ValueError(f"bad id {v!r}: use letters, digits, '_', '-' and '.' only")
+        return v
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _null_is_empty(cls, v: Any) -> Any:
+        return {} if v is None else v
+
+    def strategy_class(self) -> type[Strategy]:
+        return registry.get(self.class_)
+
+    def typed_params(self) -> BaseModel:
+        """``params`` as an instance of the strategy class's ``Params`` model."""
+        return self.strategy_class().Params.model_validate(self.params)
+
+
+# --- order side, journal, logging ------------------------------------------------------------
+
+
+class RiskConfig(_Model):
+    max_position: float | None = Field(default=None, gt=0)  # shares per symbol, absolute
+    max_order_notional: float | None = Field(default=None, gt=0)
+    max_orders_per_minute: int | None = Field(default=60, gt=0)
+    allowed_order_types: tuple[OrderType, ...] = tuple(OrderType)
+
+
+class ExecutorConfig(_Model):
+    order_type: Literal["MKT", "LMT"] = "MKT"
+    tif: Literal["DAY", "GTC", "IOC", "OPG"] = "DAY"
+    outside_rth: bool = False
+    cancel_on_stop: bool = True
+    order_ref_prefix: str = "ibbot"
+
+    @field_validator("order_ref_prefix")
+    @classmethod
+    def _plain_prefix(cls, v: str) -> str:
+        if not _ID.fullmatch(v):
+            raise ValueError(f"bad prefix {v!r}: use letters, digits, '_', '-' and '.' only")
+        return v
+
+
+class JournalConfig(_Model):
+    path: Path = Field(default=Path("runs/journal.sqlite"), validate_default=True)
+
+    @field_validator("path")
+    @classmethod
+    def _where(cls, v: Path, info: ValidationInfo) -> Path:
+        return _resolve(v, info, must_exist=False)
+
+
+class LoggingConfig(_Model):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    format: Literal["console", "json"] = "console"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, v: Any) -> Any:
+        return v.upper() if isinstance(v, str) else v
+
+
+class BotConfig(_Model):
+    ib: IBConfig = IBConfig()
+    mode: Literal["paper", "live"] = "paper"
+    dry_run: bool = False
+    gateway: EmbeddedGatewayConfig | None = None
+    universe: UniverseConfig
+    strategies: list[StrategyConfig] = Field(min_length=1)
+    risk: RiskConfig = RiskConfig()
+    executor: ExecutorConfig = ExecutorConfig()
+    journal: JournalConfig = JournalConfig()
+    logging: LoggingConfig = LoggingConfig()
+    status_interval: str | float = "5m"  # seconds, or "30s" / "5m" / "1h"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _journal_default(cls, data: Any) -> Any:
+        # Validate the default journal too, so its path is resolved like a written one.
+        if isinstance(data, dict) and "journal" not in data:
+            data = {**data, "journal": {}}
+        return data
+
+    @field_validator("status_interval", mode="before")
+    @classmethod
+    def _interval(cls, v: Any) -> Any:
+        if isinstance(v, int | float) and not isinstance(v, bool) and v > 0:
+            return float(v)
+        if isinstance(v, str) and _INTERVAL.fullmatch(v.strip()):
+            return v.strip()
+        raise ValueError(f"bad interval {v!r}; write seconds (300) or e.g. '30s', '5m', '1h'")
+
+    @property
+    def status_interval_s(self) -> float:
+        if isinstance(self.status_interval, float):
+            return self.status_interval
+        match = _INTERVAL.fullmatch(self.status_interval)
+        assert match is not None  # checked when loaded
+        return float(match[1]) * {"s": 1, "m": 60, "h": 3600}[match[2]]
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> BotConfig:
+    """Read, substitute, validate; raise ConfigError listing every problem."""
+    loaded = load_yaml(Path(path), os.environ if env is None else env)
+    problems = _cross_checks(loaded.data)
+    try:
+        config = BotConfig.model_validate(loaded.data, context={"config_dir": Path(path).parent})
+    except ValidationError as exc:
+        problems += [describe(err, BotConfig) for err in exc.errors()]
+        config = None
+    issues = loaded.issues + [_issue(str(path), loaded, p) for p in problems]
+    if issues or config is None:
+        raise ConfigError(issues)
+    return _with_typed_params(config)
+
+
+def _issue(file: str, loaded: LoadedYaml, p: Problem) -> ConfigIssue:
+    return ConfigIssue(file, p.message, loaded.line_of(p.line_loc), path=render_path(p.shown_loc))
+
+
+def _with_typed_params(config: BotConfig) -> BotConfig:
+    # Store each strategy's params validated and with its defaults, as `check` should show them.
+    strategies = [
+        s.model_copy(update={"params": s.typed_params().model_dump(by_alias=True)})
+        for s in config.strategies
+    ]
+    return config.model_copy(update={"strategies": strategies})
+
+
+def _raw_symbol_names(raw: dict[str, Any]) -> list[tuple[int, str]] | None:
+    """(index, name) of each well-formed universe entry; None when there is no usable list."""
+    universe = raw.get("universe")
+    if not isinstance(universe, dict) or not isinstance(universe.get("symbols"), list):
+        return None
+    defaults = _usable_defaults(universe.get("defaults"))
+    out = []
+    for j, entry in enumerate(universe["symbols"]):
+        full = _resolve_symbol(entry, defaults)
+        if isinstance(full, dict) and isinstance(full.get("symbol"), str):
+            cash = full.get("sec_type") == "CASH"
+            out.append((j, f"{full['symbol']}.{full.get('currency')}" if cash else full["symbol"]))
+    return out
+
+
+def _cross_checks(raw: dict[str, Any]) -> list[Problem]:
+    """What no single model can see; tolerant of malformed parts (pydantic reports those)."""
+    problems: list[Problem] = []
+    if raw.get("mode") == "live" and raw.get("gateway") is not None:
+        msg = "mode 'live' cannot use the simulated gateway (remove 'gateway' or use mode: paper)"
+        problems.append(Problem(("mode",), ("mode",), msg))
+    symbols = _raw_symbol_names(raw)
+    first: dict[str, int] = {}
+    for j, name in symbols or []:
+        if name in first:
+            loc = ("universe", "symbols", j)
+            msg = f"duplicate symbol {name!r} (also universe.symbols[{first[name]}])"
+            problems.append(Problem(loc, loc, msg))
+        first.setdefault(name, j)
+    strategies = raw.get("strategies")
+    if not isinstance(strategies, list):
+        return problems
+    names = None if symbols is None else list(first)
+    seen: dict[str, int] = {}
+    for i, strategy in enumerate(strategies):
+        if isinstance(strategy, dict):
+            problems += _strategy_checks(("strategies", i), strategy, names, seen)
+    return problems
+
+
+def _strategy_checks(
+    base: KeyPath, raw: dict[str, Any], names: list[str] | None, seen: dict[str, int]
+) -> list[Problem]:
+    problems: list[Problem] = []
+    sid = raw.get("id")
+    if isinstance(sid, str):
+        if sid in seen:
+            loc = (*base, "id")
+            problems.append(
+                Problem(loc, loc, f"duplicate strategy id {sid!r} (also strategies[{seen[sid]}])")
+            )
+        seen.setdefault(sid, int(base[-1]))
+    name = raw.get("class")
+    if isinstance(name, str):
+        problems += _class_checks(base, name, raw.get("params"))
+    symbols = raw.get("symbols")
+    if isinstance(symbols, list) and names is not None:
+        for j, sym in enumerate(symbols):
+            loc = (*base, "symbols", j)
+            if isinstance(sym, str) and sym not in names:
+                hint = _did_you_mean(sym, names)
+                problems.append(Problem(loc, loc, f"symbol {sym!r} is not in the universe{hint}"))
+            elif isinstance(sym, str) and symbols.index(sym) != j:
+                problems.append(Problem(loc, loc, f"symbol {sym!r} is listed twice"))
+    return problems
+
+
+def _class_checks(base: KeyPath, name: str, params: Any) -> list[Problem]:
+    try:
+        cls = registry.get(name)
+    except registry.UnknownStrategyError:
+        loc = (*base, "class")
+        known = registry.known()
+        msg = f"unknown strategy {name!r}{_did_you_mean(name, known)}; known: {', '.join(known)}"
+        return [Problem(loc, loc, msg)]
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        return []  # pydantic reports the type
+    try:
+        cls.Params.model_validate(params)
+    except ValidationError as exc:
+        return [describe(err, cls.Params, prefix=(*base, "params")) for err in exc.errors()]
+    return []

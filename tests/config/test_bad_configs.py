@@ -1,0 +1,514 @@
+"""Bad configs: each case asserts the exact message an operator reads (file:line: path: text)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_config
+
+# A valid config; cases below are edits of it, written out whole so line numbers are visible.
+GOOD = """
+universe:
+  symbols: [AAPL, MSFT, EUR.USD]
+strategies:
+  - id: trend
+    class: tiny_cross
+    symbols: [AAPL, MSFT]
+    params: {fast: 3}
+    sizing: {fixed: 10}
+"""
+
+CASES: list[tuple[str, str, str]] = [
+    (
+        "unknown param key, closest suggested",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: trend
+            class: tiny_cross
+            symbols: [AAPL]
+            params:
+              fsat: 3
+            sizing: {fixed: 10}
+        """,
+        "FILE:8: strategies[0].params: unknown key 'fsat' (did you mean 'fast'?)",
+    ),
+    (
+        "unknown strategy class, closest suggested, known listed",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: trend
+            class: tiny_cross
+            symbols: [AAPL]
+            sizing: {fixed: 10}
+          - id: momo
+            class: macd_stochastc
+            symbols: [AAPL]
+            params: {k_period: 14}
+            sizing: {fixed: 10}
+        """,
+        "FILE:9: strategies[1].class: unknown strategy 'macd_stochastc'"
+        " (did you mean 'macd_stochastic'?); known: macd_stochastic, tiny_cross",
+    ),
+    (
+        "unknown top-level key",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: trend
+            class: tiny_cross
+            symbols: [AAPL]
+            sizing: {fixed: 10}
+        risks:
+          max_position: 100
+        """,
+        "FILE:8: unknown key 'risks' (did you mean 'risk'?)",
+    ),
+    (
+        "unknown key without a close match lists the allowed ones",
+        """
+        logging:
+          colour: true
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: trend
+            class: tiny_cross
+            symbols: [AAPL]
+            sizing: {fixed: 10}
+        """,
+        "FILE:2: logging: unknown key 'colour'; allowed: level, format",
+    ),
+    (
+        "wrong type shows the bad value",
+        """
+        ib:
+          host: 127.0.0.1
+          port: four-thousand-two
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: trend
+            class: tiny_cross
+            symbols: [AAPL]
+            sizing: {fixed: 10}
+        """,
+        "FILE:3: ib.port: expected an integer, got 'four-thousand-two'",
+    ),
+    (
+        "wrong type inside a strategy's params",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: trend
+            class: tiny_cross
+            symbols: [AAPL]
+            params:
+              fast: 3
+              slow: 1.5
+            sizing: {fixed: 10}
+        """,
+        "FILE:9: strategies[0].params.slow: expected a whole number, got 1.5",
+    ),
+    (
+        "missing required key",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: trend
+            class: tiny_cross
+            symbols: [AAPL]
+        """,
+        "FILE:4: strategies[0]: missing required key 'sizing'",
+    ),
+    (
+        "missing required param of the strategy class",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: momo
+            class: macd_stochastic
+            symbols: [AAPL]
+            params: {signal: 5}
+            sizing: {fixed: 10}
+        """,
+        "FILE:7: strategies[0].params: missing required key 'k_period'",
+    ),
+    (
+        "strategy symbol not in the universe",
+        """
+        universe:
+          symbols: [AAPL, MSFT, NVDA]
+        strategies:
+          - id: trend
+            class: tiny_cross
+            symbols:
+              - AAPL
+              - MSTF
+            sizing: {fixed: 10}
+        """,
+        "FILE:8: strategies[0].symbols[1]: symbol 'MSTF' is not in the universe"
+        " (did you mean 'MSFT'?)",
+    ),
+    (
+        "duplicate strategy ids",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: trend
+            class: tiny_cross
+            symbols: [AAPL]
+            sizing: {fixed: 10}
+          - id: trend
+            class: tiny_cross
+            symbols: [AAPL]
+            sizing: {fixed: 20}
+        """,
+        "FILE:8: strategies[1].id: duplicate strategy id 'trend' (also strategies[0])",
+    ),
+    (
+        "sizing with no mode",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: trend
+            class: tiny_cross
+            symbols: [AAPL]
+            sizing: {}
+        """,
+        "FILE:7: strategies[0].sizing: set exactly one of fixed, capital, percent_nlv (got none)",
+    ),
+    (
+        "sizing with two modes",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: trend
+            class: tiny_cross
+            symbols: [AAPL]
+            sizing:
+              fixed: 10
+              percent_nlv: 2
+        """,
+        "FILE:7: strategies[0].sizing: set exactly one of fixed, capital, percent_nlv"
+        " (got fixed and percent_nlv)",
+    ),
+    (
+        "bad bar size",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: trend
+            class: tiny_cross
+            symbols: [AAPL]
+            bars:
+              size: 15 min
+            sizing: {fixed: 10}
+        """,
+        "FILE:8: strategies[0].bars.size: bad bar size '15 min' (did you mean '15 mins'?);"
+        " IB bar sizes: 5 secs, 10 secs, 15 secs, 30 secs, 1 min, 2 mins, 3 mins, 5 mins,"
+        " 10 mins, 15 mins, 20 mins, 30 mins, 1 hour, 2 hours, 3 hours, 4 hours, 8 hours, 1 day",
+    ),
+    (
+        "bad warm-up duration",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: trend
+            class: tiny_cross
+            symbols: [AAPL]
+            bars:
+              warmup: 10days
+            sizing: {fixed: 10}
+        """,
+        "FILE:8: strategies[0].bars.warmup: bad duration '10days' (did you mean '10 D'?);"
+        " IB durations are '<N> S|D|W|M|Y', e.g. '10 D'",
+    ),
+    (
+        "environment variable not set",
+        """
+        ib:
+          account: ${IB_ACCOUNT}
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: trend
+            class: tiny_cross
+            symbols: [AAPL]
+            sizing: {fixed: 10}
+        """,
+        "FILE:2: ib.account: environment variable 'IB_ACCOUNT' is not set"
+        " (set it, or write ${IB_ACCOUNT:-default} to give a default)",
+    ),
+    (
+        "bad what_to_show",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: trend
+            class: tiny_cross
+            symbols: [AAPL]
+            bars: {what_to_show: MIDPOINTS}
+            sizing: {fixed: 10}
+        """,
+        "FILE:7: strategies[0].bars.what_to_show: bad value 'MIDPOINTS' (did you mean 'MIDPOINT'?);"
+        " allowed: TRADES, MIDPOINT, BID, ASK",
+    ),
+    (
+        "bad tif and order type, two errors sorted by line",
+        """
+        executor:
+          order_type: LIMIT
+          tif: GTX
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: trend
+            class: tiny_cross
+            symbols: [AAPL]
+            sizing: {fixed: 10}
+        """,
+        "FILE:2: executor.order_type: bad value 'LIMIT' (did you mean 'LMT'?); allowed: MKT, LMT\n"
+        "FILE:3: executor.tif: bad value 'GTX' (did you mean 'GTC'?); allowed: DAY, GTC, IOC, OPG",
+    ),
+    (
+        "bad logging format",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: trend
+            class: tiny_cross
+            symbols: [AAPL]
+            sizing: {fixed: 10}
+        logging: {level: info, format: jsonl}
+        """,
+        "FILE:8: logging.format: bad value 'jsonl' (did you mean 'json'?); allowed: console, json",
+    ),
+    (
+        "bad enum value in a strategy's params",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: trend
+            class: tiny_cross
+            symbols: [AAPL]
+            params: {side: longs}
+            sizing: {fixed: 10}
+        """,
+        "FILE:7: strategies[0].params.side: bad value 'longs' (did you mean 'long'?);"
+        " allowed: long, short, both",
+    ),
+    (
+        "several problems, all listed, sorted by line",
+        """
+        ib:
+          port: -1
+        universe:
+          symbols: [AAPL, AAPL]
+        strategies:
+          - id: trend
+            class: tiny_cross
+            symbols: [AAPL, TSLA]
+            params: {fast: 0}
+            sizing: {fixed: 10}
+        mode: live
+        gateway: {}
+        status_interval: 5 minutes
+        """,
+        "FILE:2: ib.port: must be greater than or equal to 1, got -1\n"
+        "FILE:4: universe.symbols[1]: duplicate symbol 'AAPL' (also universe.symbols[0])\n"
+        "FILE:8: strategies[0].symbols[1]: symbol 'TSLA' is not in the universe\n"
+        "FILE:9: strategies[0].params.fast: must be greater than 0, got 0\n"
+        "FILE:11: mode: mode 'live' cannot use the simulated gateway"
+        " (remove 'gateway' or use mode: paper)\n"
+        "FILE:13: status_interval: bad interval '5 minutes';"
+        " write seconds (300) or e.g. '30s', '5m', '1h'",
+    ),
+    (
+        "missing top-level keys",
+        """
+        ib: {port: 4002}
+        """,
+        "FILE:1: missing required key 'universe'\nFILE:1: missing required key 'strategies'",
+    ),
+    (
+        "duplicate YAML key",
+        """
+        ib:
+          port: 4002
+          client_id: 3
+          port: 7497
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: trend
+            class: tiny_cross
+            symbols: [AAPL]
+            sizing: {fixed: 10}
+        """,
+        "FILE:4: ib: duplicate key 'port' (first at line 2)",
+    ),
+    (
+        "YAML syntax error has line and column",
+        """
+        universe:
+          symbols: [AAPL, MSFT
+        strategies: []
+        """,
+        "FILE:3:11: invalid YAML: expected ',' or ']', but got ':'"
+        " (while parsing a flow sequence at line 2)",
+    ),
+    (
+        "top level is not a mapping",
+        """
+        - universe
+        - strategies
+        """,
+        "FILE:1: expected a mapping of settings at the top level, got a list",
+    ),
+    (
+        "empty file",
+        """
+        # nothing here yet
+        """,
+        "FILE: the config file is empty (expected a mapping with 'universe' and 'strategies')",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_bad_config_message(write: Callable[[str], Path], yaml_text: str, expected: str) -> None:
+    path = write(yaml_text)
+    with pytest.raises(ConfigError) as exc:
+        load_config(path, env={})
+    assert str(exc.value) == expected.replace("FILE", str(path))
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "nope.yaml"
+    with pytest.raises(ConfigError) as exc:
+        load_config(path, env={})
+    assert str(exc.value) == f"{path}: config file not found"
+
+
+def test_gateway_data_not_found(
+    write: Callable[[str], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "instruments.yaml").write_text("instruments: []\n")
+    path = write(
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: trend
+            class: tiny_cross
+            symbols: [AAPL]
+            sizing: {fixed: 10}
+        gateway:
+          instruments: instruments.yaml
+          data: no/such/dir
+        """
+    )
+    with pytest.raises(ConfigError) as exc:
+        load_config(path, env={})
+    assert str(exc.value) == (
+        f"{path}:10: gateway.data: not found: 'no/such/dir' (looked in {tmp_path})"
+    )
+
+
+def test_good_file_is_accepted(write: Callable[[str], Path]) -> None:
+    # Guards the cases above: GOOD is valid, so each case fails only for its own edit.
+    assert load_config(write(GOOD), env={}).strategies[0].id == "trend"
+
+
+# --- `ibbot check` as a subprocess ---------------------------------------------------------------
+
+PLUGIN = """
+from pydantic import BaseModel, ConfigDict
+
+from bot.registry import register
+from bot.strategy import Strategy
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    fast: int = 5
+    slow: int = 20
+
+
+@register("tiny_cross")
+class TinyCross(Strategy[Params]):
+    Params = Params
+"""
+
+
+def _check(tmp_path: Path, config: Path) -> subprocess.CompletedProcess[str]:
+    """Run `python -m bot check`, with a test strategy installed as an entry-point plugin."""
+    plugin = tmp_path / "plugin"
+    dist = plugin / "ibbot_cfgtest-0.1.dist-info"
+    dist.mkdir(parents=True, exist_ok=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: ibbot-cfgtest\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[ibbot.strategies]\ntiny_cross = ibbot_cfgtest\n")
+    (plugin / "ibbot_cfgtest.py").write_text(textwrap.dedent(PLUGIN))
+    env = {**os.environ, "PYTHONPATH": str(plugin)}
+    env.pop("IB_ACCOUNT", None)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "check", str(config)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_check_command(write: Callable[[str], Path], tmp_path: Path) -> None:
+    good = _check(tmp_path, write(GOOD, "good.yaml"))
+    assert good.returncode == 0, good.stderr
+    assert good.stderr == ""
+    out = good.stdout
+    assert out.startswith(f"# {tmp_path / 'good.yaml'}: OK (1 strategy, 3 symbols)")
+    for resolved in (
+        "  port: 4002\n",  # ib defaults
+        "  - symbol: EUR\n    sec_type: CASH\n    exchange: IDEALPRO\n    currency: USD\n",
+        "    size: 15 mins\n",  # bar spec defaults
+        "    warmup: 10 D\n",
+        "    fast: 3\n    slow: 20\n",  # params with the class's defaults
+        "  max_orders_per_minute: 60\n",
+        "  tif: DAY\n",
+        f"  path: {tmp_path / 'runs' / 'journal.sqlite'}\n",
+    ):
+        assert resolved in out
+
+    bad = _check(tmp_path, write(GOOD.replace("{fast: 3}", "{fsat: 3}"), "bad.yaml"))
+    assert bad.returncode == 2
+    assert bad.stdout == ""
+    assert bad.stderr == (
+        f"{tmp_path / 'bad.yaml'}:7: strategies[0].params: "
+        "unknown key 'fsat' (did you mean 'fast'?)\n"
+    )
