@@ -1,0 +1,68 @@
+"""Indicators that strategies declare and the engine keeps up to date.
+
+Each indicator is a frozen, hashable spec (``MACD(12, 26, 9)``; ``str()`` gives
+"MACD(12,26,9)") with two equal paths: ``incremental()`` returns an updater whose
+``update(high, low, close, volume)`` costs O(1) per bar whatever the history length (live), and
+``batch(df)`` computes the whole series vectorized (backtests). Both give the same values,
+including the NaN warm-up, to 1e-9; ``warmup`` is the number of bars before every field is
+defined. Single-output indicators return a float, the others a NamedTuple.
+``IndicatorSet`` holds the updaters of one (symbol, bar spec) and the last few values.
+
+Definitions, and which variant is which where the IB API course and ``ta`` differ (every EMA
+here is pandas' ``ewm(..., adjust=False)``; "bar i" counts from 0):
+
+======================================  ==========================================================
+Spec (value)                            Definition
+======================================  ==========================================================
+``SMA(n)`` (float)                      mean of the last n closes (ta ``SMAIndicator``)
+``EMA(n)`` (float)                      close ``.ewm(span=n, min_periods=n)`` (ta ``EMAIndicator``)
+``MACD(fast=12, slow=26, signal=9)``    macd = EMA(fast) - EMA(slow), signal = EMA(signal) of macd,
+(macd, signal, hist)                    hist = macd - signal; min_periods = span everywhere
+                                        (course = ta ``MACD``)
+``Bollinger(n=20, k=2, middle="sma")``  middle = SMA(n); bands +/- k * rolling std(n, ddof=0)
+(middle, upper, lower, width)           (ta ``BollingerBands``); width = 100 * (upper - lower) /
+                                        middle (ta ``bollinger_wband``)
+``Bollinger(..., middle="ema")``        course: middle = EMA(n) (span n); bands still +/- k *
+                                        rolling std of the last n closes, ddof 0
+``ATR(n=14, method="wilder")`` (float)  ta ``AverageTrueRange``: TR on bar 0 = H - L; bar n-1 =
+                                        mean of the first n TRs; then (atr*(n-1) + TR) / n
+``ATR(n, method="course")`` (float)     course: TR (undefined on bar 0) ``.ewm(com=n,
+                                        min_periods=n)``, i.e. alpha = 1/(n+1); first value bar n
+``RSI(n=14)`` (float)                   ta ``RSIIndicator``: Wilder averages (alpha = 1/n) of gains
+                                        and losses; 100 if avg loss is 0; first value bar n-1
+``ADX(n=14)`` (adx, plus_di, minus_di)  ta ``ADXIndicator``: DI from bar n, ADX from bar 2n-1
+                                        (ta shows 0 before, and 0 for the DIs at bar n)
+``Stochastic(n=14, smooth=3)`` (k, d)   %K = 100 (C - LL_n) / (HH_n - LL_n), NaN if HH_n == LL_n;
+                                        %D = SMA(smooth) of %K (ta ``StochasticOscillator``;
+                                        the course uses n=20, smooth=3)
+======================================  ==========================================================
+"""
+
+from bot.indicators.adx import ADX, ADXValue
+from bot.indicators.atr import ATR
+from bot.indicators.averages import EMA, SMA
+from bot.indicators.base import Incremental, IndicatorSpec
+from bot.indicators.bollinger import Bollinger, BollingerValue
+from bot.indicators.indicator_set import DEFAULT_HISTORY, IndicatorSet
+from bot.indicators.macd import MACD, MACDValue
+from bot.indicators.rsi import RSI
+from bot.indicators.stochastic import Stochastic, StochValue
+
+__all__ = [
+    "ADX",
+    "ATR",
+    "DEFAULT_HISTORY",
+    "EMA",
+    "MACD",
+    "RSI",
+    "SMA",
+    "ADXValue",
+    "Bollinger",
+    "BollingerValue",
+    "Incremental",
+    "IndicatorSet",
+    "IndicatorSpec",
+    "MACDValue",
+    "StochValue",
+    "Stochastic",
+]
