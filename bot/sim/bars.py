@@ -1,0 +1,145 @@
+"""IB's historical-data vocabulary (durations, bar sizes, whatToShow) and bar aggregation.
+
+Bars are grouped by an integer key per base bar (a clock bucket in exchange time, or a trading
+day) with ``np.add.reduceat`` and friends, so aggregation is vectorized whatever the size.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from bot.sim.bridge import I64, F
+
+DAY = 86400
+BAR_SIZES: dict[str, int] = {
+    "5 secs": 5,
+    "10 secs": 10,
+    "15 secs": 15,
+    "30 secs": 30,
+    "1 min": 60,
+    "2 mins": 120,
+    "3 mins": 180,
+    "5 mins": 300,
+    "10 mins": 600,
+    "15 mins": 900,
+    "20 mins": 1200,
+    "30 mins": 1800,
+    "1 hour": 3600,
+    "2 hours": 7200,
+    "3 hours": 10800,
+    "4 hours": 14400,
+    "8 hours": 28800,
+    "1 day": DAY,
+}
+WHAT_TO_SHOW = ("TRADES", "MIDPOINT", "BID", "ASK")
+_UNIT_SECONDS = {"sec": 1, "secs": 1, "min": 60, "mins": 60, "hour": 3600, "hours": 3600}
+_UNIT_SECONDS |= {"day": DAY, "days": DAY}
+_DURATION = re.compile(r"^\s*(\d+)\s+([SDWMY])\s*$")
+
+
+def parse_bar_size(text: str) -> int:
+    """Seconds per bar for IB's barSizeSetting ("1 min", "5 secs", "1 day"...)."""
+    m = re.fullmatch(r"\s*(\d+)\s+([a-z]+)\s*", text.lower())
+    seconds = (
+        int(m.group(1)) * _UNIT_SECONDS[m.group(2)] if m and m.group(2) in _UNIT_SECONDS else 0
+    )
+    if seconds not in BAR_SIZES.values():
+        raise ValueError(
+            "Error validating request.-'bP' : cause - Historical data bar size setting is "
+            f"invalid: {text!r} (valid: {', '.join(BAR_SIZES)})"
+        )
+    return seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    """IB's durationStr: "<n> S|D|W|M|Y"."""
+
+    count: int
+    unit: str
+
+    @classmethod
+    def parse(cls, text: str) -> Duration:
+        m = _DURATION.match(text.upper())
+        if not m or int(m.group(1)) <= 0:
+            raise ValueError(
+                "Error validating request.-'bP' : cause - Historical data request duration "
+                f"format is invalid: {text!r} (expected '<integer> <S|D|W|M|Y>')"
+            )
+        return cls(int(m.group(1)), m.group(2))
+
+    def calendar_start(self, end: datetime) -> datetime:
+        """Window start for S, W, M and Y (D counts trading days: see Market)."""
+        if self.unit == "S":
+            return end - timedelta(seconds=self.count)
+        if self.unit == "W":
+            return end - timedelta(weeks=self.count)
+        if self.unit == "D":
+            return end - timedelta(days=self.count)
+        months = self.count * (12 if self.unit == "Y" else 1)
+        year, month = divmod(end.year * 12 + end.month - 1 - months, 12)
+        day = min(end.day, 28)  # calendar months differ in length; IB is no stricter
+        return end.replace(year=year, month=month + 1, day=day)
+
+
+def check_what_to_show(what: str) -> str:
+    what = what.upper()
+    if what not in WHAT_TO_SHOW:
+        raise ValueError(
+            f"Error validating request.-'bP' : cause - Invalid whatToShow {what!r} "
+            f"(supported: {', '.join(WHAT_TO_SHOW)})"
+        )
+    return what
+
+
+@dataclass(frozen=True, slots=True)
+class BarArrays:
+    """Columns of bars; ``time`` is each bar's start (epoch s), ``parent`` its source bar."""
+
+    time: I64
+    open: F
+    high: F
+    low: F
+    close: F
+    volume: F
+    wap: F
+    count: I64
+    parent: I64
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+    def take(self, mask: np.ndarray) -> BarArrays:
+        return BarArrays(*(getattr(self, f)[mask] for f in _BAR_FIELDS))
+
+    @staticmethod
+    def concat(parts: list[BarArrays]) -> BarArrays:
+        return BarArrays(*(np.concatenate([getattr(p, f) for p in parts]) for f in _BAR_FIELDS))
+
+
+_BAR_FIELDS = [f.name for f in fields(BarArrays)]
+
+
+def group(bars: BarArrays, key: I64) -> tuple[I64, BarArrays]:
+    """Aggregate consecutive bars sharing ``key``; returns (first index of each group, bars)."""
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    last = np.r_[starts[1:], len(key)] - 1
+    volume = np.add.reduceat(bars.volume, starts)
+    notional = np.add.reduceat(bars.wap * bars.volume, starts)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wap = np.where(volume > 0, notional / volume, bars.close[last])
+    return starts, BarArrays(
+        time=bars.time[starts],
+        open=bars.open[starts],
+        high=np.maximum.reduceat(bars.high, starts),
+        low=np.minimum.reduceat(bars.low, starts),
+        close=bars.close[last],
+        volume=volume,
+        wap=wap,
+        count=np.add.reduceat(bars.count, starts),
+        parent=bars.parent[starts],
+    )
