@@ -29,6 +29,7 @@ SPECS: list[IndicatorSpec] = [
     SMA(200),
     EMA(20),
     MACD(),
+    MACD(12, 26, 9, "course"),
     Bollinger(),
     Bollinger(20, 2.0, "ema"),
     ATR(14),

@@ -8,26 +8,35 @@ including the NaN warm-up, to 1e-9; ``warmup`` is the number of bars before ever
 defined. Single-output indicators return a float, the others a NamedTuple.
 ``IndicatorSet`` holds the updaters of one (symbol, bar spec) and the last few values.
 
-Definitions, and which variant is which where the IB API course and ``ta`` differ (every EMA
-here is pandas' ``ewm(..., adjust=False)``; "bar i" counts from 0):
+Definitions, and which variant is which where the IB API course and ``ta`` differ. ta's EMAs
+are pandas' ``ewm(..., adjust=False)`` (seeded with the first value); the course's are its
+literal pandas code, i.e. pandas' default ``adjust=True`` (the (1 - alpha)^age weighted mean of
+every value so far). Every ``min_periods`` counts observations, and leading NaNs are skipped, as
+in pandas. "bar i" counts from 0:
 
 ======================================  ==========================================================
 Spec (value)                            Definition
 ======================================  ==========================================================
 ``SMA(n)`` (float)                      mean of the last n closes (ta ``SMAIndicator``)
-``EMA(n)`` (float)                      close ``.ewm(span=n, min_periods=n)`` (ta ``EMAIndicator``)
-``MACD(fast=12, slow=26, signal=9)``    macd = EMA(fast) - EMA(slow), signal = EMA(signal) of macd,
-(macd, signal, hist)                    hist = macd - signal; min_periods = span everywhere
-                                        (course = ta ``MACD``)
+``EMA(n)`` (float)                      close ``.ewm(span=n, min_periods=n, adjust=False)``
+                                        (ta ``EMAIndicator``)
+``MACD(fast=12, slow=26, signal=9,      ta ``MACD``: macd = EMA(fast) - EMA(slow), signal =
+source="ta")`` (macd, signal, hist)     EMA(signal) of macd, hist = macd - signal; every EMA
+                                        ``ewm(span, min_periods=span, adjust=False)``
+``MACD(..., source="course")``          course: the same with ``adjust=True`` EMAs, i.e.
+                                        ``close.ewm(span=fast, min_periods=fast).mean()`` etc.;
+                                        name "MACD(12,26,9,course)"
 ``Bollinger(n=20, k=2, middle="sma")``  middle = SMA(n); bands +/- k * rolling std(n, ddof=0)
 (middle, upper, lower, width)           (ta ``BollingerBands``); width = 100 * (upper - lower) /
                                         middle (ta ``bollinger_wband``)
-``Bollinger(..., middle="ema")``        course: middle = EMA(n) (span n); bands still +/- k *
-                                        rolling std of the last n closes, ddof 0
+``Bollinger(..., middle="ema")``        course: middle = close ``.ewm(span=n, min_periods=n)``,
+                                        ``adjust=True``; bands still +/- k * rolling std of the
+                                        last n closes, ddof 0
 ``ATR(n=14, method="wilder")`` (float)  ta ``AverageTrueRange``: TR on bar 0 = H - L; bar n-1 =
                                         mean of the first n TRs; then (atr*(n-1) + TR) / n
-``ATR(n, method="course")`` (float)     course: TR (undefined on bar 0) ``.ewm(com=n,
-                                        min_periods=n)``, i.e. alpha = 1/(n+1); first value bar n
+``ATR(n, method="course")`` (float)     course: TR (``max(skipna=False)``, so undefined on bar 0)
+                                        ``.ewm(com=n, min_periods=n)``, ``adjust=True``, alpha =
+                                        1/(n+1); first value bar n
 ``RSI(n=14)`` (float)                   ta ``RSIIndicator``: Wilder averages (alpha = 1/n) of gains
                                         and losses; 100 if avg loss is 0; first value bar n-1
 ``ADX(n=14)`` (adx, plus_di, minus_di)  ta ``ADXIndicator``: DI from bar n, ADX from bar 2n-1

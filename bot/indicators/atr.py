@@ -22,9 +22,9 @@ class ATR(SpecBase):
     """``method="wilder"`` (ta's ``AverageTrueRange``): bar 0's true range is H - L; the ATR at
     bar n-1 is the mean of the first n true ranges, then atr = (atr * (n-1) + tr) / n.
 
-    ``method="course"``: the course's ``TR.ewm(com=n, min_periods=n)`` with bar 0's true range
-    undefined (``max(axis=1, skipna=False)``), here with ``adjust=False`` like every EMA in this
-    package; the first value is at bar n."""
+    ``method="course"``: the course's literal ``TR.ewm(com=n, min_periods=n).mean()``, pandas'
+    default ``adjust=True`` (alpha = 1/(n+1)), with bar 0's true range undefined
+    (``max(axis=1, skipna=False)``) and skipped by the ewm; the first value is at bar n."""
 
     n: int = 14
     method: Literal["wilder", "course"] = "wilder"
@@ -53,26 +53,24 @@ class ATR(SpecBase):
             tr = true_range(high, low, close, first=float(high[0] - low[0]) if len(high) else NAN)
             return {"atr": seeded_wilder(tr, self.n, start=0)}
         tr = true_range(high, low, close, first=NAN)
-        return {"atr": ewm_mean(tr, float(self.n), min_periods=self.n)}
+        return {"atr": ewm_mean(tr, float(self.n), min_periods=self.n, adjust=True)}
 
 
 class ATRUpdater:
-    __slots__ = ("_course", "_n", "_prev_close", "_wilder")
+    __slots__ = ("_course", "_prev_close", "_wilder")
 
     def __init__(self, spec: ATR) -> None:
-        self._n = spec.n
         self._prev_close = NAN
         self._wilder = SeededWilder(spec.n) if spec.method == "wilder" else None
-        self._course = Ewm(float(spec.n)) if spec.method == "course" else None
+        self._course = (
+            Ewm(float(spec.n), adjust=True, min_periods=spec.n) if spec.method == "course" else None
+        )
 
     def update(self, high: float, low: float, close: float, volume: float) -> float:
         first = math.isnan(self._prev_close)
-        tr = high - low if first else bar_true_range(high, low, self._prev_close)
-        self._prev_close = close
+        prev, self._prev_close = self._prev_close, close
         if self._wilder is not None:
-            return self._wilder.update(tr)
+            return self._wilder.update(high - low if first else bar_true_range(high, low, prev))
         assert self._course is not None
-        if first:  # the course's TR is NaN on bar 0, which pandas' ewm skips
-            return NAN
-        value = self._course.update(tr)
-        return value if self._course.count >= self._n else NAN
+        # the course's TR is NaN on bar 0 (skipna=False), which the ewm skips as pandas does
+        return self._course.update(NAN if first else bar_true_range(high, low, prev))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.indicators.common import NAN, SpecBase, check_int
+from bot.indicators.common import SpecBase, check_int
 from bot.indicators.vectorized import ewm_mean, rolling_mean
 from bot.indicators.windows import Ewm, ExactWindow, com_from_span
 
@@ -78,12 +78,10 @@ class EMA(SpecBase):
 
 
 class EMAUpdater:
-    __slots__ = ("_ewm", "_n")
+    __slots__ = ("_ewm",)
 
     def __init__(self, n: int) -> None:
-        self._n = n
-        self._ewm = Ewm(com_from_span(n))
+        self._ewm = Ewm(com_from_span(n), min_periods=n)
 
     def update(self, high: float, low: float, close: float, volume: float) -> float:
-        value = self._ewm.update(close)
-        return value if self._ewm.count >= self._n else NAN
+        return self._ewm.update(close)

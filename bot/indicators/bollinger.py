@@ -25,8 +25,9 @@ class Bollinger(SpecBase):
     """Bands at middle +/- k * std(close, n, ddof).
 
     ``middle="sma"``: the n-bar SMA (ta's ``BollingerBands``, the textbook definition).
-    ``middle="ema"``: the course's variant, ``ewm(span=n, adjust=False, min_periods=n)``; the
-    std is still the plain rolling std of the last n closes."""
+    ``middle="ema"``: the course's variant, ``ewm(span=n, min_periods=n)`` with pandas' default
+    ``adjust=True`` (the course's literal code); the std is still the plain rolling std of the
+    last n closes."""
 
     n: int = 20
     k: float = 2.0
@@ -63,7 +64,7 @@ class Bollinger(SpecBase):
         if self.middle == "sma":
             middle = rolling_mean(close, self.n)
         else:
-            middle = ewm_mean(close, com_from_span(self.n), min_periods=self.n)
+            middle = ewm_mean(close, com_from_span(self.n), min_periods=self.n, adjust=True)
         std = rolling_std(close, self.n, self.ddof)
         upper = middle + self.k * std
         lower = middle - self.k * std
@@ -78,7 +79,11 @@ class BollingerUpdater:
     def __init__(self, spec: Bollinger) -> None:
         self._spec = spec
         self._window = ExactWindow(spec.n)
-        self._ema = Ewm(com_from_span(spec.n)) if spec.middle == "ema" else None
+        self._ema = (
+            Ewm(com_from_span(spec.n), adjust=True, min_periods=spec.n)
+            if spec.middle == "ema"
+            else None
+        )
 
     def update(self, high: float, low: float, close: float, volume: float) -> BollingerValue:
         self._window.push(close)

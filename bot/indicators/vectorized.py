@@ -16,7 +16,8 @@ FloatArray = np.ndarray
 def ewm_mean(
     x: FloatArray, com: float, *, min_periods: int = 0, adjust: bool = False
 ) -> FloatArray:
-    """``Series.ewm(com=com).mean()``; leading NaNs are skipped, as the live ``Ewm`` does."""
+    """``Series.ewm(com=com, adjust=adjust, min_periods=min_periods).mean()``: pandas itself, the
+    reference the live ``Ewm`` mirrors (NaN inputs included)."""
     s = pd.Series(x, dtype="float64")
     return s.ewm(com=com, adjust=adjust, min_periods=min_periods).mean().to_numpy()
 

@@ -1,5 +1,5 @@
-"""Live building blocks, each O(1) per bar: pandas-exact EWM steps, exact rolling sums,
-and rolling min/max over monotonic deques."""
+"""Live building blocks, each O(1) per bar: pandas-exact EWM steps (adjust=False or True),
+exact rolling sums, and rolling min/max over monotonic deques."""
 
 from __future__ import annotations
 
@@ -19,35 +19,50 @@ def com_from_alpha(alpha: float) -> float:
 
 
 class Ewm:
-    """``Series.ewm(com=..., adjust=...).mean()`` one value at a time.
+    """``Series.ewm(com=com, adjust=adjust, min_periods=min_periods).mean()`` one value at a time.
 
-    The float operations are the ones pandas' kernel performs, in the same order, so the live
-    value equals the vectorized one bit for bit (min_periods is left to the caller: ``count``).
+    ``adjust=False``: y_t = (1 - a) y_{t-1} + a x_t, seeded with the first observation.
+    ``adjust=True`` (pandas' default, the course's EMAs): the weighted mean of every observation
+    so far, weights (1 - a)^age, i.e. s_t = x_t + (1 - a) s_{t-1}, w_t = 1 + (1 - a) w_{t-1},
+    y_t = s_t / w_t; held here as pandas holds it, y_t = (old_wt y_{t-1} + x_t) / (old_wt + 1)
+    with old_wt = (1 - a) w_{t-1}, so the state stays O(1) and bounded (w_t < 1 / a).
+
+    The float operations are the ones pandas' kernel (``_libs/window/aggregations.pyx``,
+    ``ewm``) performs, in the same order, so the live value equals the vectorized one bit for
+    bit. NaN inputs follow pandas (``ignore_na=False``): leading NaNs are skipped (the mean
+    starts at the first observation); a NaN after that leaves the mean unchanged but still ages
+    the weights, as a missing row does in pandas. ``count`` is the number of observations;
+    ``update`` returns NaN until it reaches ``min_periods``.
     """
 
-    __slots__ = ("_adjust", "_factor", "_new_wt", "_old_wt", "count", "value")
+    __slots__ = ("_adjust", "_factor", "_min_periods", "_new_wt", "_old_wt", "count", "value")
 
-    def __init__(self, com: float, *, adjust: bool = False) -> None:
+    def __init__(self, com: float, *, adjust: bool = False, min_periods: int = 0) -> None:
         alpha = 1.0 / (1.0 + com)
         self._adjust = adjust
         self._factor = 1.0 - alpha
         self._new_wt = 1.0 if adjust else alpha
         self._old_wt = 1.0
+        self._min_periods = min_periods
         self.count = 0
         self.value = NAN
 
     def update(self, x: float) -> float:
-        self.count += 1
-        if self.count == 1:
-            self.value = x
-            return x
-        self._old_wt *= self._factor
-        if self.value != x:  # pandas skips the arithmetic on equal values (exact constants)
-            self.value = (self._old_wt * self.value + self._new_wt * x) / (
-                self._old_wt + self._new_wt
-            )
-        self._old_wt = self._old_wt + self._new_wt if self._adjust else 1.0
-        return self.value
+        value = self.value
+        if x == x:  # an observation
+            self.count += 1
+            if value == value:
+                self._old_wt *= self._factor
+                if value != x:  # pandas skips the arithmetic on equal values (exact constants)
+                    self.value = (self._old_wt * value + self._new_wt * x) / (
+                        self._old_wt + self._new_wt
+                    )
+                self._old_wt = self._old_wt + self._new_wt if self._adjust else 1.0
+            else:
+                self.value = x
+        elif value == value:  # a gap: the mean stands, its weight decays
+            self._old_wt *= self._factor
+        return self.value if self.count >= self._min_periods else NAN
 
 
 class SeededWilder:

@@ -25,6 +25,7 @@ ALL_SPECS: list[IndicatorSpec] = [
     SMA(20),
     EMA(20),
     MACD(),
+    MACD(12, 26, 9, "course"),
     Bollinger(),
     Bollinger(20, 2.0, "ema"),
     Bollinger(10, 1.5, ddof=1),

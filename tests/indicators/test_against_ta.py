@@ -3,7 +3,7 @@
 ta runs fine on pandas 3 (checked with warnings as errors). Where ta reports 0 instead of NaN
 during warm-up (ATR, ADX) the comparison starts at our first defined value, and that ta's
 warm-up is indeed all zeros is asserted too. The course variants, which ta does not define, are
-checked against the course's pandas formulas."""
+checked against the course's literal pandas code (pandas' default ewm, adjust=True)."""
 
 from __future__ import annotations
 
@@ -60,34 +60,11 @@ def test_bollinger_sma(bars: pd.DataFrame, n: int, k: float) -> None:
     compare(Bollinger(n, k), bars, reference)
 
 
-def test_bollinger_ema_is_the_course_formula(bars: pd.DataFrame) -> None:
-    middle = bars.close.ewm(span=20, min_periods=20, adjust=False).mean()
-    std = bars.close.rolling(20).std(ddof=0)
-    upper, lower = middle + 2 * std, middle - 2 * std
-    reference = {
-        "middle": middle,
-        "upper": upper,
-        "lower": lower,
-        "width": 100 * (upper - lower) / middle,
-    }
-    compare(Bollinger(20, 2.0, "ema"), bars, reference)
-
-
 @pytest.mark.parametrize("n", [1, 14, 60])
 def test_atr_wilder(bars: pd.DataFrame, n: int) -> None:
     atr = ta.volatility.AverageTrueRange(bars.high, bars.low, bars.close, n).average_true_range()
     assert (atr.iloc[: n - 1] == 0).all()  # ta's warm-up is 0, ours NaN
     compare(ATR(n), bars, {"atr": atr.where(np.arange(len(atr)) >= n - 1)})
-
-
-@pytest.mark.parametrize("n", [1, 14, 60])
-def test_atr_course_formula(bars: pd.DataFrame, n: int) -> None:
-    prev = bars.close.shift(1)
-    parts = pd.DataFrame(
-        {"hl": bars.high - bars.low, "hc": (bars.high - prev).abs(), "lc": (bars.low - prev).abs()}
-    )
-    tr = parts.max(axis=1, skipna=False)
-    compare(ATR(n, "course"), bars, {"atr": tr.ewm(com=n, min_periods=n, adjust=False).mean()})
 
 
 @pytest.mark.parametrize("n", [2, 14, 30])
@@ -113,3 +90,56 @@ def test_adx(bars: pd.DataFrame, n: int) -> None:
 def test_stochastic(bars: pd.DataFrame, n: int, smooth: int) -> None:
     ind = ta.momentum.StochasticOscillator(bars.high, bars.low, bars.close, n, smooth)
     compare(Stochastic(n, smooth), bars, {"k": ind.stoch(), "d": ind.stoch_signal()})
+
+
+# The course's code, verbatim but for names and parameters: pandas' default ewm (adjust=True).
+
+
+def course_macd(DF: pd.DataFrame, a: int, b: int, c: int) -> pd.DataFrame:
+    df = DF.copy()
+    df["ma_fast"] = df["close"].ewm(span=a, min_periods=a).mean()
+    df["ma_slow"] = df["close"].ewm(span=b, min_periods=b).mean()
+    df["macd"] = df["ma_fast"] - df["ma_slow"]
+    df["signal"] = df["macd"].ewm(span=c, min_periods=c).mean()
+    return df
+
+
+def course_bollinger(DF: pd.DataFrame, n: int, k: float) -> pd.DataFrame:
+    df = DF.copy()
+    df["MB"] = df["close"].ewm(span=n, min_periods=n).mean()
+    df["UB"] = df["MB"] + k * df["close"].rolling(n).std(ddof=0)
+    df["LB"] = df["MB"] - k * df["close"].rolling(n).std(ddof=0)
+    return df
+
+
+def course_atr(DF: pd.DataFrame, n: int) -> pd.Series:
+    df = DF.copy()
+    df["H-L"] = df["high"] - df["low"]
+    df["H-PC"] = abs(df["high"] - df["close"].shift(1))
+    df["L-PC"] = abs(df["low"] - df["close"].shift(1))
+    df["TR"] = df[["H-L", "H-PC", "L-PC"]].max(axis=1, skipna=False)
+    df["ATR"] = df["TR"].ewm(com=n, min_periods=n).mean()
+    return df["ATR"]
+
+
+@pytest.mark.parametrize("params", [(12, 26, 9), (5, 35, 5), (3, 10, 16)])
+def test_macd_course_is_the_course_code(bars: pd.DataFrame, params: tuple[int, int, int]) -> None:
+    df = course_macd(bars, *params)
+    reference = {"macd": df.macd, "signal": df.signal, "hist": df.macd - df.signal}
+    compare(MACD(*params, "course"), bars, reference)
+    # and it is not ta's: the adjusted EMAs differ most early on, where little history weighs
+    ta_macd = MACD(*params).batch(bars).macd.to_numpy()
+    assert not np.allclose(df.macd.to_numpy()[:200], ta_macd[:200], equal_nan=True)
+
+
+@pytest.mark.parametrize(("n", "k"), [(20, 2.0), (10, 1.5), (50, 3)])
+def test_bollinger_ema_is_the_course_code(bars: pd.DataFrame, n: int, k: float) -> None:
+    df = course_bollinger(bars, n, k)
+    width = 100 * (df.UB - df.LB) / df.MB
+    reference = {"middle": df.MB, "upper": df.UB, "lower": df.LB, "width": width}
+    compare(Bollinger(n, k, "ema"), bars, reference)
+
+
+@pytest.mark.parametrize("n", [1, 14, 60])
+def test_atr_course_is_the_course_code(bars: pd.DataFrame, n: int) -> None:
+    compare(ATR(n, "course"), bars, {"atr": course_atr(bars, n)})

@@ -43,6 +43,7 @@ def test_ema_seeds_with_first_close() -> None:
     y3 = y2 / 2 + 6 / 2  # 5.75
     y4 = y3 / 2 + 10 / 2  # 7.875
     check(EMA(3), closes([2, 4, 8, 6, 10]), {"ema": [nan, nan, y2, y3, y4]})
+    # (the course's adjust=True form of this series is 2, 10/3, 6, 6, 250/31: test_windows)
 
 
 def test_macd() -> None:
@@ -63,6 +64,32 @@ def test_macd() -> None:
     )
     hist3 = 29 / 54 - 32 / 81
     assert hist3 == pytest.approx(23 / 162)
+
+
+def test_macd_course_uses_adjusted_emas() -> None:
+    # MACD(2, 3, 2, course) on 10, 12, 11, 14, 13: adjust=True EMAs, the weighted mean of all
+    # closes so far with weight (1 - alpha)^age
+    # fast span 2 (alpha 2/3, weights 1, 1/3, 1/9, ...):
+    #   bar2 (11 + 12/3 + 10/9) / (13/9) = 145/13; bar3 (14 + 11/3 + 12/9 + 10/27) / (40/27)
+    #   = 523/40; bar4 (13 + 14/3 + 11/9 + 12/27 + 10/81) / (121/81) = 1576/121
+    # slow span 3 (alpha 1/2, weights 1, 1/2, 1/4, ...):
+    #   bar2 (11 + 12/2 + 10/4) / (7/4) = 78/7; bar3 (14 + 11/2 + 12/4 + 10/8) / (15/8) = 38/3;
+    #   bar4 (13 + 14/2 + 11/4 + 12/8 + 10/16) / (31/16) = 398/31
+    macd = [145 / 13 - 78 / 7, 523 / 40 - 38 / 3, 1576 / 121 - 398 / 31]
+    assert macd == pytest.approx([1 / 91, 49 / 120, 698 / 3751], rel=1e-12)
+    # signal span 2 over macd from bar 2 (weights 1, 1/3, 1/9), min_periods 2
+    sig3 = (49 / 120 + (1 / 91) / 3) / (4 / 3)
+    sig4 = (698 / 3751 + (49 / 120) / 3 + (1 / 91) / 9) / (13 / 9)
+    assert [sig3, sig4] == pytest.approx([4499 / 14560, 39742229 / 177497320], rel=1e-12)
+    check(
+        MACD(2, 3, 2, "course"),
+        closes([10, 12, 11, 14, 13]),
+        {
+            "macd": [nan, nan, 1 / 91, 49 / 120, 698 / 3751],
+            "signal": [nan, nan, nan, sig3, sig4],
+            "hist": [nan, nan, nan, 49 / 120 - sig3, 698 / 3751 - sig4],
+        },
+    )
 
 
 BOLL = [1, 2, 3, 5, 5, 5]
@@ -87,8 +114,11 @@ def test_bollinger_sma_middle() -> None:
 
 
 def test_bollinger_ema_middle_is_the_course_variant() -> None:
-    # EMA span 3 (alpha 1/2): 1, 1.5, 2.25, 3.625, 4.3125, 4.65625; same rolling std
-    middle = [nan, nan, 2.25, 3.625, 4.3125, 4.65625]
+    # adjusted EMA span 3 (alpha 1/2; weights 1, 1/2, 1/4, ... newest first) on 1, 2, 3, 5, 5, 5:
+    # bar2 (3 + 2/2 + 1/4) / (7/4) = 17/7; bar3 (5 + 3/2 + 2/4 + 1/8) / (15/8) = 19/5;
+    # bar4 (5 + 5/2 + 3/4 + 2/8 + 1/16) / (31/16) = 137/31;
+    # bar5 (5 + 5/2 + 5/4 + 3/8 + 2/16 + 1/32) / (63/32) = 33/7; same rolling std
+    middle = [nan, nan, 17 / 7, 19 / 5, 137 / 31, 33 / 7]
     check(Bollinger(3, 2.0, "ema"), closes(BOLL), bands(middle, BOLL_STD, 2))
 
 
@@ -116,11 +146,11 @@ def test_atr_wilder_is_ta() -> None:
 
 
 def test_atr_course() -> None:
-    # TR undefined on bar 0; ewm(com=3) -> alpha 1/4 from bar 1: 2, 2.25, 2.5625, 2.171875
-    e2 = 0.75 * 2 + 0.25 * 3
-    e3 = 0.75 * e2 + 0.25 * 3.5
-    e4 = 0.75 * e3 + 0.25 * 1
-    assert (e3, e4) == (2.5625, 2.171875)
+    # TR undefined on bar 0; adjusted ewm(com=3) -> alpha 1/4, weights 1, 3/4, 9/16, 27/64 on
+    # the TRs from bar 1 (2, 3, 3.5, 1), newest first; min_periods 3 -> first value at bar 3
+    e3 = (3.5 + 3 * 3 / 4 + 2 * 9 / 16) / (1 + 3 / 4 + 9 / 16)
+    e4 = (1 + 3.5 * 3 / 4 + 3 * 9 / 16 + 2 * 27 / 64) / (1 + 3 / 4 + 9 / 16 + 27 / 64)
+    assert (e3, e4) == pytest.approx((110 / 37, 394 / 175), rel=1e-15)
     check(ATR(3, "course"), ATR_BARS, {"atr": [nan, nan, nan, e3, e4]})
 
 

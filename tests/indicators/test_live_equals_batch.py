@@ -22,7 +22,7 @@ def specs(draw: st.DrawFn) -> IndicatorSpec:
     if kind == "ema":
         return EMA(n)
     if kind == "macd":
-        return MACD(draw(small), draw(small), draw(small))
+        return MACD(draw(small), draw(small), draw(small), draw(st.sampled_from(["ta", "course"])))
     if kind == "boll":
         k = draw(st.floats(0.0, 4.0))
         ddof = draw(st.integers(0, min(1, n - 1)))

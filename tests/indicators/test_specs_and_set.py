@@ -34,6 +34,7 @@ def test_names() -> None:
         "SMA(20)",
         "EMA(20)",
         "MACD(12,26,9)",
+        "MACD(12,26,9,course)",
         "Bollinger(20,2,sma)",
         "Bollinger(20,2,ema)",
         "Bollinger(10,1.5,sma,ddof=1)",
@@ -48,6 +49,8 @@ def test_names() -> None:
 
 def test_defaults_and_outputs() -> None:
     assert MACD() == MACD(12, 26, 9) and MACD().outputs == ("macd", "signal", "hist")
+    assert MACD() == MACD(12, 26, 9, "ta") != MACD(12, 26, 9, "course")
+    assert MACD(source="course").warmup == MACD().warmup == 34
     assert Bollinger() == Bollinger(20, 2.0, "sma", 0)
     assert Bollinger().outputs == ("middle", "upper", "lower", "width")
     assert ATR() == ATR(14, "wilder") and RSI() == RSI(14) and ADX() == ADX(14)
@@ -74,6 +77,10 @@ def test_equal_specs_share_a_key() -> None:
             "EMA n must be an integer >= 1, got 2.5",
         ),
         (lambda: MACD(12, True), "MACD slow must be an integer >= 1, got True"),
+        (
+            lambda: MACD(12, 26, 9, "pandas"),  # type: ignore[arg-type]
+            'MACD source must be "ta" or "course"',
+        ),
         (
             lambda: Bollinger(20, middle="wma"),  # type: ignore[arg-type]
             'Bollinger middle must be "sma" or "ema"',
