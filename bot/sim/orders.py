@@ -1,0 +1,259 @@
+"""Working orders of the simulated broker: one state machine per order, and their indexes.
+
+Phases (explicit transitions, driven by bot.sim.broker):
+
+    HELD    transmit=False: stored, not working, until a transmit=True order of its group arrives
+    CHILD   parentId set: waits until the parent has filled completely
+    ACTIVE  working: matched against every tick of its contract
+    DONE    Filled | Cancelled | Inactive (rejected); never changes again
+
+IB status as the client sees it: HELD/CHILD -> PreSubmitted; ACTIVE -> PreSubmitted while an
+untriggered stop (STP, STP LMT, TRAIL, MIT) or outside liquid hours without outsideRth, else
+Submitted; DONE -> its final status.
+"""
+
+from __future__ import annotations
+
+import copy
+import heapq
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+
+from ib_insync import Contract, Order, OrderState
+
+from bot.sim.broker_events import OrderSnapshot, OrderStatusEvent
+from bot.sim.instruments import Instrument
+from bot.sim.matching import STOP_TYPES, MatchState, Terms
+
+OrderKey = tuple[str, int, int]  # (account, client_id, order_id)
+UNSET = 1.7976931348623157e308  # ib_insync's UNSET_DOUBLE
+
+
+class Phase(Enum):
+    HELD = "held"
+    CHILD = "child"
+    ACTIVE = "active"
+    DONE = "done"
+
+
+def is_set(x: float) -> bool:
+    return x != UNSET and x == x  # not UNSET_DOUBLE, not NaN
+
+
+@dataclass(slots=True, eq=False)
+class SimOrder:
+    """Mutable state of one order; ``order`` is the broker's own copy of the client's Order."""
+
+    account: str
+    client_id: int
+    contract: Contract
+    instrument: Instrument
+    order: Order
+    seq: int  # arrival order: orders on one tick match in this order
+    phase: Phase
+    placed_at: datetime
+    match: MatchState = field(default_factory=MatchState)
+    filled: float = 0.0
+    filled_value: float = 0.0  # sum of qty x price, for avgFillPrice and commissions
+    last_fill_price: float = 0.0
+    final_status: str = ""  # set when DONE
+    reported_status: str = ""  # last status sent, to report changes only
+    expires_at: datetime | None = None  # DAY orders
+    close_at: datetime | None = None  # MOC / LOC
+    completed_at: datetime | None = None
+    _terms: Terms | None = None  # cache; reset when the order is modified
+    # Set while the order rests as a plain limit at this price: on_tick then skips it cheaply
+    # unless the tick reaches the price (the full rules run only for those).
+    resting_limit: float | None = None
+
+    @property
+    def key(self) -> OrderKey:
+        return (self.account, self.client_id, self.order.orderId)
+
+    @property
+    def side(self) -> int:
+        return 1 if self.order.action.upper() == "BUY" else -1
+
+    @property
+    def remaining(self) -> float:
+        return max(self.order.totalQuantity - self.filled, 0.0)
+
+    @property
+    def avg_fill_price(self) -> float:
+        return self.filled_value / self.filled if self.filled else 0.0
+
+    @property
+    def done(self) -> bool:
+        return self.phase is Phase.DONE
+
+    def terms(self) -> Terms:
+        if self._terms is None:
+            self._terms = self._make_terms()
+        return self._terms
+
+    def _make_terms(self) -> Terms:
+        o = self.order
+        amount = o.auxPrice if o.orderType == "TRAIL" and is_set(o.auxPrice) else None
+        percent = o.trailingPercent if is_set(o.trailingPercent) else None
+        stop = o.auxPrice if o.orderType in ("STP", "STP LMT", "MIT") else None
+        return Terms(
+            side=self.side,
+            order_type=o.orderType,
+            limit=o.lmtPrice if is_set(o.lmtPrice) else None,
+            stop=stop,
+            trail_amount=amount if percent is None else None,
+            trail_percent=percent,
+        )
+
+    def status(self, liquid: bool) -> str:
+        if self.phase is Phase.DONE:
+            return self.final_status
+        if self.phase is not Phase.ACTIVE:
+            return "PreSubmitted"
+        if self.order.orderType in STOP_TYPES and not self.match.triggered:
+            return "PreSubmitted"
+        if not liquid and not self.order.outsideRth:
+            return "PreSubmitted"
+        return "Submitted"
+
+    def status_event(self, status: str) -> OrderStatusEvent:
+        return OrderStatusEvent(
+            account=self.account,
+            client_id=self.client_id,
+            order_id=self.order.orderId,
+            perm_id=self.order.permId,
+            contract=self.contract,
+            order=self.public_order(),
+            status=status,
+            filled=self.filled,
+            remaining=self.remaining,
+            avg_fill_price=self.avg_fill_price,
+            last_fill_price=self.last_fill_price,
+            parent_id=self.order.parentId,
+        )
+
+    def public_order(self) -> Order:
+        """A copy for the outside world, with the live trailing stop filled in."""
+        out = copy.copy(self.order)
+        if self.match.trail_stop is not None:
+            out.trailStopPrice = self.match.trail_stop
+        return out
+
+    def snapshot(self) -> OrderSnapshot:
+        """As last reported (an order's status only changes when the broker reports it)."""
+        status = self.final_status if self.done else (self.reported_status or "PreSubmitted")
+        state = OrderState(status=status)
+        if self.completed_at is not None:
+            state.completedTime = self.completed_at.strftime("%Y%m%d %H:%M:%S UTC")
+            state.completedStatus = status
+        return OrderSnapshot(
+            account=self.account,
+            client_id=self.client_id,
+            contract=self.contract,
+            order=self.public_order(),
+            order_state=state,
+            status=status,
+            filled=self.filled,
+            remaining=self.remaining,
+            avg_fill_price=self.avg_fill_price,
+            last_fill_price=self.last_fill_price,
+        )
+
+
+class OrderBook:
+    """All orders of all accounts, indexed so a tick only touches its contract's orders."""
+
+    def __init__(self) -> None:
+        self.orders: dict[OrderKey, SimOrder] = {}
+        self._by_account: dict[str, dict[OrderKey, SimOrder]] = {}
+        self._groups: dict[tuple[object, ...], dict[OrderKey, SimOrder]] = {}  # OCA + children
+        self._active: dict[int, dict[OrderKey, SimOrder]] = {}  # con_id -> working orders
+        self._deadlines: list[tuple[datetime, int, OrderKey]] = []  # DAY expiry / MOC close
+        self.completed: dict[str, list[SimOrder]] = {}  # account -> done orders, in order
+        self.oca_filled: dict[tuple[object, ...], float] = {}  # (account, group) -> filled qty
+        self._seq = 0
+
+    def next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def add(self, o: SimOrder) -> None:
+        self.orders[o.key] = o
+        self._by_account.setdefault(o.account, {})[o.key] = o
+        group = oca_group(o)
+        if group is not None:
+            self._groups.setdefault((o.account, *group), {})[o.key] = o
+        if o.order.parentId:
+            family = ("children", o.account, o.client_id, o.order.parentId)
+            self._groups.setdefault(family, {})[o.key] = o
+        self.schedule(o)
+        if o.phase is Phase.ACTIVE:
+            self.activate(o)
+
+    def activate(self, o: SimOrder) -> None:
+        o.phase = Phase.ACTIVE
+        self._active.setdefault(o.contract.conId, {})[o.key] = o
+
+    def schedule(self, o: SimOrder) -> None:
+        """(Re)register the order's deadline; stale heap entries are skipped when popped."""
+        for when in (o.expires_at, o.close_at):
+            if when is not None:
+                heapq.heappush(self._deadlines, (when, o.seq, o.key))
+
+    def finish(self, o: SimOrder, status: str, now: datetime) -> None:
+        o.phase = Phase.DONE
+        o.final_status = status
+        o.completed_at = now
+        self._active.get(o.contract.conId, {}).pop(o.key, None)
+        self.completed.setdefault(o.account, []).append(o)
+
+    def working_on(self, con_id: int) -> list[SimOrder]:
+        """The contract's working orders, in time priority (a copy: matching mutates the index)."""
+        found = self._active.get(con_id)
+        if not found:
+            return []
+        return list(found.values())  # insertion order = the order they became working
+
+    def due(self, now: datetime, inclusive: bool = False) -> Iterator[SimOrder]:
+        """Pop orders whose expiry or close time has passed (or is now, if inclusive)."""
+        heap = self._deadlines
+        while heap and (heap[0][0] < now or (inclusive and heap[0][0] == now)):
+            when, _, key = heapq.heappop(heap)
+            o = self.orders.get(key)
+            if o is not None and not o.done and when in (o.expires_at, o.close_at):
+                yield o
+
+    def of_account(self, account: str) -> list[SimOrder]:
+        return sorted(self._by_account.get(account, {}).values(), key=lambda o: o.seq)
+
+    def children(self, parent: SimOrder) -> list[SimOrder]:
+        family = ("children", parent.account, parent.client_id, parent.order.orderId)
+        found = self._groups.get(family, {}).values()
+        return sorted((o for o in found if not o.done), key=lambda o: o.seq)
+
+    def oca_siblings(self, o: SimOrder) -> list[SimOrder]:
+        """Orders of the same OCA group (explicit ocaGroup, or a bracket's children)."""
+        group = oca_group(o)
+        if group is None:
+            return []
+        found = self._groups.get((o.account, *group), {}).values()
+        return sorted((s for s in found if s is not o and not s.done), key=lambda s: s.seq)
+
+
+def oca_group(o: SimOrder) -> tuple[object, ...] | None:
+    """The OCA group an order belongs to: its ocaGroup, else its bracket (children of a parent
+    are one-cancels-all at IB even without an ocaGroup)."""
+    if o.order.ocaGroup:
+        return ("oca", o.order.ocaGroup)
+    if o.order.parentId:
+        return ("bracket", o.client_id, o.order.parentId)
+    return None
+
+
+def oca_type(o: SimOrder) -> int:
+    """ocaType 1 cancels the others; 2 and 3 reduce them. A bracket's children reduce (2)."""
+    if o.order.ocaGroup:
+        return o.order.ocaType if o.order.ocaType in (1, 2, 3) else 1
+    return 2
