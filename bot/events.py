@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TypeAlias
+from typing import Literal, TypeAlias
 
 
 class Side(StrEnum):
@@ -144,7 +144,21 @@ class TargetPosition:
     reason: str = ""
 
 
-OrderIntent: TypeAlias = PlaceOrder | PlaceBracket | ModifyOrder | CancelOrder | TargetPosition
+@dataclass(frozen=True, slots=True)
+class KillSwitch:
+    """Stop trading: the risk stage halts new entries, cancels every working order and flattens.
+
+    ``scope="strategy"`` halts the strategy that returned it; ``"all"`` every strategy (what the
+    operator's kill does). Strategies and the operator trigger the same code path.
+    """
+
+    reason: str
+    scope: Literal["strategy", "all"] = "strategy"
+
+
+OrderIntent: TypeAlias = (
+    PlaceOrder | PlaceBracket | ModifyOrder | CancelOrder | TargetPosition | KillSwitch
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,97 @@
+"""The IB API course's main strategy: MACD trend + rising Stochastic entry, ATR trailing stop.
+
+Long only, 15-minute bars. Entry when flat and MACD > signal AND the smoothed stochastic (%D, a
+3-bar SMA of the 20-bar %K) is above 30 and higher than on the previous bar: a market buy of
+int(capital / close) shares. When the buy fills, a stop sell goes in for the filled quantity at
+close - ATR(60) (the course's ``ewm(com=60)`` ATR), rounded to the tick; on every later bar it
+trails to close - ATR, only ever up. The position exits only through that stop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pydantic import Field
+
+from bot.events import Bar, CancelOrder, FillEvent, OrderIntent, OrderSpec, PlaceOrder, Side
+from bot.indicators import ATR, MACD, IndicatorSpec, Stochastic
+from bot.registry import register
+from bot.strategy import Strategy, StrategyContext
+from strategies.common import STOP, LongStop, StopTif, StrategyParams, defined
+
+ENTRY = "entry"
+
+
+class MacdStochasticParams(StrategyParams):
+    capital: float = Field(default=1000.0, gt=0)
+    """Money per symbol for one entry: buys int(capital / close) shares (none if that is 0)."""
+    macd_fast: int = Field(default=12, ge=1)
+    """MACD fast EMA span."""
+    macd_slow: int = Field(default=26, ge=1)
+    """MACD slow EMA span."""
+    macd_signal: int = Field(default=9, ge=1)
+    """MACD signal EMA span."""
+    stoch_n: int = Field(default=20, ge=1)
+    """Stochastic %K lookback (bars)."""
+    stoch_smooth: int = Field(default=3, ge=1)
+    """Bars of the SMA of %K that the entry reads."""
+    stoch_min: float = Field(default=30.0, ge=0, le=100)
+    """Smoothed stochastic must be above this (and rising) to enter."""
+    atr_n: int = Field(default=60, ge=1)
+    """ATR period (course form, ewm(com=n)); the stop sits close - ATR below the price."""
+    stop_tif: StopTif | None = "GTC"
+    """Stop time in force; GTC keeps a long held overnight protected (null: executor default)."""
+
+
+@register("macd_stochastic")
+class MacdStochastic(Strategy[MacdStochasticParams]):
+    """Long when MACD > signal and the smoothed stochastic > 30 and rising; ATR trailing stop."""
+
+    Params = MacdStochasticParams
+
+    def __init__(self, ctx: StrategyContext, params: MacdStochasticParams) -> None:
+        super().__init__(ctx, params)
+        self.stops = LongStop(ctx, params.stop_tif)
+
+    def indicators(self) -> Mapping[str, IndicatorSpec]:
+        p = self.params
+        return {
+            "macd": MACD(p.macd_fast, p.macd_slow, p.macd_signal, source="course"),
+            "stoch": Stochastic(p.stoch_n, p.stoch_smooth),
+            "atr": ATR(p.atr_n, method="course"),
+        }
+
+    def on_bar(self, bar: Bar) -> list[OrderIntent]:
+        sym, ctx = bar.symbol, self.ctx
+        atr = ctx.indicator(sym, "atr")
+        working = ctx.working_orders(sym)
+        if ctx.position(sym) > 0:
+            if not defined(atr):
+                return []
+            return self.stops.trail(sym, ctx.round_to_tick(sym, bar.close - atr))
+        if ENTRY in working:  # the buy has not filled yet
+            return []
+        self.stops.reset(sym)
+        # Flat with a stop still working: its long is gone, so the stop must go too.
+        out: list[OrderIntent] = [CancelOrder(sym, STOP, "flat")] if STOP in working else []
+        if self._entry_signal(sym) and defined(atr):
+            qty = int(self.params.capital / bar.close)
+            if qty > 0:
+                self.stops.arm(sym, ctx.round_to_tick(sym, bar.close - atr))
+                buy = OrderSpec(Side.BUY, qty)
+                out.append(PlaceOrder(sym, buy, tag=ENTRY, reason="MACD>signal, stoch>min rising"))
+        return out
+
+    def _entry_signal(self, sym: str) -> bool:
+        macd = self.ctx.indicator(sym, "macd")
+        stoch, prev = self.ctx.indicator(sym, "stoch"), self.ctx.indicator(sym, "stoch", ago=1)
+        if not defined(macd, stoch.d, prev.d):
+            return False
+        return bool(
+            macd.macd > macd.signal and stoch.d > self.params.stoch_min and stoch.d > prev.d
+        )
+
+    def on_fill(self, fill: FillEvent) -> list[OrderIntent]:
+        if fill.tag == ENTRY and fill.side is Side.BUY:
+            return self.stops.on_entry_fill(fill)
+        return []

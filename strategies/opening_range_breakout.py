@@ -1,0 +1,157 @@
+"""The course's sequel: opening-range breakout on 5-minute bars with a daily kill switch.
+
+The opening range is the high and low of the first ``range_minutes`` of the regular session.
+After it, the first 5-minute bar that closes outside the range on volume above ``vol_mult`` x
+the average 5-minute volume of the previous ``lookback_days`` days enters a bracket in the
+breakout direction (market entry, take-profit ``take_profit_pct`` away, stop at the other side
+of the range), at most once per symbol per day. When the day's P&L reaches +max_daily_profit or
+-max_daily_loss, or at the cutoff (exchange time) with anything open, a KillSwitch cancels,
+flattens and halts; either way no entry follows that day.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from pydantic import Field
+
+from bot.events import Bar, KillSwitch, OrderIntent, OrderSpec, OrderType, PlaceBracket, Side
+from bot.registry import register
+from bot.strategy import Strategy, StrategyContext
+from strategies.common import LocalTime, StrategyParams, TimeZoneName
+
+
+class OpeningRangeBreakoutParams(StrategyParams):
+    capital: float = Field(default=1000.0, gt=0)
+    """Money per entry: int(capital / price) shares (no trade if 0)."""
+    take_profit_pct: float = Field(default=5.0, gt=0)
+    """Take-profit distance from the entry bar's close, in percent."""
+    vol_mult: float = Field(default=2.0, gt=0)
+    """Breakout bar volume must exceed this multiple of the previous days' average bar volume."""
+    lookback_days: int = Field(default=5, ge=1)
+    """Previous days whose bar volumes make the average (older days are forgotten)."""
+    range_minutes: int = Field(default=15, ge=1)
+    """Length of the opening range from the session open."""
+    max_daily_profit: float | None = Field(default=1000.0, gt=0)
+    """Kill switch when the strategy's P&L today reaches +this (null: no profit limit)."""
+    max_daily_loss: float | None = Field(default=500.0, gt=0)
+    """Kill switch when the strategy's P&L today reaches -this (null: no loss limit)."""
+    cutoff: LocalTime | None = time(15, 45)
+    """Exchange-local time ("15:45") from which the kill switch ends the day (null: never)."""
+    timezone: TimeZoneName = "America/New_York"
+    """The exchange's time zone, for cutoff."""
+
+
+@dataclass(slots=True)
+class _Day:
+    """One symbol's current session."""
+
+    open: datetime
+    complete: bool  # the first bar seen started at the open, so the range is the whole range
+    high: float = float("-inf")
+    low: float = float("inf")
+    volume: float = 0.0  # sum of the session's bar volumes, for the next days' average
+    bars: int = 0
+    traded: bool = False
+
+
+@register("opening_range_breakout")
+class OpeningRangeBreakout(Strategy[OpeningRangeBreakoutParams]):
+    """Bracket in the direction of a high-volume break of the first 15 minutes' range."""
+
+    Params = OpeningRangeBreakoutParams
+
+    def __init__(self, ctx: StrategyContext, params: OpeningRangeBreakoutParams) -> None:
+        super().__init__(ctx, params)
+        self._days: dict[str, _Day] = {}
+        # (volume, bars) of each previous day, bounded: memory stays O(lookback_days).
+        self._history: dict[str, deque[tuple[float, int]]] = {}
+        self._killed: datetime | None = None  # session open of the day the kill switch fired
+        self._tz = ZoneInfo(params.timezone)
+
+    def on_warmup_bar(self, bar: Bar) -> None:
+        """A history bar before going live: feeds the volume stats and today's range, no trading.
+
+        Not part of the Strategy API yet: until the engine calls it on warm-up bars, the stats
+        start with the first live day (so the first live day cannot trade)."""
+        self._observe(bar)
+
+    def on_bar(self, bar: Bar) -> list[OrderIntent]:
+        seen = self._observe(bar)
+        if seen is None:
+            return []
+        day, avg = seen
+        if self._killed != day.open and (kill := self._kill(bar)) is not None:
+            self._killed = day.open
+            return kill
+        p, sym = self.params, bar.symbol
+        in_range = bar.time < day.open + timedelta(minutes=p.range_minutes)
+        if in_range or self._killed == day.open or day.traded or not day.complete:
+            return []
+        if self.ctx.position(sym) != 0 or avg is None or bar.volume <= p.vol_mult * avg:
+            return []
+        if bar.close > day.high:
+            return self._bracket(bar, day, Side.BUY, stop=day.low)
+        if bar.close < day.low:
+            return self._bracket(bar, day, Side.SELL, stop=day.high)
+        return []
+
+    def _observe(self, bar: Bar) -> tuple[_Day, float | None] | None:
+        """Book a regular-session bar; return its day and the previous days' average volume."""
+        open_ = self.ctx.session_open(bar.symbol, bar.time)
+        if open_ is None or bar.time < open_:
+            return None
+        history = self._history.setdefault(bar.symbol, deque(maxlen=self.params.lookback_days))
+        day = self._days.get(bar.symbol)
+        if day is None or day.open != open_:  # a new session: the last one joins the stats
+            if day is not None and day.bars:
+                history.append((day.volume, day.bars))
+            day = self._days[bar.symbol] = _Day(open_, complete=bar.time == open_)
+        avg = _average(history)
+        day.volume += bar.volume
+        day.bars += 1
+        if bar.time < open_ + timedelta(minutes=self.params.range_minutes):
+            day.high, day.low = max(day.high, bar.high), min(day.low, bar.low)
+        return day, avg
+
+    def _kill(self, bar: Bar) -> list[OrderIntent] | None:
+        """The end of the trading day: at a P&L limit or the cut-off, the kill switch. At the
+        cut-off with nothing open there is nothing to cancel or flatten, so entries just stop:
+        the risk stage's halt lasts until an operator resumes, longer than the day."""
+        p, pnl, syms = self.params, self.ctx.pnl_today(), self.ctx.symbols
+        if p.max_daily_profit is not None and pnl >= p.max_daily_profit:
+            return [KillSwitch(f"daily profit {pnl:.2f} >= {p.max_daily_profit:.2f}")]
+        if p.max_daily_loss is not None and pnl <= -p.max_daily_loss:
+            return [KillSwitch(f"daily loss {pnl:.2f} <= -{p.max_daily_loss:.2f}")]
+        if p.cutoff is not None and bar.end.astimezone(self._tz).time() >= p.cutoff:
+            exposed = any(self.ctx.position(s) or self.ctx.working_orders(s) for s in syms)
+            return [KillSwitch(f"cut-off {p.cutoff:%H:%M} {p.timezone}")] if exposed else []
+        return None
+
+    def _bracket(self, bar: Bar, day: _Day, side: Side, stop: float) -> list[OrderIntent]:
+        qty = int(self.params.capital / bar.close)
+        if qty <= 0:
+            return []
+        day.traded = True
+        sym, exit_side = bar.symbol, side.opposite
+        move = side.sign * self.params.take_profit_pct / 100
+        tp = self.ctx.round_to_tick(sym, bar.close * (1 + move))
+        sl = self.ctx.round_to_tick(sym, stop)
+        return [
+            PlaceBracket(
+                sym,
+                entry=OrderSpec(side, qty),
+                take_profit=OrderSpec(exit_side, qty, OrderType.LIMIT, limit_price=tp),
+                stop_loss=OrderSpec(exit_side, qty, OrderType.STOP, stop_price=sl),
+                tag="orb",
+                reason=f"{'above' if side is Side.BUY else 'below'} opening range on volume",
+            )
+        ]
+
+
+def _average(history: deque[tuple[float, int]]) -> float | None:
+    bars = sum(n for _, n in history)
+    return sum(v for v, _ in history) / bars if bars else None

@@ -1,0 +1,268 @@
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+
+import pytest
+from strategy_helpers import FakeContext, Sim, ny
+
+from bot.events import Bar, KillSwitch, OrderSpec, OrderType, PlaceBracket, Side
+from strategies.opening_range_breakout import OpeningRangeBreakout, OpeningRangeBreakoutParams
+
+D1, D2, D3, D4 = date(2024, 1, 2), date(2024, 1, 3), date(2024, 1, 4), date(2024, 1, 5)
+FIVE = 300
+
+
+def make(ctx: FakeContext, **params: object) -> OpeningRangeBreakout:
+    return OpeningRangeBreakout(ctx, OpeningRangeBreakoutParams.model_validate(params))
+
+
+def b5(
+    day: date, hh: int, mm: int, close: float, *, high=None, low=None, volume=1000.0, sym="AAPL"
+) -> Bar:
+    hi = close if high is None else high
+    lo = close if low is None else low
+    return Bar(sym, ny(day, hh, mm), close, hi, lo, close, volume, FIVE)
+
+
+def quiet_day(s: OpeningRangeBreakout, day: date, volume: float = 1000.0, sym="AAPL") -> None:
+    """A regular session at 100.00 up to the cut-off (74 bars) that never trades."""
+    for i in range(74):
+        t = ny(day, 9, 30) + timedelta(seconds=FIVE * i)
+        assert s.on_bar(Bar(sym, t, 100, 100, 100, 100, volume, FIVE)) == []
+
+
+def opening_range(s: OpeningRangeBreakout, day: date, sym="AAPL") -> None:
+    """09:30-09:45: high 101.00, low 99.00 (made by highs/lows, not closes)."""
+    assert s.on_bar(b5(day, 9, 30, 100, high=101, low=99.5, volume=9000, sym=sym)) == []
+    assert s.on_bar(b5(day, 9, 35, 100.5, high=100.8, low=99, volume=9000, sym=sym)) == []
+    assert s.on_bar(b5(day, 9, 40, 100.2, volume=9000, sym=sym)) == []
+
+
+@pytest.fixture
+def ready(ctx: FakeContext) -> OpeningRangeBreakout:
+    """One previous day of 1000-share bars, today's range 99-101 done."""
+    s = make(ctx)
+    quiet_day(s, D1)
+    opening_range(s, D2)
+    return s
+
+
+def bracket(side: Side, qty: int, tp: float, sl: float, why: str) -> PlaceBracket:
+    exit_ = side.opposite
+    return PlaceBracket(
+        "AAPL",
+        entry=OrderSpec(side, qty),
+        take_profit=OrderSpec(exit_, qty, OrderType.LIMIT, limit_price=tp),
+        stop_loss=OrderSpec(exit_, qty, OrderType.STOP, stop_price=sl),
+        tag="orb",
+        reason=f"{why} opening range on volume",
+    )
+
+
+def test_breakout_up_on_volume_is_a_bracket_buy(ready: OpeningRangeBreakout) -> None:
+    intents = ready.on_bar(b5(D2, 9, 45, 102.0, volume=2001))
+    assert intents == [bracket(Side.BUY, 9, 107.1, 99.0, "above")]
+
+
+def test_breakout_down_on_volume_is_a_bracket_sell(ready: OpeningRangeBreakout) -> None:
+    intents = ready.on_bar(b5(D2, 10, 5, 98.0, volume=5000))
+    assert intents == [bracket(Side.SELL, 10, 93.1, 101.0, "below")]
+
+
+def test_bracket_prices_round_to_the_tick() -> None:
+    ctx = FakeContext(min_tick=0.05)
+    s = make(ctx, take_profit_pct=3.3)
+    quiet_day(s, D1)
+    opening_range(s, D2)
+    [b] = s.on_bar(b5(D2, 9, 45, 101.37, volume=2500))
+    assert b.take_profit.limit_price == 104.7  # 101.37 * 1.033 = 104.715...
+    assert b.stop_loss.stop_price == 99.0
+
+
+@pytest.mark.parametrize("volume", [1000, 1999, 2000])
+def test_no_entry_without_volume_above_twice_the_average(
+    ready: OpeningRangeBreakout, volume: float
+) -> None:
+    assert ready.on_bar(b5(D2, 9, 45, 102.0, volume=volume)) == []
+
+
+def test_no_entry_inside_the_range(ready: OpeningRangeBreakout) -> None:
+    assert ready.on_bar(b5(D2, 9, 45, 101.0, high=101.5, volume=5000)) == []
+    assert ready.on_bar(b5(D2, 9, 50, 99.0, low=98.5, volume=5000)) == []
+
+
+def test_no_entry_during_the_range_itself(ctx: FakeContext) -> None:
+    s = make(ctx)
+    quiet_day(s, D1)
+    assert s.on_bar(b5(D2, 9, 30, 100, volume=9000)) == []
+    assert s.on_bar(b5(D2, 9, 35, 120, volume=9000)) == []  # part of the range, not a break
+
+
+def test_no_entry_without_previous_days(ctx: FakeContext) -> None:
+    s = make(ctx)
+    opening_range(s, D2)
+    assert s.on_bar(b5(D2, 9, 45, 102.0, volume=1e9)) == []
+
+
+def test_no_entry_when_the_range_was_not_seen_from_the_open(ctx: FakeContext) -> None:
+    s = make(ctx)
+    quiet_day(s, D1)
+    s.on_bar(b5(D2, 9, 40, 100.0))  # started late: the range would be one bar only
+    assert s.on_bar(b5(D2, 9, 45, 102.0, volume=5000)) == []
+
+
+def test_one_entry_per_symbol_per_day(ctx: FakeContext, ready: OpeningRangeBreakout) -> None:
+    assert ready.on_bar(b5(D2, 9, 45, 102.0, volume=5000)) != []
+    ctx.positions["AAPL"] = 0  # stopped out
+    assert ready.on_bar(b5(D2, 10, 0, 98.0, volume=5000)) == []
+    assert ready.on_bar(b5(D2, 11, 0, 103.0, volume=5000)) == []
+    quiet_rest(ready, D2)
+    opening_range(ready, D3)
+    assert ready.on_bar(b5(D3, 9, 45, 98.0, volume=5000)) != []
+
+
+def quiet_rest(s: OpeningRangeBreakout, day: date) -> None:
+    for i in range(12):  # a few quiet bars later in the day, before the cut-off
+        s.on_bar(b5(day, 14, 0, 100.0) if i == 0 else b5(day, 14, 5 * i, 100.0))
+
+
+def test_no_entry_while_holding_a_position(ctx: FakeContext, ready: OpeningRangeBreakout) -> None:
+    ctx.positions["AAPL"] = -5
+    assert ready.on_bar(b5(D2, 9, 45, 102.0, volume=5000)) == []
+
+
+def test_other_symbols_trade_independently() -> None:
+    ctx = FakeContext(("AAPL", "MSFT"))
+    s = make(ctx)
+    for sym in ("AAPL", "MSFT"):
+        quiet_day(s, D1, sym=sym)
+        opening_range(s, D2, sym=sym)
+    assert s.on_bar(b5(D2, 9, 45, 102.0, volume=5000)) != []
+    [msft] = s.on_bar(b5(D2, 9, 45, 102.0, volume=5000, sym="MSFT"))
+    assert isinstance(msft, PlaceBracket) and msft.symbol == "MSFT"
+
+
+def test_average_is_over_previous_days_only(ctx: FakeContext) -> None:
+    s = make(ctx)
+    quiet_day(s, D1, volume=1000)
+    opening_range(s, D2)  # today's 9000-share bars must not raise the bar to beat
+    assert s.on_bar(b5(D2, 9, 45, 102.0, volume=2100)) != []
+
+
+def test_volume_stats_keep_only_lookback_days(ctx: FakeContext) -> None:
+    s = make(ctx, lookback_days=2)
+    for day, vol in ((D1, 10_000), (D2, 100), (D3, 100)):
+        quiet_day(s, day, volume=vol)
+    assert len(s._history["AAPL"]) == 2  # bounded memory
+    opening_range(s, D4)
+    assert s.on_bar(b5(D4, 9, 45, 102.0, volume=250)) != []  # avg 100, not 3400
+
+
+def test_bars_outside_the_session_are_ignored(ctx: FakeContext) -> None:
+    s = make(ctx)
+    quiet_day(s, D1)
+    assert s.on_bar(b5(D2, 9, 0, 150.0, volume=1e6)) == []  # pre-market
+    opening_range(s, D2)
+    assert s.on_bar(b5(D2, 9, 45, 102.0, volume=2500)) != []
+
+
+def test_kill_switch_on_daily_profit_once_then_no_entries(
+    ctx: FakeContext, ready: OpeningRangeBreakout
+) -> None:
+    ctx.pnl = 1000.0
+    assert ready.on_bar(b5(D2, 9, 45, 102.0, volume=5000)) == [
+        KillSwitch("daily profit 1000.00 >= 1000.00")
+    ]
+    assert ready.on_bar(b5(D2, 9, 50, 102.0, volume=5000)) == []  # fired once; no entry
+    ctx.pnl = 0.0
+    assert ready.on_bar(b5(D2, 9, 55, 102.0, volume=5000)) == []  # halted for the day
+    opening_range(ready, D3)  # a new day starts clean
+    assert ready.on_bar(b5(D3, 9, 45, 102.0, volume=5000)) != []
+
+
+def test_kill_switch_on_daily_loss(ctx: FakeContext, ready: OpeningRangeBreakout) -> None:
+    ctx.pnl = -499.99
+    assert ready.on_bar(b5(D2, 10, 0, 100.0)) == []
+    ctx.pnl = -500.0
+    assert ready.on_bar(b5(D2, 10, 5, 100.0)) == [KillSwitch("daily loss -500.00 <= -500.00")]
+
+
+def test_kill_switch_fires_once_per_day_for_the_whole_strategy() -> None:
+    ctx = FakeContext(("AAPL", "MSFT"))
+    s = make(ctx, max_daily_loss=100)
+    ctx.pnl = -150
+    assert s.on_bar(b5(D2, 10, 0, 100.0)) == [KillSwitch("daily loss -150.00 <= -100.00")]
+    assert s.on_bar(b5(D2, 10, 0, 100.0, sym="MSFT")) == []
+
+
+def test_limits_can_be_switched_off(ctx: FakeContext) -> None:
+    s = make(ctx, max_daily_profit=None, max_daily_loss=None, cutoff=None)
+    ctx.pnl = -1e9
+    assert s.on_bar(b5(D2, 15, 55, 100.0)) == []
+
+
+@pytest.mark.parametrize("day", [D2, date(2024, 7, 9)])  # EST and EDT
+def test_kill_switch_at_the_cutoff_exchange_time(ctx: FakeContext, day: date) -> None:
+    s = make(ctx)
+    ctx.positions["AAPL"] = 9
+    assert s.on_bar(b5(day, 15, 35, 100.0)) == []  # ends 15:40
+    assert s.on_bar(b5(day, 15, 40, 100.0)) == [KillSwitch("cut-off 15:45 America/New_York")]
+    assert s.on_bar(b5(day, 15, 45, 100.0)) == []
+
+
+def test_kill_switch_at_the_cutoff_for_working_orders_of_any_symbol() -> None:
+    ctx = FakeContext(("AAPL", "MSFT"))
+    ctx.add_order(
+        "orb.tp", OrderSpec(Side.SELL, 9, OrderType.LIMIT, limit_price=110), symbol="MSFT"
+    )
+    s = make(ctx)
+    assert s.on_bar(b5(D2, 15, 40, 100.0)) == [KillSwitch("cut-off 15:45 America/New_York")]
+
+
+def test_cutoff_with_nothing_open_just_ends_entries_for_the_day(
+    ctx: FakeContext, ready: OpeningRangeBreakout
+) -> None:
+    # No KillSwitch: the risk stage's halt would outlast the day and block tomorrow's entries.
+    assert ready.on_bar(b5(D2, 15, 40, 100.0)) == []
+    assert ready.on_bar(b5(D2, 15, 45, 102.0, volume=5000)) == []
+    opening_range(ready, D3)
+    assert ready.on_bar(b5(D3, 9, 45, 102.0, volume=5000)) != []
+
+
+def test_cutoff_param_is_exchange_local(ctx: FakeContext) -> None:
+    s = make(ctx, cutoff="11:00")
+    ctx.positions["AAPL"] = -3
+    assert s.on_bar(b5(D2, 10, 50, 100.0)) == []
+    assert s.on_bar(b5(D2, 10, 55, 100.0)) == [KillSwitch("cut-off 11:00 America/New_York")]
+
+
+def test_warmup_bars_build_the_stats_and_range_without_trading(ctx: FakeContext) -> None:
+    s = make(ctx)
+    for i in range(74):
+        t = ny(D1, 9, 30) + timedelta(seconds=FIVE * i)
+        s.on_warmup_bar(Bar("AAPL", t, 100, 100, 100, 100, 1000, FIVE))
+    s.on_warmup_bar(b5(D2, 9, 30, 100, high=101, low=99))  # live from 09:35 on
+    assert s.on_bar(b5(D2, 9, 35, 100.0)) == []
+    assert s.on_bar(b5(D2, 9, 40, 100.0)) == []
+    assert s.on_bar(b5(D2, 9, 45, 101.5, volume=2001)) == [
+        bracket(Side.BUY, 9, 106.58, 99.0, "above")
+    ]
+
+
+def test_trades_end_to_end_in_the_simulator() -> None:
+    ctx = FakeContext()
+    sim = Sim(OpeningRangeBreakout, OpeningRangeBreakoutParams(), ctx)
+    bars: list[Bar] = []
+    for d, day in enumerate((D1, D2, D3, D4)):
+        for i in range(78):  # a U-shaped volume day; day 3 rallies after the range
+            t = ny(day, 9, 30) + timedelta(seconds=FIVE * i)
+            px = 100 + math.sin(i / 5) * 0.3 + (0.2 * (i - 2) if d == 2 and i >= 3 else 0)
+            vol = 1000 + 40 * (i - 39) ** 2 / 39 + (3000 if d == 2 and i == 3 else 0)
+            bars.append(Bar("AAPL", t, px, px + 0.1, px - 0.1, px, vol, FIVE))
+    sim.run(bars)
+    brackets = [i for i in sim.intents if isinstance(i, PlaceBracket)]
+    assert len(brackets) == 1 and brackets[0].entry.action is Side.BUY
+    assert [f.tag for f in sim.fills][:2] == ["orb", "orb.tp"]
+    # The take-profit closed it before the cut-off: flat at every cut-off, so no halt.
+    assert not [i for i in sim.intents if isinstance(i, KillSwitch)]
