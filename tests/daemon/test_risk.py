@@ -1,0 +1,245 @@
+"""RiskManager.check: each check with hand-computed figures, kill switch, journalling, speed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.config import RiskConfig
+from bot.events import (
+    CancelOrder,
+    KillSwitch,
+    ModifyOrder,
+    OrderSpec,
+    OrderType,
+    PlaceBracket,
+    PlaceOrder,
+    Rejection,
+    Side,
+    TargetPosition,
+    WorkingOrder,
+)
+from bot.journal import Journal
+from bot.risk import RiskManager
+
+NOW = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
+BUY, SELL = Side.BUY, Side.SELL
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Iterator[Journal]:
+    j = Journal(tmp_path / "j.sqlite")
+    yield j
+    j.close()
+
+
+def risk(journal: Journal, **cfg: object) -> RiskManager:
+    cfg.setdefault("max_orders_per_minute", None)
+    return RiskManager(RiskConfig(**cfg), journal)  # type: ignore[arg-type]
+
+
+def buy(qty: float, symbol: str = "AAPL", **kw: object) -> PlaceOrder:
+    return PlaceOrder(symbol, OrderSpec(BUY, qty, **kw))  # type: ignore[arg-type]
+
+
+def sell(qty: float, symbol: str = "AAPL", **kw: object) -> PlaceOrder:
+    return PlaceOrder(symbol, OrderSpec(SELL, qty, **kw))  # type: ignore[arg-type]
+
+
+def reason(r: RiskManager, intent: object, position: float = 0, price: float = 100.0,
+           now: datetime = NOW, **kw: object) -> str | None:  # fmt: skip
+    rej = r.check("s1", intent, position=position, ref_price=price, now=now, **kw)  # type: ignore[arg-type]
+    return rej.reason if rej else None
+
+
+def test_max_position_after_the_order(journal: Journal) -> None:
+    r = risk(journal, max_position=100)
+    assert reason(r, buy(20), position=80) is None  # 100: at the limit is fine
+    assert reason(r, buy(40), position=80) == (
+        "max_position 100 exceeded for AAPL: position 80 + order 40"
+    )
+    assert reason(r, sell(40), position=-80) == (
+        "max_position 100 exceeded for AAPL: position -80 + order -40"
+    )
+    assert reason(r, sell(180), position=80) is None  # ends at -100
+    assert reason(r, sell(181), position=80) is not None  # ends at -101
+
+
+def test_max_position_never_blocks_a_reducing_order(journal: Journal) -> None:
+    r = risk(journal, max_position=100)
+    assert reason(r, sell(50), position=150) is None  # over the limit (limit lowered): exit ok
+    assert reason(r, sell(250), position=150) is None  # crosses to -100: at the limit
+    assert reason(r, sell(251), position=150) == (
+        "max_position 100 exceeded for AAPL: position 150 + order -251"
+    )
+
+
+def test_max_position_counts_same_side_working_orders(journal: Journal) -> None:
+    r = risk(journal, max_position=100)
+    spec = OrderSpec(BUY, 30, OrderType.LIMIT, limit_price=99)
+    stop = OrderSpec(SELL, 50, OrderType.STOP, stop_price=90)
+    working = {
+        "lmt": WorkingOrder("AAPL", "lmt", 7, spec, 10, "Submitted"),  # 20 remaining
+        "stop": WorkingOrder("AAPL", "stop", 8, stop, 0, "Submitted"),  # exits don't count
+    }
+    assert reason(r, buy(30), position=50, working=working) is None  # 50+20+30 = 100
+    assert reason(r, buy(31), position=50, working=working) == (
+        "max_position 100 exceeded for AAPL: position 50 + working 20 + order 31"
+    )
+
+
+def test_max_order_notional_uses_limit_then_stop_then_reference(journal: Journal) -> None:
+    r = risk(journal, max_order_notional=10_000)
+    assert reason(r, buy(100), price=100.0) is None  # 10,000
+    assert reason(r, buy(101), price=100.0) == (
+        "max_order_notional 10000 exceeded for AAPL: order 101 x 100.00 = 10100.00"
+    )
+    lmt = buy(200, order_type=OrderType.LIMIT, limit_price=49.0)  # 9,800 at the limit price
+    assert reason(r, lmt, price=100.0) is None
+    stp = buy(200, order_type=OrderType.STOP, stop_price=51.0)  # 10,200 at the stop
+    assert reason(r, stp, price=10.0) == (
+        "max_order_notional 10000 exceeded for AAPL: order 200 x 51.00 = 10200.00"
+    )
+
+
+def test_max_order_notional_needs_a_price(journal: Journal) -> None:
+    r = risk(journal, max_order_notional=10_000)
+    assert reason(r, buy(1), price=float("nan")) == (
+        "max_order_notional: no reference price for AAPL yet to value the order"
+    )
+    assert (
+        reason(r, buy(1, order_type=OrderType.LIMIT, limit_price=5.0), price=float("nan")) is None
+    )
+
+
+def test_allowed_order_types(journal: Journal) -> None:
+    r = risk(journal, allowed_order_types=("MKT", "LMT"))
+    assert reason(r, buy(1, order_type=OrderType.LIMIT, limit_price=1.0)) is None
+    assert reason(r, buy(1, order_type=OrderType.STOP, stop_price=1.0)) == (
+        "order type STP not allowed (risk.allowed_order_types: LMT, MKT)"
+    )
+
+
+def test_incomplete_orders_are_refused(journal: Journal) -> None:
+    r = risk(journal)
+    assert reason(r, buy(0)) == "MKT order for AAPL: quantity must be positive, got 0"
+    assert reason(r, buy(1, order_type=OrderType.STOP_LIMIT, limit_price=1.0)) == (
+        "STP LMT order for AAPL needs a positive stop_price, got None"
+    )
+    trail = buy(1, order_type=OrderType.TRAIL, trail_amount=1.0, trail_percent=1.0)
+    assert (
+        reason(r, trail)
+        == "TRAIL order for AAPL needs exactly one of trail_amount or trail_percent"
+    )
+
+
+def test_max_orders_per_minute_is_a_sliding_window_per_strategy(journal: Journal) -> None:
+    r = risk(journal, max_orders_per_minute=2)
+    t = NOW
+    assert reason(r, buy(1), now=t) is None
+    assert reason(r, buy(1), now=t + timedelta(seconds=30)) is None
+    assert reason(r, buy(1), now=t + timedelta(seconds=59)) == (
+        "max_orders_per_minute 2 reached for s1: 2 in the last minute"
+    )
+    assert reason(r, CancelOrder("AAPL", "x"), now=t + timedelta(seconds=59)) is None
+    assert r.check("s2", buy(1), position=0, ref_price=1, now=t + timedelta(seconds=59)) is None
+    assert reason(r, buy(1), now=t + timedelta(seconds=60)) is None  # the first one aged out
+    # A target already reached sends nothing and does not count.
+    r2 = risk(journal, max_orders_per_minute=1)
+    assert reason(r2, TargetPosition("AAPL", 5), position=5) is None
+    assert reason(r2, TargetPosition("AAPL", 6), position=5) is None
+    assert reason(r2, buy(1)) is not None
+
+
+def test_target_position_is_checked_as_the_difference(journal: Journal) -> None:
+    r = risk(journal, max_position=100, max_order_notional=5_000)
+    assert reason(r, TargetPosition("AAPL", 100), position=60, price=100.0) is None  # 40 x 100
+    assert reason(r, TargetPosition("AAPL", 120), position=60, price=50.0) == (
+        "max_position 100 exceeded for AAPL: position 60 + order 60"
+    )
+    assert reason(r, TargetPosition("AAPL", 0), position=60, price=100.0) == (
+        "max_order_notional 5000 exceeded for AAPL: order 60 x 100.00 = 6000.00"
+    )
+
+
+def test_bracket_checks_the_entry_and_its_legs(journal: Journal) -> None:
+    r = risk(journal, max_position=100)
+    ok = PlaceBracket("AAPL", OrderSpec(BUY, 100), stop_loss=OrderSpec(SELL, 100, OrderType.STOP,
+                      stop_price=90))  # fmt: skip
+    assert reason(r, ok) is None
+    big = PlaceBracket("AAPL", OrderSpec(BUY, 101))
+    assert reason(r, big) == "max_position 100 exceeded for AAPL: position 0 + order 101"
+    odd = PlaceBracket("AAPL", OrderSpec(BUY, 10), OrderSpec(SELL, 5, OrderType.LIMIT, 110.0))
+    assert reason(r, odd) == (
+        "bracket bracket on AAPL: take_profit quantity 5 differs from the entry's 10"
+    )
+
+
+def test_modify_checks_only_added_quantity(journal: Journal) -> None:
+    r = risk(journal, max_position=100)
+    spec = OrderSpec(BUY, 60, OrderType.LIMIT, limit_price=99)
+    working = {"lmt": WorkingOrder("AAPL", "lmt", 7, spec, 0, "Submitted")}
+    assert (
+        reason(r, ModifyOrder("AAPL", "lmt", limit_price=98), position=40, working=working) is None
+    )
+    assert reason(r, ModifyOrder("AAPL", "lmt", quantity=70), position=40, working=working) == (
+        "max_position 100 exceeded for AAPL: position 40 + working 60 + order 10"
+    )
+    assert reason(r, ModifyOrder("AAPL", "x", quantity=1), working=working) == (
+        "no working order tagged 'x' on AAPL to modify"
+    )
+
+
+def test_kill_switch_halts_entries_but_lets_exits_and_cancels_through(journal: Journal) -> None:
+    r = risk(journal)
+    r.kill("daily loss -500", strategy_id="s1", now=NOW)
+    assert r.is_halted("s1") and not r.is_halted("s2")
+    assert reason(r, buy(10)) == (
+        "kill switch active for s1: daily loss -500; only exits are accepted"
+    )
+    assert reason(r, sell(10), position=10) is None
+    assert reason(r, TargetPosition("AAPL", 0), position=-10) is None
+    assert reason(r, CancelOrder("AAPL", "x")) is None
+    assert r.check("s2", buy(10), position=0, ref_price=1, now=NOW) is None
+    r.kill("operator", strategy_id=None, now=NOW)
+    assert r.is_halted("s2")
+    r.resume(strategy_id=None, now=NOW)
+    r.resume(strategy_id="s1", now=NOW)
+    assert reason(r, buy(10)) is None
+
+
+def test_kill_switch_intent_arms_the_switch_for_its_scope(journal: Journal) -> None:
+    r = risk(journal)
+    assert reason(r, KillSwitch("cut-off time")) is None
+    assert r.is_halted("s1") and not r.is_halted("s2")
+    assert r.check("s2", KillSwitch("panic", "all"), position=0, ref_price=1, now=NOW) is None
+    assert r.is_halted("s2")
+    rows = journal.query("SELECT strategy_id, kind, reason FROM risk_events ORDER BY id")
+    assert rows == [("s1", "kill", "cut-off time"), (None, "kill", "panic")]
+
+
+def test_rejections_are_journalled_with_the_intent(journal: Journal) -> None:
+    r = risk(journal, max_position=10)
+    rej = r.check("s1", buy(11), position=0, ref_price=1.0, now=NOW)
+    assert isinstance(rej, Rejection) and rej.time == NOW and rej.intent == buy(11)
+    ((time_, sid, kind, sym, why, intent),) = journal.query(
+        "SELECT time, strategy_id, kind, symbol, reason, intent FROM risk_events"
+    )
+    assert (time_, sid, kind, sym) == (NOW.isoformat(), "s1", "rejection", "AAPL")
+    assert why == "max_position 10 exceeded for AAPL: position 0 + order 11"
+    assert '"type": "PlaceOrder"' in intent and '"quantity": 11' in intent
+
+
+def test_check_is_fast(journal: Journal) -> None:
+    r = risk(journal, max_position=1000, max_order_notional=1e6, max_orders_per_minute=None)
+    intent = buy(10)
+    n = 20_000
+    t0 = time.perf_counter()
+    for _ in range(n):
+        r.check("s1", intent, position=5, ref_price=100.0, now=NOW)
+    per = (time.perf_counter() - t0) / n
+    assert per < 20e-6, f"{per * 1e6:.1f} us per check"
