@@ -80,6 +80,10 @@ class Strategy(Generic[P]):
     def on_start(self) -> Intents:
         return ()
 
+    def on_warmup_bar(self, bar: Bar) -> None:
+        """A closed historical bar from the warm-up (indicators already updated): keep state
+        such as previous days' volume here; intents are not possible."""
+
     def on_bar(self, bar: Bar) -> Intents:
         return ()
 
