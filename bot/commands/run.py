@@ -1,0 +1,77 @@
+"""``ibbot run CONFIG [--dry-run] [--live] [--duration 2h]``: the trading daemon.
+
+Exit 0 on a clean stop (Ctrl-C, SIGTERM, --duration, end of the embedded gateway's data),
+2 on a bad config or a refusal by the paper/live guard, 1 on a runtime failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+from pathlib import Path
+
+from bot.config import ConfigError, load_config
+
+HELP = "run the trading daemon on a YAML config"
+
+_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([hms])")
+_UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0}
+
+
+def parse_duration(text: str) -> float:
+    """'2h', '90m', '1h30m', '45s', '0.5h' or plain seconds -> seconds."""
+    s = text.strip().lower().replace(" ", "")
+    try:
+        value = float(s)
+    except ValueError:
+        pos, total = 0, 0.0
+        for m in _PART.finditer(s):
+            if m.start() != pos:
+                break
+            total += float(m[1]) * _UNIT[m[2]]
+            pos = m.end()
+        if pos != len(s) or not s:
+            raise argparse.ArgumentTypeError(
+                f"bad duration {text!r}: use e.g. 2h, 90m, 1h30m, 45s"
+            ) from None
+        value = total
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"duration must be positive, got {text!r}")
+    return value
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", type=Path, metavar="CONFIG", help="the YAML config file")
+    p.add_argument(
+        "--dry-run", action="store_true", help="connect read-only, journal intents, send nothing"
+    )
+    p.add_argument(
+        "--live",
+        action="store_true",
+        help="allow a non-paper account (the config must also say mode: live)",
+    )
+    p.add_argument(
+        "--duration",
+        type=parse_duration,
+        metavar="TIME",
+        help="stop after this much wall time, e.g. 2h, 30m, 90s",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    from bot.lifecycle import Daemon, RunOptions
+    from bot.logs import setup_logging
+
+    setup_logging(cfg.logging.level, cfg.logging.format)
+    options = RunOptions(dry_run=args.dry_run, live=args.live, duration=args.duration)
+    try:
+        return asyncio.run(Daemon(cfg, options).run())
+    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
+        return 0

@@ -1,0 +1,297 @@
+"""What a strategy may know: its ``StrategyContext``, backed by the engine's state.
+
+Positions and working orders come from the executor, indicator values from the engine's
+``IndicatorSet``s, tick sizes and sessions from IB's contract details, sizing from the strategy's
+config, and time from the last event the engine routed (never the wall clock).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from bot.events import FillEvent, WorkingOrder
+from bot.indicators import IndicatorSet, IndicatorSpec
+from bot.orders_build import round_to_tick
+
+log = logging.getLogger(__name__)
+
+
+# ---- contracts and sessions ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolInfo:
+    """One qualified contract with the contract-details facts the bot uses."""
+
+    symbol: str
+    contract: Any  # ib_insync.Contract (qualified)
+    min_tick: float
+    tz: tzinfo
+    sessions: tuple[tuple[datetime, datetime], ...] = ()  # liquid hours, UTC, ascending
+
+    @classmethod
+    def from_details(cls, symbol: str, details: Any) -> SymbolInfo:
+        """From an ``ib_insync.ContractDetails``."""
+        tz = zone(details.timeZoneId)
+        return cls(
+            symbol=symbol,
+            contract=details.contract,
+            min_tick=float(details.minTick or 0.0),
+            tz=tz,
+            sessions=parse_sessions(details.liquidHours or "", tz),
+        )
+
+
+_TZ_ALIASES = {"EST": "US/Eastern", "EST5EDT": "US/Eastern", "CST": "US/Central", "MET": "CET"}
+
+
+def zone(tz_id: str) -> tzinfo:
+    """The tz of an IB timeZoneId ("US/Eastern", or IB's short forms such as "EST")."""
+    name = _TZ_ALIASES.get(tz_id, tz_id) or "UTC"
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError):
+        log.warning("unknown timeZoneId %r, using UTC", tz_id)
+        return UTC
+
+
+def parse_sessions(hours: str, tz: tzinfo) -> tuple[tuple[datetime, datetime], ...]:
+    """IB's "20261124:0930-20261124:1600;20261125:CLOSED" (or the older "20261124:0930-1600")
+    -> (open, close) pairs in UTC, ascending. Malformed parts are skipped."""
+    out: list[tuple[datetime, datetime]] = []
+    for part in hours.split(";"):
+        part = part.strip()
+        if not part or part.endswith("CLOSED") or "-" not in part:
+            continue
+        a, b = part.split("-", 1)
+        try:
+            start = _local(a, tz)
+            end = _local(b if ":" in b else f"{a.split(':')[0]}:{b}", tz)
+        except ValueError:
+            continue
+        out.append((start, end))
+    out.sort()
+    return tuple(out)
+
+
+def _local(s: str, tz: tzinfo) -> datetime:
+    naive = datetime.strptime(s.strip(), "%Y%m%d:%H%M")
+    return naive.replace(tzinfo=tz).astimezone(UTC)
+
+
+def session_open(info: SymbolInfo, day: datetime | date) -> datetime | None:
+    """Open (UTC) of the liquid session on ``day``'s exchange date; an overnight session that
+    opened the evening before counts for the date it closes on."""
+    if isinstance(day, datetime):
+        d = (day if day.tzinfo else day.replace(tzinfo=UTC)).astimezone(info.tz).date()
+    else:
+        d = day
+    closing: datetime | None = None
+    for start, end in info.sessions:
+        if start.astimezone(info.tz).date() == d:
+            return start
+        if closing is None and end.astimezone(info.tz).date() == d:
+            closing = start
+    return closing
+
+
+# ---- P&L ---------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Book:
+    position: float = 0.0
+    avg_cost: float = 0.0
+    realized: float = 0.0
+
+
+@dataclass(slots=True)
+class PnlBook:
+    """Per strategy and symbol: average cost, realized and unrealized P&L from its own fills,
+    marked at the feed's last prices, less commissions (IB reports them after the fill, so they
+    come from ``commission(strategy_id)``: the executor's running total); ``today`` restarts at
+    each exchange midnight."""
+
+    tz: tzinfo
+    marks: Mapping[str, float]
+    commission: Callable[[str], float] = lambda _sid: 0.0
+    books: dict[tuple[str, str], _Book] = field(default_factory=dict)
+    _day_start: dict[str, float] = field(default_factory=dict)
+    _next_day: datetime | None = None
+
+    def on_fill(self, strategy_id: str, fill: FillEvent) -> None:
+        b = self.books.setdefault((strategy_id, fill.symbol), _Book())
+        qty = fill.side.sign * fill.quantity
+        pos = b.position
+        if pos == 0 or (pos > 0) == (qty > 0):  # opening or adding
+            total = pos + qty
+            b.avg_cost = (b.avg_cost * pos + fill.price * qty) / total
+            b.position = total
+        else:  # reducing, maybe through zero
+            closed = min(abs(qty), abs(pos))
+            b.realized += closed * (fill.price - b.avg_cost) * (1 if pos > 0 else -1)
+            b.position = pos + qty
+            if abs(b.position) < 1e-9:
+                b.position, b.avg_cost = 0.0, 0.0
+            elif (b.position > 0) != (pos > 0):
+                b.avg_cost = fill.price  # flipped: the remainder opened at this price
+
+    def total(self, strategy_id: str) -> float:
+        """Realized + unrealized - commissions since the start of the run."""
+        out = -self.commission(strategy_id)
+        for (sid, symbol), b in self.books.items():
+            if sid != strategy_id:
+                continue
+            out += b.realized
+            mark = self.marks.get(symbol)
+            if b.position and mark is not None and not math.isnan(mark):
+                out += b.position * (mark - b.avg_cost)
+        return out
+
+    def roll(self, now: datetime) -> bool:
+        """Start a new day's count when ``now`` is past the exchange midnight (cheap check);
+        True when a new day started."""
+        nxt = self._next_day
+        if nxt is not None and now < nxt:
+            return False
+        local = now.astimezone(self.tz)
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        self._next_day = (midnight + timedelta(days=1)).astimezone(UTC)
+        if nxt is None:
+            return False  # the first call only sets the boundary
+        for sid in {sid for sid, _ in self.books} | set(self._day_start):
+            self._day_start[sid] = self.total(sid)
+        return True
+
+    def today(self, strategy_id: str) -> float:
+        return self.total(strategy_id) - self._day_start.get(strategy_id, 0.0)
+
+
+# ---- the context --------------------------------------------------------------------------------
+
+
+class OrderBook(Protocol):
+    """The executor's view of a strategy's own position and working orders."""
+
+    def position(self, strategy_id: str, symbol: str) -> float: ...
+
+    def working_orders(self, strategy_id: str, symbol: str) -> Mapping[str, WorkingOrder]: ...
+
+
+class SizingLike(Protocol):
+    @property
+    def fixed(self) -> int | None: ...
+    @property
+    def capital(self) -> float | None: ...
+    @property
+    def percent_nlv(self) -> float | None: ...
+
+
+class EngineContext:
+    """``bot.strategy.StrategyContext`` for one strategy instance."""
+
+    __slots__ = (
+        "_book",
+        "_clock",
+        "_infos",
+        "_nlv",
+        "_orders",
+        "_pnl",
+        "_sets",
+        "_sizing",
+        "_specs",
+        "_strategy_id",
+        "_symbols",
+    )
+
+    def __init__(
+        self,
+        strategy_id: str,
+        symbols: tuple[str, ...],
+        *,
+        orders: OrderBook,
+        infos: Mapping[str, SymbolInfo],
+        sizing: SizingLike,
+        clock: Callable[[], datetime],
+        net_liquidation: Callable[[], float | None],
+        pnl: PnlBook | None = None,
+    ) -> None:
+        self._strategy_id = strategy_id
+        self._symbols = symbols
+        self._orders = orders
+        self._infos = infos
+        self._sizing = sizing
+        self._clock = clock
+        self._nlv = net_liquidation
+        self._pnl = pnl
+        self._sets: dict[str, IndicatorSet] = {}
+        self._specs: dict[str, IndicatorSpec] = {}
+
+    def bind_indicators(
+        self, specs: Mapping[str, IndicatorSpec], sets: Mapping[str, IndicatorSet]
+    ) -> None:
+        """The strategy's declared indicators by name, and the set of each of its symbols."""
+        self._specs = dict(specs)
+        self._sets = dict(sets)
+
+    @property
+    def strategy_id(self) -> str:
+        return self._strategy_id
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return self._symbols
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def position(self, symbol: str) -> float:
+        return self._orders.position(self._strategy_id, symbol)
+
+    def working_orders(self, symbol: str) -> Mapping[str, WorkingOrder]:
+        return self._orders.working_orders(self._strategy_id, symbol)
+
+    def indicator(self, symbol: str, name: str, ago: int = 0) -> Any:
+        try:
+            spec = self._specs[name]
+        except KeyError:
+            known = ", ".join(sorted(self._specs)) or "none"
+            raise KeyError(
+                f"{self._strategy_id}: no indicator {name!r} declared (declared: {known})"
+            ) from None
+        try:
+            iset = self._sets[symbol]
+        except KeyError:
+            raise KeyError(f"{self._strategy_id}: {symbol!r} is not one of its symbols") from None
+        return iset.value(spec, ago)
+
+    def round_to_tick(self, symbol: str, price: float) -> float:
+        return round_to_tick(price, self._infos[symbol].min_tick)
+
+    def quantity_for(self, symbol: str, price: float) -> int:
+        s = self._sizing
+        if s.fixed is not None:
+            return int(s.fixed)
+        if not price > 0 or math.isinf(price):
+            return 0
+        if s.capital is not None:
+            return int(s.capital // price)
+        if s.percent_nlv is not None:
+            nlv = self._nlv()
+            if nlv is None or not nlv > 0:
+                log.warning("%s: NetLiquidation unknown; sizing %s to 0", self._strategy_id, symbol)
+                return 0
+            return int(nlv * s.percent_nlv / 100.0 // price)
+        return 0
+
+    def session_open(self, symbol: str, day: datetime) -> datetime | None:
+        return session_open(self._infos[symbol], day)
+
+    def pnl_today(self) -> float:
+        return 0.0 if self._pnl is None else self._pnl.today(self._strategy_id)

@@ -1,0 +1,413 @@
+"""The engine: where a bar goes after the feed, and where an intent goes after a strategy.
+
+    feed ── Bar ──▶ IndicatorSet (per symbol and bar spec) ──▶ each strategy's on_bar
+                                                                   │ OrderIntent
+         executor.fill_event ──▶ the owning strategy's on_fill ────┤
+                                                                   ▼
+                                RiskManager.check ──▶ OrderExecutor.submit (or a Rejection)
+
+Everything here runs synchronously inside the ib_insync callback that delivered the event, so
+per-symbol order is the socket's order and a bar's orders are on the wire before the next
+message is read. A strategy that raises is logged with its id and the event, and disabled (or
+not: ``on_error: continue``); the others go on. Warm-up bars update indicators and nothing else.
+The connection, subscriptions and shutdown live in ``bot/lifecycle.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel
+
+from bot.context import EngineContext, PnlBook, SizingLike, SymbolInfo
+from bot.events import (
+    Bar,
+    CancelOrder,
+    FillEvent,
+    KillSwitch,
+    ModifyOrder,
+    OrderIntent,
+    PlaceBracket,
+    PlaceOrder,
+    Rejection,
+    TargetPosition,
+    Tick,
+    WorkingOrder,
+)
+from bot.feed import Feed, StreamKey
+from bot.indicators import IndicatorSet
+from bot.strategy import Strategy
+
+log = logging.getLogger(__name__)
+
+INDICATOR_HISTORY = 5  # values kept per indicator: strategies may look up to 4 bars back
+
+
+class Clock:
+    """Event time: the end of the newest bar, or the newest tick. Never goes back."""
+
+    __slots__ = ("t",)
+
+    def __init__(self, start: datetime) -> None:
+        self.t = start
+
+    def now(self) -> datetime:
+        return self.t
+
+    def advance(self, t: datetime) -> None:
+        if t > self.t:
+            self.t = t
+
+
+class Risk(Protocol):
+    def check(
+        self,
+        strategy_id: str,
+        intent: OrderIntent,
+        *,
+        position: float,
+        ref_price: float,
+        now: datetime,
+        working: Mapping[str, WorkingOrder] | None = None,
+    ) -> Rejection | None: ...
+
+    def kill(self, reason: str, *, strategy_id: str | None, now: datetime) -> None: ...
+
+
+class Executor(Protocol):
+    def position(self, strategy_id: str, symbol: str) -> float: ...
+    def working_orders(self, strategy_id: str, symbol: str) -> Mapping[str, WorkingOrder]: ...
+    def submit(self, strategy_id: str, intent: OrderIntent, *, ref_price: float) -> None: ...
+    def update_price(self, symbol: str, price: float) -> None: ...
+    def commission(self, strategy_id: str) -> float: ...
+
+
+class StrategySettings(Protocol):
+    """The fields of ``bot.config.StrategyConfig`` the engine reads."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def symbols(self) -> list[str]: ...
+    @property
+    def sizing(self) -> SizingLike: ...
+    @property
+    def on_error(self) -> Literal["disable", "continue"]: ...
+    @property
+    def ticks(self) -> bool: ...
+
+
+@dataclass(eq=False)
+class Slot:
+    """One running strategy instance and its bookkeeping."""
+
+    id: str
+    strategy: Strategy[Any]
+    ctx: EngineContext
+    symbols: frozenset[str]
+    on_error: str
+    wants_ticks: bool = False
+    enabled: bool = True
+    errors: int = 0
+    bars: int = 0
+    intents: int = 0
+    fills: int = 0
+    rejections: int = 0
+
+
+@dataclass
+class Counters:
+    orders: int = 0  # intents approved and handed to the executor (all time)
+    orders_today: int = 0
+    rejections: int = 0
+    fills: int = 0
+    strategy_errors: int = 0
+    bars: int = 0
+    ticks: int = 0
+    kills: list[str] = field(default_factory=list)
+
+
+class Engine:
+    """Routes events to strategies and their intents through risk to the executor."""
+
+    def __init__(
+        self,
+        *,
+        risk: Risk,
+        executor: Executor,
+        infos: Mapping[str, SymbolInfo],
+        clock: Clock,
+        prices: Mapping[str, float],
+        pnl: PnlBook,
+        net_liquidation: Callable[[], float | None] = lambda: None,
+        journal_event: Callable[..., None] | None = None,
+    ) -> None:
+        self.risk = risk
+        self.executor = executor
+        self.infos = infos
+        self.clock = clock
+        self.prices = prices
+        self.pnl = pnl
+        self.net_liquidation = net_liquidation
+        self.journal_event = journal_event
+        self.slots: dict[str, Slot] = {}
+        self.counters = Counters()
+        self._routes: dict[StreamKey, list[Slot]] = {}
+        self._sets: dict[StreamKey, IndicatorSet] = {}
+        self._tick_routes: dict[str, list[Slot]] = {}
+        self._last_close: dict[str, float] = {}
+
+    # ---- building -----------------------------------------------------------------------
+
+    def add_strategy(
+        self, settings: StrategySettings, cls: type[Strategy[Any]], params: BaseModel
+    ) -> Slot:
+        symbols = tuple(settings.symbols)
+        ctx = EngineContext(
+            settings.id,
+            symbols,
+            orders=self.executor,
+            infos=self.infos,
+            sizing=settings.sizing,
+            clock=self.clock.now,
+            net_liquidation=self.net_liquidation,
+            pnl=self.pnl,
+        )
+        strategy = cls(ctx, params)
+        wants_ticks = bool(settings.ticks or strategy.wants_ticks())
+        slot = Slot(settings.id, strategy, ctx, frozenset(symbols), settings.on_error, wants_ticks)
+        self.slots[settings.id] = slot
+        return slot
+
+    def attach(self, feed: Feed, strategy_id: str, bars: Any) -> None:
+        """Declare a strategy's bar streams (and ticks) on ``feed``; ``bars`` is its
+        ``bot.config.BarSpec``. The strategy gets the IndicatorSet of each of its (symbol, bar
+        spec) streams, shared with every strategy reading the same stream."""
+        slot = self.slots[strategy_id]
+        declared = dict(slot.strategy.indicators())
+        sets: dict[str, IndicatorSet] = {}
+        for symbol in slot.ctx.symbols:
+            info = self.infos[symbol]
+            key = feed.add_bars(
+                symbol,
+                info.contract,
+                info.tz,
+                bar_size=bars.size,
+                size_s=bars.size_s,
+                what_to_show=bars.what_to_show,
+                use_rth=bars.use_rth,
+                warmup=bars.warmup,
+            )
+            self._routes.setdefault(key, []).append(slot)
+            iset = self._sets.setdefault(key, IndicatorSet())
+            for ind in declared.values():
+                iset.add(ind, history=INDICATOR_HISTORY)
+            sets[symbol] = iset
+            if slot.wants_ticks:
+                feed.add_ticks(symbol, info.contract)
+                self._tick_routes.setdefault(symbol, []).append(slot)
+        slot.ctx.bind_indicators(declared, sets)
+
+    # ---- events in ----------------------------------------------------------------------
+
+    def on_bar(self, key: StreamKey, bar: Bar, live: bool) -> None:
+        """A closed bar from the feed; ``live=False`` is warm-up (indicators only)."""
+        end = bar.end
+        self.clock.advance(end)
+        self._sets[key].on_bar(bar)
+        symbol = bar.symbol
+        self._last_close[symbol] = bar.close
+        self.executor.update_price(symbol, bar.close)
+        if not live:
+            return
+        if self.pnl.roll(end):
+            self.counters.orders_today = 0
+        self.counters.bars += 1
+        for slot in self._routes[key]:
+            if slot.enabled:
+                slot.bars += 1
+                self._call(slot, slot.strategy.on_bar, bar, "bar")
+
+    def on_tick(self, tick: Tick) -> None:
+        self.clock.advance(tick.time)
+        self.counters.ticks += 1
+        for slot in self._tick_routes.get(tick.symbol, ()):
+            if slot.enabled:
+                self._call(slot, slot.strategy.on_tick, tick, "tick")
+
+    def on_fill(self, strategy_id: str, fill: FillEvent) -> None:
+        """The executor's ``fill_event``: book it, tell the owning strategy."""
+        self.counters.fills += 1
+        self.pnl.on_fill(strategy_id, fill)
+        log.info(
+            "FILL  %s %s %s %g @ %s [%s] %s",
+            strategy_id, fill.symbol, fill.side, fill.quantity, _num(fill.price), fill.tag,
+            fill.exec_id,
+        )  # fmt: skip
+        slot = self.slots.get(strategy_id)
+        if slot is None:  # adopted from an earlier run with another config
+            return
+        slot.fills += 1
+        if slot.enabled:
+            self._call(slot, slot.strategy.on_fill, fill, "fill")
+
+    def on_rejection(self, rejection: Rejection) -> None:
+        """The executor's ``rejection_event`` (refusals after risk approved, IB rejections)."""
+        self.counters.rejections += 1
+        slot = self.slots.get(rejection.strategy_id)
+        if slot is not None:
+            slot.rejections += 1
+
+    # ---- strategy calls ---------------------------------------------------------------------
+
+    def start_strategies(self) -> None:
+        for slot in self.slots.values():
+            if slot.enabled:
+                self._call(slot, _no_arg(slot.strategy.on_start), None, "start")
+
+    def stop_strategies(self) -> None:
+        for slot in self.slots.values():
+            if slot.enabled:
+                self._call(slot, _no_arg(slot.strategy.on_stop), None, "stop")
+
+    def _call(self, slot: Slot, handler: Callable[[Any], Iterable[OrderIntent] | None],
+              event: Any, what: str) -> None:  # fmt: skip
+        try:
+            intents = handler(event)
+            if not intents:
+                return
+            todo = list(intents)  # a generator's body runs here, inside the try
+        except Exception:
+            self._failed(slot, what, event)
+            return
+        for intent in todo:
+            self.dispatch(slot, intent)
+
+    def _failed(self, slot: Slot, what: str, event: Any) -> None:
+        slot.errors += 1
+        self.counters.strategy_errors += 1
+        action = "disabled" if slot.on_error == "disable" else "continuing (on_error: continue)"
+        log.exception("strategy %s raised on %s %s; %s", slot.id, what, event, action)
+        if slot.on_error == "disable":
+            slot.enabled = False
+        if self.journal_event is not None:
+            self.journal_event(
+                "strategy_error", f"{slot.id} raised on {what}: {action}", self.clock.now(),
+                strategy_id=slot.id, data=repr(event),
+            )  # fmt: skip
+
+    # ---- intents out --------------------------------------------------------------------
+
+    def dispatch(self, slot: Slot, intent: OrderIntent) -> None:
+        """One intent: the kill switch, or RiskManager.check then OrderExecutor.submit."""
+        sid = slot.id
+        slot.intents += 1
+        now = self.clock.now()
+        if isinstance(intent, KillSwitch):
+            self.kill(intent, sid)
+            return
+        symbol = intent.symbol
+        if symbol not in slot.symbols:
+            log.warning("%s: %s is not one of its symbols; %s ignored", sid, symbol, intent)
+            self.counters.rejections += 1
+            slot.rejections += 1
+            return
+        ref = self.ref_price(symbol)
+        rejection = self.risk.check(
+            sid,
+            intent,
+            position=self.executor.position(sid, symbol),
+            ref_price=ref,
+            now=now,
+            working=self.executor.working_orders(sid, symbol),
+        )
+        if rejection is not None:
+            self.counters.rejections += 1
+            slot.rejections += 1
+            return
+        self.executor.submit(sid, intent, ref_price=ref)
+        # Counted and logged after submit: the order is on the wire first.
+        if not isinstance(intent, CancelOrder):
+            self.counters.orders += 1
+            self.counters.orders_today += 1
+        if log.isEnabledFor(logging.INFO):
+            log.info("ORDER %s %s", sid, describe(intent))
+
+    def kill(self, intent: KillSwitch, strategy_id: str | None) -> None:
+        """Halt (one strategy or all), cancel working orders and flatten: risk then executor."""
+        scope = None if intent.scope == "all" or strategy_id is None else strategy_id
+        self.counters.kills.append(f"{scope or 'all'}: {intent.reason}")
+        self.risk.kill(intent.reason, strategy_id=scope, now=self.clock.now())
+        self.executor.submit(strategy_id or "operator", intent, ref_price=math.nan)
+
+    def ref_price(self, symbol: str) -> float:
+        """Freshest price known: the feed's last 5-second bar or tick, else the last close."""
+        p = self.prices.get(symbol)
+        if p is None or math.isnan(p):
+            return self._last_close.get(symbol, math.nan)
+        return p
+
+    # ---- figures ------------------------------------------------------------------------
+
+    def positions(self) -> dict[str, float]:
+        """Net position per symbol over all strategies."""
+        out: dict[str, float] = {}
+        for (_, symbol), b in self.pnl.books.items():
+            out[symbol] = out.get(symbol, 0.0) + b.position
+        return {s: q for s, q in out.items() if abs(q) > 1e-9}
+
+    def pnl_today(self) -> float:
+        return sum(self.pnl.today(sid) for sid in self.slots)
+
+    def pnl_total(self) -> float:
+        return sum(self.pnl.total(sid) for sid in self.slots)
+
+
+def _no_arg(fn: Callable[[], Iterable[OrderIntent]]) -> Callable[[Any], Iterable[OrderIntent]]:
+    return lambda _: fn()
+
+
+def describe(intent: OrderIntent) -> str:
+    """One line for the log: "AAPL BUY 10 MKT [entry] (reason)"."""
+    if isinstance(intent, PlaceOrder):
+        text = f"{intent.symbol} {_spec(intent.order)} [{intent.tag}]"
+    elif isinstance(intent, PlaceBracket):
+        legs = [_spec(intent.entry)]
+        if intent.take_profit is not None:
+            legs.append(f"tp {_spec(intent.take_profit)}")
+        if intent.stop_loss is not None:
+            legs.append(f"sl {_spec(intent.stop_loss)}")
+        text = f"{intent.symbol} bracket {' / '.join(legs)} [{intent.tag}]"
+    elif isinstance(intent, ModifyOrder):
+        changes = [
+            f"{name}={value:g}"
+            for name in ("quantity", "limit_price", "stop_price", "trail_amount")
+            if (value := getattr(intent, name)) is not None
+        ]
+        text = f"{intent.symbol} modify [{intent.tag}] {' '.join(changes)}"
+    elif isinstance(intent, CancelOrder):
+        text = f"{intent.symbol} cancel [{intent.tag}]"
+    elif isinstance(intent, TargetPosition):
+        text = f"{intent.symbol} target position {intent.quantity:g}"
+    else:
+        text = repr(intent)
+    reason = getattr(intent, "reason", "")
+    return f"{text} ({reason})" if reason else text
+
+
+def _spec(spec: Any) -> str:
+    parts = [str(spec.action), f"{spec.quantity:g}", str(spec.order_type)]
+    if spec.limit_price is not None:
+        parts.append(f"lmt {_num(spec.limit_price)}")
+    if spec.stop_price is not None:
+        parts.append(f"stp {_num(spec.stop_price)}")
+    return " ".join(parts)
+
+
+def _num(x: float) -> str:
+    return f"{x:.6g}" if abs(x) < 1 else f"{x:.2f}"

@@ -1,0 +1,429 @@
+"""ib_insync subscriptions -> closed ``Bar``s and clean ``Tick``s, in order, once each.
+
+One ``BarStream`` per (contract, bar spec), however many strategies read it. Start-up of a stream:
+
+1. subscribe to 5-second real-time bars first, buffering them (so nothing falls in a gap);
+2. ask the server's time, then ``reqHistoricalData`` for the warm-up duration: complete bars go
+   to the consumer as warm-up (``live=False``: indicators only, no orders); the last bar, still in
+   progress, seeds the live ``BarBuilder`` (the warm-up -> live seam);
+3. replay the buffer and go live: every 5-second bar passes the data-quality filter, then the
+   builder, which hands on each bar once, when it closes (``bot/bars.py``).
+
+After a reconnect ib_insync has dropped every subscription; ``start()`` again does the same
+steps, and the builder's ``last_end`` makes sure no bar is handed on twice: bars that closed
+while disconnected arrive as warm-up, never traded on.
+
+Ticks (``reqMktData``) are subscribed after the warm-up, for the symbols some strategy asked for.
+The consumer callbacks run synchronously inside ib_insync's socket read, so per-symbol order is
+the socket's order and there is no queue between the wire and the strategies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any
+
+from ib_insync import IB, BarData, Contract, RealTimeBar, RealTimeBarList, Ticker
+
+from bot.bars import RT_BAR_S, BarBuilder, QualityLog, clean_volume, price_problem
+from bot.events import Bar, Tick
+
+log = logging.getLogger(__name__)
+
+_DURATION = re.compile(r"\s*([0-9]+)\s*([SDWMY])\s*")
+_DURATION_S = {"S": 1, "D": 86400, "W": 7 * 86400, "M": 31 * 86400, "Y": 366 * 86400}
+_RT_KEEP = 256  # real-time bars ib_insync may keep in its list (it would grow without end)
+_5S = timedelta(seconds=RT_BAR_S)
+
+
+def duration_seconds(duration: str) -> int:
+    """Rough length of an IB duration string ("10 D" -> 864000), to compare two of them."""
+    m = _DURATION.fullmatch(duration.upper())
+    if m is None:
+        raise ValueError(f"bad IB duration {duration!r}")
+    return int(m[1]) * _DURATION_S[m[2]]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamKey:
+    """One subscription: a contract and a bar spec."""
+
+    symbol: str
+    con_id: int
+    bar_size: str  # IB bar size string, e.g. "15 mins"
+    size_s: int
+    what_to_show: str
+    use_rth: bool
+
+
+BarHandler = Callable[[StreamKey, Bar, bool], None]  # (stream, closed bar, live)
+TickHandler = Callable[[Tick], None]
+
+
+class BarStream:
+    """The state of one (contract, bar spec) subscription."""
+
+    __slots__ = (
+        "buffer",
+        "builder",
+        "contract",
+        "key",
+        "last_rt",
+        "rt",
+        "warming",
+        "warmup",
+    )
+
+    def __init__(
+        self,
+        key: StreamKey,
+        contract: Contract,
+        tz: tzinfo,
+        warmup: str,
+        emit: Callable[[Bar], None],
+    ) -> None:
+        self.key = key
+        self.contract = contract
+        self.warmup = warmup
+        self.builder = BarBuilder(key.symbol, key.size_s, tz, emit)
+        self.rt: RealTimeBarList | None = None
+        self.warming = True
+        self.buffer: list[RealTimeBar] = []
+        self.last_rt: datetime | None = None  # start of the last 5-second bar accepted
+
+
+class Feed:
+    """Bar and tick subscriptions shared by all strategies (see module doc)."""
+
+    def __init__(
+        self,
+        ib: IB,
+        on_bar: BarHandler,
+        on_tick: TickHandler | None = None,
+        *,
+        grace_s: float = 10.0,
+        history_timeout: float = 60.0,
+        tick_skew_s: float = 30.0,
+    ) -> None:
+        self.ib = ib
+        self.on_bar = on_bar
+        self.on_tick = on_tick
+        self.grace = timedelta(seconds=grace_s)
+        self.tick_skew = timedelta(seconds=tick_skew_s)
+        self.history_timeout = history_timeout
+        self.quality = QualityLog()
+        self.streams: dict[StreamKey, BarStream] = {}
+        self.last_price: dict[str, float] = {}
+        self.clock: datetime | None = None  # end of the newest 5-second bar of any symbol
+        self.bars_out = 0
+        self.warmup_bars = 0
+        self.ticks_out = 0
+        self._tick_contracts: dict[str, Contract] = {}
+        self._tickers: dict[str, Ticker] = {}
+        self._last_tick: dict[str, Tick] = {}
+        self._next_flush: datetime | None = None
+        self._started = False
+
+    # ---- set-up ---------------------------------------------------------------------------
+
+    def add_bars(
+        self,
+        symbol: str,
+        contract: Contract,
+        tz: tzinfo,
+        *,
+        bar_size: str,
+        size_s: int,
+        what_to_show: str,
+        use_rth: bool,
+        warmup: str,
+    ) -> StreamKey:
+        """Declare a bar stream (idempotent: a second caller shares it, longest warm-up wins)."""
+        key = StreamKey(symbol, contract.conId, bar_size, size_s, what_to_show, use_rth)
+        stream = self.streams.get(key)
+        if stream is None:
+            emit = self._emitter(key)
+            self.streams[key] = BarStream(key, contract, tz, warmup, emit)
+        elif duration_seconds(warmup) > duration_seconds(stream.warmup):
+            stream.warmup = warmup
+        return key
+
+    def add_ticks(self, symbol: str, contract: Contract) -> None:
+        self._tick_contracts[symbol] = contract
+
+    def _emitter(self, key: StreamKey) -> Callable[[Bar], None]:
+        on_bar = self.on_bar
+
+        def emit(bar: Bar) -> None:
+            self.bars_out += 1
+            on_bar(key, bar, True)
+
+        return emit
+
+    # ---- start / stop ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Subscribe everything, warm up every stream, then go live (also after a reconnect)."""
+        for stream in self.streams.values():
+            self._subscribe(stream)
+        now = await self.ib.reqCurrentTimeAsync()
+        if self.clock is None or now > self.clock:
+            self.clock = now  # the server's time anchors the market clock until bars flow
+        await asyncio.gather(*(self._warm_up(s, now) for s in self.streams.values()))
+        for stream in self.streams.values():
+            self._go_live(stream)
+        for symbol, contract in self._tick_contracts.items():
+            ticker = self.ib.reqMktData(contract, "", False, False)
+            ticker.updateEvent += self._tick_handler(symbol)
+            self._tickers[symbol] = ticker
+        self._started = True
+
+    def stop(self) -> None:
+        """Cancel every subscription (when still connected); idempotent."""
+        connected = self.ib.isConnected()
+        for stream in self.streams.values():
+            if stream.rt is not None:
+                stream.rt.updateEvent.clear()
+                if connected:
+                    self.ib.cancelRealTimeBars(stream.rt)
+                stream.rt = None
+            stream.warming = True
+            stream.buffer.clear()
+        for symbol, ticker in self._tickers.items():
+            ticker.updateEvent.clear()
+            if connected:
+                self.ib.cancelMktData(self._tick_contracts[symbol])
+        self._tickers.clear()
+        self._started = False
+
+    def _subscribe(self, stream: BarStream) -> None:
+        k = stream.key
+        stream.warming = True
+        stream.buffer.clear()
+        rt = self.ib.reqRealTimeBars(stream.contract, RT_BAR_S, k.what_to_show, k.use_rth)
+        rt.updateEvent += self._rt_handler(stream)
+        stream.rt = rt
+
+    async def _warm_up(self, stream: BarStream, now: datetime) -> None:
+        k = stream.key
+        bars = await self.ib.reqHistoricalDataAsync(
+            stream.contract,
+            "",
+            stream.warmup,
+            k.bar_size,
+            k.what_to_show,
+            k.use_rth,
+            formatDate=2,
+            timeout=self.history_timeout,
+        )
+        self._take_history(stream, list(bars or ()), now)
+
+    def _take_history(self, stream: BarStream, bars: list[BarData], now: datetime) -> None:
+        """Complete bars -> warm-up; the in-progress last one seeds the live builder."""
+        builder = stream.builder
+        builder.discard_open()
+        symbol = stream.key.symbol
+        last_start: datetime | None = None
+        n = 0
+        for bd in bars:
+            bar = self._history_bar(stream, bd)
+            if bar is None:
+                continue
+            start, end = builder.bucket(bar.time)
+            if builder.last_end is not None and start < builder.last_end:
+                continue  # already handed on before a reconnect
+            if last_start is not None and start <= last_start:
+                reason = "duplicate" if start == last_start else "out-of-order"
+                self.quality.drop(symbol, reason, "warm-up bar")
+                continue
+            last_start = start
+            bar = Bar(symbol, start, bar.open, bar.high, bar.low, bar.close, bar.volume,
+                      int((end - start).total_seconds()))  # fmt: skip
+            if end <= now:
+                builder.last_end = end
+                self.warmup_bars += 1
+                n += 1
+                self.on_bar(stream.key, bar, False)
+            else:
+                builder.seed(bar)  # still in progress: live 5-second bars complete it
+        log.info("%s %s: %d warm-up bars", symbol, stream.key.bar_size, n)
+
+    def _history_bar(self, stream: BarStream, bd: BarData) -> Bar | None:
+        symbol = stream.key.symbol
+        why = price_problem(bd.open, bd.high, bd.low, bd.close)
+        if why is not None:
+            self.quality.drop(symbol, why, "warm-up bar")
+            return None
+        t = bd.date
+        if isinstance(t, datetime):
+            t = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+        elif isinstance(t, date):  # daily bars: the exchange date
+            tz = stream.builder.tz
+            t = datetime(t.year, t.month, t.day, tzinfo=tz).astimezone(UTC)
+        else:
+            self.quality.drop(symbol, "bad-time", "warm-up bar")
+            return None
+        k = stream.key
+        return Bar(symbol, t, bd.open, bd.high, bd.low, bd.close, clean_volume(bd.volume), k.size_s)
+
+    def _go_live(self, stream: BarStream) -> None:
+        buffered, stream.buffer = stream.buffer, []
+        stream.warming = False
+        for rtb in buffered:
+            self._take_rt(stream, rtb)
+
+    # ---- live ------------------------------------------------------------------------------
+
+    def _rt_handler(self, stream: BarStream) -> Callable[[RealTimeBarList, bool], None]:
+        def on_rt(bars: RealTimeBarList, has_new: bool) -> None:
+            if not bars:
+                return
+            rtb = bars[-1]
+            if len(bars) > _RT_KEEP:
+                del bars[:-1]
+            if stream.warming:
+                stream.buffer.append(rtb)
+            else:
+                self._take_rt(stream, rtb)
+
+        return on_rt
+
+    def _take_rt(self, stream: BarStream, rtb: RealTimeBar) -> None:
+        symbol = stream.key.symbol
+        why = price_problem(rtb.open_, rtb.high, rtb.low, rtb.close)
+        if why is not None:
+            self.quality.drop(symbol, why, "5-second bar")
+            return
+        t = rtb.time
+        last = stream.last_rt
+        if last is not None and t <= last:
+            self.quality.drop(symbol, "duplicate" if t == last else "out-of-order", "5-second bar")
+            return
+        stream.last_rt = t
+        self.last_price[symbol] = rtb.close
+        builder = stream.builder
+        before = builder.last_end
+        if before is not None and t < before:
+            # Covered by a warm-up bar already handed on: the expected overlap at the seam.
+            return
+        builder.add(t, rtb.open_, rtb.high, rtb.low, rtb.close, clean_volume(rtb.volume))
+        self._advance(t + _5S)
+
+    def _advance(self, t: datetime) -> None:
+        """Move the market clock; close buckets of symbols that went quiet past the grace."""
+        clock = self.clock
+        if clock is not None and t <= clock:
+            return
+        self.clock = t
+        nxt = self._next_flush
+        if nxt is not None and t < nxt:
+            return
+        cutoff = t - self.grace
+        earliest: datetime | None = None
+        for s in self.streams.values():
+            if s.warming:
+                continue
+            s.builder.flush(cutoff)
+            end = s.builder.open_end
+            if end is not None and (earliest is None or end < earliest):
+                earliest = end
+        self._next_flush = None if earliest is None else earliest + self.grace
+
+    # ---- ticks -----------------------------------------------------------------------------
+
+    def _tick_handler(self, symbol: str) -> Callable[[Ticker], None]:
+        def on_ticker(ticker: Ticker) -> None:
+            tick = self._tick_of(symbol, ticker)
+            if tick is not None and self.on_tick is not None:
+                self.ticks_out += 1
+                self.on_tick(tick)
+
+        return on_ticker
+
+    def _tick_of(self, symbol: str, ticker: Ticker) -> Tick | None:
+        """The ticker's state as a Tick, or None (dropped and counted) if it is bad or stale."""
+        t = _tick_time(ticker)
+        if t is None:
+            self.quality.drop(symbol, "no-time", "tick")
+            return None
+        clock = self.clock
+        if clock is not None and abs(t - clock) > self.tick_skew:
+            # Quotes carry no time of their own, only their arrival (wall clock). When that
+            # disagrees with the market's clock (a replay at 400x), the market's clock wins.
+            t = clock
+        bid, ask, last = _price(ticker.bid), _price(ticker.ask), _price(ticker.last)
+        if math.isnan(bid) and math.isnan(ask) and math.isnan(last):
+            self.quality.drop(symbol, "nan", "tick")
+            return None
+        if bid <= 0 or ask <= 0 or last <= 0:  # NaN compares False: only real bad values
+            self.quality.drop(symbol, "non-positive", "tick")
+            return None
+        tick = Tick(symbol, t, bid, ask, last, _price(ticker.bidSize), _price(ticker.askSize),
+                    _price(ticker.lastSize))  # fmt: skip
+        prev = self._last_tick.get(symbol)
+        if prev is not None:
+            if t < prev.time:
+                self.quality.drop(symbol, "out-of-order", "tick")
+                return None
+            if _same_tick(tick, prev):
+                self.quality.drop(symbol, "duplicate", "tick")
+                return None
+        self._last_tick[symbol] = tick
+        if not math.isnan(last):
+            self.last_price[symbol] = last
+        elif not math.isnan(bid) and not math.isnan(ask):
+            self.last_price[symbol] = (bid + ask) / 2
+        return tick
+
+    # ---- figures ---------------------------------------------------------------------------
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "streams": len(self.streams),
+            "warmup_bars": self.warmup_bars,
+            "bars": self.bars_out,
+            "ticks": self.ticks_out,
+            "dropped": self.quality.total,
+        }
+
+
+def _price(x: float | None) -> float:
+    if x is None:
+        return math.nan
+    return float(x)
+
+
+def _tick_time(ticker: Ticker) -> datetime | None:
+    # RTVolume carries the trade's own time (the server's clock); ticker.time is when the
+    # socket read happened, which is the only time IB gives for quotes.
+    rt = getattr(ticker, "rtTime", None)
+    t = rt if isinstance(rt, datetime) else ticker.time
+    if t is None:
+        return None
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t
+
+
+def _same_tick(a: Tick, b: Tick) -> bool:
+    return (
+        a.time == b.time
+        and _eq(a.bid, b.bid)
+        and _eq(a.ask, b.ask)
+        and _eq(a.last, b.last)
+        and _eq(a.bid_size, b.bid_size)
+        and _eq(a.ask_size, b.ask_size)
+        and _eq(a.last_size, b.last_size)
+    )
+
+
+def _eq(x: float, y: float) -> bool:
+    return x == y or (math.isnan(x) and math.isnan(y))

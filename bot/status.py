@@ -1,0 +1,76 @@
+"""What the daemon tells its operator: a one-line status every ``status_interval`` and a summary
+when it stops. Read-only views of the engine, feed and executor."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.lifecycle import Daemon
+
+
+def _signed(x: float) -> str:
+    return f"{x:+.2f}"
+
+
+def _positions(pos: dict[str, float]) -> str:
+    if not pos:
+        return "flat"
+    return " ".join(f"{s} {q:+g}" for s, q in sorted(pos.items()))
+
+
+def status_line(d: Daemon) -> str:
+    """e.g. ``status: connected | 3 symbols, 1 strategy | AAPL +10 | PnL today +12.50 | ...``"""
+    engine, feed = d.engine, d.feed
+    assert engine is not None and feed is not None
+    c = engine.counters
+    conn = "connected" if d.ib.isConnected() else "DISCONNECTED (reconnecting)"
+    running = sum(1 for s in engine.slots.values() if s.enabled)
+    disabled = len(engine.slots) - running
+    strategies = f"{running} strateg{'y' if running == 1 else 'ies'}"
+    if disabled:
+        strategies += f" ({disabled} disabled)"
+    return (
+        f"status: {conn} | {len(d.infos)} symbols, {strategies} | "
+        f"positions {_positions(engine.positions())} | "
+        f"PnL today {_signed(engine.pnl_today())} | "
+        f"orders today {c.orders_today}, fills {c.fills}, rejections {c.rejections} | "
+        f"bars {c.bars}, dropped {feed.quality.total} | "
+        f"{d.clock.now():%Y-%m-%d %H:%M:%S} UTC"
+    )
+
+
+def summary_text(d: Daemon) -> str:
+    """The end-of-run report: per strategy, totals, data quality."""
+    engine, feed = d.engine, d.feed
+    assert engine is not None and feed is not None
+    c = engine.counters
+    lines = [
+        "",
+        "=" * 72,
+        f"ibbot run summary{' (DRY RUN: nothing was sent)' if d.dry_run else ''}",
+        f"  account {d.account}, mode {d.cfg.mode}, stopped: {d.stop_reason or 'normally'}",
+        f"  wall time {d.uptime:.1f} s, market time up to {d.clock.now():%Y-%m-%d %H:%M} UTC",
+        f"  bars: {feed.warmup_bars} warm-up, {c.bars} live; ticks {c.ticks}; "
+        f"orders {c.orders}, fills {c.fills}, rejections {c.rejections}",
+    ]
+    dropped = feed.quality.by_reason()
+    if dropped:
+        parts = ", ".join(f"{k} {v}" for k, v in sorted(dropped.items()))
+        lines.append(f"  data quality: dropped {feed.quality.total} ({parts})")
+    for kill in c.kills:
+        lines.append(f"  kill switch: {kill}")
+    lines.append(
+        f"  {'strategy':<18}{'state':<10}{'bars':>7}{'intents':>9}{'fills':>7}"
+        f"{'rejects':>9}{'errors':>8}{'PnL':>12}"
+    )
+    for sid, slot in engine.slots.items():
+        state = "running" if slot.enabled else "disabled"
+        lines.append(
+            f"  {sid:<18}{state:<10}{slot.bars:>7}{slot.intents:>9}{slot.fills:>7}"
+            f"{slot.rejections:>9}{slot.errors:>8}{engine.pnl.total(sid):>12.2f}"
+        )
+    lines.append(f"  positions: {_positions(engine.positions())}")
+    lines.append(f"  PnL (after commissions): {_signed(engine.pnl_total())}")
+    lines.append("=" * 72)
+    return "\n".join(lines)

@@ -1,0 +1,291 @@
+"""Engine routing with small fakes: warm-up, indicators, risk, executor, fills, crashes, kill."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import pytest
+from ib_insync import Contract
+
+from bot.config import BarSpec, Sizing
+from bot.context import PnlBook, SymbolInfo
+from bot.engine import Clock, Engine, describe
+from bot.events import (
+    Bar,
+    CancelOrder,
+    FillEvent,
+    KillSwitch,
+    ModifyOrder,
+    OrderIntent,
+    OrderSpec,
+    OrderType,
+    PlaceBracket,
+    PlaceOrder,
+    Rejection,
+    Side,
+    TargetPosition,
+    Tick,
+    WorkingOrder,
+)
+from bot.feed import StreamKey
+from bot.indicators import SMA, IndicatorSpec
+from bot.strategy import Strategy
+
+NY = ZoneInfo("US/Eastern")
+T0 = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
+
+
+class FakeRisk:
+    def __init__(self) -> None:
+        self.checked: list[tuple[str, OrderIntent, float, float]] = []
+        self.refuse: set[str] = set()  # symbols to refuse
+        self.killed: list[tuple[str, str | None]] = []
+
+    def check(self, strategy_id: str, intent: OrderIntent, *, position: float,
+              ref_price: float, now: datetime,
+              working: Mapping[str, WorkingOrder] | None = None) -> Rejection | None:  # fmt: skip
+        self.checked.append((strategy_id, intent, position, ref_price))
+        if getattr(intent, "symbol", None) in self.refuse:
+            return Rejection(strategy_id, intent, "refused", now)
+        return None
+
+    def kill(self, reason: str, *, strategy_id: str | None, now: datetime) -> None:
+        self.killed.append((reason, strategy_id))
+
+
+class FakeExecutor:
+    def __init__(self) -> None:
+        self.submitted: list[tuple[str, OrderIntent, float]] = []
+        self.pos: dict[tuple[str, str], float] = {}
+        self.prices: dict[str, float] = {}
+
+    def position(self, strategy_id: str, symbol: str) -> float:
+        return self.pos.get((strategy_id, symbol), 0.0)
+
+    def working_orders(self, strategy_id: str, symbol: str) -> Mapping[str, WorkingOrder]:
+        return {}
+
+    def submit(self, strategy_id: str, intent: OrderIntent, *, ref_price: float) -> None:
+        self.submitted.append((strategy_id, intent, ref_price))
+
+    def update_price(self, symbol: str, price: float) -> None:
+        self.prices[symbol] = price
+
+    def commission(self, strategy_id: str) -> float:
+        return 0.0
+
+
+class FakeFeed:
+    def __init__(self) -> None:
+        self.keys: list[StreamKey] = []
+        self.ticks: list[str] = []
+
+    def add_bars(self, symbol: str, contract: Contract, tz: Any, *, bar_size: str, size_s: int,
+                 what_to_show: str, use_rth: bool, warmup: str) -> StreamKey:  # fmt: skip
+        key = StreamKey(symbol, contract.conId, bar_size, size_s, what_to_show, use_rth)
+        if key not in self.keys:
+            self.keys.append(key)
+        return key
+
+    def add_ticks(self, symbol: str, contract: Contract) -> None:
+        self.ticks.append(symbol)
+
+
+@dataclass
+class Settings:
+    id: str
+    symbols: list[str]
+    sizing: Sizing = field(default_factory=lambda: Sizing(fixed=10))
+    on_error: Literal["disable", "continue"] = "disable"
+    ticks: bool = False
+
+
+class Scripted(Strategy[Any]):
+    """Buys when SMA(2) rises, records everything it sees; ``boom`` makes on_bar raise."""
+
+    def __init__(self, ctx: Any, params: Any) -> None:
+        super().__init__(ctx, params)
+        self.seen: list[Bar] = []
+        self.fills: list[FillEvent] = []
+        self.ticks: list[Tick] = []
+        self.boom = False
+        self.extra: list[OrderIntent] = []
+
+    def indicators(self) -> Mapping[str, IndicatorSpec]:
+        return {"sma": SMA(2)}
+
+    def wants_ticks(self) -> bool:
+        return True
+
+    def on_bar(self, bar: Bar) -> Iterator[OrderIntent]:
+        self.seen.append(bar)
+        if self.boom:
+            raise RuntimeError("boom")
+        now, prev = self.ctx.indicator(bar.symbol, "sma"), self.ctx.indicator(bar.symbol, "sma", 1)
+        if not math.isnan(prev) and now > prev:
+            qty = self.ctx.quantity_for(bar.symbol, bar.close)
+            yield PlaceOrder(bar.symbol, OrderSpec(Side.BUY, qty), reason="sma up")
+        yield from self.extra
+
+    def on_tick(self, tick: Tick) -> list[OrderIntent]:
+        self.ticks.append(tick)
+        return []
+
+    def on_fill(self, fill: FillEvent) -> list[OrderIntent]:
+        self.fills.append(fill)
+        stop = OrderSpec(Side.SELL, fill.quantity, OrderType.STOP, stop_price=fill.price - 1)
+        return [PlaceOrder(fill.symbol, stop, tag="stop")]
+
+
+def info(symbol: str, con_id: int) -> SymbolInfo:
+    return SymbolInfo(symbol, Contract(conId=con_id, symbol=symbol), 0.01, NY)
+
+
+@pytest.fixture
+def world() -> tuple[Engine, FakeRisk, FakeExecutor, FakeFeed]:
+    risk, ex, feed = FakeRisk(), FakeExecutor(), FakeFeed()
+    prices: dict[str, float] = {}
+    engine = Engine(
+        risk=risk,
+        executor=ex,
+        infos={"AAPL": info("AAPL", 1), "MSFT": info("MSFT", 2)},
+        clock=Clock(T0),
+        prices=prices,
+        pnl=PnlBook(NY, prices),
+    )
+    return engine, risk, ex, feed
+
+
+def bar(symbol: str, i: int, close: float) -> Bar:
+    t = T0 + timedelta(minutes=15 * i)
+    return Bar(symbol, t, close, close, close, close, 100, 900)
+
+
+def add(engine: Engine, feed: FakeFeed, sid: str, symbols: list[str], **kw: Any) -> Scripted:
+    slot = engine.add_strategy(Settings(sid, symbols, **kw), Scripted, None)  # type: ignore[arg-type]
+    engine.attach(feed, sid, BarSpec())  # type: ignore[arg-type]
+    assert isinstance(slot.strategy, Scripted)
+    return slot.strategy
+
+
+def test_warm_up_updates_indicators_without_orders_then_live_bars_trade(world: Any) -> None:
+    engine, _, ex, feed = world
+    s = add(engine, feed, "s1", ["AAPL"])
+    (key,) = feed.keys
+    for i, close in enumerate([10, 11, 12]):  # rising, but warm-up: no strategy call
+        engine.on_bar(key, bar("AAPL", i, close), False)
+    assert s.seen == [] and ex.submitted == []
+    assert s.ctx.indicator("AAPL", "sma") == 11.5
+    engine.on_bar(key, bar("AAPL", 3, 13), True)
+    assert [b.close for b in s.seen] == [13]
+    ((sid, intent, ref),) = ex.submitted
+    assert sid == "s1" and isinstance(intent, PlaceOrder) and intent.order.quantity == 10
+    assert ref == 13  # the last close: the feed had no fresher price
+    assert engine.clock.now() == T0 + timedelta(minutes=60)
+    assert ex.prices["AAPL"] == 13
+    assert engine.counters.orders == 1 and engine.counters.bars == 1
+
+
+def test_strategies_on_one_stream_share_the_subscription_and_indicators(world: Any) -> None:
+    engine, _, ex, feed = world
+    a = add(engine, feed, "a", ["AAPL"])
+    b = add(engine, feed, "b", ["AAPL", "MSFT"])
+    assert len(feed.keys) == 2  # AAPL 15 mins shared, MSFT 15 mins
+    assert feed.ticks == ["AAPL", "AAPL", "MSFT"]
+    aapl = feed.keys[0]
+    for i, close in enumerate([10, 11, 12]):
+        engine.on_bar(aapl, bar("AAPL", i, close), True)
+    assert len(a.seen) == len(b.seen) == 3
+    assert a.ctx.indicator("AAPL", "sma") == b.ctx.indicator("AAPL", "sma") == 11.5
+    assert [s for s, _, _ in ex.submitted] == ["a", "b"]
+
+
+def test_a_crashing_strategy_is_disabled_and_the_others_go_on(world: Any, caplog: Any) -> None:
+    engine, _, ex, feed = world
+    bad = add(engine, feed, "bad", ["AAPL"])
+    good = add(engine, feed, "good", ["AAPL"])
+    tolerant = add(engine, feed, "tolerant", ["AAPL"], on_error="continue")
+    bad.boom = tolerant.boom = True
+    key = feed.keys[0]
+    for i, close in enumerate([10, 11, 12]):
+        engine.on_bar(key, bar("AAPL", i, close), True)
+    assert len(bad.seen) == 1 and len(good.seen) == 3 and len(tolerant.seen) == 3
+    assert not engine.slots["bad"].enabled and engine.slots["tolerant"].enabled
+    assert engine.counters.strategy_errors == 4
+    assert [s for s, _, _ in ex.submitted] == ["good"]
+    assert "strategy bad raised on bar Bar(symbol='AAPL'" in caplog.text
+    assert "disabled" in caplog.text
+
+
+def test_rejected_intents_never_reach_the_executor(world: Any) -> None:
+    engine, risk, ex, feed = world
+    s = add(engine, feed, "s1", ["AAPL", "MSFT"])
+    risk.refuse.add("AAPL")
+    s.extra = [
+        PlaceOrder("MSFT", OrderSpec(Side.BUY, 1)),
+        PlaceOrder("NVDA", OrderSpec(Side.BUY, 1)),
+    ]
+    for i, close in enumerate([10, 11, 12]):
+        engine.on_bar(feed.keys[0], bar("AAPL", i, close), True)
+    assert [i.symbol for _, i, _ in ex.submitted] == ["MSFT"] * 3  # type: ignore[union-attr]
+    assert engine.counters.rejections == 1 + 3  # AAPL by risk; NVDA (not its symbol) 3 times
+    assert [i.symbol for _, i, _, _ in risk.checked].count("NVDA") == 0  # type: ignore[attr-defined]
+
+
+def test_fills_go_to_the_owning_strategy_and_its_answers_are_dispatched(world: Any) -> None:
+    engine, _, ex, feed = world
+    a = add(engine, feed, "a", ["AAPL"])
+    b = add(engine, feed, "b", ["AAPL"])
+    fill = FillEvent("AAPL", "entry", Side.BUY, 10, 100.0, 0.0, T0, 7, "e1")
+    engine.on_fill("b", fill)
+    engine.on_fill("someone-else", fill)  # adopted from an old run: booked, not routed
+    assert a.fills == [] and b.fills == [fill]
+    ((sid, intent, _),) = ex.submitted
+    assert sid == "b" and isinstance(intent, PlaceOrder) and intent.tag == "stop"
+    assert engine.positions() == {"AAPL": 20}
+
+
+def test_kill_switch_halts_then_cancels_and_flattens(world: Any) -> None:
+    engine, risk, ex, feed = world
+    s = add(engine, feed, "s1", ["AAPL"])
+    s.extra = [KillSwitch("drawdown")]
+    engine.on_bar(feed.keys[0], bar("AAPL", 0, 10), True)
+    assert risk.killed == [("drawdown", "s1")]
+    assert [type(i).__name__ for _, i, _ in ex.submitted] == ["KillSwitch"]
+    engine.kill(KillSwitch("operator", scope="all"), None)
+    assert risk.killed[-1] == ("operator", None)
+    assert engine.counters.kills == ["s1: drawdown", "all: operator"]
+
+
+def test_ticks_reach_only_strategies_that_want_them(world: Any) -> None:
+    engine, _, _, feed = world
+    s = add(engine, feed, "s1", ["AAPL"])
+    tick = Tick("AAPL", T0 + timedelta(seconds=1), 9.99, 10.01, 10.0)
+    engine.on_tick(tick)
+    engine.on_tick(Tick("MSFT", T0, 1, 1, 1))
+    assert s.ticks == [tick]
+    assert engine.clock.now() == tick.time
+
+
+def test_describe_intents_for_the_log() -> None:
+    spec = OrderSpec(Side.BUY, 10, OrderType.LIMIT, limit_price=101.5)
+    assert (
+        describe(PlaceOrder("AAPL", spec, "entry", "why"))
+        == "AAPL BUY 10 LMT lmt 101.50 [entry] (why)"
+    )
+    tp = OrderSpec(Side.SELL, 5, OrderType.LIMIT, 110)
+    sl = OrderSpec(Side.SELL, 5, OrderType.STOP, stop_price=95)
+    bracket = PlaceBracket("AAPL", OrderSpec(Side.BUY, 5), tp, sl)
+    assert describe(bracket) == (
+        "AAPL bracket BUY 5 MKT / tp SELL 5 LMT lmt 110.00 / sl SELL 5 STP stp 95.00 [bracket]"
+    )
+    assert (
+        describe(ModifyOrder("AAPL", "stop", stop_price=96)) == "AAPL modify [stop] stop_price=96"
+    )
+    assert describe(CancelOrder("AAPL", "stop")) == "AAPL cancel [stop]"
+    assert describe(TargetPosition("AAPL", 0)) == "AAPL target position 0"

@@ -1,0 +1,341 @@
+"""Feed and bar aggregation against a small fake of the ib_insync calls the feed makes."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from eventkit import Event
+from ib_insync import BarData, BarDataList, Contract, RealTimeBar, RealTimeBarList, Ticker
+
+from bot.bars import BarBuilder, QualityLog, bucket_start, price_problem
+from bot.events import Bar, Tick
+from bot.feed import Feed, StreamKey, duration_seconds
+
+NY = ZoneInfo("US/Eastern")
+T0 = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)  # 10:00 New York
+S5 = timedelta(seconds=5)
+
+
+def rtb(t: datetime, o: float, h: float | None = None, lo: float | None = None,
+        c: float | None = None, v: float = 10) -> RealTimeBar:  # fmt: skip
+    h = o if h is None else h
+    lo = o if lo is None else lo
+    c = o if c is None else c
+    return RealTimeBar(time=t, open_=o, high=h, low=lo, close=c, volume=v)
+
+
+class FakeIB:
+    """reqRealTimeBars / reqHistoricalDataAsync / reqMktData with the real list types."""
+
+    def __init__(self, now: datetime, history: dict[int, list[BarData]] | None = None) -> None:
+        self.now = now
+        self.history = history or {}
+        self.rt: dict[int, RealTimeBarList] = {}
+        self.tickers: dict[int, Ticker] = {}
+        self.cancelled: list[str] = []
+        self.hist_calls: list[tuple[int, str, str]] = []
+        self.connected = True
+        self.on_history: list[object] = []  # callbacks run while the request is in flight
+
+    def isConnected(self) -> bool:
+        return self.connected
+
+    async def reqCurrentTimeAsync(self) -> datetime:
+        return self.now
+
+    def reqRealTimeBars(
+        self, contract: Contract, size: int, what: str, rth: bool
+    ) -> RealTimeBarList:
+        bars = RealTimeBarList()
+        bars.contract = contract
+        self.rt[contract.conId] = bars
+        return bars
+
+    def cancelRealTimeBars(self, bars: RealTimeBarList) -> None:
+        self.cancelled.append(f"rt:{bars.contract.conId}")
+
+    async def reqHistoricalDataAsync(self, contract: Contract, end: str, duration: str,
+                                     size: str, what: str, rth: bool, formatDate: int = 1,
+                                     timeout: float = 60) -> BarDataList:  # fmt: skip
+        self.hist_calls.append((contract.conId, duration, size))
+        for cb in self.on_history:
+            cb()  # type: ignore[operator]
+        out = BarDataList()
+        out.extend(self.history.get(contract.conId, []))
+        return out
+
+    def reqMktData(self, contract: Contract, ticks: str, snap: bool, reg: bool) -> Ticker:
+        t = Ticker(contract=contract)
+        t.updateEvent = Event("updateEvent")
+        self.tickers[contract.conId] = t
+        return t
+
+    def cancelMktData(self, contract: Contract) -> None:
+        self.cancelled.append(f"mkt:{contract.conId}")
+
+    def push(self, con_id: int, bar: RealTimeBar) -> None:
+        bars = self.rt[con_id]
+        bars.append(bar)
+        bars.updateEvent.emit(bars, True)
+
+
+AAPL = Contract(conId=1, symbol="AAPL", secType="STK", exchange="SMART", currency="USD")
+MSFT = Contract(conId=2, symbol="MSFT", secType="STK", exchange="SMART", currency="USD")
+
+
+def hist(t: datetime, o: float, c: float | None = None, v: float = 100) -> BarData:
+    c = o if c is None else c
+    return BarData(date=t, open=o, high=max(o, c) + 1, low=min(o, c) - 1, close=c, volume=v)
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.bars: list[tuple[str, Bar, bool]] = []
+        self.ticks: list[Tick] = []
+
+    def on_bar(self, key: StreamKey, bar: Bar, live: bool) -> None:
+        self.bars.append((key.symbol, bar, live))
+
+    def on_tick(self, tick: Tick) -> None:
+        self.ticks.append(tick)
+
+    def live(self, symbol: str | None = None) -> list[Bar]:
+        return [b for s, b, live in self.bars if live and (symbol is None or s == symbol)]
+
+    def warm(self) -> list[Bar]:
+        return [b for _, b, live in self.bars if not live]
+
+
+def make_feed(ib: FakeIB, *symbols: tuple[str, Contract], size: str = "15 mins",
+              size_s: int = 900) -> tuple[Feed, Sink]:  # fmt: skip
+    sink = Sink()
+    feed = Feed(ib, sink.on_bar, sink.on_tick)  # type: ignore[arg-type]
+    for sym, c in symbols:
+        feed.add_bars(sym, c, NY, bar_size=size, size_s=size_s, what_to_show="TRADES",
+                      use_rth=True, warmup="1 D")  # fmt: skip
+    return feed, sink
+
+
+# ---- pure pieces ------------------------------------------------------------------------------
+
+
+def test_bucket_alignment_follows_the_exchange_clock() -> None:
+    t = datetime(2024, 3, 4, 14, 52, 35, tzinfo=UTC)  # 09:52:35 New York
+    assert bucket_start(t, 900, NY) == datetime(2024, 3, 4, 14, 45, tzinfo=UTC)
+    # India is UTC+05:30: an hourly bar closes at :30 UTC, on the hour in Mumbai.
+    kolkata = ZoneInfo("Asia/Kolkata")
+    assert bucket_start(t, 3600, kolkata) == datetime(2024, 3, 4, 14, 30, tzinfo=UTC)
+    # A daily bucket starts at the exchange's midnight.
+    assert bucket_start(t, 86400, NY) == datetime(2024, 3, 4, 5, 0, tzinfo=UTC)
+
+
+def test_price_problems() -> None:
+    assert price_problem(1, 2, 0.5, 1.5) is None
+    assert price_problem(math.nan, 2, 0.5, 1.5) == "nan"
+    assert price_problem(1, 2, 0, 1.5) == "non-positive"
+    assert price_problem(1, 0.5, 2, 1.5) == "high<low"
+
+
+def test_duration_seconds_compares_ib_durations() -> None:
+    assert duration_seconds("10 D") > duration_seconds("1 W")
+    assert duration_seconds("1 Y") > duration_seconds("11 M")
+    with pytest.raises(ValueError):
+        duration_seconds("ten days")
+
+
+def test_builder_emits_each_bar_once_when_its_last_5s_bar_arrives() -> None:
+    out: list[Bar] = []
+    b = BarBuilder("AAPL", 900, NY, out.append)
+    for i in range(180):
+        assert b.add(T0 + i * S5, 100 + i, 101 + i, 99 + i, 100.5 + i, 2)
+        assert len(out) == (1 if i == 179 else 0)
+    bar = out[0]
+    assert (bar.time, bar.size_s, bar.end) == (T0, 900, T0 + timedelta(minutes=15))
+    assert (bar.open, bar.high, bar.low, bar.close, bar.volume) == (100, 280, 99, 279.5, 360)
+    b.flush(T0 + timedelta(hours=1))  # nothing open: nothing more
+    assert len(out) == 1
+
+
+def test_builder_closes_on_a_later_bucket_or_a_flush_when_the_last_5s_bar_is_missing() -> None:
+    out: list[Bar] = []
+    b = BarBuilder("AAPL", 60, NY, out.append)
+    for i in range(10):  # 15:00:00 .. 15:00:45, then silence
+        b.add(T0 + i * S5, 10, 10, 10, 10, 1)
+    assert out == []
+    b.add(T0 + timedelta(seconds=65), 11, 11, 11, 11, 1)  # next minute closes the first
+    assert [x.time for x in out] == [T0]
+    b.flush(T0 + timedelta(seconds=119))
+    assert len(out) == 1
+    b.flush(T0 + timedelta(seconds=120))
+    assert [x.time for x in out] == [T0, T0 + timedelta(minutes=1)]
+    assert not b.add(T0 + timedelta(seconds=100), 1, 1, 1, 1, 1)  # too late: already handed on
+
+
+def test_5_second_bars_pass_straight_through() -> None:
+    out: list[Bar] = []
+    b = BarBuilder("AAPL", 5, NY, out.append)
+    for i in range(3):
+        b.add(T0 + i * S5, 10 + i, 11 + i, 9 + i, 10 + i, 1)
+    assert [x.open for x in out] == [10, 11, 12]
+
+
+def test_quality_log_counts_by_symbol_and_reason() -> None:
+    q = QualityLog(first=1, every=2)
+    q.drop("AAPL", "nan", "bar")
+    q.drop("AAPL", "nan", "bar")
+    q.drop("MSFT", "duplicate", "tick")
+    assert q.counts == {("AAPL", "nan"): 2, ("MSFT", "duplicate"): 1}
+    assert q.total == 3 and q.by_reason() == {"nan": 2, "duplicate": 1}
+
+
+# ---- the feed ------------------------------------------------------------------------------
+
+
+async def test_warm_up_then_live_hands_each_bar_on_once_across_the_seam() -> None:
+    now = T0 + timedelta(minutes=20)  # 15:20: the 15:15 bar is in progress
+    history = {1: [hist(T0 - timedelta(minutes=15), 99), hist(T0, 100, 101),
+                   hist(T0 + timedelta(minutes=15), 101, 102, v=50)]}  # fmt: skip
+    ib = FakeIB(now, history)
+    feed, sink = make_feed(ib, ("AAPL", AAPL))
+    # 5-second bars that arrive while the history request is in flight are buffered; one of
+    # them (15:14:55) falls in a bar warm-up already handed on.
+    ib.on_history.append(lambda: ib.push(1, rtb(T0 + timedelta(seconds=895), 500)))
+    ib.on_history.append(lambda: ib.push(1, rtb(now, 103, 104, 102, 103.5, 5)))
+    await feed.start()
+    warm = sink.warm()
+    assert [b.time for b in warm] == [T0 - timedelta(minutes=15), T0]
+    assert sink.live() == []
+    # Live 5-second bars up to 15:29:55 complete the seeded 15:15 bar.
+    t = now + S5
+    while t < T0 + timedelta(minutes=30):
+        ib.push(1, rtb(t, 103, 103, 103, 103, 1))
+        t += S5
+    (bar,) = sink.live()
+    assert bar.time == T0 + timedelta(minutes=15)
+    assert (bar.open, bar.high, bar.close) == (101, 104, 103)
+    assert bar.low == 100  # from the warm-up part of the bar
+    assert bar.volume == 50 + 5 + 119  # history part + buffered + live bars
+    assert feed.quality.total == 0
+
+
+async def test_bad_duplicate_and_out_of_order_5s_bars_are_dropped_and_counted() -> None:
+    ib = FakeIB(T0)
+    feed, sink = make_feed(ib, ("AAPL", AAPL), size="1 min", size_s=60)
+    await feed.start()
+    ib.push(1, rtb(T0, 10))
+    ib.push(1, rtb(T0 + S5, math.nan))
+    ib.push(1, rtb(T0 + S5, -1))
+    ib.push(1, rtb(T0 + S5, 10, 12, 9, 11))
+    ib.push(1, rtb(T0 + S5, 10))  # duplicate time
+    ib.push(1, rtb(T0, 10))  # out of order
+    for i in range(2, 12):
+        ib.push(1, rtb(T0 + i * S5, 10))
+    (bar,) = sink.live()
+    assert (bar.high, bar.low) == (12, 9)
+    assert feed.quality.counts == {
+        ("AAPL", "nan"): 1,
+        ("AAPL", "non-positive"): 1,
+        ("AAPL", "duplicate"): 1,
+        ("AAPL", "out-of-order"): 1,
+    }
+
+
+async def test_a_quiet_symbol_closes_when_the_market_clock_passes_grace() -> None:
+    ib = FakeIB(T0)
+    feed, sink = make_feed(ib, ("AAPL", AAPL), ("MSFT", MSFT), size="1 min", size_s=60)
+    await feed.start()
+    ib.push(1, rtb(T0, 10))  # AAPL trades once, then falls silent
+    for i in range(0, 13):  # MSFT keeps the clock going to 15:01:05
+        ib.push(2, rtb(T0 + i * S5, 20))
+    assert [b.time for b in sink.live("AAPL")] == []
+    ib.push(2, rtb(T0 + 13 * S5, 20))  # clock 15:01:10 = 15:01:00 + 10 s grace
+    assert [b.time for b in sink.live("AAPL")] == [T0]
+    assert [b.time for b in sink.live("MSFT")] == [T0]
+
+
+async def test_one_subscription_per_contract_and_bar_spec() -> None:
+    ib = FakeIB(T0)
+    sink = Sink()
+    feed = Feed(ib, sink.on_bar)  # type: ignore[arg-type]
+    k1 = feed.add_bars("AAPL", AAPL, NY, bar_size="15 mins", size_s=900, what_to_show="TRADES",
+                       use_rth=True, warmup="2 D")  # fmt: skip
+    k2 = feed.add_bars("AAPL", AAPL, NY, bar_size="15 mins", size_s=900, what_to_show="TRADES",
+                       use_rth=True, warmup="1 W")  # fmt: skip
+    k3 = feed.add_bars("AAPL", AAPL, NY, bar_size="5 mins", size_s=300, what_to_show="TRADES",
+                       use_rth=True, warmup="1 D")  # fmt: skip
+    assert k1 == k2 != k3
+    await feed.start()
+    assert sorted(ib.hist_calls) == [(1, "1 D", "5 mins"), (1, "1 W", "15 mins")]
+    feed.stop()
+    assert ib.cancelled == ["rt:1", "rt:1"]
+
+
+async def test_reconnect_resubscribes_without_handing_a_bar_on_twice() -> None:
+    history = {1: [hist(T0 + timedelta(minutes=m), 100 + m) for m in range(0, 3)]}
+    ib = FakeIB(T0 + timedelta(minutes=2, seconds=30), history)
+    feed, sink = make_feed(ib, ("AAPL", AAPL), size="1 min", size_s=60)
+    await feed.start()
+    assert [b.time for b in sink.warm()] == [T0, T0 + timedelta(minutes=1)]
+    for i in range(6):  # completes the seeded 15:02 bar
+        ib.push(1, rtb(T0 + timedelta(minutes=2, seconds=30) + i * S5, 102))
+    assert [b.time for b in sink.live()] == [T0 + timedelta(minutes=2)]
+    # Disconnected from 15:03 to 15:05:30; history now holds 15:00 .. 15:05 (in progress).
+    ib.connected = False
+    feed.stop()
+    ib.connected = True
+    ib.history = {1: [hist(T0 + timedelta(minutes=m), 100 + m) for m in range(0, 6)]}
+    ib.now = T0 + timedelta(minutes=5, seconds=30)
+    await feed.start()
+    warm = [b.time for b in sink.warm()]
+    assert warm == [T0 + timedelta(minutes=m) for m in (0, 1, 3, 4)]  # 15:02 not again
+    for i in range(6):
+        ib.push(1, rtb(T0 + timedelta(minutes=5, seconds=30) + i * S5, 105))
+    assert [b.time for b in sink.live()] == [T0 + timedelta(minutes=m) for m in (2, 5)]
+
+
+async def test_ticks_are_cleaned_before_strategies_see_them() -> None:
+    ib = FakeIB(T0)
+    sink = Sink()
+    feed = Feed(ib, sink.on_bar, sink.on_tick)  # type: ignore[arg-type]
+    feed.add_ticks("AAPL", AAPL)
+    await feed.start()
+    ticker = ib.tickers[1]
+
+    def send(t: datetime, bid: float, ask: float, last: float) -> None:
+        ticker.time, ticker.bid, ticker.ask, ticker.last = t, bid, ask, last
+        ticker.updateEvent.emit(ticker)
+
+    send(T0, 9.99, 10.01, 10.0)
+    send(T0, 9.99, 10.01, 10.0)  # duplicate
+    send(T0 + S5, math.nan, math.nan, math.nan)  # nothing known
+    send(T0 + S5, -1, 10.01, 10.0)  # non-positive
+    send(T0 - S5, 9.98, 10.0, 9.99)  # out of order
+    send(T0 + S5, 10.0, 10.02, math.nan)  # no trade yet: still a quote
+    assert [(t.bid, t.time) for t in sink.ticks] == [(9.99, T0), (10.0, T0 + S5)]
+    assert math.isnan(sink.ticks[1].last)
+    assert feed.quality.by_reason() == {
+        "duplicate": 1, "nan": 1, "non-positive": 1, "out-of-order": 1,
+    }  # fmt: skip
+    assert feed.last_price["AAPL"] == pytest.approx(10.01)
+    feed.stop()
+    assert ib.cancelled == ["mkt:1"]
+
+
+async def test_tick_times_follow_the_market_clock_when_the_wall_clock_disagrees() -> None:
+    ib = FakeIB(T0)
+    sink = Sink()
+    feed = Feed(ib, sink.on_bar, sink.on_tick)  # type: ignore[arg-type]
+    feed.add_bars("AAPL", AAPL, NY, bar_size="1 min", size_s=60, what_to_show="TRADES",
+                  use_rth=True, warmup="1 D")  # fmt: skip
+    feed.add_ticks("AAPL", AAPL)
+    await feed.start()
+    ib.push(1, rtb(T0, 10))  # market clock 15:00:05
+    ticker = ib.tickers[1]
+    ticker.time, ticker.bid, ticker.ask, ticker.last = T0 + S5, 9.99, 10.01, 10.0
+    ticker.updateEvent.emit(ticker)  # arrival agrees with the market: kept
+    ticker.time, ticker.bid = T0 + timedelta(days=400), 10.0  # a replay far from the wall clock
+    ticker.updateEvent.emit(ticker)
+    assert [t.time for t in sink.ticks] == [T0 + S5, T0 + S5]

@@ -1,0 +1,98 @@
+"""Strategies for the end-to-end tests: a scripted one (exact, known intents at known bars) and
+one that crashes. Imported by the in-process tests; the subprocess tests load it through the
+``ibbot.strategies`` entry-point group (a dist-info written by the test), like a third-party
+plugin would be."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.events import (
+    Bar,
+    FillEvent,
+    OrderIntent,
+    OrderSpec,
+    OrderType,
+    PlaceBracket,
+    PlaceOrder,
+    Side,
+    Tick,
+)
+from bot.registry import register
+from bot.strategy import Strategy
+
+
+class Step(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    bar: int  # the n-th live bar of `symbol` (1-based)
+    symbol: str
+    kind: Literal["buy", "sell", "bracket"]
+    qty: int
+    tag: str
+
+
+class ScriptParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    steps: list[Step] = []
+    ticks: bool = False
+
+
+@register("e2e_scripted")
+class Scripted(Strategy[ScriptParams]):
+    """Emits exactly the configured steps; bracket legs sit 20% away so they stay working."""
+
+    Params = ScriptParams
+
+    def __init__(self, ctx: object, params: ScriptParams) -> None:
+        super().__init__(ctx, params)  # type: ignore[arg-type]
+        self.count: dict[str, int] = {}
+        self.bars: list[Bar] = []
+        self.fills: list[FillEvent] = []
+        self.ticks: list[Tick] = []
+
+    def wants_ticks(self) -> bool:
+        return self.params.ticks
+
+    def on_tick(self, tick: Tick) -> list[OrderIntent]:
+        self.ticks.append(tick)
+        return []
+
+    def on_bar(self, bar: Bar) -> list[OrderIntent]:
+        self.bars.append(bar)
+        n = self.count[bar.symbol] = self.count.get(bar.symbol, 0) + 1
+        out: list[OrderIntent] = []
+        for s in self.params.steps:
+            if s.bar != n or s.symbol != bar.symbol:
+                continue
+            if s.kind == "bracket":
+                tp = self.ctx.round_to_tick(bar.symbol, bar.close * 1.2)
+                sl = self.ctx.round_to_tick(bar.symbol, bar.close * 0.8)
+                out.append(
+                    PlaceBracket(
+                        bar.symbol,
+                        OrderSpec(Side.BUY, s.qty),
+                        OrderSpec(Side.SELL, s.qty, OrderType.LIMIT, limit_price=tp),
+                        OrderSpec(Side.SELL, s.qty, OrderType.STOP, stop_price=sl),
+                        tag=s.tag,
+                    )
+                )
+            else:
+                side = Side.BUY if s.kind == "buy" else Side.SELL
+                out.append(PlaceOrder(bar.symbol, OrderSpec(side, s.qty), tag=s.tag))
+        return out
+
+    def on_fill(self, fill: FillEvent) -> list[OrderIntent]:
+        self.fills.append(fill)
+        return []
+
+
+@register("e2e_crash")
+class Crash(Strategy[ScriptParams]):
+    """Raises on its first bar (and buys if it ever got further, which it must not)."""
+
+    Params = ScriptParams
+
+    def on_bar(self, bar: Bar) -> list[OrderIntent]:
+        raise RuntimeError(f"e2e_crash on purpose at {bar.time:%H:%M}")

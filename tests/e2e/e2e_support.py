@@ -1,0 +1,111 @@
+"""Helpers for the end-to-end tests: the simulated gateway on a manual clock, config files,
+journal reads, and waiting on conditions instead of sleeping fixed times."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.gateway.server import Gateway, GatewayConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+START = datetime(2026, 10, 29, 14, 0, tzinfo=UTC)  # a Thursday, 10:00 New York
+PAPER = "DU1234567"
+
+
+async def start_gateway(account: str = PAPER, speed: float | None = None) -> Gateway:
+    gw = Gateway(
+        GatewayConfig(
+            port=0,
+            data_dir=ROOT / "data" / "sample",
+            instruments_path=ROOT / "config" / "instruments.yaml",
+            start=START,
+            speed=speed,
+            account=account,
+        )
+    )
+    await gw.start()
+    return gw
+
+
+def write_config(
+    tmp: Path,
+    port: int,
+    strategies: list[dict[str, Any]],
+    *,
+    symbols: tuple[str, ...] = ("AAPL", "MSFT"),
+    dry_run: bool = False,
+    client_id: int = 21,
+    **extra: Any,
+) -> Path:
+    cfg = {
+        "ib": {"host": "127.0.0.1", "port": port, "client_id": client_id, "connect_timeout": 5},
+        "dry_run": dry_run,
+        "universe": {
+            "defaults": {"primary_exchange": "NASDAQ"},
+            "symbols": list(symbols),
+        },
+        "strategies": strategies,
+        "risk": {"max_position": 1000, "max_order_notional": 100000},
+        "journal": {"path": str(tmp / "journal.sqlite")},
+        "status_interval": "1h",
+        **extra,
+    }
+    path = tmp / "bot.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def scripted(sid: str, steps: list[dict[str, Any]], symbols: list[str] | None = None,
+             **kw: Any) -> dict[str, Any]:  # fmt: skip
+    return {
+        "id": sid,
+        "class": "e2e_scripted",
+        "symbols": symbols or ["AAPL", "MSFT"],
+        "bars": {"size": "1 min", "warmup": "1 D"},
+        "params": {"steps": steps},
+        "sizing": {"fixed": 1},
+        **kw,
+    }
+
+
+async def until(cond: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+    """Wait (polling the loop) until ``cond()`` holds."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or cond}")
+        await asyncio.sleep(0.01)
+
+
+async def advance(gw: Gateway, minutes: float, step_s: float = 5.0) -> None:
+    """Step the manual clock in 5-second steps, letting the bot read between them."""
+    for _ in range(int(minutes * 60 / step_s)):
+        await gw.advance(timedelta(seconds=step_s))
+        await asyncio.sleep(0)
+
+
+def journal_rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    db = sqlite3.connect(path)
+    try:
+        return list(db.execute(sql))
+    finally:
+        db.close()
+
+
+def write_plugin(tmp: Path) -> Path:
+    """A dist-info declaring the e2e strategies as an ``ibbot.strategies`` entry point; put
+    ``tmp`` and this folder on PYTHONPATH and a fresh interpreter finds them."""
+    info = tmp / "ibbot_e2e_plugin-0.1.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ibbot-e2e-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[ibbot.strategies]\ne2e = e2e_strategies\n")
+    return tmp
