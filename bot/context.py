@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -87,7 +87,11 @@ def _local(s: str, tz: tzinfo) -> datetime:
 
 def session_open(info: SymbolInfo, day: datetime | date) -> datetime | None:
     """Open (UTC) of the liquid session on ``day``'s exchange date; an overnight session that
-    opened the evening before counts for the date it closes on."""
+    opened the evening before counts for the date it closes on.
+
+    IB sends about a week of sessions from today; for other weekdays (the warm-up's past days,
+    a run longer than a week) the open is the known sessions' local open time on that date. It
+    does not know holidays, but a day with bars had a session."""
     if isinstance(day, datetime):
         d = (day if day.tzinfo else day.replace(tzinfo=UTC)).astimezone(info.tz).date()
     else:
@@ -98,7 +102,40 @@ def session_open(info: SymbolInfo, day: datetime | date) -> datetime | None:
             return start
         if closing is None and end.astimezone(info.tz).date() == d:
             closing = start
-    return closing
+    if closing is not None or not info.sessions:
+        return closing
+    start, end = (t.astimezone(info.tz) for t in info.sessions[0])
+    last = info.sessions[-1][1].astimezone(info.tz).date()
+    if end.date() <= d <= last or d.weekday() >= 5:
+        return None  # a closed day among the sessions IB sent, or a weekend
+    opened_before = end.date() - start.date()  # an overnight session opens the day before
+    return datetime.combine(d - opened_before, start.time(), info.tz).astimezone(UTC)
+
+
+def next_trading_day(infos: Iterable[SymbolInfo], now: datetime) -> datetime | None:
+    """Start (UTC) of the first exchange trading day after the one ``now`` falls in, over
+    several contracts the earliest; None without contracts.
+
+    A contract's trading day is the exchange date its session closes on (an overnight session
+    opening this evening is tomorrow's); the next one starts with the first session that opens
+    after ``now`` and closes on a later date. Past the sessions IB sent (about a week), the
+    exchange midnight after the current day.
+    """
+    out: datetime | None = None
+    for info in infos:
+        today = now.astimezone(info.tz).date()
+        for a, b in info.sessions:
+            if a <= now < b:
+                today = max(today, b.astimezone(info.tz).date())
+        start = next(
+            (a for a, b in info.sessions if a > now and b.astimezone(info.tz).date() > today),
+            None,
+        )
+        if start is None:
+            start = datetime.combine(today + timedelta(days=1), time(), info.tz).astimezone(UTC)
+        if out is None or start < out:
+            out = start
+    return out
 
 
 # ---- P&L ---------------------------------------------------------------------------------------

@@ -224,6 +224,7 @@ class Engine:
         self._last_close[symbol] = bar.close
         self.executor.update_price(symbol, bar.close)
         if not live:
+            self._warm_up(key, bar)
             return
         if self.pnl.roll(end):
             self.counters.orders_today = 0
@@ -232,6 +233,15 @@ class Engine:
             if slot.enabled:
                 slot.bars += 1
                 self._call(slot, slot.strategy.on_bar, bar, "bar")
+
+    def _warm_up(self, key: StreamKey, bar: Bar) -> None:
+        """A warm-up bar (or one replayed after a reconnect): strategies keep state, no intents."""
+        for slot in self._routes[key]:
+            if slot.enabled:
+                try:
+                    slot.strategy.on_warmup_bar(bar)
+                except Exception:
+                    self._failed(slot, "warm-up bar", bar)
 
     def on_tick(self, tick: Tick) -> None:
         self.clock.advance(tick.time)

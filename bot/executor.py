@@ -147,7 +147,15 @@ class OrderExecutor:
 
     def submit(self, strategy_id: str, intent: OrderIntent, *, ref_price: float) -> None:
         """Act on one risk-approved intent; refusals go out on ``rejection_event``."""
-        self.journal.record_intent(strategy_id, intent, self._now())
+        now = self._now()
+        try:
+            self._act(strategy_id, intent, ref_price)
+        finally:
+            # Journalled once the order is on the wire: the row only buffers, but the first
+            # one after a commit arms the commit timer, and nothing should delay the order.
+            self.journal.record_intent(strategy_id, intent, now)
+
+    def _act(self, strategy_id: str, intent: OrderIntent, ref_price: float) -> None:
         if isinstance(intent, KillSwitch):
             # RiskManager.check has already halted the scope; here the cancel + flatten.
             scope = None if intent.scope == "all" else strategy_id
@@ -222,10 +230,10 @@ class OrderExecutor:
             return
         rec.spec = spec
         apply_prices(rec.order, spec, self._contracts[intent.symbol][1])
-        self._journal_order(rec, "Modify")
         if rec.sent and not self.dry_run:
             rec.order.transmit = True  # a bracket leg placed with transmit=False must go now
             self._pacer.send(1, lambda: self._modify_now(rec))
+        self._journal_order(rec, "Modify")  # after the wire, as for new orders
         # Unsent (queued) orders need nothing more: the queued placeOrder sends this Order.
         self._emit_view(rec)
 
@@ -241,8 +249,8 @@ class OrderExecutor:
         symbol, target = intent.symbol, intent.quantity
         inflight = sum(
             r.spec.action.sign * r.remaining
-            for r in self._book.all_working(sid)
-            if r.symbol == symbol and r.spec.order_type is OrderType.MARKET and not r.done
+            for r in self._book.working_on(sid, symbol)
+            if r.spec.order_type is OrderType.MARKET and not r.done
         )
         diff = target - self.position(sid, symbol) - inflight
         if abs(diff) < _EPS:
@@ -343,12 +351,20 @@ class OrderExecutor:
         return int(self.ib.client.getReqId())
 
     def _send(self, legs: list[OrderRecord]) -> None:
-        for rec in legs:
-            self._journal_order(rec, "New")
         if self.dry_run:
+            self._journal_new(legs)
             self._dry_accept(legs)
             return
         self._pacer.send(len(legs), lambda: self._place_now(legs))
+        # Journalled once the legs are on the wire (or queued by the pacer), off the path
+        # from the bar to the socket; a failed send journals them first (_place_now).
+        self._journal_new(legs)
+
+    def _journal_new(self, legs: list[OrderRecord]) -> None:
+        for rec in legs:
+            if not rec.journalled:
+                rec.journalled = True
+                self._journal_order(rec, "New")
 
     def _place_now(self, legs: list[OrderRecord]) -> None:
         live = [r for r in legs if not r.done]
@@ -358,6 +374,7 @@ class OrderExecutor:
             try:
                 trade = self.ib.placeOrder(rec.contract, rec.order)
             except ConnectionError as e:
+                self._journal_new(legs)  # the status update needs the order's row
                 self._set_status(rec, OrderStatus.Cancelled, f"not sent: {e}")
                 self._refuse(rec.strategy_id, rec.intent, f"{rec.ref} not sent: {e}")
                 continue

@@ -383,6 +383,13 @@ class Feed:
 
     # ---- figures ---------------------------------------------------------------------------
 
+    def contracts(self) -> list[Contract]:
+        """Every contract with a bar or tick subscription."""
+        out = {s.key.con_id: s.contract for s in self.streams.values()}
+        for c in self._tick_contracts.values():
+            out.setdefault(c.conId, c)
+        return list(out.values())
+
     @property
     def started(self) -> bool:
         return self._started

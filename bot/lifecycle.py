@@ -19,14 +19,14 @@ import logging
 import signal
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ib_insync import IB
 
 from bot import registry
 from bot.config import BotConfig
-from bot.context import PnlBook, SymbolInfo
+from bot.context import PnlBook, SymbolInfo, next_trading_day
 from bot.engine import Clock, Engine
 from bot.events import OrderType
 from bot.executor import OrderExecutor
@@ -54,6 +54,8 @@ class RunOptions:
     stop_timeout: float = 5.0
     reconnect_delays: tuple[float, ...] = (0.5, 1, 2, 4, 8, 15, 30)
     print_summary: bool = True
+    # Embedded gateway: end its replay at this simulated time (None: at the end of the data).
+    gateway_end: datetime | None = None
 
 
 class Daemon:
@@ -180,6 +182,7 @@ class Daemon:
             data_dir=g.data,
             instruments_path=g.instruments,
             start=g.start,
+            end=self.opts.gateway_end,
             speed=g.speed,
             account=g.account,
             cash=g.cash,
@@ -268,7 +271,14 @@ class Daemon:
         )
         for name, info in self.infos.items():
             self.executor.register_contract(name, info.contract, info.min_tick)
-        risk = RiskManager(cfg.risk, journal)
+        contracts = {
+            s.id: [self.infos[sym] for sym in s.symbols] for s in cfg.strategies if s.enabled
+        }
+        risk = RiskManager(
+            cfg.risk,
+            journal,
+            next_day=lambda sid, now: next_trading_day(contracts.get(sid, ()), now),
+        )
         first_tz = next(iter(self.infos.values())).tz
         prices: dict[str, float] = {}
         pnl = PnlBook(first_tz, prices, self.executor.commission)
@@ -336,16 +346,37 @@ class Daemon:
             log.info("%s", self.status())
 
     async def _watch_gateway(self) -> None:
-        """Stop when the embedded gateway's replay has reached the end of its data."""
+        """Stop when the embedded gateway's replay has passed the end of the data this run
+        subscribes to (other instruments' data may run on: EUR.USD trades until 17:00)."""
         gw = self.gateway
-        end = gw.market.last_time()
+        end = self._replay_end()
         while True:
             await asyncio.sleep(0.25)
-            if gw.clock.now() >= end:
+            if gw.clock.now() >= end or gw.finished:
                 # Let the last bars and fills arrive before stopping.
                 await asyncio.sleep(0.5)
                 self.request_stop("end of the simulated gateway's data")
                 return
+
+    def _replay_end(self) -> datetime:
+        """End of the embedded gateway's data for the contracts the feed subscribed, capped by
+        ``RunOptions.gateway_end``: the end of each one's last 1-minute bar."""
+        assert self.feed is not None
+        gw = self.gateway
+        market = gw.market
+        end = market.last_time()
+        if self.opts.gateway_end is not None:
+            end = min(end, self.opts.gateway_end)
+        con_ids = {c.conId for c in self.feed.contracts()}
+        ends = []
+        for cid in con_ids:
+            if not market.has_data(cid):
+                continue
+            what = "MIDPOINT" if gw.instruments.by_con_id(cid).sec_type == "CASH" else "TRADES"
+            bars = market.historical_bars(cid, end, "2 D", "1 min", what, False, end)
+            if bars:
+                ends.append(_utc(bars[-1].date) + timedelta(minutes=1))
+        return min(end, max(ends)) if ends else end
 
     def status(self) -> str:
         assert self.engine is not None and self.feed is not None
@@ -476,3 +507,7 @@ def _contract_text(s: Any) -> str:
     if s.primary_exchange:
         parts.append(f"primary {s.primary_exchange}")
     return " ".join(parts)
+
+
+def _utc(t: Any) -> datetime:
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)

@@ -40,6 +40,7 @@ class OrderRecord:
     sent: bool = False
     cancel_requested: bool = False
     done: bool = False
+    journalled: bool = False  # its "New" row is in the journal
 
     @property
     def order_id(self) -> int:
@@ -80,6 +81,11 @@ class OrderBook:
     def working(self, strategy_id: str, symbol: str, tag: str) -> OrderRecord | None:
         recs = self._working.get((strategy_id, symbol))
         return recs.get(tag) if recs else None
+
+    def working_on(self, strategy_id: str, symbol: str) -> Iterator[OrderRecord]:
+        """One strategy's working records on one symbol (a snapshot)."""
+        recs = self._working.get((strategy_id, symbol))
+        return iter(list(recs.values()) if recs else ())
 
     def refresh(self, rec: OrderRecord) -> WorkingOrder:
         """Update the strategy-facing view; drop the record from the working set once done."""

@@ -3,7 +3,9 @@
 ``check`` does no I/O beyond buffering a journal row for a rejection, allocates nothing on
 the approve path and costs a few microseconds. Its checks, in order:
 
-1. kill switch: a halted scope accepts only cancels and position-reducing orders;
+1. kill switch: a halted scope accepts only cancels and position-reducing orders; a
+   strategy's own kill lasts until its next exchange trading day (``next_day``), an
+   operator's ("all") until ``resume``;
 2. order completeness (prices the order type needs, bracket legs on the other side);
 3. allowed order types;
 4. max order notional (quantity x limit/stop price, else the reference price);
@@ -19,7 +21,8 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.config import RiskConfig
@@ -45,32 +48,61 @@ log = logging.getLogger(__name__)
 _MINUTE = timedelta(minutes=1)
 _ALL = "*"  # kill-switch scope key for "every strategy"
 
+NextDay = Callable[[str, datetime], datetime | None]  # (strategy id, now) -> next day's start
+
+
+@dataclass(frozen=True, slots=True)
+class _Halt:
+    reason: str
+    until: datetime | None  # event time at which it lifts by itself; None: until resume
+
 
 class RiskManager:
-    def __init__(self, cfg: RiskConfig, journal: Journal) -> None:
+    def __init__(self, cfg: RiskConfig, journal: Journal, next_day: NextDay | None = None) -> None:
+        """``next_day(strategy_id, now)``: start of the strategy's next exchange trading day
+        (``bot.context.next_trading_day`` over its contracts); without it, or when it returns
+        None, a strategy's kill also lasts until ``resume``."""
         self.cfg = cfg
         self.journal = journal
+        self._next_day = next_day
         allowed = frozenset(str(OrderType(t)) for t in cfg.allowed_order_types)
         # All types allowed (the default): skip the check instead of a set lookup per intent.
         self._allowed: frozenset[str] | None = None if len(allowed) == len(OrderType) else allowed
         self._recent: dict[str, deque[datetime]] = {}
-        self._halted: dict[str, str] = {}  # strategy id or _ALL -> reason
+        self._halted: dict[str, _Halt] = {}  # strategy id or _ALL
 
     # ---- kill switch --------------------------------------------------------------------
 
     def kill(self, reason: str, *, strategy_id: str | None, now: datetime) -> None:
-        """Halt new entries for one strategy (or all when None) until ``resume``."""
-        self._halted[strategy_id or _ALL] = reason
+        """Halt new entries for one strategy until its next trading day (a daily limit must
+        not end the strategy's later days), or for all (when None) until ``resume``."""
+        until = None
+        if strategy_id is not None and self._next_day is not None:
+            until = self._next_day(strategy_id, now)
+        self._halted[strategy_id or _ALL] = _Halt(reason, until)
         scope = strategy_id or "all strategies"
-        log.warning("kill switch for %s: %s", scope, reason)
+        lasts = "resume" if until is None else f"{until:%Y-%m-%d %H:%M} UTC"
+        log.warning("kill switch for %s until %s: %s", scope, lasts, reason)
         self.journal.record_risk_event("kill", reason, now, strategy_id=strategy_id)
 
     def resume(self, *, strategy_id: str | None, now: datetime) -> None:
         self._halted.pop(strategy_id or _ALL, None)
         self.journal.record_risk_event("resume", "operator resume", now, strategy_id=strategy_id)
 
-    def is_halted(self, strategy_id: str) -> bool:
-        return bool(self._halted) and (_ALL in self._halted or strategy_id in self._halted)
+    def is_halted(self, strategy_id: str, now: datetime | None = None) -> bool:
+        """Whether new entries are refused (at ``now``: a strategy's kill may have lifted)."""
+        return bool(self._halted) and self._halt(strategy_id, now) is not None
+
+    def _halt(self, sid: str, now: datetime | None) -> _Halt | None:
+        """The halt in force for ``sid``: its own (lifted here once ``now`` reaches its end,
+        journalled as a resume), else the operator's."""
+        own = self._halted.get(sid)
+        if own is not None and own.until is not None and now is not None and now >= own.until:
+            del self._halted[sid]
+            log.info("kill switch for %s lifted: a new trading day", sid)
+            self.journal.record_risk_event("resume", "new trading day", now, strategy_id=sid)
+            own = None
+        return own or self._halted.get(_ALL)
 
     # ---- the check ----------------------------------------------------------------------
 
@@ -125,9 +157,8 @@ class RiskManager:
         delta = spec.action.sign * spec.quantity
         # Reducing = toward flat without crossing it: never a new entry, whatever the limits.
         reduces = position * delta < 0 and abs(delta) <= abs(position) + 1e-9
-        if self._halted and not reduces and self.is_halted(sid):
-            halted_by = self._halted.get(sid) or self._halted.get(_ALL)
-            return f"kill switch active for {sid}: {halted_by}; only exits are accepted"
+        if self._halted and not reduces and (halt := self._halt(sid, now)) is not None:
+            return f"kill switch active for {sid}: {halt.reason}; only exits are accepted"
         if self._allowed is not None and str(spec.order_type) not in self._allowed:
             allowed = ", ".join(sorted(self._allowed))
             return f"order type {spec.order_type} not allowed (risk.allowed_order_types: {allowed})"

@@ -6,7 +6,7 @@ the average 5-minute volume of the previous ``lookback_days`` days enters a brac
 breakout direction (market entry, take-profit ``take_profit_pct`` away, stop at the other side
 of the range), at most once per symbol per day. When the day's P&L reaches +max_daily_profit or
 -max_daily_loss, or at the cutoff (exchange time) with anything open, a KillSwitch cancels,
-flattens and halts; either way no entry follows that day.
+flattens and halts until the next trading day; either way no entry follows that day.
 """
 
 from __future__ import annotations
@@ -73,10 +73,8 @@ class OpeningRangeBreakout(Strategy[OpeningRangeBreakoutParams]):
         self._tz = ZoneInfo(params.timezone)
 
     def on_warmup_bar(self, bar: Bar) -> None:
-        """A history bar before going live: feeds the volume stats and today's range, no trading.
-
-        Not part of the Strategy API yet: until the engine calls it on warm-up bars, the stats
-        start with the first live day (so the first live day cannot trade)."""
+        """A history bar before going live (or replayed after a reconnect): feeds the volume
+        stats and today's range, no trading; so the first live day can already trade."""
         self._observe(bar)
 
     def on_bar(self, bar: Bar) -> list[OrderIntent]:
@@ -118,9 +116,9 @@ class OpeningRangeBreakout(Strategy[OpeningRangeBreakoutParams]):
         return day, avg
 
     def _kill(self, bar: Bar) -> list[OrderIntent] | None:
-        """The end of the trading day: at a P&L limit or the cut-off, the kill switch. At the
-        cut-off with nothing open there is nothing to cancel or flatten, so entries just stop:
-        the risk stage's halt lasts until an operator resumes, longer than the day."""
+        """The end of the trading day: at a P&L limit or the cut-off, the kill switch (the risk
+        stage halts the strategy until its next trading day). At the cut-off with nothing open
+        there is nothing to cancel or flatten, so entries just stop for the day, here."""
         p, pnl, syms = self.params, self.ctx.pnl_today(), self.ctx.symbols
         if p.max_daily_profit is not None and pnl >= p.max_daily_profit:
             return [KillSwitch(f"daily profit {pnl:.2f} >= {p.max_daily_profit:.2f}")]

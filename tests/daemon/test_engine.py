@@ -6,14 +6,15 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import pytest
 from ib_insync import Contract
 
-from bot.config import BarSpec, Sizing
-from bot.context import PnlBook, SymbolInfo
+from bot.config import BarSpec, RiskConfig, Sizing
+from bot.context import PnlBook, SymbolInfo, next_trading_day, parse_sessions
 from bot.engine import Clock, Engine, describe
 from bot.events import (
     Bar,
@@ -32,12 +33,15 @@ from bot.events import (
     Tick,
     WorkingOrder,
 )
-from bot.feed import StreamKey
+from bot.feed import Feed, StreamKey
 from bot.indicators import SMA, IndicatorSpec
+from bot.journal import Journal
+from bot.risk import RiskManager
 from bot.strategy import Strategy
 
 NY = ZoneInfo("US/Eastern")
 T0 = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
+M1 = timedelta(minutes=1)
 
 
 class FakeRisk:
@@ -115,6 +119,12 @@ class Scripted(Strategy[Any]):
         self.ticks: list[Tick] = []
         self.boom = False
         self.extra: list[OrderIntent] = []
+        self.warm: list[tuple[Bar, float]] = []  # warm-up bars with the SMA they saw
+
+    def on_warmup_bar(self, bar: Bar) -> None:
+        self.warm.append((bar, self.ctx.indicator(bar.symbol, "sma")))
+        if self.boom:
+            raise RuntimeError("boom")
 
     def indicators(self) -> Mapping[str, IndicatorSpec]:
         return {"sma": SMA(2)}
@@ -181,6 +191,9 @@ def test_warm_up_updates_indicators_without_orders_then_live_bars_trade(world: A
         engine.on_bar(key, bar("AAPL", i, close), False)
     assert s.seen == [] and ex.submitted == []
     assert s.ctx.indicator("AAPL", "sma") == 11.5
+    # on_warmup_bar saw each bar after the indicators took it (SMA(2): NaN, 10.5, 11.5).
+    assert [b.close for b, _ in s.warm] == [10, 11, 12]
+    assert math.isnan(s.warm[0][1]) and [v for _, v in s.warm[1:]] == [10.5, 11.5]
     engine.on_bar(key, bar("AAPL", 3, 13), True)
     assert [b.close for b in s.seen] == [13]
     ((sid, intent, ref),) = ex.submitted
@@ -260,6 +273,67 @@ def test_kill_switch_halts_then_cancels_and_flattens(world: Any) -> None:
     engine.kill(KillSwitch("operator", scope="all"), None)
     assert risk.killed[-1] == ("operator", None)
     assert engine.counters.kills == ["s1: drawdown", "all: operator"]
+
+
+def test_a_crash_in_on_warmup_bar_disables_only_that_strategy(world: Any) -> None:
+    engine, _, _, feed = world
+    bad, good = add(engine, feed, "bad", ["AAPL"]), add(engine, feed, "good", ["AAPL"])
+    bad.boom = True
+    for i, close in enumerate([10, 11]):
+        engine.on_bar(feed.keys[0], bar("AAPL", i, close), False)
+    assert len(bad.warm) == 1 and len(good.warm) == 2
+    assert not engine.slots["bad"].enabled and engine.slots["good"].enabled
+
+
+async def test_bars_replayed_after_a_reconnect_reach_on_warmup_bar(world: Any) -> None:
+    from test_feed import FakeIB, hist  # the feed's own fake of the ib_insync calls
+
+    engine, _, ex, _ = world
+    ib = FakeIB(T0 + timedelta(minutes=2, seconds=30), {1: [hist(T0, 100), hist(T0 + M1, 101)]})
+    feed = Feed(ib, engine.on_bar)  # type: ignore[arg-type]
+    slot = engine.add_strategy(Settings("s1", ["AAPL"]), Scripted, None)  # type: ignore[arg-type]
+    engine.infos["AAPL"] = info("AAPL", 1)
+    engine.attach(feed, "s1", BarSpec(size="1 min"))
+    s = slot.strategy
+    assert isinstance(s, Scripted)
+    await feed.start()
+    assert [b.time for b, _ in s.warm] == [T0, T0 + M1]
+    feed.stop()  # disconnected; 15:02 .. 15:04 closed meanwhile and come back as history
+    ib.history = {1: [hist(T0 + m * M1, 100 + m) for m in range(6)]}
+    ib.now = T0 + timedelta(minutes=5, seconds=30)
+    await feed.start()
+    assert [b.time for b, _ in s.warm] == [T0 + m * M1 for m in range(5)]
+    assert s.seen == [] and ex.submitted == []  # never traded on
+
+
+def test_a_strategy_kill_ends_its_day_not_its_later_days(tmp_path: Path) -> None:
+    """The real risk stage: after Monday's kill, Monday's entries are refused, Tuesday's pass."""
+    sessions = parse_sessions("20240304:0930-20240304:1600;20240305:0930-20240305:1600", NY)
+    aapl = SymbolInfo("AAPL", Contract(conId=1, symbol="AAPL"), 0.01, NY, sessions)
+    journal = Journal(tmp_path / "j.sqlite")
+    risk = RiskManager(
+        RiskConfig(max_orders_per_minute=None),
+        journal,
+        next_day=lambda sid, now: next_trading_day([aapl], now),
+    )
+    ex, feed, prices = FakeExecutor(), FakeFeed(), {}  # type: ignore[var-annotated]
+    engine = Engine(risk=risk, executor=ex, infos={"AAPL": aapl}, clock=Clock(T0),
+                    prices=prices, pnl=PnlBook(NY, prices))  # fmt: skip
+    s = add(engine, feed, "s1", ["AAPL"])
+    key = feed.keys[0]
+    engine.on_bar(key, bar("AAPL", 0, 10), True)
+    s.extra = [KillSwitch("daily loss")]
+    engine.on_bar(key, bar("AAPL", 1, 11), True)  # kills at 15:30 UTC Monday
+    s.extra = []
+    engine.on_bar(key, bar("AAPL", 2, 12), True)  # SMA up: buy refused, halted for Monday
+    tuesday = 4 * 24 - 2  # 15-minute bars from T0 (10:00 EST Monday) to 09:30 Tuesday
+    engine.on_bar(key, bar("AAPL", tuesday, 13), True)
+    kinds = [type(i).__name__ for _, i, _ in ex.submitted]
+    assert kinds == ["KillSwitch", "PlaceOrder"]
+    assert ex.submitted[-1][1].order.quantity == 10  # type: ignore[union-attr]
+    assert bar("AAPL", tuesday, 13).time == datetime(2024, 3, 5, 14, 30, tzinfo=UTC)
+    assert engine.counters.rejections == 1
+    journal.close()
 
 
 def test_ticks_reach_only_strategies_that_want_them(world: Any) -> None:

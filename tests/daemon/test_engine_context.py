@@ -77,6 +77,18 @@ def test_session_open_by_exchange_date() -> None:
     assert session_open(fx_info, date(2024, 3, 4)) == datetime(2024, 3, 3, 22, tzinfo=UTC)
 
 
+def test_session_open_outside_the_sessions_ib_sent_follows_their_local_hours() -> None:
+    """Warm-up days before today (and days past IB's week): the same local open, DST and all."""
+    i = info()  # sessions on Mon 03-04 and Tue 03-05, EST (UTC-5)
+    assert session_open(i, date(2024, 3, 1)) == datetime(2024, 3, 1, 14, 30, tzinfo=UTC)
+    assert session_open(i, date(2024, 3, 11)) == datetime(2024, 3, 11, 13, 30, tzinfo=UTC)  # EDT
+    assert session_open(i, date(2024, 3, 2)) is None  # Saturday
+    fx = parse_sessions("20240303:1700-20240304:1700", NY)
+    fx_info = SymbolInfo("EUR.USD", Contract(), 0.00005, NY, fx)
+    # Friday 03-01's FX day opened Thursday 17:00 New York.
+    assert session_open(fx_info, date(2024, 3, 1)) == datetime(2024, 2, 29, 22, tzinfo=UTC)
+
+
 def test_quantity_for_each_sizing_mode() -> None:
     assert ctx(Sizing(fixed=7)).quantity_for("AAPL", 123.0) == 7
     assert ctx(Sizing(capital=10_000)).quantity_for("AAPL", 123.0) == 81

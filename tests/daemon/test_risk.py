@@ -6,10 +6,13 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from ib_insync import Contract
 
 from bot.config import RiskConfig
+from bot.context import SymbolInfo, next_trading_day, parse_sessions
 from bot.events import (
     CancelOrder,
     KillSwitch,
@@ -220,6 +223,74 @@ def test_kill_switch_intent_arms_the_switch_for_its_scope(journal: Journal) -> N
     assert r.is_halted("s2")
     rows = journal.query("SELECT strategy_id, kind, reason FROM risk_events ORDER BY id")
     assert rows == [("s1", "kill", "cut-off time"), (None, "kill", "panic")]
+
+
+# A week of IB liquid hours around a DST change: US clocks go forward on Sunday 2024-03-10, so
+# 09:30 New York is 14:30 UTC in the week of 03-04 and 13:30 UTC from Monday 03-11 on.
+NY = ZoneInfo("US/Eastern")
+STK_HOURS = (
+    "20240307:0930-20240307:1600;20240308:0930-20240308:1600;20240309:CLOSED;"
+    "20240310:CLOSED;20240311:0930-20240311:1600"
+)
+CASH_HOURS = "20240307:1700-20240308:1700;20240309:CLOSED;20240310:1700-20240311:1700"
+AAPL = SymbolInfo("AAPL", Contract(conId=1), 0.01, NY, parse_sessions(STK_HOURS, NY))
+EURUSD = SymbolInfo("EUR.USD", Contract(conId=2), 5e-5, NY, parse_sessions(CASH_HOURS, NY))
+FRI_CUTOFF = datetime(2024, 3, 8, 20, 45, tzinfo=UTC)  # Friday 15:45 EST
+MON_OPEN = datetime(2024, 3, 11, 13, 30, tzinfo=UTC)  # Monday 09:30 EDT
+
+
+def utc(month: int, day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2024, month, day, hour, minute, tzinfo=UTC)
+
+
+def test_next_trading_day_is_the_first_session_of_a_later_exchange_date() -> None:
+    assert next_trading_day([AAPL], FRI_CUTOFF) == MON_OPEN  # over the weekend and DST
+    # Before Friday's open Friday is still "today": the next day is Monday, not 09:30 Friday.
+    assert next_trading_day([AAPL], utc(3, 8, 14)) == MON_OPEN
+    assert next_trading_day([AAPL], utc(3, 7, 17)) == utc(3, 8, 14, 30)  # Thursday -> Friday
+    # Past the sessions IB sent: the next exchange midnight (Tuesday 00:00 EDT).
+    assert next_trading_day([AAPL], utc(3, 11, 19, 45)) == utc(3, 12, 4)
+    # FX: Friday's day ends at 17:00 Friday; Monday's opens Sunday 17:00 EDT (21:00 UTC),
+    # and a kill in that evening session already belongs to Monday: next is Monday 17:00.
+    assert next_trading_day([EURUSD], FRI_CUTOFF) == utc(3, 10, 21)
+    assert next_trading_day([EURUSD], utc(3, 8, 22)) == utc(3, 10, 21)  # closed for the day
+    # Sunday evening is Monday's day; with no later session known: Tuesday 00:00 EDT.
+    assert next_trading_day([EURUSD], utc(3, 10, 22)) == utc(3, 12, 4)
+    assert next_trading_day([AAPL, EURUSD], FRI_CUTOFF) == utc(3, 10, 21)  # the earliest
+    assert next_trading_day([], FRI_CUTOFF) is None
+
+
+def test_a_strategy_kill_lasts_until_its_next_trading_day(journal: Journal) -> None:
+    r = RiskManager(
+        RiskConfig(max_orders_per_minute=None),
+        journal,
+        next_day=lambda sid, now: next_trading_day([AAPL], now),
+    )
+    halted = "kill switch active for s1: cut-off; only exits are accepted"
+    assert reason(r, KillSwitch("cut-off"), now=FRI_CUTOFF) is None
+    assert r.is_halted("s1", FRI_CUTOFF)
+    assert reason(r, buy(10), now=FRI_CUTOFF + timedelta(minutes=5)) == halted
+    assert reason(r, buy(10), now=MON_OPEN - timedelta(seconds=1)) == halted
+    assert reason(r, buy(10), now=MON_OPEN) is None  # lifted by Monday's first event
+    assert not r.is_halted("s1", MON_OPEN)
+    # The engine's path (risk.kill) lifts the same way; the operator's kill does not lift.
+    r.kill("daily loss", strategy_id="s1", now=MON_OPEN + timedelta(hours=1))
+    r.kill("operator", strategy_id=None, now=MON_OPEN + timedelta(hours=1))
+    later = utc(3, 20, 15)
+    assert reason(r, buy(10), now=later) == (
+        "kill switch active for s1: operator; only exits are accepted"
+    )
+    r.resume(strategy_id=None, now=later)
+    assert reason(r, buy(10), now=later) is None
+    rows = journal.query("SELECT time, strategy_id, kind, reason FROM risk_events ORDER BY id")
+    assert [row for row in rows if row[2] != "rejection"] == [
+        (FRI_CUTOFF.isoformat(), "s1", "kill", "cut-off"),
+        (MON_OPEN.isoformat(), "s1", "resume", "new trading day"),
+        ((MON_OPEN + timedelta(hours=1)).isoformat(), "s1", "kill", "daily loss"),
+        ((MON_OPEN + timedelta(hours=1)).isoformat(), None, "kill", "operator"),
+        (later.isoformat(), "s1", "resume", "new trading day"),
+        (later.isoformat(), None, "resume", "operator resume"),
+    ]
 
 
 def test_rejections_are_journalled_with_the_intent(journal: Journal) -> None:
