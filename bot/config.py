@@ -257,6 +257,10 @@ class BarSpec(_Model):
     what_to_show: Literal["TRADES", "MIDPOINT", "BID", "ASK"] = "TRADES"
     use_rth: bool = True
     warmup: str = "10 D"  # an IB duration: "<N> S|D|W|M|Y"
+    # Live bars: 5-second real-time bars aggregated by the bot ("realtime"), or IB's own bars of
+    # this size kept up to date (reqHistoricalData keepUpToDate; each handed on when the next
+    # one starts, so a session's last bar arrives with the next session's first).
+    source: Literal["realtime", "keep_up_to_date"] = "realtime"
 
     @field_validator("size")
     @classmethod

@@ -202,6 +202,7 @@ class Engine:
                 what_to_show=bars.what_to_show,
                 use_rth=bars.use_rth,
                 warmup=bars.warmup,
+                source=bars.source,
             )
             self._routes.setdefault(key, []).append(slot)
             iset = self._sets.setdefault(key, IndicatorSet())

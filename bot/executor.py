@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from datetime import datetime
 
@@ -48,7 +48,7 @@ from bot.events import (
     WorkingOrder,
 )
 from bot.guard import check_account
-from bot.journal import Journal
+from bot.journal import UNOWNED, Journal
 from bot.order_book import OrderBook, OrderRecord
 from bot.orders_build import (
     BRACKET_OCA_TYPE,
@@ -62,7 +62,13 @@ from bot.orders_build import (
     validate_spec,
 )
 from bot.pacing import PacingGovernor
-from bot.positions import PositionBook
+from bot.positions import (
+    Disagreement,
+    PositionBook,
+    PositionMismatchError,
+    disagreements,
+    mismatch_message,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +79,9 @@ _NOT_REJECTIONS = frozenset({0, 202})
 
 class OrderExecutor:
     """One per IB connection. Use: construct (the paper/live guard runs here),
-    ``register_contract`` for every symbol, ``await reconcile()`` after every (re)connect,
-    then ``submit`` risk-approved intents; ``shutdown()`` on stop.
+    ``register_contract`` for every symbol, ``await reconcile(verify=traded symbols)`` after
+    the first connect (``await reconcile()`` after a reconnect), then ``submit`` risk-approved
+    intents; ``shutdown()`` on stop.
 
     ``position`` and ``working_orders`` are per strategy and per symbol; ``working_orders``
     is a live read-only view keyed by tag. ``commission`` totals IB's reports since start.
@@ -109,6 +116,7 @@ class OrderExecutor:
         self._prices: dict[str, float] = {}
         self._book = OrderBook()
         self._positions = PositionBook(journal.positions())
+        self._unowned: dict[str, float] = journal.unowned_positions()
         self._seq: dict[tuple[str, str], int] = journal.sequences()
         self._seen: set[str] = journal.exec_ids()
         self._commissioned: set[str] = set(self._seen)
@@ -576,12 +584,20 @@ class OrderExecutor:
 
     # ---- reconcile ----------------------------------------------------------------------
 
-    async def reconcile(self) -> None:
-        """At (re)connect: adopt our open orders, route executions we missed.
+    async def reconcile(self, *, verify: Collection[str] = (), reset: bool = False) -> None:
+        """At (re)connect: adopt our open orders, route executions we missed, then compare
+        the strategies' positions with the account's.
 
         Open trades are bound first, synchronously, so a live fill that arrives while the
         executions request is in flight is already followed; every execution is routed
         at most once whichever path sees it first (dedupe by execId, journal included).
+
+        ``verify`` (at start-up): the symbols the bot trades. On each, the positions restored
+        from the journal (plus what a reset recorded as held outside the strategies) must add
+        up to the account's position at IB; otherwise PositionMismatchError, and nothing has
+        been sent. With ``reset`` the disagreeing symbols' strategies start flat instead and
+        the account's figure is recorded as held outside them (journalled). Other symbols
+        only log a mismatch.
         """
         now = self._now()
         if self.dry_run:
@@ -601,14 +617,63 @@ class OrderExecutor:
                 parsed.strategy_id, parsed.symbol, parsed.tag, ref, fill, rec
             )
         self._settle_vanished(open_ids)
-        self._compare_positions()
         msg = f"adopted {len(open_ids)} open orders, routed {routed} missed executions"
         log.info("reconcile: %s", msg)
         self.journal.record_event("reconcile", msg, now)
+        self._verify_positions(set(verify), reset, now)
+
+    def _verify_positions(self, verify: set[str], reset: bool, now: datetime) -> None:
+        symbols = set(self._contracts)
+        if verify:  # start-up: what the bot trades, and whatever its strategies hold
+            symbols &= verify | {sym for (_, sym), _ in self._positions.items()}
+        bad = disagreements(self._positions, self._unowned, self._account_positions(), symbols)
+        refused = [d for d in bad if d.symbol in verify]
+        for d in bad:
+            if d.symbol not in verify:
+                log.warning("position mismatch %s", d.describe())
+                self.journal.record_event("position-mismatch", d.describe(), now)
+        if not refused:
+            return
+        text = mismatch_message(self.account, self.journal.path, refused)
+        if not reset:
+            self.journal.record_event("position-mismatch", text, now)
+            self.journal.flush()
+            raise PositionMismatchError(text)
+        self._reset_positions(refused, now)
+
+    def _account_positions(self) -> dict[str, float]:
+        """The account's position per registered symbol, as IB reports it."""
+        by_con = {c.conId: sym for sym, (c, _) in self._contracts.items() if c.conId}
+        out: dict[str, float] = {}
+        for p in self.ib.positions():
+            sym = by_con.get(p.contract.conId)
+            if sym is not None and (not self.account or p.account == self.account):
+                out[sym] = out.get(sym, 0.0) + p.position
+        return out
+
+    def _reset_positions(self, found: list[Disagreement], now: datetime) -> None:
+        """--reset-positions: the strategies start flat on these symbols; the account's
+        position there becomes 'held outside the strategies' (expected at the next start)."""
+        for d in found:
+            reason = f"--reset-positions: {d.describe()}"
+            for sid, qty in d.strategies.items():
+                self._positions.apply(sid, d.symbol, -qty)
+                self.journal.record_adjustment(sid, d.symbol, -qty, reason, now)
+            if abs(d.broker - d.unowned) > _EPS:
+                self.journal.record_adjustment(UNOWNED, d.symbol, d.broker - d.unowned,
+                                               reason, now)  # fmt: skip
+            if abs(d.broker) > _EPS:
+                self._unowned[d.symbol] = d.broker
+            else:
+                self._unowned.pop(d.symbol, None)
+            log.warning("positions reset: %s; the strategies start flat on %s",
+                        d.describe(), d.symbol)  # fmt: skip
+            self.journal.record_event("positions-reset", reason, now)
+        self.journal.flush()
 
     def _adopt_open_trades(self) -> set[int]:
         open_ids: set[int] = set()
-        filled = self._journal_filled()
+        filled = self.journal.filled_by_ref()
         for trade in self.ib.openTrades():
             parsed = parse_order_ref(trade.order.orderRef, self.prefix)
             if parsed is None or trade.order.orderId <= 0:
@@ -650,10 +715,6 @@ class OrderExecutor:
         self._journal_order(rec, "Adopt")
         return rec
 
-    def _journal_filled(self) -> dict[str, float]:
-        rows = self.journal.query("SELECT order_ref, SUM(quantity) FROM fills GROUP BY order_ref")
-        return {ref: float(q) for ref, q in rows if ref}
-
     def _settle_vanished(self, open_ids: set[int]) -> None:
         """Sent orders IB no longer lists as open ended while we were not looking."""
         final = {t.order.orderRef: t for t in self.ib.trades() if t.order.orderRef}
@@ -667,19 +728,6 @@ class OrderExecutor:
             # Executions were just routed: whatever filled is in rec.filled now.
             rec.broker_filled = rec.filled
             self._set_status(rec, status, "ended while disconnected")
-
-    def _compare_positions(self) -> None:
-        ours = self._positions.by_symbol()
-        by_con = {c.conId: sym for sym, (c, _) in self._contracts.items() if c.conId}
-        for p in self.ib.positions():
-            sym = by_con.get(p.contract.conId)
-            if sym is None or (self.account and p.account != self.account):
-                continue
-            mine = ours.get(sym, 0.0)
-            if abs(mine - p.position) > _EPS:
-                msg = f"{sym}: account holds {p.position:g}, strategies hold {mine:g}"
-                log.warning("position mismatch %s", msg)
-                self.journal.record_event("position-mismatch", msg, self._now())
 
 
 def _modified(spec: OrderSpec, m: ModifyOrder) -> OrderSpec:

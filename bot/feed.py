@@ -9,6 +9,16 @@ One ``BarStream`` per (contract, bar spec), however many strategies read it. Sta
 3. replay the buffer and go live: every 5-second bar passes the data-quality filter, then the
    builder, which hands on each bar once, when it closes (``bot/bars.py``).
 
+A stream with ``source="keep_up_to_date"`` takes IB's own bars instead of building them:
+
+1. ``reqHistoricalData(keepUpToDate=True)`` for the warm-up duration: complete bars are warm-up
+   as above; IB then keeps the last bar of the list up to date and appends a new one when the
+   next bar starts (``updateEvent`` with ``hasNewBar``);
+2. going live, and on every update after: each bar before the last (the only one in progress)
+   that ends after ``last_end`` is closed and handed on, once, in order. Updates that arrive
+   during the warm-up are caught up when the stream goes live (the seam); the last bar is never
+   handed on while it is the last, so a session's final bar arrives when the next one starts.
+
 After a reconnect ib_insync has dropped every subscription; ``start()`` again does the same
 steps, and the builder's ``last_end`` makes sure no bar is handed on twice: bars that closed
 while disconnected arrive as warm-up, never traded on.
@@ -29,7 +39,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
-from ib_insync import IB, BarData, Contract, RealTimeBar, RealTimeBarList, Ticker
+from ib_insync import IB, BarData, BarDataList, Contract, RealTimeBar, RealTimeBarList, Ticker
 
 from bot.bars import RT_BAR_S, BarBuilder, QualityLog, clean_volume, price_problem
 from bot.events import Bar, Tick
@@ -39,6 +49,8 @@ log = logging.getLogger(__name__)
 _DURATION = re.compile(r"\s*([0-9]+)\s*([SDWMY])\s*")
 _DURATION_S = {"S": 1, "D": 86400, "W": 7 * 86400, "M": 31 * 86400, "Y": 366 * 86400}
 _RT_KEEP = 256  # real-time bars ib_insync may keep in its list (it would grow without end)
+_KUTD_KEEP = 64  # likewise for keepUpToDate bars (all of the warm-up stays until the first trim)
+REALTIME, KEEP_UP_TO_DATE = "realtime", "keep_up_to_date"  # where a stream's live bars come from
 _5S = timedelta(seconds=RT_BAR_S)
 
 
@@ -60,6 +72,7 @@ class StreamKey:
     size_s: int
     what_to_show: str
     use_rth: bool
+    source: str = REALTIME  # REALTIME or KEEP_UP_TO_DATE
 
 
 BarHandler = Callable[[StreamKey, Bar, bool], None]  # (stream, closed bar, live)
@@ -73,6 +86,7 @@ class BarStream:
         "buffer",
         "builder",
         "contract",
+        "hist",
         "key",
         "last_rt",
         "rt",
@@ -93,6 +107,7 @@ class BarStream:
         self.warmup = warmup
         self.builder = BarBuilder(key.symbol, key.size_s, tz, emit)
         self.rt: RealTimeBarList | None = None
+        self.hist: BarDataList | None = None  # the keepUpToDate list (source KEEP_UP_TO_DATE)
         self.warming = True
         self.buffer: list[RealTimeBar] = []
         self.last_rt: datetime | None = None  # start of the last 5-second bar accepted
@@ -143,9 +158,13 @@ class Feed:
         what_to_show: str,
         use_rth: bool,
         warmup: str,
+        source: str = REALTIME,
     ) -> StreamKey:
-        """Declare a bar stream (idempotent: a second caller shares it, longest warm-up wins)."""
-        key = StreamKey(symbol, contract.conId, bar_size, size_s, what_to_show, use_rth)
+        """Declare a bar stream (idempotent: a second caller shares it, longest warm-up wins);
+        ``source``: REALTIME (5-second bars aggregated here) or KEEP_UP_TO_DATE (IB's bars)."""
+        if source not in (REALTIME, KEEP_UP_TO_DATE):
+            raise ValueError(f"bad bar source {source!r}")
+        key = StreamKey(symbol, contract.conId, bar_size, size_s, what_to_show, use_rth, source)
         stream = self.streams.get(key)
         if stream is None:
             emit = self._emitter(key)
@@ -193,6 +212,11 @@ class Feed:
                 if connected:
                     self.ib.cancelRealTimeBars(stream.rt)
                 stream.rt = None
+            if stream.hist is not None:
+                stream.hist.updateEvent.clear()
+                if connected:
+                    self.ib.cancelHistoricalData(stream.hist)
+                stream.hist = None
             stream.warming = True
             stream.buffer.clear()
         for symbol, ticker in self._tickers.items():
@@ -206,12 +230,15 @@ class Feed:
         k = stream.key
         stream.warming = True
         stream.buffer.clear()
+        if k.source == KEEP_UP_TO_DATE:
+            return  # the warm-up request is the subscription
         rt = self.ib.reqRealTimeBars(stream.contract, RT_BAR_S, k.what_to_show, k.use_rth)
         rt.updateEvent += self._rt_handler(stream)
         stream.rt = rt
 
     async def _warm_up(self, stream: BarStream, now: datetime) -> None:
         k = stream.key
+        kutd = k.source == KEEP_UP_TO_DATE
         bars = await self.ib.reqHistoricalDataAsync(
             stream.contract,
             "",
@@ -220,12 +247,17 @@ class Feed:
             k.what_to_show,
             k.use_rth,
             formatDate=2,
+            keepUpToDate=kutd,
             timeout=self.history_timeout,
         )
+        if kutd and bars is not None:
+            stream.hist = bars
+            bars.updateEvent += self._kutd_handler(stream)
         self._take_history(stream, list(bars or ()), now)
 
     def _take_history(self, stream: BarStream, bars: list[BarData], now: datetime) -> None:
-        """Complete bars -> warm-up; the in-progress last one seeds the live builder."""
+        """Complete bars -> warm-up; the in-progress last one seeds the live builder (a
+        keepUpToDate stream: stays with IB, which completes it)."""
         builder = stream.builder
         builder.discard_open()
         symbol = stream.key.symbol
@@ -250,15 +282,15 @@ class Feed:
                 self.warmup_bars += 1
                 n += 1
                 self.on_bar(stream.key, bar, False)
-            else:
+            elif stream.key.source == REALTIME:
                 builder.seed(bar)  # still in progress: live 5-second bars complete it
         log.info("%s %s: %d warm-up bars", symbol, stream.key.bar_size, n)
 
-    def _history_bar(self, stream: BarStream, bd: BarData) -> Bar | None:
+    def _history_bar(self, stream: BarStream, bd: BarData, what: str = "warm-up bar") -> Bar | None:
         symbol = stream.key.symbol
         why = price_problem(bd.open, bd.high, bd.low, bd.close)
         if why is not None:
-            self.quality.drop(symbol, why, "warm-up bar")
+            self.quality.drop(symbol, why, what)
             return None
         t = bd.date
         if isinstance(t, datetime):
@@ -267,7 +299,7 @@ class Feed:
             tz = stream.builder.tz
             t = datetime(t.year, t.month, t.day, tzinfo=tz).astimezone(UTC)
         else:
-            self.quality.drop(symbol, "bad-time", "warm-up bar")
+            self.quality.drop(symbol, "bad-time", what)
             return None
         k = stream.key
         return Bar(symbol, t, bd.open, bd.high, bd.low, bd.close, clean_volume(bd.volume), k.size_s)
@@ -277,8 +309,60 @@ class Feed:
         stream.warming = False
         for rtb in buffered:
             self._take_rt(stream, rtb)
+        if stream.hist is not None:
+            self._take_kutd(stream, stream.hist)  # bars that closed during the warm-up
 
-    # ---- live ------------------------------------------------------------------------------
+    # ---- live: keepUpToDate bars ---------------------------------------------------------------
+
+    def _kutd_handler(self, stream: BarStream) -> Callable[[BarDataList, bool], None]:
+        def on_update(bars: BarDataList, has_new_bar: bool) -> None:
+            if bars and not stream.warming:
+                self._take_kutd(stream, bars)
+
+        return on_update
+
+    def _take_kutd(self, stream: BarStream, bars: BarDataList) -> None:
+        """Hand on, in order, every bar before the last (in progress) not handed on yet."""
+        if not bars:
+            return
+        symbol = stream.key.symbol
+        last = bars[-1]
+        if price_problem(last.open, last.high, last.low, last.close) is None:
+            self.last_price[symbol] = last.close
+        builder = stream.builder
+        first = len(bars) - 1  # index of the oldest closed bar still to hand on
+        while first > 0 and not self._handed_on(stream, bars[first - 1]):
+            first -= 1
+        for bd in bars[first:-1]:
+            bar = self._history_bar(stream, bd, "keepUpToDate bar")
+            if bar is None:
+                continue
+            start, end = builder.bucket(bar.time)
+            if builder.last_end is not None and start < builder.last_end:
+                self.quality.drop(symbol, "out-of-order", "keepUpToDate bar")
+                continue
+            builder.last_end = end
+            builder.emit(Bar(symbol, start, bar.open, bar.high, bar.low, bar.close, bar.volume,
+                             int((end - start).total_seconds())))  # fmt: skip
+            self._advance(end)
+        if len(bars) > _KUTD_KEEP:
+            del bars[:-2]  # ib_insync appends to this list for as long as it is subscribed
+
+    def _handed_on(self, stream: BarStream, bd: BarData) -> bool:
+        """Whether this bar ends at or before the last one handed on (warm-up included)."""
+        last_end = stream.builder.last_end
+        if last_end is None:
+            return False
+        t = bd.date
+        if isinstance(t, datetime):
+            t = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+        elif isinstance(t, date):
+            t = datetime(t.year, t.month, t.day, tzinfo=stream.builder.tz).astimezone(UTC)
+        else:
+            return False
+        return stream.builder.bucket(t)[1] <= last_end
+
+    # ---- live: 5-second real-time bars ---------------------------------------------------------
 
     def _rt_handler(self, stream: BarStream) -> Callable[[RealTimeBarList, bool], None]:
         def on_rt(bars: RealTimeBarList, has_new: bool) -> None:

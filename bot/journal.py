@@ -1,10 +1,18 @@
 """SQLite journal: everything an operator needs to reconstruct the trading day.
 
-One file, WAL mode, schema versioned in ``meta``. Tables: ``runs`` (each daemon start),
-``intents`` (what strategies asked for), ``risk_events`` (rejections, kill switch),
-``orders`` (one row per order, latest state) with ``order_events`` (its status history),
-``fills`` (execId unique, commission filled in when IB's report arrives) and ``events``
+One file, WAL mode, schema versioned in ``meta``. Tables: ``runs`` (each daemon start, with
+its account and broker identity), ``intents`` (what strategies asked for), ``risk_events``
+(rejections, kill switch), ``orders`` (one row per order, latest state) with ``order_events``
+(its status history), ``fills`` (execId unique per broker, commission filled in when IB's report
+arrives), ``position_adjustments`` (operator resets of the strategies' book) and ``events``
 (connects, reconciles, anything else). All times are UTC ISO 8601 strings.
+
+Broker identity: the world whose orders and executions a run saw. For a real IB connection it
+is the account (``ib:DU1234567``): every run against that account continues the same book. The
+embedded simulated gateway is a new world each run (``sim:<random>``), so nothing of an earlier
+run is restored into it. Restart state (positions, order sequences, seen execIds) is read only
+from rows of the current run's identity, and orders and fills are unique per identity (a new
+simulated world reuses execIds and order refs).
 
 Writes never touch the database on the hot path: ``record_*`` appends a row to a list and
 arms one loop timer; ``flush()`` (run by that timer ``commit_interval`` seconds later, by any
@@ -20,6 +28,7 @@ import dataclasses
 import json
 import logging
 import sqlite3
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
@@ -33,13 +42,18 @@ from bot.events import OrderIntent, OrderSpec, Rejection
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
+
+# Held in the account but owned by no strategy (recorded by a reset): the strategy id of its
+# rows in position_adjustments. Never a valid strategy id (config ids are non-empty).
+UNOWNED: Final = ""
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY, started TEXT NOT NULL, ended TEXT, account TEXT, mode TEXT,
-    dry_run INTEGER NOT NULL DEFAULT 0, config TEXT, summary TEXT);
+    dry_run INTEGER NOT NULL DEFAULT 0, config TEXT, summary TEXT,
+    broker TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS intents (
     id INTEGER PRIMARY KEY, run_id INTEGER, time TEXT NOT NULL, strategy_id TEXT NOT NULL,
     symbol TEXT, kind TEXT NOT NULL, data TEXT NOT NULL);
@@ -47,38 +61,71 @@ CREATE TABLE IF NOT EXISTS risk_events (
     id INTEGER PRIMARY KEY, run_id INTEGER, time TEXT NOT NULL, strategy_id TEXT,
     kind TEXT NOT NULL, symbol TEXT, reason TEXT NOT NULL, intent TEXT);
 CREATE TABLE IF NOT EXISTS orders (
-    order_ref TEXT PRIMARY KEY, run_id INTEGER, created TEXT NOT NULL, updated TEXT NOT NULL,
-    order_id INTEGER, perm_id INTEGER, strategy_id TEXT NOT NULL, symbol TEXT NOT NULL,
-    tag TEXT NOT NULL, seq INTEGER NOT NULL, parent_ref TEXT, action TEXT, order_type TEXT,
-    quantity REAL, lmt_price REAL, aux_price REAL, trail_stop_price REAL,
-    trailing_percent REAL, tif TEXT, outside_rth INTEGER, oca_group TEXT, spec TEXT,
-    status TEXT, filled REAL NOT NULL DEFAULT 0, avg_fill_price REAL);
-CREATE INDEX IF NOT EXISTS orders_by_strategy ON orders (strategy_id, symbol, seq);
+    broker TEXT NOT NULL DEFAULT '', order_ref TEXT NOT NULL, run_id INTEGER,
+    created TEXT NOT NULL, updated TEXT NOT NULL, order_id INTEGER, perm_id INTEGER,
+    strategy_id TEXT NOT NULL, symbol TEXT NOT NULL, tag TEXT NOT NULL, seq INTEGER NOT NULL,
+    parent_ref TEXT, action TEXT, order_type TEXT, quantity REAL, lmt_price REAL,
+    aux_price REAL, trail_stop_price REAL, trailing_percent REAL, tif TEXT,
+    outside_rth INTEGER, oca_group TEXT, spec TEXT, status TEXT,
+    filled REAL NOT NULL DEFAULT 0, avg_fill_price REAL, PRIMARY KEY (broker, order_ref));
+CREATE INDEX IF NOT EXISTS orders_by_strategy ON orders (broker, strategy_id, symbol, seq);
 CREATE TABLE IF NOT EXISTS order_events (
     id INTEGER PRIMARY KEY, run_id INTEGER, time TEXT NOT NULL, order_ref TEXT NOT NULL,
     order_id INTEGER, status TEXT NOT NULL, filled REAL, remaining REAL, avg_fill_price REAL,
     message TEXT);
 CREATE TABLE IF NOT EXISTS fills (
-    exec_id TEXT PRIMARY KEY, run_id INTEGER, time TEXT NOT NULL, order_ref TEXT,
-    order_id INTEGER, strategy_id TEXT NOT NULL, symbol TEXT NOT NULL, tag TEXT,
+    broker TEXT NOT NULL DEFAULT '', exec_id TEXT NOT NULL, run_id INTEGER, time TEXT NOT NULL,
+    order_ref TEXT, order_id INTEGER, strategy_id TEXT NOT NULL, symbol TEXT NOT NULL, tag TEXT,
     side TEXT NOT NULL, quantity REAL NOT NULL, price REAL NOT NULL,
-    commission REAL NOT NULL DEFAULT 0, realized_pnl REAL);
+    commission REAL NOT NULL DEFAULT 0, realized_pnl REAL, PRIMARY KEY (broker, exec_id));
+CREATE TABLE IF NOT EXISTS position_adjustments (
+    id INTEGER PRIMARY KEY, run_id INTEGER, broker TEXT NOT NULL, time TEXT NOT NULL,
+    strategy_id TEXT NOT NULL, symbol TEXT NOT NULL, quantity REAL NOT NULL,
+    reason TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY, run_id INTEGER, time TEXT NOT NULL, kind TEXT NOT NULL,
     strategy_id TEXT, message TEXT NOT NULL, data TEXT);
 """
 
 _UPSERT_ORDER: Final = """
-INSERT INTO orders (order_ref, run_id, created, updated, order_id, perm_id, strategy_id, symbol,
-    tag, seq, parent_ref, action, order_type, quantity, lmt_price, aux_price, trail_stop_price,
-    trailing_percent, tif, outside_rth, oca_group, spec, status)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (order_ref) DO UPDATE SET updated = excluded.updated, order_id = excluded.order_id,
-    perm_id = excluded.perm_id, quantity = excluded.quantity, lmt_price = excluded.lmt_price,
-    aux_price = excluded.aux_price, trail_stop_price = excluded.trail_stop_price,
-    trailing_percent = excluded.trailing_percent, spec = excluded.spec,
-    status = COALESCE(excluded.status, orders.status)
+INSERT INTO orders (broker, order_ref, run_id, created, updated, order_id, perm_id, strategy_id,
+    symbol, tag, seq, parent_ref, action, order_type, quantity, lmt_price, aux_price,
+    trail_stop_price, trailing_percent, tif, outside_rth, oca_group, spec, status)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (broker, order_ref) DO UPDATE SET updated = excluded.updated,
+    order_id = excluded.order_id, perm_id = excluded.perm_id, quantity = excluded.quantity,
+    lmt_price = excluded.lmt_price, aux_price = excluded.aux_price,
+    trail_stop_price = excluded.trail_stop_price, trailing_percent = excluded.trailing_percent,
+    spec = excluded.spec, status = COALESCE(excluded.status, orders.status)
 """
+
+
+# Version 1 had no broker identity: a run that embedded the simulated gateway (its config has a
+# `gateway`) becomes a world of its own, any other run the identity of its account.
+_MIGRATE_1_TO_2: Final = """
+BEGIN;
+ALTER TABLE runs ADD COLUMN broker TEXT NOT NULL DEFAULT '';
+UPDATE runs SET broker = CASE
+    WHEN json_valid(config) AND json_type(config, '$.gateway') = 'object'
+    THEN 'sim:v1-run-' || id ELSE 'ib:' || COALESCE(account, '') END;
+DROP INDEX IF EXISTS orders_by_strategy;
+ALTER TABLE orders RENAME TO orders_v1;
+ALTER TABLE fills RENAME TO fills_v1;
+{schema}
+INSERT INTO orders SELECT COALESCE((SELECT broker FROM runs WHERE runs.id = o.run_id), ''), o.*
+    FROM orders_v1 o;
+INSERT INTO fills SELECT COALESCE((SELECT broker FROM runs WHERE runs.id = f.run_id), ''), f.*
+    FROM fills_v1 f;
+DROP TABLE orders_v1;
+DROP TABLE fills_v1;
+UPDATE meta SET value = '2' WHERE key = 'schema_version';
+COMMIT;
+"""
+
+
+def broker_identity(account: str, *, embedded: bool) -> str:
+    """The journal scope of a run (module doc): its account at IB, or a new simulated world."""
+    return f"sim:{uuid.uuid4().hex}" if embedded else f"ib:{account}"
 
 
 def dry_run_path(path: Path) -> Path:
@@ -130,22 +177,34 @@ class Journal:
         self._pending: list[tuple[str, Sequence[Any]]] = []
         self._timer: asyncio.TimerHandle | None = None
         self.run_id: int | None = None
+        self.broker = ""  # identity of the current run (begin_run); "" before one begins
 
     # ---- schema -------------------------------------------------------------------------
 
     def _migrate(self) -> None:
-        self._db.executescript(_SCHEMA)
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is None:
-            self._db.execute(
-                "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
-            )
-        elif int(row[0]) > SCHEMA_VERSION:
+        version = self._stored_version()
+        if version is not None and version > SCHEMA_VERSION:
             raise JournalError(
-                f"{self.path} has journal schema {row[0]}, newer than this bot's "
+                f"{self.path} has journal schema {version}, newer than this bot's "
                 f"{SCHEMA_VERSION}: upgrade ibbot or point journal.path at another file"
             )
-        # Future versions: migrate step by step from int(row[0]) here.
+        if version == 1:
+            self._db.executescript(_MIGRATE_1_TO_2.format(schema=_SCHEMA))
+            log.info("%s: journal schema upgraded from 1 to 2", self.path)
+        self._db.executescript(_SCHEMA)
+        self._db.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+            (SCHEMA_VERSION,),
+        )
+
+    def _stored_version(self) -> int | None:
+        has_meta = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+        ).fetchone()
+        if not has_meta:
+            return None
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return None if row is None else int(row[0])
 
     @property
     def schema_version(self) -> int:
@@ -166,12 +225,23 @@ class Journal:
             self._timer = loop.call_later(self.commit_interval, self.flush)
 
     def begin_run(
-        self, *, now: datetime, account: str, mode: str, dry_run: bool, config: str = ""
+        self,
+        *,
+        now: datetime,
+        account: str,
+        mode: str,
+        dry_run: bool,
+        config: str = "",
+        broker: str | None = None,
     ) -> int:
+        """Start a run; ``broker`` is its identity (default: the account's, ``ib:<account>``),
+        and from now on the restart reads see only that identity's rows."""
         self.flush()
+        self.broker = f"ib:{account}" if broker is None else broker
         cur = self._db.execute(
-            "INSERT INTO runs (started, account, mode, dry_run, config) VALUES (?, ?, ?, ?, ?)",
-            (now.isoformat(), account, mode, int(dry_run), config),
+            "INSERT INTO runs (started, account, mode, dry_run, config, broker) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (now.isoformat(), account, mode, int(dry_run), config, self.broker),
         )
         self.run_id = int(cur.lastrowid or 0)
         return self.run_id
@@ -228,10 +298,10 @@ class Journal:
         o = order
         self._add(
             _UPSERT_ORDER,
-            (ref, self.run_id, now, now, o.orderId, o.permId, strategy_id, symbol, tag, seq,
-             parent_ref, o.action, o.orderType, float(o.totalQuantity), _price(o.lmtPrice),
-             _price(o.auxPrice), _price(o.trailStopPrice), _price(o.trailingPercent), o.tif,
-             int(o.outsideRth), o.ocaGroup, spec, None),
+            (self.broker, ref, self.run_id, now, now, o.orderId, o.permId, strategy_id, symbol,
+             tag, seq, parent_ref, o.action, o.orderType, float(o.totalQuantity),
+             _price(o.lmtPrice), _price(o.auxPrice), _price(o.trailStopPrice),
+             _price(o.trailingPercent), o.tif, int(o.outsideRth), o.ocaGroup, spec, None),
         )  # fmt: skip
         self._add(
             "INSERT INTO order_events (run_id, time, order_ref, order_id, status, message) "
@@ -254,8 +324,9 @@ class Journal:
     ) -> None:
         self._add(
             "UPDATE orders SET status = ?, filled = ?, avg_fill_price = ?, updated = ?, "
-            "perm_id = CASE WHEN ? != 0 THEN ? ELSE perm_id END WHERE order_ref = ?",
-            (status, filled, avg_fill_price, now, perm_id, perm_id, ref),
+            "perm_id = CASE WHEN ? != 0 THEN ? ELSE perm_id END "
+            "WHERE broker = ? AND order_ref = ?",
+            (status, filled, avg_fill_price, now, perm_id, perm_id, self.broker, ref),
         )
         self._add(
             "INSERT INTO order_events (run_id, time, order_ref, order_id, status, filled, "
@@ -280,17 +351,28 @@ class Journal:
     ) -> None:
         """One execution; a repeated execId is ignored (the journal's own dedupe)."""
         self._add(
-            "INSERT OR IGNORE INTO fills (exec_id, run_id, time, order_ref, order_id, "
+            "INSERT OR IGNORE INTO fills (broker, exec_id, run_id, time, order_ref, order_id, "
             "strategy_id, symbol, tag, side, quantity, price, commission) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (exec_id, self.run_id, time, ref, order_id, strategy_id, symbol, tag, side,
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (self.broker, exec_id, self.run_id, time, ref, order_id, strategy_id, symbol, tag, side,
              quantity, price, commission),
         )  # fmt: skip
 
     def record_commission(self, exec_id: str, commission: float, realized_pnl: float) -> None:
         self._add(
-            "UPDATE fills SET commission = ?, realized_pnl = ? WHERE exec_id = ?",
-            (commission, realized_pnl, exec_id),
+            "UPDATE fills SET commission = ?, realized_pnl = ? WHERE broker = ? AND exec_id = ?",
+            (commission, realized_pnl, self.broker, exec_id),
+        )
+
+    def record_adjustment(
+        self, strategy_id: str, symbol: str, quantity: float, reason: str, now: datetime
+    ) -> None:
+        """Change a restored position by ``quantity`` without an execution (an operator's
+        reset); ``strategy_id`` UNOWNED: shares the account holds that no strategy owns."""
+        self._add(
+            "INSERT INTO position_adjustments (run_id, broker, time, strategy_id, symbol, "
+            "quantity, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (self.run_id, self.broker, now, strategy_id, symbol, quantity, reason),
         )
 
     def record_event(
@@ -331,29 +413,52 @@ class Journal:
         self.flush()
         self._db.close()
 
-    # ---- reads (restart) ----------------------------------------------------------------
+    # ---- reads (restart): the current run's broker identity only ----------------------------
 
     def positions(self) -> dict[tuple[str, str], float]:
-        """Net position per (strategy_id, symbol) from every fill in this journal."""
+        """Net position per (strategy_id, symbol): fills and adjustments of this identity."""
+        return {k: q for k, q in self._books().items() if k[0] != UNOWNED}
+
+    def unowned_positions(self) -> dict[str, float]:
+        """Per symbol, what the account holds outside the strategies (set by a reset)."""
+        return {sym: q for (sid, sym), q in self._books().items() if sid == UNOWNED}
+
+    def _books(self) -> dict[tuple[str, str], float]:
         self.flush()
         rows = self._db.execute(
-            "SELECT strategy_id, symbol, "
-            "SUM(CASE side WHEN 'BUY' THEN quantity ELSE -quantity END) "
-            "FROM fills GROUP BY strategy_id, symbol"
+            "SELECT strategy_id, symbol, SUM(q) FROM ("
+            " SELECT strategy_id, symbol, CASE side WHEN 'BUY' THEN quantity ELSE -quantity END"
+            " AS q FROM fills WHERE broker = ?"
+            " UNION ALL"
+            " SELECT strategy_id, symbol, quantity FROM position_adjustments WHERE broker = ?"
+            ") GROUP BY strategy_id, symbol",
+            (self.broker, self.broker),
         )
-        return {(s, sym): float(q) for s, sym, q in rows if q}
+        return {(s, sym): float(q) for s, sym, q in rows if abs(q) > 1e-9}
 
     def sequences(self) -> dict[tuple[str, str], int]:
         """Highest order sequence used per (strategy_id, symbol): the next one is one above."""
         self.flush()
         rows = self._db.execute(
-            "SELECT strategy_id, symbol, MAX(seq) FROM orders GROUP BY strategy_id, symbol"
+            "SELECT strategy_id, symbol, MAX(seq) FROM orders WHERE broker = ? "
+            "GROUP BY strategy_id, symbol",
+            (self.broker,),
         )
         return {(s, sym): int(q) for s, sym, q in rows}
 
     def exec_ids(self) -> set[str]:
         self.flush()
-        return {r[0] for r in self._db.execute("SELECT exec_id FROM fills")}
+        rows = self._db.execute("SELECT exec_id FROM fills WHERE broker = ?", (self.broker,))
+        return {r[0] for r in rows}
+
+    def filled_by_ref(self) -> dict[str, float]:
+        """Shares filled per order ref (for orders adopted at a restart)."""
+        self.flush()
+        rows = self._db.execute(
+            "SELECT order_ref, SUM(quantity) FROM fills WHERE broker = ? GROUP BY order_ref",
+            (self.broker,),
+        )
+        return {ref: float(q) for ref, q in rows if ref}
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Read-only helper for tools and tests."""

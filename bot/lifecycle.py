@@ -32,7 +32,8 @@ from bot.events import OrderType
 from bot.executor import OrderExecutor
 from bot.feed import Feed
 from bot.guard import GuardError, check_account
-from bot.journal import Journal, dry_run_path
+from bot.journal import Journal, broker_identity, dry_run_path
+from bot.positions import PositionMismatchError
 from bot.risk import RiskManager
 from bot.status import status_line, summary_text
 
@@ -43,6 +44,9 @@ EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2
 
 class StartupError(Exception):
     """Bad input found at start-up (unknown contract, unknown account): exit code 2."""
+
+
+_REFUSALS = (GuardError, StartupError, PositionMismatchError)  # exit 2, nothing sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,9 @@ class RunOptions:
     print_summary: bool = True
     # Embedded gateway: end its replay at this simulated time (None: at the end of the data).
     gateway_end: datetime | None = None
+    # --reset-positions: where the journal's positions disagree with the account, start the
+    # strategies flat instead of refusing to trade (bot/executor.py, reconcile).
+    reset_positions: bool = False
 
 
 class Daemon:
@@ -79,6 +86,7 @@ class Daemon:
         self._stopping = False
         self._reconnect: asyncio.Task[None] | None = None
         self._connected_once = False
+        self._refused = False  # refused at start-up: send nothing, not even cancels
         self._started_wall = time.monotonic()
 
     # ---- the whole run ------------------------------------------------------------------
@@ -95,9 +103,10 @@ class Daemon:
                 await self._trade()
             if self.stop_reason.startswith("error"):
                 code = EXIT_RUNTIME
-        except (GuardError, StartupError) as e:
+        except _REFUSALS as e:
             log.error("%s", e)
             self.stop_reason = str(e)
+            self._refused = True
             code = EXIT_BAD_INPUT
         except (ConnectionError, OSError, TimeoutError) as e:
             log.error("cannot reach IB at %s: %s", self._address(), e or type(e).__name__)
@@ -153,14 +162,18 @@ class Daemon:
         self.clock.advance(await self.ib.reqCurrentTimeAsync())
         path = dry_run_path(cfg.journal.path) if self.dry_run else cfg.journal.path
         self.journal = Journal(path)
+        # The embedded gateway is a new simulated world each run: nothing of earlier runs
+        # (positions, order sequences, execIds) belongs to it. A real account continues its book.
+        broker = broker_identity(self.account, embedded=self.gateway is not None)
         self.journal.begin_run(
             now=self.clock.now(), account=self.account, mode=cfg.mode, dry_run=self.dry_run,
-            config=cfg.model_dump_json(),
+            config=cfg.model_dump_json(), broker=broker,
         )  # fmt: skip
         self.infos = await self._qualify()
         self._build()
         assert self.executor is not None and self.feed is not None and self.engine is not None
-        await self.executor.reconcile()
+        traded = {sym for s in cfg.strategies if s.enabled for sym in s.symbols}
+        await self.executor.reconcile(verify=traded, reset=self.opts.reset_positions)
         await self.feed.start()
         self.ib.disconnectedEvent += self._on_disconnect
         log.info(
@@ -449,9 +462,9 @@ class Daemon:
                 await self._settle_market_orders(min(2.0, self.opts.stop_timeout / 3))
         if self.feed is not None:
             self.feed.stop()
-        if self.executor is not None and connected:
+        if self.executor is not None and connected and not self._refused:
             self.executor.shutdown()
-        if self.engine is not None and self.feed is not None:
+        if self.engine is not None and self.feed is not None and not self._refused:
             self.summary = summary_text(self)
         if self.journal is not None:
             self.journal.end_run(now=self.clock.now(), summary=self.summary)

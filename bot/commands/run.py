@@ -1,7 +1,9 @@
-"""``ibbot run CONFIG [--dry-run] [--live] [--duration 2h]``: the trading daemon.
+"""``ibbot run CONFIG [--dry-run] [--live] [--duration 2h] [--reset-positions]``: the daemon.
 
 Exit 0 on a clean stop (Ctrl-C, SIGTERM, --duration, end of the embedded gateway's data),
-2 on a bad config or a refusal by the paper/live guard, 1 on a runtime failure.
+2 on a bad config, a refusal by the paper/live guard, or positions in the journal that the
+account at IB does not hold (nothing is sent; ``--reset-positions`` after checking), 1 on a
+runtime failure.
 """
 
 from __future__ import annotations
@@ -58,6 +60,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="TIME",
         help="stop after this much wall time, e.g. 2h, 30m, 90s",
     )
+    p.add_argument(
+        "--reset-positions",
+        action="store_true",
+        help="where the journal's per-strategy positions disagree with the account at IB, "
+        "start those strategies flat instead of refusing to trade (journalled)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,7 +78,12 @@ def run(args: argparse.Namespace) -> int:
     from bot.logs import setup_logging
 
     setup_logging(cfg.logging.level, cfg.logging.format)
-    options = RunOptions(dry_run=args.dry_run, live=args.live, duration=args.duration)
+    options = RunOptions(
+        dry_run=args.dry_run,
+        live=args.live,
+        duration=args.duration,
+        reset_positions=args.reset_positions,
+    )
     try:
         return asyncio.run(Daemon(cfg, options).run())
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown

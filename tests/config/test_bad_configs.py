@@ -275,6 +275,21 @@ CASES: list[tuple[str, str, str]] = [
         " allowed: TRADES, MIDPOINT, BID, ASK",
     ),
     (
+        "bad live bar source",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: trend
+            class: tiny_cross
+            symbols: [AAPL]
+            bars: {size: 5 mins, source: keepUpToDate}
+            sizing: {fixed: 10}
+        """,
+        "FILE:7: strategies[0].bars.source: bad value 'keepUpToDate'"
+        " (did you mean 'keep_up_to_date'?); allowed: realtime, keep_up_to_date",
+    ),
+    (
         "bad tif and order type, two errors sorted by line",
         """
         executor:

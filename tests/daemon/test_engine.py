@@ -90,8 +90,9 @@ class FakeFeed:
         self.ticks: list[str] = []
 
     def add_bars(self, symbol: str, contract: Contract, tz: Any, *, bar_size: str, size_s: int,
-                 what_to_show: str, use_rth: bool, warmup: str) -> StreamKey:  # fmt: skip
-        key = StreamKey(symbol, contract.conId, bar_size, size_s, what_to_show, use_rth)
+                 what_to_show: str, use_rth: bool, warmup: str,
+                 source: str = "realtime") -> StreamKey:  # fmt: skip
+        key = StreamKey(symbol, contract.conId, bar_size, size_s, what_to_show, use_rth, source)
         if key not in self.keys:
             self.keys.append(key)
         return key

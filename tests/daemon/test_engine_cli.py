@@ -29,3 +29,6 @@ def test_run_arguments() -> None:
     args = build_parser(argv).parse_args(argv)
     assert (args.dry_run, args.live, args.duration) == (True, True, 5400)
     assert str(args.config) == "config/demo.yaml"
+    assert args.reset_positions is False
+    argv = ["run", "config/paper.yaml", "--reset-positions"]
+    assert build_parser(argv).parse_args(argv).reset_positions is True

@@ -31,6 +31,7 @@ from bot.executor import OrderExecutor
 from bot.guard import GuardError
 from bot.journal import Journal, dry_run_path
 from bot.pacing import PacingGovernor
+from bot.positions import PositionMismatchError
 
 AAPL = Stock("AAPL", "SMART", "USD", conId=265598, primaryExchange="NASDAQ")
 MSFT = Stock("MSFT", "SMART", "USD", conId=272093, primaryExchange="NASDAQ")
@@ -523,7 +524,88 @@ async def test_reconcile_warns_on_position_mismatch(h: Harness) -> None:
     h.ib.set_position(AAPL, 100)
     await h.ex.reconcile()
     rows = h.journal.query("SELECT kind, message FROM events WHERE kind = 'position-mismatch'")
-    assert rows == [("position-mismatch", "AAPL: account holds 100, strategies hold 0")]
+    assert rows == [("position-mismatch", "AAPL: strategies hold 0; IB reports 100")]
+
+
+def _restarted_with(tmp_path: Path, ib: FakeIB) -> Harness:
+    """A first run that bought 20 AAPL for s1 and 5 MSFT for s2; the next start on ``ib``."""
+    first = Harness(tmp_path, ib=ib)
+    first.submit(place(quantity=20))
+    first.ib.fill(first.last_trade(), price=100)
+    first.submit(place(symbol="MSFT", quantity=5), sid="s2")
+    first.ib.fill(first.last_trade(), price=100)
+    first.journal.close()
+    ib.reconnect()
+    return Harness(tmp_path, ib=ib)
+
+
+MISMATCH = (
+    "refusing to trade: the journal's positions disagree with account DU1234567 at IB\n"
+    "  AAPL: strategies hold 20 (s1 20); IB reports 0\n"
+    "Journal: {path}. Nothing was sent. Find out why (trades by hand, another program on this "
+    "account, a restarted gateway, another journal file), then run again with "
+    "--reset-positions to start the strategies flat on these symbols (journalled)."
+)
+
+
+async def test_restored_positions_must_agree_with_the_account(tmp_path: Path) -> None:
+    ib = FakeIB()
+    ib.set_position(MSFT, 5)  # agrees; AAPL (flat at IB) does not
+    h = _restarted_with(tmp_path, ib)
+    with pytest.raises(PositionMismatchError) as e:
+        await h.ex.reconcile(verify={"AAPL", "MSFT"})
+    assert str(e.value) == MISMATCH.format(path=h.journal.path)
+    assert ib.placed() == [] and ib.client.sent == []
+    assert h.journal.query("SELECT message FROM events WHERE kind = 'position-mismatch'") == [
+        (str(e.value),)
+    ]
+
+
+async def test_a_symbol_the_bot_does_not_trade_is_only_logged(tmp_path: Path) -> None:
+    ib = FakeIB()
+    ib.set_position(MSFT, 5)
+    ib.set_position(Stock("NVDA", "SMART", "USD", conId=4815747), 100)  # not registered
+    h = _restarted_with(tmp_path, ib)
+    h.ex.register_contract("NVDA", Stock("NVDA", "SMART", "USD", conId=4815747), 0.01)
+    ib.set_position(AAPL, 20)
+    await h.ex.reconcile(verify={"AAPL", "MSFT"})  # NVDA: traded by hand, not ours
+    assert h.ex.positions() == {("s1", "AAPL"): 20, ("s2", "MSFT"): 5}
+    assert h.journal.query("SELECT message FROM events WHERE kind = 'position-mismatch'") == []
+
+
+async def test_reset_positions_starts_the_disagreeing_strategies_flat(tmp_path: Path) -> None:
+    ib = FakeIB()
+    ib.set_position(MSFT, 5)
+    ib.set_position(AAPL, 3)  # say, 3 bought by hand; the strategy's 20 are gone
+    h = _restarted_with(tmp_path, ib)
+    await h.ex.reconcile(verify={"AAPL", "MSFT"}, reset=True)
+    assert h.ex.positions() == {("s2", "MSFT"): 5}  # MSFT agreed: kept
+    assert h.journal.query(
+        "SELECT strategy_id, symbol, quantity, reason FROM position_adjustments ORDER BY id"
+    ) == [
+        ("s1", "AAPL", -20.0, "--reset-positions: AAPL: strategies hold 20 (s1 20); IB reports 3"),
+        ("", "AAPL", 3.0, "--reset-positions: AAPL: strategies hold 20 (s1 20); IB reports 3"),
+    ]
+    assert h.journal.query("SELECT COUNT(*) FROM events WHERE kind = 'positions-reset'") == [(1,)]
+    h.submit(place(quantity=2))  # trades on from flat
+    h.ib.fill(h.last_trade(), price=100)
+    h.journal.close()
+    # The next start expects the 3 held outside the strategies: 2 + 3 = 5 agrees.
+    ib.set_position(AAPL, 5)
+    ib._positions = [p for p in ib._positions if p.position != 3]
+    again = Harness(tmp_path, ib=ib)
+    await again.ex.reconcile(verify={"AAPL", "MSFT"})
+    assert again.ex.positions() == {("s1", "AAPL"): 2, ("s2", "MSFT"): 5}
+    # Sold by hand since: refused again, naming the unowned part.
+    ib._positions = [p for p in ib._positions if p.contract is not AAPL]
+    again.journal.close()
+    third = Harness(tmp_path, ib=ib)
+    with pytest.raises(PositionMismatchError) as e:
+        await third.ex.reconcile(verify={"AAPL"})
+    assert str(e.value).splitlines()[1] == (
+        "  AAPL: strategies hold 2 (s1 2), 3 more outside them (recorded at a reset); IB reports 0"
+    )
+    third.journal.close()
 
 
 def test_contract_min_tick_is_used_for_rounding(tmp_path: Path) -> None:

@@ -39,6 +39,9 @@ class FakeIB:
         self.hist_calls: list[tuple[int, str, str]] = []
         self.connected = True
         self.on_history: list[object] = []  # callbacks run while the request is in flight
+        self.kutd: dict[int, BarDataList] = {}  # keepUpToDate lists by conId
+        # keepUpToDate updates IB sends right after the history, before the caller resumes
+        self.early_updates: list[BarData] = []
 
     def isConnected(self) -> bool:
         return self.connected
@@ -59,13 +62,36 @@ class FakeIB:
 
     async def reqHistoricalDataAsync(self, contract: Contract, end: str, duration: str,
                                      size: str, what: str, rth: bool, formatDate: int = 1,
+                                     keepUpToDate: bool = False,
                                      timeout: float = 60) -> BarDataList:  # fmt: skip
         self.hist_calls.append((contract.conId, duration, size))
         for cb in self.on_history:
             cb()  # type: ignore[operator]
         out = BarDataList()
         out.extend(self.history.get(contract.conId, []))
+        if keepUpToDate:
+            out.contract = contract
+            self.kutd[contract.conId] = out
+            for bar in self.early_updates:
+                self.update(contract.conId, bar)
         return out
+
+    def cancelHistoricalData(self, bars: BarDataList) -> None:
+        self.cancelled.append(f"hist:{bars.contract.conId}")
+
+    def update(self, con_id: int, bar: BarData) -> None:
+        """ib_insync's historicalDataUpdate: replace the last bar, or append a newer one."""
+        bars = self.kutd[con_id]
+        if bar.date < bars[-1].date:
+            return
+        has_new = bar.date > bars[-1].date
+        if has_new:
+            bars.append(bar)
+        elif bars[-1] != bar:
+            bars[-1] = bar
+        else:
+            return
+        bars.updateEvent.emit(bars, has_new)
 
     def reqMktData(self, contract: Contract, ticks: str, snap: bool, reg: bool) -> Ticker:
         t = Ticker(contract=contract)
@@ -110,12 +136,12 @@ class Sink:
 
 
 def make_feed(ib: FakeIB, *symbols: tuple[str, Contract], size: str = "15 mins",
-              size_s: int = 900) -> tuple[Feed, Sink]:  # fmt: skip
+              size_s: int = 900, source: str = "realtime") -> tuple[Feed, Sink]:  # fmt: skip
     sink = Sink()
     feed = Feed(ib, sink.on_bar, sink.on_tick)  # type: ignore[arg-type]
     for sym, c in symbols:
         feed.add_bars(sym, c, NY, bar_size=size, size_s=size_s, what_to_show="TRADES",
-                      use_rth=True, warmup="1 D")  # fmt: skip
+                      use_rth=True, warmup="1 D", source=source)  # fmt: skip
     return feed, sink
 
 
@@ -294,6 +320,91 @@ async def test_reconnect_resubscribes_without_handing_a_bar_on_twice() -> None:
     for i in range(6):
         ib.push(1, rtb(T0 + timedelta(minutes=5, seconds=30) + i * S5, 105))
     assert [b.time for b in sink.live()] == [T0 + timedelta(minutes=m) for m in (2, 5)]
+
+
+# ---- keepUpToDate bars ------------------------------------------------------------------------
+
+M = timedelta(minutes=1)
+
+
+def kutd_feed(ib: FakeIB) -> tuple[Feed, Sink]:
+    return make_feed(ib, ("AAPL", AAPL), size="1 min", size_s=60, source="keep_up_to_date")
+
+
+async def test_keep_up_to_date_hands_a_bar_on_once_when_the_next_one_starts() -> None:
+    now = T0 + 2 * M + timedelta(seconds=30)  # 15:02:30: the 15:02 bar is in progress
+    ib = FakeIB(now, {1: [hist(T0, 100), hist(T0 + M, 101), hist(T0 + 2 * M, 102)]})
+    feed, sink = kutd_feed(ib)
+    await feed.start()
+    assert ib.rt == {}  # no real-time bars: the history request is the subscription
+    assert [b.time for b in sink.warm()] == [T0, T0 + M]
+    assert sink.live() == []  # 15:02 is still in progress
+    ib.update(1, hist(T0 + 2 * M, 102, 103, v=150))  # 15:02 grows: nothing yet
+    ib.update(1, hist(T0 + 2 * M, 102, 103, v=150))  # the same again: ignored by ib_insync
+    assert sink.live() == [] and feed.last_price["AAPL"] == 103
+    ib.update(1, hist(T0 + 3 * M, 103))  # 15:03 starts: 15:02 is closed, as last updated
+    (bar,) = sink.live()
+    assert (bar.time, bar.open, bar.close, bar.volume, bar.size_s) == (
+        T0 + 2 * M,
+        102,
+        103,
+        150,
+        60,
+    )
+    ib.update(1, hist(T0 + 3 * M, 103, 104))
+    ib.update(1, hist(T0 + 4 * M, math.nan))  # 15:04 starts with a bad price
+    ib.update(1, hist(T0 + 5 * M, 105))  # 15:05 starts: 15:04 dropped, counted
+    assert [b.time for b in sink.live()] == [T0 + 2 * M, T0 + 3 * M]
+    assert sink.live()[1].close == 104
+    assert feed.quality.counts == {("AAPL", "nan"): 1}
+    assert feed.clock == T0 + 4 * M
+    feed.stop()
+    assert ib.cancelled == ["hist:1"]
+    ib.update(1, hist(T0 + 6 * M, 106))  # after the stop: nothing
+    assert len(sink.live()) == 2
+
+
+async def test_keep_up_to_date_updates_during_the_warm_up_arrive_once_at_the_seam() -> None:
+    now = T0 + M + timedelta(seconds=55)  # 15:01:55
+    ib = FakeIB(now, {1: [hist(T0, 100), hist(T0 + M, 101)]})
+    # IB's updates overtake the bot: 15:01 closes and 15:02 starts before the warm-up is read.
+    ib.early_updates = [hist(T0 + M, 101, 102), hist(T0 + 2 * M, 102)]
+    feed, sink = kutd_feed(ib)
+    await feed.start()
+    assert [b.time for b in sink.warm()] == [T0]
+    assert [(b.time, b.close) for b in sink.live()] == [(T0 + M, 102)]  # live, once
+    ib.update(1, hist(T0 + 2 * M, 102, 99))
+    ib.update(1, hist(T0 + 3 * M, 99))
+    assert [b.time for b in sink.live()] == [T0 + M, T0 + 2 * M]
+
+
+async def test_keep_up_to_date_reconnect_never_hands_a_bar_on_twice() -> None:
+    ib = FakeIB(T0 + M + timedelta(seconds=30), {1: [hist(T0, 100), hist(T0 + M, 101)]})
+    feed, sink = kutd_feed(ib)
+    await feed.start()
+    ib.update(1, hist(T0 + 2 * M, 102))  # 15:01 live
+    ib.connected = False
+    feed.stop()
+    assert ib.cancelled == []  # not connected: nothing to cancel
+    ib.connected = True
+    # Back at 15:04:30; 15:02 and 15:03 closed while away.
+    ib.history = {1: [hist(T0 + m * M, 100 + m) for m in range(5)]}
+    ib.now = T0 + 4 * M + timedelta(seconds=30)
+    await feed.start()
+    assert [b.time for b in sink.warm()] == [T0, T0 + 2 * M, T0 + 3 * M]
+    ib.update(1, hist(T0 + 5 * M, 105))
+    assert [b.time for b in sink.live()] == [T0 + M, T0 + 4 * M]
+
+
+async def test_a_realtime_and_a_keep_up_to_date_stream_are_two_subscriptions() -> None:
+    ib = FakeIB(T0)
+    feed = Feed(ib, Sink().on_bar)  # type: ignore[arg-type]
+    kw = dict(bar_size="1 min", size_s=60, what_to_show="TRADES", use_rth=True, warmup="1 D")
+    k1 = feed.add_bars("AAPL", AAPL, NY, **kw)  # type: ignore[arg-type]
+    k2 = feed.add_bars("AAPL", AAPL, NY, source="keep_up_to_date", **kw)  # type: ignore[arg-type]
+    assert k1 != k2 and (k1.source, k2.source) == ("realtime", "keep_up_to_date")
+    with pytest.raises(ValueError, match="bad bar source 'bars'"):
+        feed.add_bars("AAPL", AAPL, NY, source="bars", **kw)  # type: ignore[arg-type]
 
 
 async def test_ticks_are_cleaned_before_strategies_see_them() -> None:

@@ -12,7 +12,14 @@ import pytest
 from ib_insync import Order
 
 from bot.events import OrderSpec, OrderType, PlaceOrder, Rejection, Side
-from bot.journal import SCHEMA_VERSION, Journal, JournalError, dry_run_path
+from bot.journal import (
+    SCHEMA_VERSION,
+    UNOWNED,
+    Journal,
+    JournalError,
+    broker_identity,
+    dry_run_path,
+)
 
 NOW = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
 
@@ -154,3 +161,109 @@ def test_modify_updates_the_order_row_and_appends_history(tmp_path: Path) -> Non
         ("Modify", "SELL 10 STP aux 96"),
     ]
     j.close()
+
+
+# ---- broker identity: what a run restores ---------------------------------------------------
+
+
+def test_restart_state_is_scoped_to_the_broker_identity(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.sqlite")
+    j.begin_run(now=NOW, account="DU1", mode="paper", dry_run=False)  # ib:DU1
+    assert j.broker == "ib:DU1"
+    order_row(j, "ibbot:s1:AAPL:entry:3", 3)
+    fill_row(j, "0001.0001.01.01", "BUY", 30)
+    j.end_run(now=NOW)
+    # A simulated world of its own: the same execId and order ref are new there.
+    j.begin_run(now=NOW, account="DU1", mode="paper", dry_run=False, broker="sim:a")
+    assert (j.positions(), j.sequences(), j.exec_ids()) == ({}, {}, set())
+    order_row(j, "ibbot:s1:AAPL:entry:3", 3)
+    fill_row(j, "0001.0001.01.01", "SELL", 5)
+    j.record_commission("0001.0001.01.01", 1.5, 0.0)
+    j.record_status(ref="ibbot:s1:AAPL:entry:3", order_id=7, perm_id=9, status="Filled",
+                    filled=5, remaining=0, avg_fill_price=100, now=NOW)  # fmt: skip
+    assert j.positions() == {("s1", "AAPL"): -5.0}
+    assert j.filled_by_ref() == {"r": 5.0}
+    j.end_run(now=NOW)
+    j.close()
+    j = Journal(tmp_path / "j.sqlite")
+    j.begin_run(now=NOW, account="DU1", mode="paper", dry_run=False)  # the account again
+    assert j.positions() == {("s1", "AAPL"): 30.0}
+    assert j.sequences() == {("s1", "AAPL"): 3}
+    assert j.exec_ids() == {"0001.0001.01.01"}
+    # Both worlds' rows are kept, each updated only by its own runs.
+    assert j.query("SELECT broker, side, commission FROM fills ORDER BY broker") == [
+        ("ib:DU1", "BUY", 0.0), ("sim:a", "SELL", 1.5),
+    ]  # fmt: skip
+    assert j.query("SELECT broker, status FROM orders ORDER BY broker") == [
+        ("ib:DU1", None), ("sim:a", "Filled"),
+    ]  # fmt: skip
+    assert j.query("SELECT id, broker FROM runs") == [(1, "ib:DU1"), (2, "sim:a"), (3, "ib:DU1")]
+    j.begin_run(now=NOW, account="DU2", mode="paper", dry_run=False)  # another account
+    assert j.positions() == {} and j.exec_ids() == set()
+    j.close()
+
+
+def test_each_embedded_run_is_its_own_identity() -> None:
+    a = broker_identity("DU1234567", embedded=True)
+    b = broker_identity("DU1234567", embedded=True)
+    assert a.startswith("sim:") and b.startswith("sim:") and a != b
+    assert broker_identity("DU1234567", embedded=False) == "ib:DU1234567"
+
+
+def test_adjustments_reset_strategies_and_record_unowned_shares(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.sqlite")
+    j.begin_run(now=NOW, account="DU1", mode="paper", dry_run=False)
+    fill_row(j, "e1", "BUY", 30)
+    fill_row(j, "e2", "BUY", 4, sid="s2")
+    j.record_adjustment("s1", "AAPL", -30, "--reset-positions: ...", NOW)
+    j.record_adjustment(UNOWNED, "AAPL", 12, "--reset-positions: ...", NOW)
+    assert j.positions() == {("s2", "AAPL"): 4.0}
+    assert j.unowned_positions() == {"AAPL": 12.0}
+    fill_row(j, "e3", "BUY", 1)  # fills after the reset count as usual
+    assert j.positions() == {("s1", "AAPL"): 1.0, ("s2", "AAPL"): 4.0}
+    j.begin_run(now=NOW, account="DU1", mode="paper", dry_run=False, broker="sim:x")
+    assert j.positions() == {} and j.unowned_positions() == {}
+    j.close()
+
+
+_V1_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE runs (id INTEGER PRIMARY KEY, started TEXT NOT NULL, ended TEXT, account TEXT,
+    mode TEXT, dry_run INTEGER NOT NULL DEFAULT 0, config TEXT, summary TEXT);
+CREATE TABLE orders (order_ref TEXT PRIMARY KEY, run_id INTEGER, created TEXT NOT NULL,
+    updated TEXT NOT NULL, order_id INTEGER, perm_id INTEGER, strategy_id TEXT NOT NULL,
+    symbol TEXT NOT NULL, tag TEXT NOT NULL, seq INTEGER NOT NULL, parent_ref TEXT, action TEXT,
+    order_type TEXT, quantity REAL, lmt_price REAL, aux_price REAL, trail_stop_price REAL,
+    trailing_percent REAL, tif TEXT, outside_rth INTEGER, oca_group TEXT, spec TEXT,
+    status TEXT, filled REAL NOT NULL DEFAULT 0, avg_fill_price REAL);
+CREATE INDEX orders_by_strategy ON orders (strategy_id, symbol, seq);
+CREATE TABLE fills (exec_id TEXT PRIMARY KEY, run_id INTEGER, time TEXT NOT NULL,
+    order_ref TEXT, order_id INTEGER, strategy_id TEXT NOT NULL, symbol TEXT NOT NULL, tag TEXT,
+    side TEXT NOT NULL, quantity REAL NOT NULL, price REAL NOT NULL,
+    commission REAL NOT NULL DEFAULT 0, realized_pnl REAL);
+INSERT INTO meta VALUES ('schema_version', '1');
+INSERT INTO runs (id, started, account, config) VALUES
+    (1, 't', 'DU1', '{"gateway": {"speed": 400}}'), (2, 't', 'DU1', '{"gateway": null}');
+INSERT INTO orders (order_ref, run_id, created, updated, strategy_id, symbol, tag, seq)
+    VALUES ('ibbot:s1:AAPL:e:7', 1, 't', 't', 's1', 'AAPL', 'e', 7),
+           ('ibbot:s1:AAPL:e:2', 2, 't', 't', 's1', 'AAPL', 'e', 2);
+INSERT INTO fills (exec_id, run_id, time, strategy_id, symbol, side, quantity, price) VALUES
+    ('x1', 1, 't', 's1', 'AAPL', 'BUY', 61, 1), ('x2', 2, 't', 's1', 'AAPL', 'BUY', 3, 1);
+"""
+
+
+def test_a_version_1_journal_is_upgraded_in_place(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "j.sqlite")
+    db.executescript(_V1_SCHEMA)
+    db.close()
+    j = Journal(tmp_path / "j.sqlite")
+    assert j.schema_version == SCHEMA_VERSION == 2
+    # The run that embedded the gateway is a world of its own; the other one is the account's.
+    assert j.query("SELECT id, broker FROM runs") == [(1, "sim:v1-run-1"), (2, "ib:DU1")]
+    j.begin_run(now=NOW, account="DU1", mode="paper", dry_run=False)
+    assert j.positions() == {("s1", "AAPL"): 3.0}
+    assert j.sequences() == {("s1", "AAPL"): 2}
+    assert j.exec_ids() == {"x2"}
+    assert j.query("SELECT COUNT(*) FROM fills") == [(2,)]
+    j.close()
+    assert Journal(tmp_path / "j.sqlite").schema_version == 2  # opens again as is
