@@ -131,7 +131,7 @@ class FaultStep:
         return start + self.after if self.after is not None else None
 
     @classmethod
-    def make(cls, action: str, **args: Any) -> FaultStep:
+    def make(cls, action: str, /, **args: Any) -> FaultStep:
         """A step built in code (tests); arguments are checked as a plan's are."""
         at, after = args.pop("at", None), args.pop("after", None)
         return cls(
@@ -516,8 +516,9 @@ class FaultState:
         return []
 
     def delay_acks(self, seconds: float) -> list[Effect]:
-        """Hold each new order's first openOrder/orderStatus for ``seconds`` of simulated time
-        (0 ends the delay)."""
+        """Hold each new order (and a modify or cancel of it meanwhile) for ``seconds`` of
+        simulated time before it reaches the broker: no openOrder/orderStatus acknowledgement
+        and no fill until then (0 ends the delay)."""
         self.ack_delay = timedelta(seconds=seconds)
         return []
 

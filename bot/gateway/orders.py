@@ -34,6 +34,18 @@ from bot.sim.broker import (
 from bot.sim.instruments import Instrument
 
 
+@dataclass(frozen=True, slots=True)
+class _Delayed:
+    """An order request held by a delay_acks fault: it reaches the broker at ``due``, so the
+    order is neither acknowledged nor filled before then (as when IB is slow to take it).
+    ``order`` None is a cancel of an order still held."""
+
+    due: datetime
+    key: tuple[str, int, int]  # (account, clientId, orderId)
+    contract: Contract | None
+    order: Order | None
+
+
 @dataclass(slots=True)
 class OrderDesk:
     broker: SimBroker
@@ -43,7 +55,7 @@ class OrderDesk:
     faults: FaultState = field(default_factory=FaultState)
     next_ids: dict[tuple[str, int], int] = field(default_factory=dict)
     touched: dict[str, set[int]] = field(default_factory=dict)  # executions not yet pushed
-    held: list[tuple[datetime, list[BrokerEvent]]] = field(default_factory=list)  # delayed acks
+    held: list[_Delayed] = field(default_factory=list)  # requests delayed by delay_acks
 
     # ---- ids ----------------------------------------------------------------------------
 
@@ -76,7 +88,7 @@ class OrderDesk:
         order.orderId = order_id
         order.account = order.account or account
         if order.whatIf:
-            self._what_if(peer, routed, order, inst)
+            self._what_if(peer, routed, order, inst, now)
             return
         if order.account not in self.broker.accounts():
             peer.error(
@@ -90,31 +102,53 @@ class OrderDesk:
         if rejection is not None:
             peer.error(order_id, rejection.code, rejection.text)
             return
-        events = self.broker.place_order(order.account, peer.client_id, routed, order, now)
+        okey = (order.account, peer.client_id, order_id)
+        due = self._held_until(okey)
         if self.faults.ack_delay:
-            self.held.append((now + self.faults.ack_delay, events))
-        else:
-            self.route(events)
+            due = max(due or now, now + self.faults.ack_delay)
+        if due is not None:
+            self.held.append(_Delayed(due, okey, routed, order))
+            return
+        self.route(self.broker.place_order(order.account, peer.client_id, routed, order, now))
 
     def release_held(self, now: datetime) -> None:
-        """Acknowledgements held by a delay_acks fault whose time has come."""
-        if self.held:
-            due = [events for t, events in self.held if t <= now]
-            self.held = [(t, events) for t, events in self.held if t > now]
-            for events in due:
-                self.route(events)
+        """Order requests held by a delay_acks fault whose time has come reach the broker,
+        in the order they arrived; their acknowledgements (and later fills) follow."""
+        if not self.held:
+            return
+        due = [d for d in self.held if d.due <= now]
+        self.held = [d for d in self.held if d.due > now]
+        for d in due:
+            account, client_id, order_id = d.key
+            if d.order is None or d.contract is None:
+                self.route(self.broker.cancel_order(account, client_id, order_id, now))
+            else:
+                self.route(self.broker.place_order(account, client_id, d.contract, d.order, now))
+
+    def _held_until(self, key: tuple[str, int, int]) -> datetime | None:
+        """When the last held request of this order reaches the broker (None: none held)."""
+        dues = [d.due for d in self.held if d.key == key]
+        return max(dues) if dues else None
 
     def cancel(self, peer: Peer, account: str, order_id: int, now: datetime) -> None:
+        okey = (account, peer.client_id, order_id)
+        due = self._held_until(okey)  # not at the broker yet: the cancel follows the order
+        if due is not None:
+            self.held.append(_Delayed(due, okey, None, None))
+            return
         self.route(self.broker.cancel_order(account, peer.client_id, order_id, now))
 
     def global_cancel(self, accounts: list[str], now: datetime) -> None:
         for account in accounts:
             self.route(self.broker.global_cancel(account, now))
 
-    def _what_if(self, peer: Peer, contract: Contract, order: Order, inst: Instrument) -> None:
-        """whatIfOrder: margin impact at the last mark, nothing placed."""
+    def _what_if(
+        self, peer: Peer, contract: Contract, order: Order, inst: Instrument, now: datetime
+    ) -> None:
+        """whatIfOrder: margin impact at the last mark (or the market's last price before the
+        first tick), nothing placed."""
         acct = self.broker.account(order.account)
-        price = self.broker.mark(inst.con_id) or 0.0
+        price = self.broker.price(inst.con_id, now) or 0.0
         change = order.totalQuantity * price * acct.margin_rate
         before = acct.init_margin()
         equity = acct.net_liquidation()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import signal
 import time
 from dataclasses import dataclass, field
@@ -85,7 +86,7 @@ class Gateway:
         self.config = config
         self.instruments = instruments or Instruments.load(config.instruments_path)
         self.market = market or Market.load(config.data_dir, self.instruments, config.seed)
-        self.broker = SimBroker(self.instruments, config.broker)
+        self.broker = SimBroker(self.instruments, config.broker, reference_price=self.last_price)
         self.broker.open_account(config.account, config.cash)
         self.accounts = [config.account]
         self.tz = ZoneInfo(config.time_zone)
@@ -219,7 +220,7 @@ class Gateway:
 
     # ---- faults -------------------------------------------------------------------------
 
-    def fault(self, action: str, **args: object) -> None:
+    def fault(self, action: str, /, **args: object) -> None:
         """Fire a fault now (the actions of bot/gateway/faults.py, e.g. ``fault("restart",
         seconds=30)``, ``fault("connectivity_restored", data="lost")``)."""
         step = FaultStep.make(action, **args)
@@ -244,6 +245,13 @@ class Gateway:
                     self.pacer.drop_client(client_id)  # their keepUpToDate requests ended
 
     # ---- market -------------------------------------------------------------------------
+
+    def last_price(self, con_id: int, now: datetime) -> float | None:
+        """The market's last trade price at ``now`` (None: no data, or none yet)."""
+        if not self.market.has_data(con_id):
+            return None
+        last = self.market.quote(con_id, now).last
+        return None if math.isnan(last) else last
 
     async def advance(self, dt: timedelta) -> None:
         """Move the clock by ``dt`` and step the market through it; returns once every

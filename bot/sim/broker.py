@@ -11,6 +11,7 @@ Time only comes in from the caller: ``now`` of an action, a tick's time, or ``on
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -95,9 +96,19 @@ class BrokerConfig:
 class SimBroker:
     """Orders, matching and accounts of the simulated gateway and the backtester."""
 
-    def __init__(self, instruments: Instruments, config: BrokerConfig | None = None) -> None:
+    def __init__(
+        self,
+        instruments: Instruments,
+        config: BrokerConfig | None = None,
+        *,
+        reference_price: Callable[[int, datetime], float | None] | None = None,
+    ) -> None:
+        """``reference_price(con_id, now)``: the market's last price at ``now``, used to check
+        margin for a contract whose first tick has not reached the broker yet (None: such
+        orders are not margin-checked)."""
         self.instruments = instruments
         self.config = config or BrokerConfig()
+        self._reference_price = reference_price
         self._marks: dict[int, float] = {}
         self._accounts: dict[str, Account] = {}
         self._book = OrderBook()
@@ -121,6 +132,13 @@ class SimBroker:
     def mark(self, con_id: int) -> float | None:
         """The last trade price seen for ``con_id`` (what positions are valued at)."""
         return self._marks.get(con_id)
+
+    def price(self, con_id: int, now: datetime) -> float | None:
+        """The mark, or before the contract's first tick the reference price at ``now``."""
+        mark = self._marks.get(con_id)
+        if mark is None and self._reference_price is not None:
+            mark = self._reference_price(con_id, now)
+        return mark
 
     # --- order entry ---------------------------------------------------------------------
     def place_order(
@@ -164,7 +182,7 @@ class SimBroker:
         if not working:
             return events
         inst = self.instruments.by_con_id(tick.con_id)
-        liquid = inst.is_liquid(tick.time)
+        liquid = tick_is_liquid(inst, tick.time)
         for o in working:
             lim = o.resting_limit
             if lim is not None and not _reaches(o.side, lim, tick):
@@ -218,7 +236,7 @@ class SimBroker:
     ) -> list[BrokerEvent]:
         inst = self.instruments.by_con_id(contract.conId)
         o = self._make_order(account, client_id, contract, inst, order, now)
-        rej = self._check_new(o)
+        rej = self._check_new(o, now)
         if rej is not None:
             self._book.add(o)
             self._book.finish(o, "Inactive", now)
@@ -269,7 +287,7 @@ class SimBroker:
             o.match = MatchState(trail_stop=own.trailStopPrice)
         return o
 
-    def _check_new(self, o: SimOrder) -> v.Rejection | None:
+    def _check_new(self, o: SimOrder, now: datetime) -> v.Rejection | None:
         rej = v.check_terms(o.order, o.instrument)
         if rej is None and o.order.parentId:
             parent = self._book.orders.get((o.account, o.client_id, o.order.parentId))
@@ -280,7 +298,8 @@ class SimBroker:
             qty = o.order.totalQuantity
             rej = v.check_short(acct, o.instrument, o.side, qty, self.config.allow_short)
             if rej is None and self.config.check_buying_power:
-                rej = v.check_margin(acct, o.instrument.con_id, o.side, qty)
+                con_id = o.instrument.con_id
+                rej = v.check_margin(acct, con_id, o.side, qty, self.price(con_id, now))
         return rej
 
     def _group_key(self, o: SimOrder) -> tuple[str, int, int]:
@@ -587,6 +606,17 @@ class SimBroker:
             return self._accounts[account]
         except KeyError:
             raise KeyError(f"unknown account {account!r}") from None
+
+
+def tick_is_liquid(inst: Instrument, t: datetime) -> bool:
+    """Whether a trade printed at ``t`` belongs to the regular session. A tick stands for the
+    trading just before its time stamp (a bar's ticks fall in (start, end], its close at the
+    end), so a session's bounds count as (open, close]: the print at 09:30:00 closes the
+    pre-market's last bar, the print at 16:00:00 closes the session's last bar."""
+    return inst.is_liquid(t - _JUST_BEFORE)
+
+
+_JUST_BEFORE = timedelta(microseconds=1)
 
 
 def _initial_phase(order: Order) -> Phase:

@@ -36,7 +36,9 @@ Fill rules
   exchange time), GTC never; IOC fills what the first tick allows and cancels the rest; FOK
   fills completely on its first tick or is cancelled.
 - Without ``outsideRth`` an order is held (PreSubmitted) while the instrument is outside its
-  liquid hours, and works from the first tick inside them.
+  liquid hours, and works from the first tick inside them. A tick stands for the trading
+  just before its time stamp, so the session counts as (open, close]: the print at exactly
+  09:30:00 closes the pre-market's last bar, the one at 16:00:00 the session's last bar.
 - All fill prices are rounded to the instrument's minimum tick.
 """
 

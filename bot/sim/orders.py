@@ -82,7 +82,9 @@ class SimOrder:
 
     @property
     def avg_fill_price(self) -> float:
-        return self.filled_value / self.filled if self.filled else 0.0
+        """Average fill price, cleaned of the float noise the running sum picks up (several
+        fills at 50.90 average to 50.90, not 50.899999...)."""
+        return round(self.filled_value / self.filled, 8) if self.filled else 0.0
 
     @property
     def done(self) -> bool:

@@ -125,17 +125,22 @@ def check_short(
     return None
 
 
-def check_margin(account: Account, con_id: int, side: int, qty: float) -> Rejection | None:
+def check_margin(
+    account: Account, con_id: int, side: int, qty: float, price: float | None = None
+) -> Rejection | None:
     """Reject if, after this order, equity with loan value would not cover initial margin.
 
-    Only orders that raise the gross position value can fail; the order is valued at the last
-    mark (no mark yet: not checked).
+    Only orders that raise the gross position value can fail. The contract is valued at
+    ``price`` (the broker's mark, or the market's last price before the first tick reached
+    the broker); without any price the order is not checked.
     """
-    mark = account.mark(con_id, 0.0)
+    mark = price if price is not None else account.mark(con_id, 0.0)
     if mark <= 0:
         return None
+    pos = account.positions.get(con_id)
+    held = pos.qty if pos else 0.0
     before = account.gross_position_value()
-    after = account.gross_position_value({con_id: side * qty})
+    after = before - abs(held * account.mark(con_id, 0.0)) + abs((held + side * qty) * mark)
     if after <= before:
         return None
     equity = account.net_liquidation()

@@ -168,6 +168,9 @@ def test_steps_built_in_code_are_checked_too() -> None:
     }
     with pytest.raises(FaultPlanError, match="secs: unknown argument"):
         FaultStep.make("restart", secs=3)
+    # a reject rule's own "action" argument does not clash with the step's action
+    rule = FaultStep.make("reject_orders", action="sell", order_type="LMT")
+    assert rule.action == "reject_orders" and rule.args["action"] == "SELL"
 
 
 # ---- time-triggered steps ----------------------------------------------------------------------

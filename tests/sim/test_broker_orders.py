@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from broker_helpers import AAPL, ACCT, CLOSE, OPEN, at, broker, contract, order, tick
+from broker_helpers import AAPL, ACCT, CLOSE, INSTRUMENTS, OPEN, at, broker, contract, order, tick
 
 from bot.sim.broker import ExecutionEvent, OrderErrorEvent, OrderStatusEvent, SimBroker
 from bot.sim.types import SimTick
@@ -190,8 +190,17 @@ def test_outside_rth_held_until_open_unless_flagged() -> None:
     early = SimTick(pre + timedelta(minutes=1), AAPL, 100.0, 100, 99.99, 100.01, 100, 100)
     ev = b.on_tick(early)
     assert [(e.execution.orderId) for e in ev if isinstance(e, ExecutionEvent)] == [2]
-    ev = b.on_tick(tick(100.5, 0))  # first regular-session tick
+    # a print at 09:30:00.000 closes the pre-market's last bar: still outside regular hours
+    assert b.on_tick(tick(100.2, 0)) == []
+    ev = b.on_tick(tick(100.5, 1 / 48))  # first regular-session tick, 09:30:01.25
     assert statuses(ev, 1) == ["Filled"] and fills(ev) == [(10, 100.51)]
+
+
+def test_the_closing_print_at_16_00_is_inside_regular_hours() -> None:
+    b = broker()
+    b.place_order(ACCT, 1, contract(), order(1, "BUY", 10), at(389.5))
+    ev = b.on_tick(SimTick(CLOSE, AAPL, 100.0, 100, 99.99, 100.01, 100, 100))
+    assert fills(ev) == [(10, 100.01)]
 
 
 # --- partial fills ------------------------------------------------------------------------
@@ -338,3 +347,26 @@ def test_rejections() -> None:
     assert statuses(place(b, order(7, "BUY", 400), minute=2)) == ["Submitted"]
     inactive = [s.order.orderId for s in b.completed_orders(ACCT) if s.status == "Inactive"]
     assert inactive == [1, 2, 3, 4, 5, 6]
+
+
+def test_margin_is_checked_before_the_first_tick_at_the_reference_price() -> None:
+    seen: list[tuple[int, object]] = []
+
+    def last_price(con_id: int, now: object) -> float:
+        seen.append((con_id, now))
+        return 100.0
+
+    b = SimBroker(INSTRUMENTS, reference_price=last_price)
+    b.open_account(ACCT, 10_000)
+    # no tick yet: 401 shares at the market's 100.00 need 10,025 of margin
+    code, text = errors(place(b, order(1, "BUY", 401), minute=0))[0]
+    assert code == 201 and "INITIAL MARGIN [10025.00 USD]" in text
+    assert seen == [(AAPL, at(0))]
+    assert statuses(place(b, order(2, "BUY", 400), minute=0)) == ["Submitted"]
+    # without a reference price the order cannot be checked (the broker alone knows no price)
+    alone = broker(cash=10_000)
+    assert statuses(place(alone, order(1, "BUY", 401), minute=0)) == ["Submitted"]
+    # once a tick arrived, the mark wins over the reference price
+    b.on_tick(tick(50.0, 1))
+    assert b.price(AAPL, at(1)) == 50.0
+    assert statuses(place(b, order(3, "BUY", 200), minute=2)) == ["Submitted"]
