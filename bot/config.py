@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -39,6 +39,7 @@ from bot.strategy import Strategy
 
 __all__ = [
     "BAR_SIZES",
+    "SCAN_CODES",
     "BarSpec",
     "BotConfig",
     "ConfigError",
@@ -50,6 +51,7 @@ __all__ = [
     "JournalConfig",
     "LoggingConfig",
     "RiskConfig",
+    "ScannerConfig",
     "Sizing",
     "StrategyConfig",
     "SymbolConfig",
@@ -71,6 +73,11 @@ _LOOSE_DURATION = re.compile(r"\s*([0-9]+)\s*([sdwmy])[a-z]*\s*", re.IGNORECASE)
 _INTERVAL = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([smh])")
 _ID = re.compile(r"[A-Za-z0-9_.-]+")
 _PAIR = re.compile(r"([A-Z]{3})\.([A-Z]{3})")
+_HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+# The scan codes the bot knows to rank by (IB offers many more; these are the simulator's).
+ScanCodeName = Literal["TOP_PERC_GAIN", "TOP_PERC_LOSE", "HIGH_OPEN_GAP", "LOW_OPEN_GAP",
+                       "MOST_ACTIVE"]  # fmt: skip
+SCAN_CODES: tuple[str, ...] = get_args(ScanCodeName)
 
 
 class _Model(BaseModel):
@@ -229,7 +236,9 @@ class UniverseConfig(_Model):
     currency (CASH: IDEALPRO). Loaded configs hold every entry complete."""
 
     defaults: ContractDefaults = ContractDefaults()
-    symbols: list[SymbolConfig] = Field(min_length=1, json_schema_extra=_names_or_mappings)
+    # Empty only when every strategy scans (checked in BotConfig): scanned symbols are
+    # qualified at run time with ``defaults``.
+    symbols: list[SymbolConfig] = Field(default_factory=list, json_schema_extra=_names_or_mappings)
 
     @model_validator(mode="before")
     @classmethod
@@ -302,10 +311,58 @@ class Sizing(_Model):
         return self
 
 
+class ScannerConfig(_Model):
+    """A daily scanned universe: each trading day at ``at`` (exchange time, ``timezone``) the
+    scanner's top ``top`` rows become the strategy's symbols for the day (``bot/daily_scan.py``)."""
+
+    scan_code: ScanCodeName
+    top: int = Field(default=5, ge=1, le=50)
+    instrument: str = "STK"
+    location: str = "STK.US.MAJOR"
+    at: str = "09:35"  # exchange-local "HH:MM"
+    timezone: str = "America/New_York"  # the exchange's, for `at`
+    above_price: float | None = Field(default=None, gt=0)
+    below_price: float | None = Field(default=None, gt=0)
+    above_volume: int | None = Field(default=None, ge=0)
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _hh_mm(cls, v: Any) -> Any:
+        if isinstance(v, int) and not isinstance(v, bool):  # YAML 1.1 reads 9:35 as 575
+            raise ValueError('write the time in quotes, e.g. "09:35"')
+        if isinstance(v, str) and not _HHMM.fullmatch(v.strip()):
+            raise ValueError(f"bad time {v!r}; write exchange-local 'HH:MM', e.g. '09:35'")
+        return v.strip() if isinstance(v, str) else v
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}, e.g. America/New_York") from None
+        return v
+
+    @model_validator(mode="after")
+    def _price_band(self) -> ScannerConfig:
+        lo, hi = self.above_price, self.below_price
+        if lo is not None and hi is not None and hi <= lo:
+            raise ValueError(f"below_price {hi:g} must be above above_price {lo:g}")
+        return self
+
+    @property
+    def at_time(self) -> time:
+        hh, mm = self.at.split(":")
+        return time(int(hh), int(mm))
+
+
 class StrategyConfig(_Model):
     id: str
     class_: str = Field(alias="class")  # registry name
-    symbols: list[str] = Field(min_length=1)  # names from the universe
+    symbols: list[str] = Field(default_factory=list)  # names from the universe
+    scanner: ScannerConfig | None = None  # symbols from a daily scan, in addition
     bars: BarSpec = BarSpec()
     ticks: bool = False
     params: dict[str, Any] = Field(default_factory=dict)  # loaded: the class's Params, dumped
@@ -325,6 +382,12 @@ class StrategyConfig(_Model):
     @classmethod
     def _null_is_empty(cls, v: Any) -> Any:
         return {} if v is None else v
+
+    @model_validator(mode="after")
+    def _has_symbols(self) -> StrategyConfig:
+        if not self.symbols and self.scanner is None:
+            raise ValueError("no symbols: set 'symbols', 'scanner' or both")
+        return self
 
     def strategy_class(self) -> type[Strategy]:
         return registry.get(self.class_)
@@ -451,11 +514,11 @@ def _with_typed_params(config: BotConfig) -> BotConfig:
 def _raw_symbol_names(raw: dict[str, Any]) -> list[tuple[int, str]] | None:
     """(index, name) of each well-formed universe entry; None when there is no usable list."""
     universe = raw.get("universe")
-    if not isinstance(universe, dict) or not isinstance(universe.get("symbols"), list):
+    if not isinstance(universe, dict) or not isinstance(universe.get("symbols", []), list):
         return None
     defaults = _usable_defaults(universe.get("defaults"))
     out = []
-    for j, entry in enumerate(universe["symbols"]):
+    for j, entry in enumerate(universe.get("symbols", [])):
         full = _resolve_symbol(entry, defaults)
         if isinstance(full, dict) and isinstance(full.get("symbol"), str):
             cash = full.get("sec_type") == "CASH"
@@ -470,6 +533,7 @@ def _cross_checks(raw: dict[str, Any]) -> list[Problem]:
         msg = "mode 'live' cannot use the simulated gateway (remove 'gateway' or use mode: paper)"
         problems.append(Problem(("mode",), ("mode",), msg))
     symbols = _raw_symbol_names(raw)
+    problems += _empty_universe(raw, symbols)
     first: dict[str, int] = {}
     for j, name in symbols or []:
         if name in first:
@@ -486,6 +550,20 @@ def _cross_checks(raw: dict[str, Any]) -> list[Problem]:
         if isinstance(strategy, dict):
             problems += _strategy_checks(("strategies", i), strategy, names, seen)
     return problems
+
+
+def _empty_universe(raw: dict[str, Any], symbols: list[tuple[int, str]] | None) -> list[Problem]:
+    """An empty universe is fine only when every strategy scans for its symbols."""
+    universe, strategies = raw.get("universe"), raw.get("strategies")
+    if symbols or symbols is None or not isinstance(strategies, list):
+        return []
+    if not any(isinstance(s, dict) and s.get("scanner") is None for s in strategies):
+        return []
+    assert isinstance(universe, dict)
+    given = "symbols" in universe
+    loc = ("universe", "symbols") if given else ("universe",)
+    msg = "must not be empty" if given else "missing required key 'symbols'"
+    return [Problem(loc, loc, f"{msg} (only strategies with a scanner can do without)")]
 
 
 def _strategy_checks(

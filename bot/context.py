@@ -277,6 +277,15 @@ class EngineContext:
         self._specs = dict(specs)
         self._sets = dict(sets)
 
+    def indicator_sets(self) -> dict[str, IndicatorSet]:
+        """A copy of the indicator set of each of its symbols."""
+        return dict(self._sets)
+
+    def set_symbols(self, symbols: tuple[str, ...], sets: Mapping[str, IndicatorSet]) -> None:
+        """A new symbol list (a daily scan's), with the indicator set of each."""
+        self._symbols = tuple(symbols)
+        self._sets = dict(sets)
+
     @property
     def strategy_id(self) -> str:
         return self._strategy_id

@@ -112,6 +112,7 @@ class Slot:
     symbols: frozenset[str]
     on_error: str
     wants_ticks: bool = False
+    bar_spec: Any = None  # its bot.config.BarSpec, once attached to a feed
     enabled: bool = True
     errors: int = 0
     bars: int = 0
@@ -189,30 +190,75 @@ class Engine:
         ``bot.config.BarSpec``. The strategy gets the IndicatorSet of each of its (symbol, bar
         spec) streams, shared with every strategy reading the same stream."""
         slot = self.slots[strategy_id]
-        declared = dict(slot.strategy.indicators())
+        slot.bar_spec = bars
         sets: dict[str, IndicatorSet] = {}
         for symbol in slot.ctx.symbols:
-            info = self.infos[symbol]
-            key = feed.add_bars(
-                symbol,
-                info.contract,
-                info.tz,
-                bar_size=bars.size,
-                size_s=bars.size_s,
-                what_to_show=bars.what_to_show,
-                use_rth=bars.use_rth,
-                warmup=bars.warmup,
-                source=bars.source,
-            )
-            self._routes.setdefault(key, []).append(slot)
-            iset = self._sets.setdefault(key, IndicatorSet())
-            for ind in declared.values():
-                iset.add(ind, history=INDICATOR_HISTORY)
-            sets[symbol] = iset
-            if slot.wants_ticks:
-                feed.add_ticks(symbol, info.contract)
-                self._tick_routes.setdefault(symbol, []).append(slot)
-        slot.ctx.bind_indicators(declared, sets)
+            _, sets[symbol] = self._attach_symbol(feed, slot, symbol)
+        slot.ctx.bind_indicators(dict(slot.strategy.indicators()), sets)
+
+    def _attach_symbol(self, feed: Feed, slot: Slot, symbol: str) -> tuple[StreamKey, IndicatorSet]:
+        bars, info = slot.bar_spec, self.infos[symbol]
+        key = feed.add_bars(
+            symbol,
+            info.contract,
+            info.tz,
+            bar_size=bars.size,
+            size_s=bars.size_s,
+            what_to_show=bars.what_to_show,
+            use_rth=bars.use_rth,
+            warmup=bars.warmup,
+            source=bars.source,
+        )
+        self._routes.setdefault(key, []).append(slot)
+        iset = self._sets.get(key)
+        if iset is None:
+            iset = self._sets[key] = IndicatorSet()
+        for ind in slot.strategy.indicators().values():
+            iset.add(ind, history=INDICATOR_HISTORY)
+        if slot.wants_ticks:
+            feed.add_ticks(symbol, info.contract)
+            self._tick_routes.setdefault(symbol, []).append(slot)
+        return key, iset
+
+    def set_symbols(self, feed: Feed, strategy_id: str, symbols: Iterable[str]) -> list[StreamKey]:
+        """Make ``symbols`` (qualified, in ``infos``) the strategy's symbols from now on: new
+        ones get their streams declared (returned: the feed still has to start them, whose
+        warm-up reaches the strategy as warm-up bars), dropped ones leave its routes, and
+        streams and ticks nobody reads any more are removed from the feed."""
+        slot = self.slots[strategy_id]
+        wanted = tuple(dict.fromkeys(symbols))
+        old = set(slot.ctx.symbols)
+        sets = slot.ctx.indicator_sets()
+        for symbol in old - set(wanted):
+            self._detach_symbol(feed, slot, symbol)
+            sets.pop(symbol, None)
+        new_keys = []
+        for symbol in wanted:
+            if symbol in old:
+                continue
+            before = set(feed.streams)
+            key, sets[symbol] = self._attach_symbol(feed, slot, symbol)
+            if key not in before:  # else another strategy's live stream: shared as it is
+                new_keys.append(key)
+        slot.symbols = frozenset(wanted)
+        slot.ctx.set_symbols(wanted, sets)
+        return new_keys
+
+    def _detach_symbol(self, feed: Feed, slot: Slot, symbol: str) -> None:
+        for key in [k for k, slots in self._routes.items() if k.symbol == symbol]:
+            slots = self._routes[key]
+            if slot in slots:
+                slots.remove(slot)
+            if not slots:
+                del self._routes[key]
+                self._sets.pop(key, None)
+                feed.remove_bars(key)
+        ticks = self._tick_routes.get(symbol)
+        if ticks is not None and slot in ticks:
+            ticks.remove(slot)
+            if not ticks:
+                del self._tick_routes[symbol]
+                feed.remove_ticks(symbol)
 
     # ---- events in ----------------------------------------------------------------------
 

@@ -144,6 +144,8 @@ class Feed:
         self._last_tick: dict[str, Tick] = {}
         self._next_flush: datetime | None = None
         self._started = False
+        # Called with the market clock whenever it moves (the daily scan's time source).
+        self.clock_listeners: list[Callable[[datetime], None]] = []
 
     # ---- set-up ---------------------------------------------------------------------------
 
@@ -176,6 +178,20 @@ class Feed:
     def add_ticks(self, symbol: str, contract: Contract) -> None:
         self._tick_contracts[symbol] = contract
 
+    def remove_bars(self, key: StreamKey) -> None:
+        """End a stream (its subscription too, when connected); a no-op for an unknown key."""
+        stream = self.streams.pop(key, None)
+        if stream is not None:
+            self._unsubscribe(stream, self.ib.isConnected())
+
+    def remove_ticks(self, symbol: str) -> None:
+        contract = self._tick_contracts.pop(symbol, None)
+        ticker = self._tickers.pop(symbol, None)
+        if ticker is not None:
+            ticker.updateEvent.clear()
+            if contract is not None and self.ib.isConnected():
+                self.ib.cancelMktData(contract)
+
     def _emitter(self, key: StreamKey) -> Callable[[Bar], None]:
         on_bar = self.on_bar
 
@@ -197,34 +213,57 @@ class Feed:
         await asyncio.gather(*(self._warm_up(s, now) for s in self.streams.values()))
         for stream in self.streams.values():
             self._go_live(stream)
+        self._start_ticks()
+        self._started = True
+
+    async def start_streams(self, keys: list[StreamKey]) -> None:
+        """Subscribe, warm up and go live with streams added while running (a daily scan's
+        new symbols); before ``start()`` (or while disconnected) they wait for it."""
+        if not self._started or not self.ib.isConnected():
+            return
+        streams = [self.streams[k] for k in keys if k in self.streams]
+        for stream in streams:
+            self._subscribe(stream)
+        now = await self.ib.reqCurrentTimeAsync()
+        await asyncio.gather(*(self._warm_up(s, now) for s in streams))
+        for stream in streams:
+            if self.streams.get(stream.key) is stream:  # not removed meanwhile
+                self._go_live(stream)
+        self._start_ticks()
+
+    def _start_ticks(self) -> None:
         for symbol, contract in self._tick_contracts.items():
+            if symbol in self._tickers:
+                continue
             ticker = self.ib.reqMktData(contract, "", False, False)
             ticker.updateEvent += self._tick_handler(symbol)
             self._tickers[symbol] = ticker
-        self._started = True
 
     def stop(self) -> None:
         """Cancel every subscription (when still connected); idempotent."""
         connected = self.ib.isConnected()
         for stream in self.streams.values():
-            if stream.rt is not None:
-                stream.rt.updateEvent.clear()
-                if connected:
-                    self.ib.cancelRealTimeBars(stream.rt)
-                stream.rt = None
-            if stream.hist is not None:
-                stream.hist.updateEvent.clear()
-                if connected:
-                    self.ib.cancelHistoricalData(stream.hist)
-                stream.hist = None
-            stream.warming = True
-            stream.buffer.clear()
+            self._unsubscribe(stream, connected)
         for symbol, ticker in self._tickers.items():
             ticker.updateEvent.clear()
             if connected:
                 self.ib.cancelMktData(self._tick_contracts[symbol])
         self._tickers.clear()
         self._started = False
+
+    def _unsubscribe(self, stream: BarStream, connected: bool) -> None:
+        if stream.rt is not None:
+            stream.rt.updateEvent.clear()
+            if connected:
+                self.ib.cancelRealTimeBars(stream.rt)
+            stream.rt = None
+        if stream.hist is not None:
+            stream.hist.updateEvent.clear()
+            if connected:
+                self.ib.cancelHistoricalData(stream.hist)
+            stream.hist = None
+        stream.warming = True
+        stream.buffer.clear()
 
     def _subscribe(self, stream: BarStream) -> None:
         k = stream.key
@@ -258,6 +297,8 @@ class Feed:
     def _take_history(self, stream: BarStream, bars: list[BarData], now: datetime) -> None:
         """Complete bars -> warm-up; the in-progress last one seeds the live builder (a
         keepUpToDate stream: stays with IB, which completes it)."""
+        if self.streams.get(stream.key) is not stream:
+            return  # removed while its history was on the way
         builder = stream.builder
         builder.discard_open()
         symbol = stream.key.symbol
@@ -405,6 +446,8 @@ class Feed:
         if clock is not None and t <= clock:
             return
         self.clock = t
+        for listener in self.clock_listeners:
+            listener(t)
         nxt = self._next_flush
         if nxt is not None and t < nxt:
             return

@@ -7,6 +7,10 @@ with IB, warms up, calls ``on_start`` and trades until a signal, ``--duration``,
 embedded gateway's data, or a fatal error. Stopping takes well under 5 s: ``on_stop``, unsubscribe,
 cancel working orders if ``executor.cancel_on_stop``, flush the journal, disconnect, summary.
 
+Strategies with a ``scanner`` get their symbols each trading day from a market scan
+(``bot/daily_scan.py``): the scanned contracts are qualified here, then ``Engine.set_symbols``
+and ``Feed.start_streams`` subscribe and warm them up.
+
 On ``disconnectedEvent`` it reconnects with backoff, re-qualifies, resubscribes (bars missed
 while away arrive as warm-up, never traded on) and reconciles orders and executions.
 """
@@ -19,14 +23,16 @@ import logging
 import signal
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from ib_insync import IB
+from ib_insync import IB, Contract
 
 from bot import registry
 from bot.config import BotConfig
 from bot.context import PnlBook, SymbolInfo, next_trading_day
+from bot.daily_scan import DailyScans, ScanRow, day_symbols
 from bot.engine import Clock, Engine
 from bot.events import OrderType
 from bot.executor import OrderExecutor
@@ -78,6 +84,7 @@ class Daemon:
         self.engine: Engine | None = None
         self.feed: Feed | None = None
         self.infos: dict[str, SymbolInfo] = {}
+        self.scans: DailyScans | None = None
         self.account = ""
         self.stop_reason = ""
         self.summary = ""
@@ -284,15 +291,8 @@ class Daemon:
         )
         for name, info in self.infos.items():
             self.executor.register_contract(name, info.contract, info.min_tick)
-        contracts = {
-            s.id: [self.infos[sym] for sym in s.symbols] for s in cfg.strategies if s.enabled
-        }
-        risk = RiskManager(
-            cfg.risk,
-            journal,
-            next_day=lambda sid, now: next_trading_day(contracts.get(sid, ()), now),
-        )
-        first_tz = next(iter(self.infos.values())).tz
+        risk = RiskManager(cfg.risk, journal, next_day=self._next_trading_day)
+        first_tz = next(iter(self.infos.values())).tz if self.infos else self._scanner_tz()
         prices: dict[str, float] = {}
         pnl = PnlBook(first_tz, prices, self.executor.commission)
         engine = Engine(
@@ -318,6 +318,78 @@ class Daemon:
         self.executor.fill_event += engine.on_fill
         self.executor.rejection_event += engine.on_rejection
         self.engine, self.feed = engine, feed
+        scanners = {s.id: s.scanner for s in cfg.strategies if s.enabled and s.scanner}
+        if scanners:
+            self.scans = DailyScans(
+                self.ib, scanners, self._take_scan, journal_event=journal.record_event
+            )
+
+    def _next_trading_day(self, strategy_id: str, now: datetime) -> datetime | None:
+        slot = self.engine.slots.get(strategy_id) if self.engine is not None else None
+        infos = [self.infos[s] for s in slot.symbols if s in self.infos] if slot else []
+        return next_trading_day(infos, now)
+
+    def _scanner_tz(self) -> Any:
+        tz = next((s.scanner.timezone for s in self.cfg.strategies if s.scanner), "UTC")
+        return ZoneInfo(tz)
+
+    # ---- daily scans --------------------------------------------------------------------
+
+    async def _take_scan(self, strategy_id: str, day: date, rows: list[ScanRow]) -> None:
+        """A daily scan's rows become the strategy's symbols: its fixed ones, the scanned ones
+        (qualified), and earlier scans' that it still holds a position or orders in."""
+        assert self.engine is not None and self.feed is not None and self.executor is not None
+        scfg = next(s for s in self.cfg.strategies if s.id == strategy_id)
+        scanned = await self._qualify_scanned(rows)
+        ex = self.executor
+        symbols, keep, dropped = day_symbols(
+            scfg.symbols,
+            scanned,
+            self.engine.slots[strategy_id].ctx.symbols,
+            lambda sym: bool(ex.position(strategy_id, sym) or ex.working_orders(strategy_id, sym)),
+        )
+        new = self.engine.set_symbols(self.feed, strategy_id, symbols)
+        log.info(
+            "%s: symbols for %s: %s%s%s", strategy_id, day, ", ".join(symbols) or "(none)",
+            f"; kept (open) {', '.join(keep)}" if keep else "",
+            f"; dropped {', '.join(dropped)}" if dropped else "",
+        )  # fmt: skip
+        await self.feed.start_streams(new)
+
+    async def _qualify_scanned(self, rows: list[ScanRow]) -> list[str]:
+        """Names of the scanned contracts that qualify (universe defaults for exchange etc.,
+        the scan's conId to pin the contract); the others are logged and left out."""
+        assert self.executor is not None
+        d = self.cfg.universe.defaults
+        todo: list[tuple[str, Contract]] = []
+        names: list[str] = []
+        for r in rows:
+            name = f"{r.symbol}.{r.currency}" if r.sec_type == "CASH" else r.symbol
+            names.append(name)
+            if name in self.infos:
+                continue
+            if r.sec_type != d.sec_type or r.currency != d.currency:
+                log.warning("scanned %s is %s %s, not the universe's %s %s; skipped", name,
+                            r.sec_type, r.currency, d.sec_type, d.currency)  # fmt: skip
+                names.pop()
+                continue
+            contract = Contract(conId=r.con_id, secType=d.sec_type, symbol=r.symbol,
+                                exchange=d.exchange, currency=d.currency)  # fmt: skip
+            todo.append((name, contract))
+        found = await asyncio.gather(
+            *(self.ib.reqContractDetailsAsync(c) for _, c in todo), return_exceptions=True
+        )
+        for (name, _), details in zip(todo, found, strict=True):
+            if isinstance(details, BaseException) or len(details) != 1:
+                log.warning("scanned %s does not qualify (%s); skipped", name,
+                            details if isinstance(details, BaseException) else
+                            f"{len(details)} matches")  # fmt: skip
+                names.remove(name)
+                continue
+            info = SymbolInfo.from_details(name, details[0])
+            self.infos[name] = info
+            self.executor.register_contract(name, info.contract, info.min_tick)
+        return names
 
     def _net_liquidation(self) -> float | None:
         for v in self.ib.accountValues(self.account):
@@ -339,6 +411,13 @@ class Daemon:
                 loop.call_later(self.opts.duration, self.request_stop, "--duration reached")
             )
         tasks = [asyncio.create_task(self._status_loop(), name="status")]
+        if self.scans:
+            assert self.feed is not None
+            feed = self.feed
+            feed.clock_listeners.append(self.scans.observe)
+            tasks.append(
+                asyncio.create_task(self.scans.run(idle=lambda: not feed.streams), name="scans")
+            )
         if self.gateway is not None:
             tasks.append(asyncio.create_task(self._watch_gateway(), name="gateway-watch"))
         try:
@@ -346,6 +425,8 @@ class Daemon:
         finally:
             for t in timers:
                 t.cancel()
+            if self.scans:
+                await self.scans.stop()
             for task in tasks:
                 task.cancel()
             for task in tasks:
@@ -361,10 +442,15 @@ class Daemon:
     async def _watch_gateway(self) -> None:
         """Stop when the embedded gateway's replay has passed the end of the data this run
         subscribes to (other instruments' data may run on: EUR.USD trades until 17:00)."""
+        assert self.feed is not None
         gw = self.gateway
-        end = self._replay_end()
+        subscribed: set[int] | None = None
+        end = gw.clock.now()
         while True:
             await asyncio.sleep(0.25)
+            now_subscribed = {c.conId for c in self.feed.contracts()}
+            if now_subscribed != subscribed:  # a daily scan changed the symbols
+                subscribed, end = now_subscribed, self._replay_end()
             if gw.clock.now() >= end or gw.finished:
                 # Let the last bars and fills arrive before stopping.
                 await asyncio.sleep(0.5)

@@ -410,6 +410,159 @@ CASES: list[tuple[str, str, str]] = [
         """,
         "FILE: the config file is empty (expected a mapping with 'universe' and 'strategies')",
     ),
+    (
+        "a strategy without symbols or scanner",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: gap
+            class: tiny_cross
+            sizing: {fixed: 10}
+        """,
+        "FILE:4: strategies[0]: no symbols: set 'symbols', 'scanner' or both",
+    ),
+    (
+        "unknown scan code, closest suggested",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: gap
+            class: tiny_cross
+            scanner: {scan_code: HIGH_OPEN_GAPS}
+            sizing: {fixed: 10}
+        """,
+        "FILE:6: strategies[0].scanner.scan_code: bad value 'HIGH_OPEN_GAPS' (did you mean"
+        " 'HIGH_OPEN_GAP'?); allowed: TOP_PERC_GAIN, TOP_PERC_LOSE, HIGH_OPEN_GAP, LOW_OPEN_GAP,"
+        " MOST_ACTIVE",
+    ),
+    (
+        "scanner without scan code",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: gap
+            class: tiny_cross
+            scanner: {top: 5}
+            sizing: {fixed: 10}
+        """,
+        "FILE:6: strategies[0].scanner: missing required key 'scan_code'",
+    ),
+    (
+        "scanner top above IB's 50 rows",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: gap
+            class: tiny_cross
+            scanner: {scan_code: HIGH_OPEN_GAP, top: 51}
+            sizing: {fixed: 10}
+        """,
+        "FILE:6: strategies[0].scanner.top: must be less than or equal to 50, got 51",
+    ),
+    (
+        "scanner top of 0",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: gap
+            class: tiny_cross
+            scanner: {scan_code: HIGH_OPEN_GAP, top: 0}
+            sizing: {fixed: 10}
+        """,
+        "FILE:6: strategies[0].scanner.top: must be greater than or equal to 1, got 0",
+    ),
+    (
+        "scanner time unquoted: YAML reads 9:35 as a number",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: gap
+            class: tiny_cross
+            scanner: {scan_code: HIGH_OPEN_GAP, at: 9:35}
+            sizing: {fixed: 10}
+        """,
+        'FILE:6: strategies[0].scanner.at: write the time in quotes, e.g. "09:35"',
+    ),
+    (
+        "scanner time not HH:MM",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: gap
+            class: tiny_cross
+            scanner: {scan_code: HIGH_OPEN_GAP, at: "9:35am"}
+            sizing: {fixed: 10}
+        """,
+        "FILE:6: strategies[0].scanner.at: bad time '9:35am';"
+        " write exchange-local 'HH:MM', e.g. '09:35'",
+    ),
+    (
+        "scanner time zone unknown",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: gap
+            class: tiny_cross
+            scanner: {scan_code: HIGH_OPEN_GAP, timezone: America/Nowhere}
+            sizing: {fixed: 10}
+        """,
+        "FILE:6: strategies[0].scanner.timezone: unknown time zone 'America/Nowhere',"
+        " e.g. America/New_York",
+    ),
+    (
+        "scanner price band upside down",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: gap
+            class: tiny_cross
+            scanner: {scan_code: HIGH_OPEN_GAP, above_price: 50, below_price: 5}
+            sizing: {fixed: 10}
+        """,
+        "FILE:6: strategies[0].scanner: below_price 5 must be above above_price 50",
+    ),
+    (
+        "unknown scanner key, closest suggested",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: gap
+            class: tiny_cross
+            scanner: {scan_code: HIGH_OPEN_GAP, rows: 5}
+            sizing: {fixed: 10}
+        """,
+        "FILE:6: strategies[0].scanner: unknown key 'rows'; allowed: scan_code, top, instrument,"
+        " location, at, timezone, above_price, below_price, above_volume",
+    ),
+    (
+        "no universe symbols while a strategy has fixed ones",
+        """
+        universe:
+          defaults: {primary_exchange: NASDAQ}
+        strategies:
+          - id: gap
+            class: tiny_cross
+            scanner: {scan_code: HIGH_OPEN_GAP}
+            sizing: {fixed: 10}
+          - id: trend
+            class: tiny_cross
+            symbols: [AAPL]
+            sizing: {fixed: 10}
+        """,
+        "FILE:1: universe: missing required key 'symbols' (only strategies with a scanner can"
+        " do without)\n"
+        "FILE:10: strategies[1].symbols[0]: symbol 'AAPL' is not in the universe",
+    ),
 ]
 
 
@@ -454,6 +607,29 @@ def test_gateway_data_not_found(
     assert str(exc.value) == (
         f"{path}:10: gateway.data: not found: 'no/such/dir' (looked in {tmp_path})"
     )
+
+
+def test_a_scanner_only_strategy_needs_no_universe_symbols(write: Callable[[str], Path]) -> None:
+    cfg = load_config(
+        write(
+            """
+            universe:
+              defaults: {primary_exchange: NASDAQ}
+            strategies:
+              - id: gap
+                class: tiny_cross
+                scanner: {scan_code: HIGH_OPEN_GAP, top: 3, at: "09:35"}
+                sizing: {fixed: 10}
+            """
+        ),
+        env={},
+    )
+    (strategy,) = cfg.strategies
+    assert cfg.universe.symbols == [] and strategy.symbols == []
+    assert strategy.scanner is not None
+    assert (strategy.scanner.top, strategy.scanner.at_time.hour, strategy.scanner.location) == (
+        3, 9, "STK.US.MAJOR",
+    )  # fmt: skip
 
 
 def test_good_file_is_accepted(write: Callable[[str], Path]) -> None:

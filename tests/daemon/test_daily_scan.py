@@ -1,0 +1,327 @@
+"""The daily scanned universe with a fake clock and a fake IB: when scans run (market time, once
+per exchange day, weekdays), what they log, how failures end, and how the engine takes the
+scanned symbols (new ones declared for warm-up, earlier ones kept while held, else dropped)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from eventkit import Event
+from ib_insync import Contract, ContractDetails, ScanData, ScanDataList
+
+from bot.config import BarSpec, ScannerConfig, Sizing
+from bot.context import PnlBook, SymbolInfo
+from bot.daily_scan import (
+    DailyScans,
+    ScanRow,
+    ScanSchedule,
+    day_symbols,
+    describe,
+    request_scan,
+    subscription,
+)
+from bot.engine import Clock, Engine
+from bot.events import Bar, OrderIntent, Rejection, WorkingOrder
+from bot.feed import Feed
+from bot.indicators import SMA, IndicatorSpec
+from bot.strategy import Strategy
+
+NY = ZoneInfo("America/New_York")
+TUE = datetime(2026, 10, 20, 13, 30, tzinfo=UTC)  # 09:30 New York (EDT)
+S5 = timedelta(seconds=5)
+
+
+def cfg(**kw: Any) -> ScannerConfig:
+    return ScannerConfig.model_validate({"scan_code": "HIGH_OPEN_GAP", "top": 2, **kw})
+
+
+def scan_data(*symbols: str) -> list[ScanData]:
+    return [
+        ScanData(rank, ContractDetails(contract=Contract(secType="STK", symbol=s, currency="USD",
+                                                         conId=100 + rank)), "", "", "", "")
+        for rank, s in enumerate(symbols)
+    ]  # fmt: skip
+
+
+class FakeIB:
+    """The scanner side of ib_insync.IB: answers scans from ``answers`` (or an error)."""
+
+    def __init__(self, *symbols: str) -> None:
+        self.answers = list(symbols)
+        self.error: tuple[int, str] | None = None
+        self.hang = False
+        self.requests: list[Any] = []
+        self.subscriptions: list[ScanDataList] = []
+        self.cancelled: list[ScanDataList] = []
+        self.errorEvent = Event("errorEvent")
+        self.now = TUE
+        self.connected = True
+        self._req_id = 0
+
+    def isConnected(self) -> bool:
+        return self.connected
+
+    async def reqScannerDataAsync(self, sub: Any) -> ScanDataList:
+        self._req_id += 1
+        self.requests.append(sub)
+        data = ScanDataList()
+        data.reqId = self._req_id
+        if self.hang:
+            await asyncio.sleep(10)
+        if self.error is not None:
+            self.errorEvent.emit(self._req_id, *self.error, None)
+            return data
+        data += scan_data(*self.answers)[: sub.numberOfRows]
+        return data
+
+    async def reqCurrentTimeAsync(self) -> datetime:
+        return self.now
+
+    def reqScannerSubscription(self, sub: Any) -> ScanDataList:
+        data = ScanDataList()
+        self.subscriptions.append(data)
+        return data
+
+    def cancelScannerSubscription(self, data: ScanDataList) -> None:
+        self.cancelled.append(data)
+
+
+# ---- when ----------------------------------------------------------------------------------
+
+
+def test_schedule_is_due_once_per_exchange_day_from_at_on_weekdays() -> None:
+    s = ScanSchedule(time(9, 35), NY)
+    assert s.due(TUE + timedelta(minutes=4, seconds=55)) is None  # 09:34:55 New York
+    assert s.due(TUE + timedelta(minutes=5)) == date(2026, 10, 20)  # 13:35 UTC = 09:35 EDT
+    s.done = date(2026, 10, 20)
+    assert s.due(TUE + timedelta(hours=3)) is None  # once a day
+    assert s.due(TUE + timedelta(hours=14)) is None  # 23:30 New York, same day
+    assert s.due(TUE + timedelta(days=1, minutes=4)) is None
+    assert s.due(TUE + timedelta(days=1, minutes=5)) == date(2026, 10, 21)
+    sat = datetime(2026, 10, 24, 14, 0, tzinfo=UTC)
+    assert s.due(sat) is None and s.due(sat + timedelta(days=1)) is None
+    # Started later in the day: the day's scan is due at once.
+    assert ScanSchedule(time(9, 35), NY).due(TUE + timedelta(hours=2)) == date(2026, 10, 20)
+
+
+async def test_scans_run_at_the_first_market_time_after_at_once_a_day(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ib = FakeIB("NVDA", "AMD", "TSLA")
+    got: list[tuple[str, date, list[str]]] = []
+    events: list[tuple[str, str]] = []
+
+    async def on_result(sid: str, day: date, rows: list[ScanRow]) -> None:
+        got.append((sid, day, [r.symbol for r in rows]))
+
+    def journal(kind: str, msg: str, now: datetime, **kw: Any) -> None:
+        events.append((kind, msg))
+
+    scans = DailyScans(ib, {"orb": cfg()}, on_result, journal_event=journal)  # type: ignore[arg-type]
+    caplog.set_level(logging.INFO, "bot.daily_scan")
+    t = TUE
+    while t < TUE + timedelta(days=1, hours=1):  # the feed's market clock, every 5 seconds
+        scans.observe(t)
+        await asyncio.sleep(0)
+        t += S5
+    await asyncio.sleep(0)
+    assert got == [
+        ("orb", date(2026, 10, 20), ["NVDA", "AMD"]),
+        ("orb", date(2026, 10, 21), ["NVDA", "AMD"]),
+    ]
+    (sub, _) = ib.requests
+    assert (sub.instrument, sub.locationCode, sub.scanCode, sub.numberOfRows) == (
+        "STK", "STK.US.MAJOR", "HIGH_OPEN_GAP", 2,
+    )  # fmt: skip
+    line = "orb: scanner HIGH_OPEN_GAP 2026-10-20: top 2 NVDA, AMD"
+    assert line in caplog.messages
+    assert events[0] == ("scan", "scanner HIGH_OPEN_GAP 2026-10-20: top 2 NVDA, AMD")
+
+
+async def test_a_scan_does_not_start_while_another_runs() -> None:
+    ib = FakeIB("NVDA")
+    ib.hang = True
+    scans = DailyScans(ib, {"orb": cfg()}, _ignore, timeout=0.05)  # type: ignore[arg-type]
+    scans.observe(TUE + timedelta(minutes=5))
+    scans.observe(TUE + timedelta(minutes=6))
+    scans.observe(TUE + timedelta(days=1, minutes=6))  # even the next day's waits for it
+    await asyncio.sleep(0.01)
+    assert len(ib.requests) == 1
+    await scans.stop()
+
+
+async def test_the_poll_reads_the_brokers_time_and_holds_a_subscription_while_idle() -> None:
+    ib = FakeIB("NVDA")
+    got: list[date] = []
+
+    async def on_result(sid: str, day: date, rows: list[ScanRow]) -> None:
+        got.append(day)
+
+    scans = DailyScans(ib, {"orb": cfg()}, on_result, poll_s=0.01)  # type: ignore[arg-type]
+    idle = True
+    task = asyncio.create_task(scans.run(idle=lambda: idle))
+    await asyncio.sleep(0.05)
+    assert got == [] and len(ib.subscriptions) == 1  # 09:30: not yet; the heartbeat runs
+    ib.now = TUE + timedelta(minutes=5)
+    await asyncio.sleep(0.05)
+    assert got == [date(2026, 10, 20)]
+    idle = False  # the scan's symbols are subscribed: their bars give the time now
+    await asyncio.sleep(0.05)
+    assert ib.cancelled == ib.subscriptions
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await scans.stop()
+
+
+# ---- failures ------------------------------------------------------------------------------
+
+
+async def test_a_scanner_error_is_logged_and_counts_as_an_empty_scan(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ib = FakeIB("NVDA")
+    ib.error = (162, "Historical Market Data Service error message:Scanner type with code X")
+    got: list[list[ScanRow]] = []
+
+    async def on_result(sid: str, day: date, rows: list[ScanRow]) -> None:
+        got.append(rows)
+
+    scans = DailyScans(ib, {"orb": cfg()}, on_result)  # type: ignore[arg-type]
+    scans.observe(TUE + timedelta(minutes=5))
+    await asyncio.sleep(0.01)
+    assert got == [[]]
+    assert (
+        "orb: scanner HIGH_OPEN_GAP 2026-10-20 failed: error 162: Historical Market Data Service "
+        "error message:Scanner type with code X; fixed symbols only"
+    ) in caplog.messages
+    scans.observe(TUE + timedelta(minutes=6))
+    await asyncio.sleep(0.01)
+    assert len(ib.requests) == 1  # not again that day
+
+
+async def test_a_scan_without_an_answer_times_out() -> None:
+    ib = FakeIB("NVDA")
+    ib.hang = True
+    with pytest.raises(Exception, match=r"no answer in 0\.01 s"):
+        await request_scan(ib, cfg(), 0.01)  # type: ignore[arg-type]
+
+
+def test_subscription_filters_and_the_log_line() -> None:
+    sub = subscription(cfg(above_price=5, below_price=500, above_volume=10000, top=7))
+    assert (sub.abovePrice, sub.belowPrice, sub.aboveVolume, sub.numberOfRows) == (5, 500, 10000, 7)
+    rows = [ScanRow(0, "NVDA", "STK", "USD", 1, "3.1"), ScanRow(1, "AMD", "STK", "USD", 2)]
+    assert describe(cfg(), date(2026, 10, 20), rows) == (
+        "scanner HIGH_OPEN_GAP 2026-10-20: top 2 NVDA 3.1, AMD"
+    )
+    assert describe(cfg(), date(2026, 10, 20), []) == (
+        "scanner HIGH_OPEN_GAP 2026-10-20: top 0 (none)"
+    )
+
+
+# ---- which symbols -------------------------------------------------------------------------
+
+
+def test_day_symbols_keep_what_earlier_scans_still_hold() -> None:
+    symbols, kept, dropped = day_symbols(
+        ["AAPL"], ["NVDA", "AMD"], ["AAPL", "TSLA", "AMD", "META"], lambda s: s == "TSLA"
+    )
+    assert symbols == ["AAPL", "NVDA", "AMD", "TSLA"]
+    assert kept == ["TSLA"] and dropped == ["META"]
+    assert day_symbols([], [], ["TSLA"], lambda s: False) == ([], [], ["TSLA"])
+
+
+class _Executor:
+    def __init__(self) -> None:
+        self.prices: dict[str, float] = {}
+
+    def position(self, strategy_id: str, symbol: str) -> float:
+        return 0.0
+
+    def working_orders(self, strategy_id: str, symbol: str) -> Mapping[str, WorkingOrder]:
+        return {}
+
+    def submit(self, strategy_id: str, intent: OrderIntent, *, ref_price: float) -> None:
+        raise AssertionError("no orders here")
+
+    def update_price(self, symbol: str, price: float) -> None:
+        self.prices[symbol] = price
+
+    def commission(self, strategy_id: str) -> float:
+        return 0.0
+
+
+class _Risk:
+    def check(self, *a: Any, **kw: Any) -> Rejection | None:
+        return None
+
+    def kill(self, *a: Any, **kw: Any) -> None:
+        pass
+
+
+class _Recorder(Strategy[Any]):
+    def __init__(self, ctx: Any, params: Any) -> None:
+        super().__init__(ctx, params)
+        self.warm: list[str] = []
+        self.live: list[str] = []
+
+    def indicators(self) -> Mapping[str, IndicatorSpec]:
+        return {"sma": SMA(2)}
+
+    def on_warmup_bar(self, bar: Bar) -> None:
+        self.warm.append(bar.symbol)
+
+    def on_bar(self, bar: Bar) -> list[OrderIntent]:
+        self.live.append(bar.symbol)
+        return []
+
+
+class _Settings:
+    id = "scan"
+    symbols: tuple[str, ...] = ()
+    sizing = Sizing(fixed=1)
+    on_error = "disable"
+    ticks = False
+
+
+class _FeedIB:
+    def isConnected(self) -> bool:
+        return False
+
+
+def test_engine_takes_scanned_symbols_with_their_own_streams_and_drops_them() -> None:
+    infos = {
+        s: SymbolInfo(s, Contract(conId=i, symbol=s), 0.01, NY)
+        for i, s in enumerate(["NVDA", "AMD", "TSLA"], start=1)
+    }
+    engine = Engine(risk=_Risk(), executor=_Executor(), infos=infos, clock=Clock(TUE),
+                    prices={}, pnl=PnlBook(NY, {}))  # fmt: skip
+    feed = Feed(_FeedIB(), engine.on_bar)  # type: ignore[arg-type]
+    slot = engine.add_strategy(_Settings(), _Recorder, None)  # type: ignore[arg-type]
+    engine.attach(feed, "scan", BarSpec(size="5 mins", warmup="1 D"))
+    assert slot.ctx.symbols == () and feed.streams == {}
+
+    new = engine.set_symbols(feed, "scan", ["NVDA", "AMD"])
+    assert [k.symbol for k in new] == ["NVDA", "AMD"] and set(new) == set(feed.streams)
+    assert slot.ctx.symbols == ("NVDA", "AMD") and slot.symbols == {"NVDA", "AMD"}
+    strategy = slot.strategy
+    assert isinstance(strategy, _Recorder)
+    for i, key in enumerate(new):  # what the feed's warm-up hands on: indicators, no trading
+        engine.on_bar(key, Bar(key.symbol, TUE, 1, 1, 1, 1 + i, 100, 300), False)
+    assert strategy.warm == ["NVDA", "AMD"] and strategy.live == []
+
+    new = engine.set_symbols(feed, "scan", ["TSLA", "AMD"])
+    assert [k.symbol for k in new] == ["TSLA"]
+    assert {k.symbol for k in feed.streams} == {"TSLA", "AMD"}  # NVDA's stream ended
+    assert slot.ctx.symbols == ("TSLA", "AMD")
+    with pytest.raises(KeyError, match="'NVDA' is not one of its symbols"):
+        slot.ctx.indicator("NVDA", "sma")
+
+
+async def _ignore(sid: str, day: date, rows: list[ScanRow]) -> None:
+    pass
