@@ -32,8 +32,14 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    n_strat, n_sym = len(config.strategies), len(config.universe.symbols)
-    counts = f"{n_strat} {'strategy' if n_strat == 1 else 'strategies'}, {n_sym} symbols"
-    print(f"# {args.config}: OK ({counts}); resolved with defaults:")
+    print(f"# {args.config}: OK ({summary(config)}); resolved with defaults:")
     sys.stdout.write(render(config))
     return 0
+
+
+def summary(config: BotConfig) -> str:
+    n_strat, n_sym = len(config.strategies), len(config.universe.symbols)
+    parts = [f"{n_strat} {'strategy' if n_strat == 1 else 'strategies'}", f"{n_sym} symbols"]
+    scans = [s.scanner for s in config.strategies if s.scanner is not None]
+    parts += [f"daily scan {sc.scan_code} top {sc.top} at {sc.at}" for sc in scans]
+    return ", ".join(parts)

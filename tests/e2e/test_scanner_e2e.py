@@ -96,4 +96,6 @@ async def test_orb_trades_the_scanners_top_3_at_0935(
 def test_the_scanner_example_passes_check(capsys: pytest.CaptureFixture[str]) -> None:
     path = Path("config/orb_scanner.yaml")
     assert check.run(argparse.Namespace(config=path)) == 0
-    assert capsys.readouterr().out.startswith(f"# {path}: OK (")
+    assert capsys.readouterr().out.startswith(
+        f"# {path}: OK (1 strategy, 0 symbols, daily scan HIGH_OPEN_GAP top 5 at 09:35);"
+    )
