@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 COMMANDS: dict[str, str] = {
     "run": "run the trading daemon on a YAML config",
+    "backtest": "replay a config's strategies over a date range of the data and report KPIs",
     "gateway": "serve the simulated IB Gateway (TWS wire protocol) on loopback",
     "check": "validate a config file and print it resolved",
     "schema": "print the config JSON schema (for editor completion)",
