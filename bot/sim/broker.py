@@ -11,6 +11,7 @@ Time only comes in from the caller: ``now`` of an action, a tick's time, or ``on
 from __future__ import annotations
 
 import copy
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -116,6 +117,7 @@ class SimBroker:
         self._held: dict[tuple[str, int, int], list[SimOrder]] = {}  # transmit=False groups
         self._perm_id = self.config.first_perm_id - 1
         self._exec_seq = 0
+        self._exec_session = secrets.randbits(32)
         self._day_tz = ZoneInfo(self.config.day_tz)
         self._next_roll: datetime | None = None
 
@@ -519,7 +521,7 @@ class SimBroker:
     ) -> tuple[Execution, CommissionReport]:
         self._exec_seq += 1
         inst = o.instrument
-        eid = exec_id(inst.con_id, self._exec_seq)
+        eid = exec_id(self._exec_session, self._exec_seq)
         execution = Execution(
             execId=eid,
             time=when,

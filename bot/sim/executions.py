@@ -12,9 +12,10 @@ from bot.sim.broker_events import ExecutionRecord
 _SIDES = {"BUY": "BOT", "SELL": "SLD", "BOT": "BOT", "SLD": "SLD"}
 
 
-def exec_id(con_id: int, seq: int) -> str:
-    """IB-shaped execution id ("0000e0d5.6565f0a1.01.01"), unique per broker by ``seq``."""
-    return f"{con_id & 0xFFFFFFFF:08x}.{seq & 0xFFFFFFFF:08x}.01.01"
+def exec_id(session: int, seq: int) -> str:
+    """IB-shaped execution id ("0000e0d5.6565f0a1.01.01"): ``session`` is random per broker
+    instance, so a restarted simulated gateway never reissues an id a client has journalled."""
+    return f"{session & 0xFFFFFFFF:08x}.{seq & 0xFFFFFFFF:08x}.01.01"
 
 
 def parse_filter_time(text: str) -> datetime | None:
