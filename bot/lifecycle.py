@@ -45,6 +45,9 @@ from bot.status import status_line, summary_text
 
 log = logging.getLogger(__name__)
 
+# Why a run against the embedded gateway stopped when its replay ran out (not a signal).
+END_OF_DATA = "end of the simulated gateway's data"
+
 EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2
 
 
@@ -454,7 +457,7 @@ class Daemon:
             if gw.clock.now() >= end or gw.finished:
                 # Let the last bars and fills arrive before stopping.
                 await asyncio.sleep(0.5)
-                self.request_stop("end of the simulated gateway's data")
+                self.request_stop(END_OF_DATA)
                 return
 
     def _replay_end(self) -> datetime:

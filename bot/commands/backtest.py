@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"ibbot backtest: {exc}", file=sys.stderr)
         return 2
     from bot.backtest.report import render_table
+    from bot.lifecycle import END_OF_DATA
     from bot.logs import setup_logging
 
     setup_logging(args.log_level.upper(), cfg.logging.format)
@@ -81,4 +82,8 @@ def run(args: argparse.Namespace) -> int:
                   f"open P&L {row['open_pnl']:,.2f}")  # fmt: skip
     print(f"\nwrote {out}/equity.csv, trades.csv, kpis.json; journal {p.journal_path}")
     print(f"replay wall time {result.wall_seconds:.1f} s")
+    if result.stop_reason != END_OF_DATA:
+        print(f"ibbot backtest: INTERRUPTED ({result.stop_reason}): the figures cover only the "
+              "part of the range replayed before the stop", file=sys.stderr)  # fmt: skip
+        return 1
     return 0

@@ -144,3 +144,25 @@ def test_a_bad_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 def test_the_example_backtest_config_passes_check(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "config/backtest.yaml"]) == 0
     assert capsys.readouterr().out.startswith("# config/backtest.yaml: OK (")
+
+
+def test_an_interrupted_replay_exits_1_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C stops the daemon cleanly (exit 0 for `ibbot run`), but a backtest that did not
+    reach the end of its range must not pass its partial figures off as the whole."""
+    import types
+
+    from bot.backtest import runner
+
+    async def stopped_by_signal(p: Any, timeout: float | None = None) -> tuple[int, Any]:
+        return 0, types.SimpleNamespace(stop_reason="signal SIGINT", gateway=None, account="")
+
+    monkeypatch.setattr(runner, "replay", stopped_by_signal)
+    out = tmp_path / "bt"
+    code = main(["backtest", str(CONFIG), "--from", "2026-10-20", "--to", "2026-10-21",
+                 "--out", str(out)])  # fmt: skip
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "ibbot backtest: INTERRUPTED (signal SIGINT): the figures cover only the part" in err
+    assert json.loads((out / "kpis.json").read_text())["stop_reason"] == "signal SIGINT"
