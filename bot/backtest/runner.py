@@ -169,6 +169,7 @@ def run_backtest(p: Plan, *, config_name: str = "", timeout: float | None = None
     opened = open_positions(curve, closes)
     stop_reason = str(getattr(daemon, "stop_reason", ""))
     nlv = _gateway_nlv(daemon)
+    p.out.mkdir(parents=True, exist_ok=True)
     write_equity_csv(p.out / "equity.csv", curve)
     write_trades_csv(p.out / "trades.csv", curve.book.trades)
     write_json(
