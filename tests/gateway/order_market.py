@@ -29,7 +29,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from gateway_helpers import ACCOUNT, CASH
+from gateway_helpers import make_config
 from ib_insync import Contract, Stock
 
 from bot.gateway.server import Gateway, GatewayConfig
@@ -100,19 +100,7 @@ def write_order_market(root: Path) -> tuple[Path, Path]:
 
 
 def order_config(files: tuple[Path, Path], **kw: object) -> GatewayConfig:
-    data, instruments = files
-    base: dict[str, object] = dict(
-        port=0,
-        data_dir=data,
-        instruments_path=instruments,
-        start=OPEN,
-        speed=None,
-        account=ACCOUNT,
-        cash=CASH,
-        seed=1,
-    )
-    base.update(kw)
-    return GatewayConfig(**base)  # type: ignore[arg-type]
+    return make_config(files, **{"start": OPEN, **kw})
 
 
 @contextlib.asynccontextmanager
