@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from gateway_helpers import client, make_config, write_market
 from ib_insync import IB
+from order_market import write_order_market
 
 from bot.gateway.server import Gateway
 
@@ -31,3 +32,9 @@ async def gateway(market_files: tuple[Path, Path]) -> AsyncIterator[Gateway]:
 async def ib(gateway: Gateway) -> AsyncIterator[IB]:
     async with client(gateway) as conn:
         yield conn
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+    """The staircase market of order_market.py (hand-computable fill prices)."""
+    yield write_order_market(tmp_path_factory.mktemp("order-market"))

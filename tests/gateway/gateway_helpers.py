@@ -130,3 +130,10 @@ def sent(version: int, call: Callable[[Client], None]) -> list[list[str]]:
     client.sendMsg = messages.append  # type: ignore[method-assign]
     call(client)
     return [m.split("\0")[:-1] for m in messages]
+
+
+def errors(ib: IB) -> list[tuple[int, int, str]]:
+    """Every (reqId, code, text) the client reports from now on."""
+    seen: list[tuple[int, int, str]] = []
+    ib.errorEvent += lambda req_id, code, text, contract: seen.append((req_id, code, text))
+    return seen

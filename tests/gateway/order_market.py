@@ -29,8 +29,8 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from gateway_helpers import make_config
-from ib_insync import Contract, Stock
+from gateway_helpers import make_config, settle
+from ib_insync import IB, Contract, Stock, Trade
 
 from bot.gateway.server import Gateway, GatewayConfig
 
@@ -127,3 +127,22 @@ def step() -> Contract:
 
 def htb() -> Contract:
     return Stock("HTB", "SMART", "USD")
+
+
+def path(trade: Trade) -> list[str]:
+    """The statuses trade.log went through, repeats folded."""
+    out: list[str] = []
+    for entry in trade.log:
+        if not out or out[-1] != entry.status:
+            out.append(entry.status)
+    return out
+
+
+def fills(trade: Trade) -> list[tuple[float, float]]:
+    return [(f.execution.shares, f.execution.price) for f in trade.fills]
+
+
+async def to(gw: Gateway, ib: IB, when: datetime) -> None:
+    """Advance the manual clock to ``when`` and let the client read what it was sent."""
+    await advance_to(gw, when)
+    await settle(ib)

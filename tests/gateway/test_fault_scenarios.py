@@ -11,35 +11,16 @@ import asyncio
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
-from gateway_helpers import client, settle
+from gateway_helpers import client, errors, settle
 from ib_insync import IB, LimitOrder, MarketOrder, StopOrder
-from order_market import advance_to, at, running, step, write_order_market
+from order_market import advance_to, at, running, step, to
 
 from bot.gateway.faults import FaultPlan
-from bot.gateway.server import Gateway
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
-    yield write_order_market(tmp_path_factory.mktemp("order-market"))
-
-
-def errors(ib: IB) -> list[tuple[int, int, str]]:
-    seen: list[tuple[int, int, str]] = []
-    ib.errorEvent += lambda req_id, code, text, contract: seen.append((req_id, code, text))
-    return seen
-
-
-async def to(gw: Gateway, ib: IB, when: datetime) -> None:
-    await advance_to(gw, when)
-    await settle(ib)
 
 
 # ---- fills while no client is connected ------------------------------------------------------

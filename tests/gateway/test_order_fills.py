@@ -9,16 +9,14 @@ split of each bar's 10 000 shares), so a 100-share market buy fills 32 + 30 + 8 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from gateway_helpers import ACCOUNT, CASH, client, settle
+from gateway_helpers import ACCOUNT, CASH, client, errors, settle
 from ib_insync import IB, LimitOrder, MarketOrder, Trade
-from order_market import OPEN, STEP_ID, advance_to, at, htb, running, step, write_order_market
+from order_market import OPEN, STEP_ID, at, htb, running, step, to
 
-from bot.gateway.server import Gateway
 from bot.sim.broker import BrokerConfig
 
 MARGIN_TEXT = (
@@ -26,22 +24,6 @@ MARGIN_TEXT = (
     " YOUR EQUITY WITH LOAN VALUE [{equity} USD] MUST EXCEED THE INITIAL MARGIN [{margin} USD]"
 )
 SHORT_TEXT = "Order rejected - reason:Short sale is not allowed for this contract in this account."
-
-
-@pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
-    yield write_order_market(tmp_path_factory.mktemp("order-market"))
-
-
-def errors(ib: IB) -> list[tuple[int, int, str]]:
-    seen: list[tuple[int, int, str]] = []
-    ib.errorEvent += lambda req_id, code, text, contract: seen.append((req_id, code, text))
-    return seen
-
-
-async def to(gw: Gateway, ib: IB, when: datetime) -> None:
-    await advance_to(gw, when)
-    await settle(ib)
 
 
 def values(ib: IB) -> dict[str, float]:

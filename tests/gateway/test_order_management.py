@@ -6,45 +6,12 @@ Quotes are price -/+ 0.01; every 100- or 200-share order pays the 1.00 minimum c
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
-from gateway_helpers import ACCOUNT, client, settle
-from ib_insync import IB, ExecutionFilter, LimitOrder, MarketOrder, Order, StopOrder, Trade
-from order_market import OPEN, advance_to, at, running, step, write_order_market
-
-from bot.gateway.server import Gateway
-
-
-@pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
-    yield write_order_market(tmp_path_factory.mktemp("order-market"))
-
-
-def path(trade: Trade) -> list[str]:
-    out: list[str] = []
-    for entry in trade.log:
-        if not out or out[-1] != entry.status:
-            out.append(entry.status)
-    return out
-
-
-def fills(trade: Trade) -> list[tuple[float, float]]:
-    return [(f.execution.shares, f.execution.price) for f in trade.fills]
-
-
-def errors(ib: IB) -> list[tuple[int, int, str]]:
-    seen: list[tuple[int, int, str]] = []
-    ib.errorEvent += lambda req_id, code, text, contract: seen.append((req_id, code, text))
-    return seen
-
-
-async def to(gw: Gateway, ib: IB, when: datetime) -> None:
-    await advance_to(gw, when)
-    await settle(ib)
-
+from gateway_helpers import ACCOUNT, client, errors, settle
+from ib_insync import ExecutionFilter, LimitOrder, MarketOrder, Order, StopOrder
+from order_market import OPEN, at, fills, path, running, step, to
 
 # ---- brackets ------------------------------------------------------------------------------
 

@@ -9,8 +9,7 @@ price - 0.01. IB's fixed commission: USD 0.005 a share, at least 1.00 an order, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,44 +29,21 @@ from order_market import (
     CLOSE,
     MON,
     PRE,
-    advance_to,
     at,
+    fills,
+    path,
     running,
     step,
-    write_order_market,
+    to,
 )
 
-from bot.gateway.server import Gateway
 from bot.sim.broker import BrokerConfig
-
-
-@pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
-    yield write_order_market(tmp_path_factory.mktemp("order-market"))
-
-
-def path(trade: Trade) -> list[str]:
-    """The statuses trade.log went through, repeats folded."""
-    out: list[str] = []
-    for entry in trade.log:
-        if not out or out[-1] != entry.status:
-            out.append(entry.status)
-    return out
-
-
-def fills(trade: Trade) -> list[tuple[float, float]]:
-    return [(f.execution.shares, f.execution.price) for f in trade.fills]
 
 
 async def place(ib: IB, contract: Contract, *orders: Order) -> list[Trade]:
     trades = [ib.placeOrder(contract, o) for o in orders]
     await settle(ib)
     return trades
-
-
-async def to(gw: Gateway, ib: IB, when: datetime) -> None:
-    await advance_to(gw, when)
-    await settle(ib)
 
 
 def trail(

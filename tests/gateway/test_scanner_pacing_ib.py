@@ -18,7 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from gateway_helpers import client, make_config, ramp, settle
+from gateway_helpers import client, errors, make_config, ramp, settle
 from ib_insync import IB, Contract, ScanData, ScannerSubscription
 from test_scanner import NOW, make_market
 
@@ -28,12 +28,6 @@ from bot.gateway.server import Gateway
 PACING_TEXT = (
     "Historical Market Data Service error message:Historical data request pacing violation"
 )
-
-
-def errors(ib: IB) -> list[tuple[int, int, str]]:
-    seen: list[tuple[int, int, str]] = []
-    ib.errorEvent += lambda req_id, code, text, contract: seen.append((req_id, code, text))
-    return seen
 
 
 @pytest.fixture
