@@ -21,7 +21,13 @@ COMMANDS: dict[str, str] = {
 
 
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ibbot", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="ibbot",
+        description="An asyncio trading bot for Interactive Brokers (ib_insync), with a "
+        "simulated IB Gateway for demos, tests and backtests.",
+        epilog="Start with: ibbot run config/demo.yaml   (no IB account needed). "
+        "Each command has its own --help.",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     wanted = next((a for a in argv if not a.startswith("-")), None)
     for name, help_text in COMMANDS.items():
