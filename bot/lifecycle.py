@@ -119,7 +119,13 @@ class Daemon:
             self._refused = True
             code = EXIT_BAD_INPUT
         except (ConnectionError, OSError, TimeoutError) as e:
-            log.error("cannot reach IB at %s: %s", self._address(), e or type(e).__name__)
+            log.error(
+                "cannot reach IB at %s: %s. Is TWS or IB Gateway running, logged in, with the API "
+                "enabled on that port (Configure > API > Settings)? No IB account at hand: "
+                "ibbot run config/demo.yaml starts the simulated gateway.",
+                self._address(),
+                e or type(e).__name__,
+            )
             self.stop_reason = "connection failed"
             code = EXIT_RUNTIME
         except Exception as e:
