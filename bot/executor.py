@@ -72,6 +72,7 @@ from bot.positions import (
 
 log = logging.getLogger(__name__)
 
+_TARGET_TAGS = ("target.", "flatten.")
 _EPS = 1e-9
 # Error codes that end an order without IB refusing it (202: cancelled as asked).
 _NOT_REJECTIONS = frozenset({0, 202})
@@ -253,17 +254,31 @@ class OrderExecutor:
         self.ib.placeOrder(rec.contract, trade.order)  # same orderId: IB modifies in place
 
     def _target(self, sid: str, intent: TargetPosition, ref_price: float, kind: str) -> None:
-        """Market order for target - position - (market orders still in flight)."""
+        """One order for target - position - (orders in flight toward a target).
+
+        A target trades at the executor's default order type (``executor.order_type``): MKT,
+        or LMT at the reference price; a flatten is always MKT. Earlier target and flatten
+        orders still working count as in flight, whatever their type, so a repeated target
+        never sends the same shares twice.
+        """
         symbol, target = intent.symbol, intent.quantity
         inflight = sum(
             r.spec.action.sign * r.remaining
             for r in self._book.working_on(sid, symbol)
-            if r.spec.order_type is OrderType.MARKET and not r.done
+            if not r.done
+            and (r.spec.order_type is OrderType.MARKET or r.tag.startswith(_TARGET_TAGS))
         )
         diff = target - self.position(sid, symbol) - inflight
         if abs(diff) < _EPS:
             return
-        spec = OrderSpec(Side.BUY if diff > 0 else Side.SELL, abs(diff), OrderType.MARKET)
+        side = Side.BUY if diff > 0 else Side.SELL
+        if kind == "target" and self.cfg.order_type == "LMT":
+            if not math.isfinite(ref_price) or ref_price <= 0:
+                self._refuse(sid, intent, f"no price for a LMT target order on {symbol}")
+                return
+            spec = OrderSpec(side, abs(diff), OrderType.LIMIT, limit_price=ref_price)
+        else:
+            spec = OrderSpec(side, abs(diff), OrderType.MARKET)
         if why := self._cannot_place(symbol, kind, sid, check_tag=False):
             self._refuse(sid, intent, why)
             return

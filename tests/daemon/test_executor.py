@@ -321,6 +321,24 @@ def test_target_position_counts_in_flight_market_orders(h: Harness) -> None:
     assert (o.action, o.totalQuantity) == ("SELL", 150)
 
 
+def test_target_position_uses_the_default_limit_order_type(tmp_path: Path) -> None:
+    """executor.order_type: LMT makes targets limit orders at the reference price; a resting
+    target limit counts as in flight; a flatten stays a market order."""
+    h = Harness(tmp_path, cfg=ExecutorConfig(order_type="LMT"))
+    h.submit(TargetPosition("AAPL", 100), ref_price=101.234)
+    o = h.ib.placed()[-1]
+    assert (o.action, o.totalQuantity, o.orderType, o.lmtPrice) == ("BUY", 100, "LMT", 101.23)
+    h.submit(TargetPosition("AAPL", 100), ref_price=102.0)  # the limit rests: nothing more
+    assert len(h.ib.placed()) == 1
+    h.ib.fill(h.ib.trade(o.orderId), 100, 101.23)
+    h.ex.flatten("s1")
+    o = h.ib.placed()[-1]
+    assert (o.action, o.totalQuantity, o.orderType) == ("SELL", 100, "MKT")
+    h.submit(TargetPosition("MSFT", 10), ref_price=math.nan)
+    assert [r.reason for r in h.rejections] == ["no price for a LMT target order on MSFT"]
+    assert len(h.ib.placed()) == 2
+
+
 def test_filled_status_before_exec_details_keeps_the_order_in_flight(h: Harness) -> None:
     h.submit(TargetPosition("AAPL", 10))
     trade = h.last_trade()
