@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -85,6 +85,16 @@ class Executor(Protocol):
     def submit(self, strategy_id: str, intent: OrderIntent, *, ref_price: float) -> None: ...
     def update_price(self, symbol: str, price: float) -> None: ...
     def commission(self, strategy_id: str) -> float: ...
+
+
+@runtime_checkable
+class BarPrices(Protocol):
+    """Optional on an executor: the whole closed bar instead of ``update_price(close)`` (the
+    dry run matches resting orders against the bar's high and low too)."""
+
+    def update_bar(
+        self, symbol: str, open_: float, high: float, low: float, close: float, time: datetime
+    ) -> None: ...
 
 
 class StrategySettings(Protocol):
@@ -162,6 +172,7 @@ class Engine:
         self._sets: dict[StreamKey, IndicatorSet] = {}
         self._tick_routes: dict[str, list[Slot]] = {}
         self._last_close: dict[str, float] = {}
+        self._bar_prices = executor if isinstance(executor, BarPrices) else None
 
     # ---- building -----------------------------------------------------------------------
 
@@ -269,7 +280,10 @@ class Engine:
         self._sets[key].on_bar(bar)
         symbol = bar.symbol
         self._last_close[symbol] = bar.close
-        self.executor.update_price(symbol, bar.close)
+        if self._bar_prices is not None:
+            self._bar_prices.update_bar(symbol, bar.open, bar.high, bar.low, bar.close, end)
+        else:
+            self.executor.update_price(symbol, bar.close)
         if not live:
             self._warm_up(key, bar)
             return

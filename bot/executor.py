@@ -13,8 +13,10 @@ when it arrives, updates the journal row and ``commission(strategy_id)``; strate
 need net P&L read that rather than waiting on the fill path.
 
 Dry run: nothing is sent. Orders get negative local ids, market orders (and market
-bracket entries) fill at the intent's reference price on the next loop turn, resting
-orders stay working until cancelled; all of it goes to the (dry-run) journal.
+bracket entries) fill at the intent's reference price on the next loop turn; resting orders
+(LMT, STP, STP LMT, TRAIL, MIT, bracket legs once their entry has filled) are matched against
+every price the executor learns (``update_price``, ``update_bar``) with the simulated
+broker's fill rules (bot/dry_run.py). All of it goes to the (dry-run) journal.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from ib_insync.objects import CommissionReport
 from ib_insync.util import EPOCH
 
 from bot.config import ExecutorConfig
+from bot.dry_run import MATCHED_TYPES, DryMatcher, bar_path, price_tick
 from bot.events import (
     CancelOrder,
     FillEvent,
@@ -123,6 +126,8 @@ class OrderExecutor:
         self._commissioned: set[str] = set(self._seen)
         self._bound: dict[int, Trade] = {}
         self._dry_id = 0
+        self._dry = DryMatcher()
+        self._dry_seen: dict[str, datetime] = {}  # per symbol: end of the last bar matched
         self.fill_event = Event("fill_event")  # (strategy_id, FillEvent)
         self.order_event = Event("order_event")  # (strategy_id, WorkingOrder)
         self.rejection_event = Event("rejection_event")  # (Rejection,) broker/executor refusals
@@ -133,8 +138,26 @@ class OrderExecutor:
         self._contracts[symbol] = (contract, min_tick)
 
     def update_price(self, symbol: str, price: float) -> None:
-        """Latest price of a symbol: dry-run fills of flatten orders happen there."""
+        """Latest price of a symbol: dry-run fills of flatten orders happen there, and in a
+        dry run the resting orders on the symbol are matched against it."""
         self._prices[symbol] = price
+        if self.dry_run:
+            self._dry_match(symbol, [price], self._now(), None)
+
+    def update_bar(
+        self, symbol: str, open_: float, high: float, low: float, close: float, time: datetime
+    ) -> None:
+        """A closed bar (``time``: its end): as ``update_price(symbol, close)``, but a dry run
+        matches the bar's path (open, extremes, close), so an intrabar touch triggers. A bar
+        not after the last one matched on the symbol (a replay) only updates the price."""
+        self._prices[symbol] = close
+        if not self.dry_run:
+            return
+        last = self._dry_seen.get(symbol)
+        if last is not None and time <= last:
+            return
+        self._dry_seen[symbol] = time
+        self._dry_match(symbol, bar_path(open_, high, low, close), time, time)
 
     def position(self, strategy_id: str, symbol: str) -> float:
         return self._positions.get(strategy_id, symbol)
@@ -239,6 +262,8 @@ class OrderExecutor:
             return
         rec.spec = spec
         apply_prices(rec.order, spec, self._contracts[intent.symbol][1])
+        if self.dry_run:
+            self._dry.modified(rec.order, trail_changed=intent.stop_price is not None)
         if rec.sent and not self.dry_run:
             rec.order.transmit = True  # a bracket leg placed with transmit=False must go now
             self._pacer.send(1, lambda: self._modify_now(rec))
@@ -563,8 +588,10 @@ class OrderExecutor:
     # ---- dry run ------------------------------------------------------------------------
 
     def _dry_accept(self, legs: list[OrderRecord]) -> None:
+        now = self._now()
         for rec in legs:
             rec.sent = True
+            self._dry.accepted(rec.order, now)
             self._set_status(rec, OrderStatus.Submitted, "dry run")
         entry = legs[0]
         if entry.spec.order_type is OrderType.MARKET:
@@ -577,8 +604,62 @@ class OrderExecutor:
         if not price > 0:
             log.warning("dry run: no price to fill %s; it stays working", rec.ref)
             return
+        self._dry_execute(rec, price, "dry run fill")
+
+    def _dry_match(
+        self, symbol: str, prices: list[float], time: datetime, bar_end: datetime | None
+    ) -> None:
+        """Match the working dry-run orders on ``symbol`` against ``prices``, one tick each.
+
+        On each tick, the orders working when it starts are matched in arrival order (bracket
+        legs only once their entry has filled, so from the next tick on). ``bar_end``: the
+        prices are a bar ending then, which only orders that arrived before it can meet.
+        """
+        if symbol not in self._contracts:
+            return
+        contract, min_tick = self._contracts[symbol]
+        min_tick = min_tick if min_tick > 0 else 0.01
+        for price in prices:
+            if not (math.isfinite(price) and price > 0):
+                continue
+            tick = price_tick(price, time, contract.conId)
+            active = [r for r in self._book.all_working() if self._dry_active(r, symbol, bar_end)]
+            active.sort(key=lambda r: -r.order_id)  # dry ids count down: arrival order
+            for rec in active:
+                if rec.done or rec.cancel_requested:  # a fill on this tick ended it
+                    continue
+                fill_price = self._dry.match(rec.order, tick, min_tick)
+                if fill_price is not None:
+                    self._dry_execute(rec, fill_price, f"dry run fill: {rec.spec.order_type}")
+                    self._dry_oca(rec)
+        self._dry.forget(
+            oid for oid in self._dry.tracked() if (r := self._book.by_id.get(oid)) is None or r.done
+        )
+
+    def _dry_active(self, rec: OrderRecord, symbol: str, bar_end: datetime | None) -> bool:
+        if rec.symbol != symbol or rec.done or rec.cancel_requested:
+            return False
+        if rec.order.orderType not in MATCHED_TYPES:
+            return False
+        if rec.parent is not None and rec.parent.status != OrderStatus.Filled:
+            return False  # a bracket leg works once its entry has filled
+        return bar_end is None or self._dry.arrived_before(rec.order_id, bar_end)
+
+    def _dry_oca(self, rec: OrderRecord) -> None:
+        """A filled bracket leg ends its OCA siblings (type 3 reduces them by the fill; fills
+        are whole, so nothing of them is left)."""
+        group = rec.order.ocaGroup
+        if not group or rec.parent is None:
+            return
+        for sib in rec.parent.children:
+            if sib is not rec and sib.order.ocaGroup == group and not sib.done:
+                sib.cancel_requested = True
+                self._set_status(sib, OrderStatus.Cancelled, f"dry run: OCA, {rec.tag} filled")
+
+    def _dry_execute(self, rec: OrderRecord, price: float, message: str) -> None:
+        """One whole fill of ``rec`` at ``price``, routed as a live fill would be."""
         qty = rec.remaining
-        exec_id = f"dry.{-rec.order_id}.{rec.seq}"
+        exec_id = f"dry.{rec.ref}"
         ex = Execution(
             execId=exec_id,
             time=self._now(),
@@ -595,7 +676,7 @@ class OrderExecutor:
         rec.status = OrderStatus.Filled
         fill = Fill(rec.contract, ex, CommissionReport(), ex.time)
         self._route_fill(rec.strategy_id, rec.symbol, rec.tag, rec.ref, fill, rec)
-        self._set_status(rec, OrderStatus.Filled, "dry run fill")
+        self._set_status(rec, OrderStatus.Filled, message)
 
     # ---- reconcile ----------------------------------------------------------------------
 
