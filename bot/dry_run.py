@@ -19,9 +19,9 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from ib_insync import Order
-from ib_insync.util import UNSET_DOUBLE
 
-from bot.sim.matching import MatchState, Terms, decide
+from bot.sim.matching import MatchState, decide
+from bot.sim.orders import arrival_state, modified_state, terms_of
 from bot.sim.types import SimTick
 
 #: Order types matched on prices here (MKT fills at the reference price; MOC/LOC never fill).
@@ -43,25 +43,6 @@ def price_tick(price: float, time: datetime, con_id: int) -> SimTick:
     return SimTick(time, con_id, price, 0.0, price, price, 0.0, 0.0)
 
 
-def _is_set(x: float | None) -> bool:
-    return x is not None and x != UNSET_DOUBLE and x == x
-
-
-def terms_of(order: Order) -> Terms:
-    """The fill rules' view of an ib_insync Order (prices as sent: on the tick grid)."""
-    kind = order.orderType
-    percent = order.trailingPercent if _is_set(order.trailingPercent) else None
-    amount = order.auxPrice if kind == "TRAIL" and _is_set(order.auxPrice) else None
-    return Terms(
-        side=1 if order.action == "BUY" else -1,
-        order_type=kind,
-        limit=order.lmtPrice if _is_set(order.lmtPrice) else None,
-        stop=order.auxPrice if kind in ("STP", "STP LMT", "MIT") else None,
-        trail_amount=amount if percent is None else None,
-        trail_percent=percent,
-    )
-
-
 class DryMatcher:
     """Per-order match state (MatchState) and arrival time, keyed by the dry order id."""
 
@@ -71,15 +52,12 @@ class DryMatcher:
 
     def accepted(self, order: Order, now: datetime) -> None:
         self._arrived[order.orderId] = now
-        self._states[order.orderId] = _initial(order)
+        self._states[order.orderId] = arrival_state(order)
 
     def modified(self, order: Order, trail_changed: bool) -> None:
         """A changed order arrives anew (the marketable-on-arrival rule applies again)."""
         old = self._states.get(order.orderId, MatchState())
-        trail = old.trail_stop
-        if order.orderType == "TRAIL" and trail_changed:
-            trail = order.trailStopPrice if _is_set(order.trailStopPrice) else None
-        self._states[order.orderId] = MatchState(True, old.triggered, trail)
+        self._states[order.orderId] = modified_state(old, order, trail_changed)
 
     def arrived_before(self, order_id: int, time: datetime) -> bool:
         arrived = self._arrived.get(order_id)
@@ -88,7 +66,7 @@ class DryMatcher:
     def match(self, order: Order, tick: SimTick, min_tick: float) -> float | None:
         """The fill price of ``order`` on ``tick`` (None: no fill); its state moves on."""
         oid = order.orderId
-        state = self._states.get(oid) or _initial(order)
+        state = self._states.get(oid) or arrival_state(order)
         decision = decide(terms_of(order), state, tick, min_tick, 0.0)
         self._states[oid] = decision.state
         return decision.price
@@ -100,9 +78,3 @@ class DryMatcher:
 
     def tracked(self) -> list[int]:
         return list(self._states)
-
-
-def _initial(order: Order) -> MatchState:
-    if order.orderType == "TRAIL" and _is_set(order.trailStopPrice):
-        return MatchState(trail_stop=order.trailStopPrice)
-    return MatchState()

@@ -36,13 +36,14 @@ from bot.sim.broker_events import (
 from bot.sim.commission import CommissionConfig, execution_fee
 from bot.sim.executions import exec_id, matches
 from bot.sim.instruments import Instrument, Instruments
-from bot.sim.matching import CLOSE_TYPES, MatchState, close_fill, decide, fill_quantity
+from bot.sim.matching import CLOSE_TYPES, close_fill, decide, fill_quantity
 from bot.sim.orders import (
     UNSET,
     OrderBook,
     Phase,
     SimOrder,
-    is_set,
+    arrival_state,
+    modified_state,
     oca_group,
     oca_type,
 )
@@ -285,8 +286,7 @@ class SimBroker:
             placed_at=now,
         )
         self._set_deadlines(o, now)
-        if own.orderType == "TRAIL" and is_set(own.trailStopPrice):
-            o.match = MatchState(trail_stop=own.trailStopPrice)
+        o.match = arrival_state(own)
         return o
 
     def _check_new(self, o: SimOrder, now: datetime) -> v.Rejection | None:
@@ -357,11 +357,9 @@ class SimBroker:
         o.order = merged
         o._terms = None
         o.resting_limit = None  # it arrives anew
-        trail = o.match.trail_stop
-        if merged.orderType == "TRAIL" and merged.trailStopPrice != old.trailStopPrice:
-            trail = merged.trailStopPrice if is_set(merged.trailStopPrice) else None
-        # A changed order arrives anew: the marketable-on-arrival rule applies again.
-        o.match = MatchState(fresh=True, triggered=o.match.triggered, trail_stop=trail)
+        o.match = modified_state(
+            o.match, merged, trail_changed=merged.trailStopPrice != old.trailStopPrice
+        )
         if merged.tif != old.tif or merged.outsideRth != old.outsideRth:
             self._set_deadlines(o, now)
             self._book.schedule(o)

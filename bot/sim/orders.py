@@ -42,6 +42,37 @@ def is_set(x: float) -> bool:
     return x != UNSET and x == x  # not UNSET_DOUBLE, not NaN
 
 
+def terms_of(order: Order) -> Terms:
+    """The fill rules' view of an Order (its prices as sent: on the tick grid)."""
+    kind = order.orderType
+    amount = order.auxPrice if kind == "TRAIL" and is_set(order.auxPrice) else None
+    percent = order.trailingPercent if is_set(order.trailingPercent) else None
+    return Terms(
+        side=1 if order.action.upper() == "BUY" else -1,
+        order_type=kind,
+        limit=order.lmtPrice if is_set(order.lmtPrice) else None,
+        stop=order.auxPrice if kind in ("STP", "STP LMT", "MIT") else None,
+        trail_amount=amount if percent is None else None,
+        trail_percent=percent,
+    )
+
+
+def arrival_state(order: Order) -> MatchState:
+    """Match state of a new order: a TRAIL starts at its trailStopPrice when it has one."""
+    if order.orderType == "TRAIL" and is_set(order.trailStopPrice):
+        return MatchState(trail_stop=order.trailStopPrice)
+    return MatchState()
+
+
+def modified_state(state: MatchState, order: Order, trail_changed: bool) -> MatchState:
+    """A changed order arrives anew (the marketable-on-arrival rule applies again), keeping
+    its trigger and trail level unless the modify set a new trailStopPrice."""
+    trail = state.trail_stop
+    if order.orderType == "TRAIL" and trail_changed:
+        trail = order.trailStopPrice if is_set(order.trailStopPrice) else None
+    return MatchState(fresh=True, triggered=state.triggered, trail_stop=trail)
+
+
 @dataclass(slots=True, eq=False)
 class SimOrder:
     """Mutable state of one order; ``order`` is the broker's own copy of the client's Order."""
@@ -96,18 +127,7 @@ class SimOrder:
         return self._terms
 
     def _make_terms(self) -> Terms:
-        o = self.order
-        amount = o.auxPrice if o.orderType == "TRAIL" and is_set(o.auxPrice) else None
-        percent = o.trailingPercent if is_set(o.trailingPercent) else None
-        stop = o.auxPrice if o.orderType in ("STP", "STP LMT", "MIT") else None
-        return Terms(
-            side=self.side,
-            order_type=o.orderType,
-            limit=o.lmtPrice if is_set(o.lmtPrice) else None,
-            stop=stop,
-            trail_amount=amount if percent is None else None,
-            trail_percent=percent,
-        )
+        return terms_of(self.order)
 
     def status(self, liquid: bool) -> str:
         if self.phase is Phase.DONE:
