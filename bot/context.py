@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from bot.events import FillEvent, WorkingOrder
 from bot.indicators import IndicatorSet, IndicatorSpec
-from bot.orders_build import round_to_tick
+from bot.ticks import round_to_tick
 
 log = logging.getLogger(__name__)
 

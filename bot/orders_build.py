@@ -16,6 +16,7 @@ from ib_insync import Order
 from ib_insync.util import UNSET_DOUBLE
 
 from bot.events import OrderSpec, OrderType, PlaceBracket, Side
+from bot.ticks import round_to_tick
 
 # Types whose limit price is mandatory, and those whose trigger (stop_price) is.
 _NEEDS_LIMIT: Final = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.LIMIT_ON_CLOSE})
@@ -34,14 +35,6 @@ class OrderDefaults:
     tif: str = "DAY"
     outside_rth: bool = False
     account: str = ""
-
-
-def round_to_tick(price: float, tick: float) -> float:
-    """Nearest price on the tick grid, without binary-float residue (150.05, not 150.04999...)."""
-    if tick <= 0:
-        return price
-    decimals = max(0, -math.floor(math.log10(tick)) + 2)
-    return round(round(price / tick) * tick, decimals)
 
 
 def make_order_ref(prefix: str, strategy_id: str, symbol: str, tag: str, seq: int) -> str:

@@ -48,6 +48,7 @@ import math
 from dataclasses import dataclass
 
 from bot.sim.types import SimTick
+from bot.ticks import round_to_tick
 
 #: Order types the matching engine understands.
 SUPPORTED_TYPES = frozenset({"MKT", "LMT", "STP", "STP LMT", "TRAIL", "MIT", "MOC", "LOC"})
@@ -82,12 +83,6 @@ class MatchState:
 class Decision:
     state: MatchState
     price: float | None  # fill price on this tick, None = no fill
-
-
-def round_to_tick(price: float, min_tick: float) -> float:
-    """Nearest multiple of ``min_tick``, cleaned of binary noise."""
-    steps = round(price / min_tick)
-    return round(steps * min_tick, 10)
 
 
 def on_tick_grid(price: float, min_tick: float) -> bool:
