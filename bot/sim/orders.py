@@ -22,13 +22,14 @@ from datetime import datetime
 from enum import Enum
 
 from ib_insync import Contract, Order, OrderState
+from ib_insync.util import UNSET_DOUBLE
 
 from bot.sim.broker_events import OrderSnapshot, OrderStatusEvent
 from bot.sim.instruments import Instrument
 from bot.sim.matching import STOP_TYPES, MatchState, Terms
 
 OrderKey = tuple[str, int, int]  # (account, client_id, order_id)
-UNSET = 1.7976931348623157e308  # ib_insync's UNSET_DOUBLE
+UNSET = UNSET_DOUBLE
 
 
 class Phase(Enum):
