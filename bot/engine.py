@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
@@ -83,18 +83,14 @@ class Executor(Protocol):
     def position(self, strategy_id: str, symbol: str) -> float: ...
     def working_orders(self, strategy_id: str, symbol: str) -> Mapping[str, WorkingOrder]: ...
     def submit(self, strategy_id: str, intent: OrderIntent, *, ref_price: float) -> None: ...
-    def update_price(self, symbol: str, price: float) -> None: ...
-    def commission(self, strategy_id: str) -> float: ...
-
-
-@runtime_checkable
-class BarPrices(Protocol):
-    """Optional on an executor: the whole closed bar instead of ``update_price(close)`` (the
-    dry run matches resting orders against the bar's high and low too)."""
-
     def update_bar(
         self, symbol: str, open_: float, high: float, low: float, close: float, time: datetime
-    ) -> None: ...
+    ) -> None:
+        """Each closed bar (``time``: its end): the last price, and in a dry run the path
+        resting orders are matched against."""
+        ...
+
+    def commission(self, strategy_id: str) -> float: ...
 
 
 class StrategySettings(Protocol):
@@ -172,7 +168,6 @@ class Engine:
         self._sets: dict[StreamKey, IndicatorSet] = {}
         self._tick_routes: dict[str, list[Slot]] = {}
         self._last_close: dict[str, float] = {}
-        self._bar_prices = executor if isinstance(executor, BarPrices) else None
 
     # ---- building -----------------------------------------------------------------------
 
@@ -280,10 +275,7 @@ class Engine:
         self._sets[key].on_bar(bar)
         symbol = bar.symbol
         self._last_close[symbol] = bar.close
-        if self._bar_prices is not None:
-            self._bar_prices.update_bar(symbol, bar.open, bar.high, bar.low, bar.close, end)
-        else:
-            self.executor.update_price(symbol, bar.close)
+        self.executor.update_bar(symbol, bar.open, bar.high, bar.low, bar.close, end)
         if not live:
             self._warm_up(key, bar)
             return

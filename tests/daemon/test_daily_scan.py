@@ -249,8 +249,9 @@ class _Executor:
     def submit(self, strategy_id: str, intent: OrderIntent, *, ref_price: float) -> None:
         raise AssertionError("no orders here")
 
-    def update_price(self, symbol: str, price: float) -> None:
-        self.prices[symbol] = price
+    def update_bar(self, symbol: str, open_: float, high: float, low: float, close: float,
+                   time: datetime) -> None:  # fmt: skip
+        self.prices[symbol] = close
 
     def commission(self, strategy_id: str) -> float:
         return 0.0

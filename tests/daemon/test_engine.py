@@ -77,8 +77,9 @@ class FakeExecutor:
     def submit(self, strategy_id: str, intent: OrderIntent, *, ref_price: float) -> None:
         self.submitted.append((strategy_id, intent, ref_price))
 
-    def update_price(self, symbol: str, price: float) -> None:
-        self.prices[symbol] = price
+    def update_bar(self, symbol: str, open_: float, high: float, low: float, close: float,
+                   time: datetime) -> None:  # fmt: skip
+        self.prices[symbol] = close
 
     def commission(self, strategy_id: str) -> float:
         return 0.0

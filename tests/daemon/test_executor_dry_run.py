@@ -17,9 +17,8 @@ from test_engine import NY, FakeExecutor, FakeFeed, FakeRisk, add, info
 from test_executor import Harness, place
 
 from bot.context import PnlBook
-from bot.engine import BarPrices, Clock, Engine
+from bot.engine import Clock, Engine
 from bot.events import Bar, ModifyOrder, OrderSpec, OrderType, PlaceBracket, Side
-from bot.executor import OrderExecutor
 
 BUY, SELL = Side.BUY, Side.SELL
 
@@ -187,7 +186,6 @@ class _BarExecutor(FakeExecutor):
 
 
 def test_the_engine_hands_whole_bars_to_an_executor_that_takes_them() -> None:
-    assert issubclass(OrderExecutor, BarPrices)
     ex, feed, prices = _BarExecutor(), FakeFeed(), {}  # type: ignore[var-annotated]
     engine = Engine(risk=FakeRisk(), executor=ex, infos={"AAPL": info("AAPL", 1)},
                     clock=Clock(T0), prices=prices, pnl=PnlBook(NY, prices))  # fmt: skip
@@ -195,4 +193,4 @@ def test_the_engine_hands_whole_bars_to_an_executor_that_takes_them() -> None:
     b = Bar("AAPL", T0, 10.0, 10.5, 9.5, 10.2, 100, 900)
     engine.on_bar(feed.keys[0], b, True)
     assert ex.bars == [("AAPL", 10.0, 10.5, 9.5, 10.2, T0 + timedelta(seconds=900))]
-    assert ex.prices == {}  # update_bar instead of update_price
+    assert ex.prices == {}  # the whole bar went to update_bar, nothing else was called
