@@ -24,7 +24,7 @@ import signal
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from ib_insync import IB, Contract
@@ -42,6 +42,9 @@ from bot.journal import Journal, broker_identity, dry_run_path
 from bot.positions import PositionMismatchError
 from bot.risk import RiskManager
 from bot.status import status_line, summary_text
+
+if TYPE_CHECKING:  # loaded only with the embedded gateway
+    from bot.sim.market import Market
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,9 @@ class RunOptions:
     print_summary: bool = True
     # Embedded gateway: end its replay at this simulated time (None: at the end of the data).
     gateway_end: datetime | None = None
+    # Embedded gateway: replay this already loaded market (bot.sim.market.Market) instead of
+    # loading the config's data again (a backtest has loaded it to plan its range).
+    gateway_market: Market | None = None
     # --reset-positions: where the journal's positions disagree with the account, start the
     # strategies flat instead of refusing to trade (bot/executor.py, reconcile).
     reset_positions: bool = False
@@ -222,7 +228,10 @@ class Daemon:
         if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
             # Its per-request lines would drown the bot's own; warnings still show.
             logging.getLogger("bot.gateway").setLevel(logging.WARNING)
-        self.gateway = Gateway(gcfg)
+        market = self.opts.gateway_market
+        self.gateway = Gateway(
+            gcfg, instruments=market.instruments if market else None, market=market
+        )
         await self.gateway.start()
         log.info(
             "embedded simulated gateway on 127.0.0.1:%d (synthetic sample prices, speed %sx)",

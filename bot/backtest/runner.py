@@ -132,7 +132,9 @@ async def replay(p: Plan, *, timeout: float | None = None) -> tuple[int, Any]:
     if p.journal_path.exists():  # a rerun replaces the earlier backtest's journal
         for suffix in ("", "-wal", "-shm"):
             Path(f"{p.journal_path}{suffix}").unlink(missing_ok=True)
-    options = RunOptions(handle_signals=True, print_summary=False, gateway_end=p.end)
+    options = RunOptions(
+        handle_signals=True, print_summary=False, gateway_end=p.end, gateway_market=p.market
+    )
     daemon = Daemon(p.cfg, options)
     code = await asyncio.wait_for(daemon.run(), timeout) if timeout else await daemon.run()
     return code, daemon

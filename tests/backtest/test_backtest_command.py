@@ -55,13 +55,24 @@ def round_trips_in_journal(db: Path) -> int:
 
 
 def test_two_day_backtest_of_the_sma_example(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from bot.sim.market import Market
+
+    loads: list[object] = []
+    real_load = Market.load.__func__  # type: ignore[attr-defined]
+
+    def counting_load(cls: type[Market], *args: Any, **kw: Any) -> Market:
+        loads.append(args)
+        return real_load(cls, *args, **kw)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Market, "load", classmethod(counting_load))
     out = tmp_path / "bt"
     code = main(["backtest", str(CONFIG), "--from", "2026-10-20", "--to", "2026-10-21",
                  "--cash", "250000", "--out", str(out)])  # fmt: skip
     printed = capsys.readouterr().out
     assert code == 0
+    assert len(loads) == 1  # the gateway replays the market the backtest loaded to plan
     for name in ("kpis.json", "equity.csv", "trades.csv", "journal.sqlite"):
         assert (out / name).is_file(), name
     doc = json.loads((out / "kpis.json").read_text())
