@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from bot import registry
+from bot.bar_sizes import BAR_SIZES
 from bot.config_errors import ConfigError, ConfigIssue, KeyPath, Problem, describe, render_path
 from bot.config_errors import did_you_mean as _did_you_mean
 from bot.config_yaml import LoadedYaml, load_yaml
@@ -59,15 +60,6 @@ __all__ = [
     "load_config",
 ]
 
-# IB's historical-data bar sizes, in seconds; the feed builds live bars from 5-second real-time
-# bars, so nothing finer than that.
-BAR_SIZES: dict[str, int] = {
-    "5 secs": 5, "10 secs": 10, "15 secs": 15, "30 secs": 30,
-    "1 min": 60, "2 mins": 120, "3 mins": 180, "5 mins": 300, "10 mins": 600,
-    "15 mins": 900, "20 mins": 1200, "30 mins": 1800,
-    "1 hour": 3600, "2 hours": 7200, "3 hours": 10800, "4 hours": 14400, "8 hours": 28800,
-    "1 day": 86400,
-}  # fmt: skip
 _DURATION = re.compile(r"[1-9][0-9]* [SDWMY]")
 _LOOSE_DURATION = re.compile(r"\s*([0-9]+)\s*([sdwmy])[a-z]*\s*", re.IGNORECASE)
 _INTERVAL = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([smh])")

@@ -12,29 +12,9 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from bot.bar_sizes import BAR_SIZES, DAY
 from bot.sim.bridge import I64, F
 
-DAY = 86400
-BAR_SIZES: dict[str, int] = {
-    "5 secs": 5,
-    "10 secs": 10,
-    "15 secs": 15,
-    "30 secs": 30,
-    "1 min": 60,
-    "2 mins": 120,
-    "3 mins": 180,
-    "5 mins": 300,
-    "10 mins": 600,
-    "15 mins": 900,
-    "20 mins": 1200,
-    "30 mins": 1800,
-    "1 hour": 3600,
-    "2 hours": 7200,
-    "3 hours": 10800,
-    "4 hours": 14400,
-    "8 hours": 28800,
-    "1 day": DAY,
-}
 WHAT_TO_SHOW = ("TRADES", "MIDPOINT", "BID", "ASK")
 _UNIT_SECONDS = {"sec": 1, "secs": 1, "min": 60, "mins": 60, "hour": 3600, "hours": 3600}
 _UNIT_SECONDS |= {"day": DAY, "days": DAY}
