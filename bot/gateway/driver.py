@@ -21,62 +21,63 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bot.gateway.server import Gateway
+    from bot.sim.broker_events import BrokerEvent
+    from bot.sim.types import SimTick
 
 log = logging.getLogger(__name__)
 
-MAX_CHUNK = timedelta(hours=1)  # a long manual advance is stepped in pieces of this
 MAX_IDLE_STEP = timedelta(hours=1)  # as-fast mode: longest jump over time without ticks
 DRAIN_TIMEOUT = 10.0  # seconds one step waits for slow clients before moving on
 IDLE_POLL = 0.01  # as-fast mode: seconds between looks for work while idle
 
 
 class MarketDriver:
-    def __init__(self, gw: Gateway, start: datetime) -> None:
+    """Steps the gateway's world (bot/sim/world.py) and is its step listener: broker events
+    go to the order desk, ticks and bars to the subscriptions, then one write per client."""
+
+    def __init__(self, gw: Gateway) -> None:
         self.gw = gw
-        self.stepped_to = start
         self.end = min(gw.config.end or gw.market.last_time(), gw.market.last_time())
         self._idle_step = gw.config.step
         self._started = False  # as-fast mode: the first step was taken
         self.wake = asyncio.Event()  # clients or subscriptions changed
 
     @property
+    def stepped_to(self) -> datetime:
+        return self.gw.world.stepped_to
+
+    @property
     def finished(self) -> bool:
         return self.stepped_to >= self.end
 
     def step_to(self, target: datetime) -> int:
-        ticks = 0
-        while self.stepped_to < target:
-            t0 = self.stepped_to
-            t1 = min(target, t0 + MAX_CHUNK)
-            self.stepped_to = t1  # first: a step that fails is not replayed
-            ticks += self.step(t0, t1)
-        return ticks
-
-    def step(self, t0: datetime, t1: datetime) -> int:
         gw = self.gw
-        faults = gw.faults
-        data = not faults.data_stopped
-        match = faults.fill_while_disconnected or bool(gw.sessions)
-        on_tick, route, stream = gw.broker.on_tick, gw.desk.route, gw.streams.on_tick
-        n = 0
-        for tick in gw.market.ticks(t0, t1):
-            if match:
-                events = on_tick(tick)
-                if events:
-                    route(events)
-            if data:
-                stream(tick)
-            n += 1
-        gw.desk.release_held(t1)
-        route(gw.broker.on_time(t1))
-        if data:
+        match = gw.faults.fill_while_disconnected or bool(gw.sessions)
+        return gw.world.step_to(target, self, match=match, data=not gw.faults.data_stopped)
+
+    # ---- the world's step listener --------------------------------------------------------
+
+    def on_events(self, events: list[BrokerEvent]) -> None:
+        if events:
+            self.gw.desk.route(events)
+
+    def on_tick(self, tick: SimTick) -> None:
+        self.gw.streams.on_tick(tick)
+
+    def before_time(self, t1: datetime) -> None:
+        """The step's ticks are in: held acknowledgements due by t1 go out before expiries;
+        after them (``SimBroker.on_time``, routed by the world) the step's bars and pushes."""
+        self.gw.desk.release_held(t1)
+
+    def after_step(self, t0: datetime, t1: datetime) -> None:
+        gw = self.gw
+        if not gw.faults.data_stopped:
             gw.streams.on_step(t0, t1)
         gw.desk.push_account_changes(t1)
         gw.feed.on_step(t1)
-        gw.apply_faults(faults.fire_due(t1))
+        gw.apply_faults(gw.faults.fire_due(t1))
         for session in gw.sessions.values():
             session.flush()
-        return n
 
     async def drain(self) -> None:
         sessions = list(self.gw.sessions.values())
@@ -119,7 +120,12 @@ class MarketDriver:
                 self._started = True
                 await asyncio.sleep(self.gw.config.start_delay)
         step = self._idle_step
-        self.gw.clock.advance(min(step, self.end - self.stepped_to))
+        grid = self.gw.config.step
+        target = on_grid(self.stepped_to + step, grid)
+        if target <= self.stepped_to:  # a start off the grid: reach the grid first
+            target = on_grid(self.stepped_to + grid, grid)
+        target = min(target, self.end)
+        self.gw.clock.advance(target - self.stepped_to)
         ticks = self.step_to(self.gw.clock.now())
         self._idle_step = self.gw.config.step if ticks else min(step * 2, MAX_IDLE_STEP)
         await self.gw.after_step()
@@ -138,3 +144,11 @@ class MarketDriver:
         if s.ticks or s.rt_bars or s.hist or s.scans:
             return True
         return any(gw.broker.open_orders(account) for account in gw.accounts)
+
+
+def on_grid(t: datetime, step: timedelta) -> datetime:
+    """``t`` down to a multiple of ``step`` since the epoch: idle stretches of doubling
+    length still end where a normal step would, so bars close and orders arrive at the same
+    instants whatever came before."""
+    epoch = datetime(1970, 1, 1, tzinfo=t.tzinfo)
+    return t - (t - epoch) % step

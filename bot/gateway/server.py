@@ -1,8 +1,9 @@
 """The simulated IB Gateway: a loopback TCP server speaking the TWS API on top of bot/sim.
 
-The Gateway owns the simulated world (instruments, market, clock, broker), the client
-registry, the pacing books and the fault state; its MarketDriver (bot/gateway/driver.py) moves
-the clock. ``gateway.fault(action, **args)`` is the fault control handle for tests (the actions
+The Gateway is a front end of one simulated world (bot/sim/world.py: market, clock, broker,
+scanner); it owns the client registry, the pacing books and the fault state, and its
+MarketDriver (bot/gateway/driver.py) steps the world and streams what each step printed.
+``gateway.fault(action, **args)`` is the fault control handle for tests (the actions
 of bot/gateway/faults.py); ``GatewayConfig.faults`` schedules a plan at simulated times.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import signal
 import time
 from dataclasses import dataclass, field
@@ -37,10 +37,11 @@ from bot.gateway.peer import Peer
 from bot.gateway.session import Session
 from bot.gateway.streams import Streams
 from bot.gateway.wire import MAX_FRAME, check_pinned
-from bot.sim.broker import BrokerConfig, SimBroker
+from bot.sim.broker import BrokerConfig
 from bot.sim.clock import SimClock
 from bot.sim.instruments import DEFAULT_INSTRUMENTS_FILE, Instruments
 from bot.sim.market import Market
+from bot.sim.world import SimWorld
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +86,14 @@ class Gateway:
         check_pinned(config.server_version)
         self.config = config
         self.instruments = instruments or Instruments.load(config.instruments_path)
-        self.market = market or Market.load(config.data_dir, self.instruments, config.seed)
-        self.broker = SimBroker(self.instruments, config.broker, reference_price=self.last_price)
+        market = market or Market.load(config.data_dir, self.instruments, config.seed)
+        start = config.start or default_start(market, self.instruments)
+        self.world = SimWorld(market, SimClock(start, config.speed), config.broker)
+        w = self.world
+        self.market, self.broker, self.clock = w.market, w.broker, w.clock
         self.broker.open_account(config.account, config.cash)
         self.accounts = [config.account]
         self.tz = ZoneInfo(config.time_zone)
-        start = config.start or default_start(self.market, self.instruments)
-        self.clock = SimClock(start, config.speed)
         plan = FaultPlan.load(config.faults) if isinstance(config.faults, Path) else config.faults
         self.faults = FaultState(plan, start)
         self.pacer = HistoricalPacer(config.pacing)
@@ -101,7 +103,7 @@ class Gateway:
         self.streams = Streams(self.market, self.tz)
         self.feed = AccountFeed(self.broker, self.tz)
         self.desk = OrderDesk(self.broker, self.feed, self.tz, self.peer_of, self.faults)
-        self.driver = MarketDriver(self, start)
+        self.driver = MarketDriver(self)
         self.sessions: dict[int, Session] = {}  # by clientId, once startApi is accepted
         self._connections: set[Session] = set()
         self._server: asyncio.Server | None = None
@@ -245,13 +247,6 @@ class Gateway:
                     self.pacer.drop_client(client_id)  # their keepUpToDate requests ended
 
     # ---- market -------------------------------------------------------------------------
-
-    def last_price(self, con_id: int, now: datetime) -> float | None:
-        """The market's last trade price at ``now`` (None: no data, or none yet)."""
-        if not self.market.has_data(con_id):
-            return None
-        last = self.market.quote(con_id, now).last
-        return None if math.isnan(last) else last
 
     async def advance(self, dt: timedelta) -> None:
         """Move the clock by ``dt`` and step the market through it; returns once every

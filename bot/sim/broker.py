@@ -136,6 +136,11 @@ class SimBroker:
         """The last trade price seen for ``con_id`` (what positions are valued at)."""
         return self._marks.get(con_id)
 
+    def set_mark(self, con_id: int, price: float) -> None:
+        """A last print the broker did not see as a tick (a backtest skips the ticks of
+        instruments with nothing working): what positions are valued at from now on."""
+        self._marks[con_id] = price
+
     def price(self, con_id: int, now: datetime) -> float | None:
         """The mark, or before the contract's first tick the reference price at ``now``."""
         mark = self._marks.get(con_id)
