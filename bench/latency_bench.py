@@ -53,6 +53,7 @@ from bot.journal import Journal
 from bot.pacing import PacingGovernor
 from bot.risk import RiskManager
 from bot.strategy import Strategy
+from bot.venues.ib import IbBroker
 from strategies.sma_crossover import SmaCrossover, SmaCrossoverParams
 
 NY = ZoneInfo("US/Eastern")
@@ -167,7 +168,7 @@ class Daemon:
         self.journal.begin_run(now=T0, account=ACCOUNT, mode="paper", dry_run=False)
         self.clock = Clock(T0)
         self.executor = OrderExecutor(
-            self.ib, ExecutorConfig(), self.journal, account=ACCOUNT, dry_run=False,
+            IbBroker(self.ib), ExecutorConfig(), self.journal, account=ACCOUNT, dry_run=False,
             now=self.clock.now, pacing=PacingGovernor(rate=1e9, burst=1_000_000),
         )  # fmt: skip
         infos = {c.symbol: SymbolInfo(c.symbol, c, 0.01, NY) for c in self.contracts}

@@ -29,7 +29,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from eventkit import Event
-from ib_insync import IB, Contract, Execution, Fill, OrderStatus, Trade
+from ib_insync import Contract, Execution, Fill, OrderStatus, Trade
 from ib_insync.objects import CommissionReport
 from ib_insync.util import EPOCH
 
@@ -65,6 +65,7 @@ from bot.orders_build import (
     validate_spec,
 )
 from bot.pacing import PacingGovernor
+from bot.ports import BrokerPort
 from bot.positions import (
     Disagreement,
     PositionBook,
@@ -93,7 +94,7 @@ class OrderExecutor:
 
     def __init__(
         self,
-        ib: IB,
+        broker: BrokerPort,
         cfg: ExecutorConfig,
         journal: Journal,
         *,
@@ -107,7 +108,7 @@ class OrderExecutor:
         """Raises bot.guard.GuardError for a non-paper account unless mode=="live" and live."""
         if not dry_run:
             check_account(account, mode=mode, live_flag=live)
-        self.ib = ib
+        self.broker = broker
         self.cfg = cfg
         self.journal = journal
         self.account = account
@@ -276,7 +277,7 @@ class OrderExecutor:
         if rec.done or trade is None or trade.isDone():
             log.info("modify of %s skipped: the order already ended", rec.ref)
             return
-        self.ib.placeOrder(rec.contract, trade.order)  # same orderId: IB modifies in place
+        self.broker.place_order(rec.contract, trade.order)  # same orderId: IB modifies in place
 
     def _target(self, sid: str, intent: TargetPosition, ref_price: float, kind: str) -> None:
         """One order for target - position - (orders in flight toward a target).
@@ -353,7 +354,7 @@ class OrderExecutor:
 
     def _cancel_now(self, rec: OrderRecord) -> None:
         if rec.trade is not None and not rec.trade.isDone():
-            self.ib.cancelOrder(rec.trade.order)
+            self.broker.cancel_order(rec.trade.order)
 
     # ---- building and sending -----------------------------------------------------------
 
@@ -396,7 +397,7 @@ class OrderExecutor:
         if self.dry_run:
             self._dry_id -= 1
             return self._dry_id
-        return int(self.ib.client.getReqId())
+        return self.broker.next_order_id()
 
     def _send(self, legs: list[OrderRecord]) -> None:
         if self.dry_run:
@@ -420,7 +421,7 @@ class OrderExecutor:
             live[-1].order.transmit = True  # the last leg was cancelled while queued
         for rec in live:
             try:
-                trade = self.ib.placeOrder(rec.contract, rec.order)
+                trade = self.broker.place_order(rec.contract, rec.order)
             except ConnectionError as e:
                 self._journal_new(legs)  # the status update needs the order's row
                 self._set_status(rec, OrderStatus.Cancelled, f"not sent: {e}")
@@ -701,7 +702,7 @@ class OrderExecutor:
             return
         self._unbind_done()
         open_ids = self._adopt_open_trades()
-        fills = await self.ib.reqExecutionsAsync()
+        fills = await self.broker.executions()
         routed = 0
         for fill in fills:
             parsed = parse_order_ref(fill.execution.orderRef, self.prefix)
@@ -741,7 +742,7 @@ class OrderExecutor:
         """The account's position per registered symbol, as IB reports it."""
         by_con = {c.conId: sym for sym, (c, _) in self._contracts.items() if c.conId}
         out: dict[str, float] = {}
-        for p in self.ib.positions():
+        for p in self.broker.positions():
             sym = by_con.get(p.contract.conId)
             if sym is not None and (not self.account or p.account == self.account):
                 out[sym] = out.get(sym, 0.0) + p.position
@@ -770,7 +771,7 @@ class OrderExecutor:
     def _adopt_open_trades(self) -> set[int]:
         open_ids: set[int] = set()
         filled = self.journal.filled_by_ref()
-        for trade in self.ib.openTrades():
+        for trade in self.broker.open_trades():
             parsed = parse_order_ref(trade.order.orderRef, self.prefix)
             if parsed is None or trade.order.orderId <= 0:
                 continue
@@ -813,7 +814,7 @@ class OrderExecutor:
 
     def _settle_vanished(self, open_ids: set[int]) -> None:
         """Sent orders IB no longer lists as open ended while we were not looking."""
-        final = {t.order.orderRef: t for t in self.ib.trades() if t.order.orderRef}
+        final = {t.order.orderRef: t for t in self.broker.trades() if t.order.orderRef}
         for rec in self._book.all_working():
             if not rec.sent or rec.order_id in open_ids:
                 continue

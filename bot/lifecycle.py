@@ -42,6 +42,7 @@ from bot.journal import Journal, broker_identity, dry_run_path
 from bot.positions import PositionMismatchError
 from bot.risk import RiskManager
 from bot.status import status_line, summary_text
+from bot.venues.ib import IbBroker
 
 if TYPE_CHECKING:  # loaded only with the embedded gateway
     from bot.sim.market import Market
@@ -298,7 +299,7 @@ class Daemon:
         cfg, journal = self.cfg, self.journal
         assert journal is not None
         self.executor = OrderExecutor(
-            self.ib,
+            IbBroker(self.ib),
             cfg.executor,
             journal,
             account=self.account,

@@ -32,6 +32,7 @@ from bot.guard import GuardError
 from bot.journal import Journal, dry_run_path
 from bot.pacing import PacingGovernor
 from bot.positions import PositionMismatchError
+from bot.venues.ib import IbBroker
 
 AAPL = Stock("AAPL", "SMART", "USD", conId=265598, primaryExchange="NASDAQ")
 MSFT = Stock("MSFT", "SMART", "USD", conId=272093, primaryExchange="NASDAQ")
@@ -46,7 +47,7 @@ class Harness:
         path = tmp / "journal.sqlite"
         self.journal = Journal(dry_run_path(path) if dry_run else path)
         self.ex = OrderExecutor(
-            self.ib,  # type: ignore[arg-type]
+            IbBroker(self.ib),  # type: ignore[arg-type]
             cfg or ExecutorConfig(),
             self.journal,
             account=account,
@@ -457,9 +458,9 @@ def test_guard_refuses_a_non_paper_account(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j2.sqlite")
     for mode, live in (("live", False), ("paper", True)):
         with pytest.raises(GuardError):
-            OrderExecutor(ib, ExecutorConfig(), journal, account="U1234567",  # type: ignore[arg-type]
+            OrderExecutor(IbBroker(ib), ExecutorConfig(), journal, account="U1234567",  # type: ignore[arg-type]
                           dry_run=False, now=lambda: T0, mode=mode, live=live)  # fmt: skip
-    OrderExecutor(ib, ExecutorConfig(), journal, account="U1234567",  # type: ignore[arg-type]
+    OrderExecutor(IbBroker(ib), ExecutorConfig(), journal, account="U1234567",  # type: ignore[arg-type]
                   dry_run=False, now=lambda: T0, mode="live", live=True)  # fmt: skip
     Harness(tmp_path, account="U7654321", dry_run=True)  # sends nothing: allowed
     Harness(tmp_path, account="DF998877")

@@ -28,6 +28,7 @@ from bot.events import (
 )
 from bot.executor import OrderExecutor
 from bot.journal import Journal
+from bot.venues.ib import IbBroker
 
 gateway_server = pytest.importorskip("bot.gateway.server")
 
@@ -69,7 +70,8 @@ class Bot:
         await self.ib.connectAsync("127.0.0.1", self.gw.port, clientId=7, timeout=5)  # type: ignore[attr-defined]
         (contract,) = await self.ib.qualifyContractsAsync(Stock("FLAT", "SMART", "USD"))
         self.ex = OrderExecutor(
-            self.ib, ExecutorConfig(), self.journal, account=self.ib.managedAccounts()[0],
+            IbBroker(self.ib), ExecutorConfig(), self.journal,
+            account=self.ib.managedAccounts()[0],
             dry_run=False, now=self.gw.clock.now,  # type: ignore[attr-defined]
         )  # fmt: skip
         self.ex.register_contract("FLAT", contract, 0.01)

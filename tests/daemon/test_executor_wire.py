@@ -29,6 +29,7 @@ from bot.events import (  # fmt: skip
 from bot.executor import OrderExecutor
 from bot.journal import Journal
 from bot.pacing import PacingGovernor
+from bot.venues.ib import IbBroker
 
 from fake_ib import T0  # isort: skip
 
@@ -71,7 +72,8 @@ class Wired:
         self.ib, self.sock = wired_ib()
         self.journal = Journal(tmp / "j.sqlite")
         self.ex = OrderExecutor(
-            self.ib, ExecutorConfig(), self.journal, account="DU1234567", dry_run=dry_run,
+            IbBroker(self.ib), ExecutorConfig(), self.journal, account="DU1234567",
+            dry_run=dry_run,
             now=lambda: T0, pacing=PacingGovernor(rate=1000, burst=100),
         )  # fmt: skip
         self.ex.register_contract("AAPL", AAPL, 0.01)

@@ -1,0 +1,107 @@
+"""The ports: how the daemon's strategies, risk and executor reach a venue.
+
+Nothing behind these Protocols knows which venue it talks to. Adapters (bot/venues/):
+
+| port | IB (live, paper, the simulated gateway) | Sim (in-process: backtests) |
+|---|---|---|
+| ``BrokerPort`` | ``bot.venues.ib.IbBroker`` (ib_insync) | ``bot.venues.sim.SimBrokerAdapter`` |
+| ``BarSource`` | ``bot.feed.Feed`` (ib_insync subscriptions) | ``bot.venues.sim_feed.SimFeed`` |
+| ``Venue`` | ``bot.venues.ib.IbVenue`` | ``bot.venues.sim.SimVenue`` |
+
+ib_insync's ``Contract``, ``Order``, ``Trade``, ``Fill`` and ``Position`` are the shared types
+(ARCHITECTURE.md: no look-alikes): a broker adapter hands out ``Trade`` objects and drives
+their ``statusEvent`` / ``fillEvent`` / ``commissionReportEvent`` the way ib_insync does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ib_insync import Contract, ContractDetails, Fill, Order, Position, Trade
+
+if TYPE_CHECKING:
+    from bot.config import ScannerConfig
+    from bot.daily_scan import ScanRow
+
+
+class BrokerPort(Protocol):
+    """Orders in, order states and executions out (through each Trade's events)."""
+
+    def place_order(self, contract: Contract, order: Order) -> Trade:
+        """A new order, or a modify when ``order.orderId`` is still working."""
+        ...
+
+    def cancel_order(self, order: Order) -> None: ...
+
+    def global_cancel(self) -> None:
+        """Cancel every open order of the account (reqGlobalCancel)."""
+        ...
+
+    def next_order_id(self) -> int: ...
+
+    async def executions(self) -> list[Fill]:
+        """Today's executions of the account (reqExecutions), for reconcile."""
+        ...
+
+    def open_trades(self) -> list[Trade]: ...
+
+    def trades(self) -> list[Trade]: ...
+
+    def positions(self) -> list[Position]: ...
+
+
+class BarSource(Protocol):
+    """Bar streams and ticks per (contract, bar spec): warm-up history, then closed bars."""
+
+    streams: Mapping[Any, Any]
+    last_price: dict[str, float]
+    clock_listeners: list[Callable[[datetime], None]]
+    warmup_bars: int
+
+    def add_bars(
+        self,
+        symbol: str,
+        contract: Contract,
+        tz: tzinfo,
+        *,
+        bar_size: str,
+        size_s: int,
+        what_to_show: str,
+        use_rth: bool,
+        warmup: str,
+        source: str = ...,
+    ) -> Any: ...
+
+    def add_ticks(self, symbol: str, contract: Contract) -> None: ...
+
+    def remove_bars(self, key: Any) -> None: ...
+
+    def remove_ticks(self, symbol: str) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def start_streams(self, keys: list[Any]) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def contracts(self) -> list[Contract]: ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+
+class Venue(Protocol):
+    """What the daemon asks a venue besides orders and bars."""
+
+    def connected(self) -> bool: ...
+
+    async def current_time(self) -> datetime: ...
+
+    async def contract_details(self, contract: Contract) -> list[ContractDetails]: ...
+
+    async def scan(self, cfg: ScannerConfig, timeout: float) -> list[ScanRow]:
+        """One market scan, its top ``cfg.top`` rows; raises bot.daily_scan.ScanFailed."""
+        ...
+
+    def net_liquidation(self, account: str) -> float | None: ...

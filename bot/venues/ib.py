@@ -1,0 +1,77 @@
+"""The IB adapters of the broker port and the venue port: ib_insync's ``IB``, as it is.
+
+Live, paper and the simulated gateway (bot/gateway) all come through here; the bar source for
+them is ``bot.feed.Feed``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ib_insync import IB, Contract, ContractDetails, Fill, Order, Position, Trade
+
+from bot.config import ScannerConfig
+from bot.daily_scan import ScanRow, request_scan
+
+
+class IbBroker:
+    """``BrokerPort`` over ib_insync."""
+
+    __slots__ = ("ib",)
+
+    def __init__(self, ib: IB) -> None:
+        self.ib = ib
+
+    def place_order(self, contract: Contract, order: Order) -> Trade:
+        return self.ib.placeOrder(contract, order)
+
+    def cancel_order(self, order: Order) -> None:
+        self.ib.cancelOrder(order)
+
+    def global_cancel(self) -> None:
+        self.ib.reqGlobalCancel()
+
+    def next_order_id(self) -> int:
+        return int(self.ib.client.getReqId())
+
+    async def executions(self) -> list[Fill]:
+        return await self.ib.reqExecutionsAsync()
+
+    def open_trades(self) -> list[Trade]:
+        return self.ib.openTrades()
+
+    def trades(self) -> list[Trade]:
+        return self.ib.trades()
+
+    def positions(self) -> list[Position]:
+        return self.ib.positions()
+
+
+class IbVenue:
+    """``Venue`` over ib_insync: the broker's clock, contract details, scans, account."""
+
+    __slots__ = ("ib",)
+
+    def __init__(self, ib: IB) -> None:
+        self.ib = ib
+
+    def connected(self) -> bool:
+        return self.ib.isConnected()
+
+    async def current_time(self) -> datetime:
+        return await self.ib.reqCurrentTimeAsync()
+
+    async def contract_details(self, contract: Contract) -> list[ContractDetails]:
+        return await self.ib.reqContractDetailsAsync(contract)
+
+    async def scan(self, cfg: ScannerConfig, timeout: float) -> list[ScanRow]:
+        return await request_scan(self.ib, cfg, timeout)
+
+    def net_liquidation(self, account: str) -> float | None:
+        for v in self.ib.accountValues(account):
+            if v.tag == "NetLiquidation" and v.currency in ("USD", "BASE", ""):
+                try:
+                    return float(v.value)
+                except ValueError:
+                    return None
+        return None
