@@ -86,7 +86,8 @@ def bucket_start(t: datetime, size_s: int, tz: tzinfo) -> datetime:
 
 
 class BarBuilder:
-    """Aggregates one symbol's 5-second bars into closed ``size_s`` bars (see module doc).
+    """Aggregates one symbol's 5-second bars (a backtest: its data's bars) into closed
+    ``size_s`` bars (see module doc).
 
     ``emit`` is called with each closed bar, in time order, exactly once; ``last_end`` is the end
     of the last bar handed on (or of the last complete warm-up bar), and nothing at or before it
@@ -104,14 +105,24 @@ class BarBuilder:
         "emit",
         "last_end",
         "size_s",
+        "sub",
         "symbol",
         "tz",
     )
 
-    def __init__(self, symbol: str, size_s: int, tz: tzinfo, emit: Callable[[Bar], None]) -> None:
-        if size_s < RT_BAR_S or (size_s < DAY_S and DAY_S % size_s) or size_s % RT_BAR_S:
-            raise ValueError(f"bar size {size_s}s cannot be built from 5-second bars")
+    def __init__(
+        self,
+        symbol: str,
+        size_s: int,
+        tz: tzinfo,
+        emit: Callable[[Bar], None],
+        sub_s: int = RT_BAR_S,
+    ) -> None:
+        """``sub_s``: the length of the bars added (5 s live; a backtest adds its data's)."""
+        if size_s < sub_s or (size_s < DAY_S and (DAY_S % size_s or size_s % sub_s)):
+            raise ValueError(f"bar size {size_s}s cannot be built from {sub_s}-second bars")
         self.symbol = symbol
+        self.sub = timedelta(seconds=sub_s)
         self.size_s = size_s
         self.tz = tz
         self.emit = emit
@@ -144,7 +155,7 @@ class BarBuilder:
     def add(
         self, t: datetime, open_: float, high: float, low: float, close: float, volume: float
     ) -> bool:
-        """Add the 5-second bar starting at ``t``; False if it is too late to count."""
+        """Add the bar (5 seconds, or ``sub_s``) starting at ``t``; False if too late to count."""
         end = self._end
         if end is None or t >= end:
             if end is not None:
@@ -162,7 +173,7 @@ class BarBuilder:
                 self._l = low
             self._c = close
             self._v += volume
-        if t + timedelta(seconds=RT_BAR_S) >= self._end:  # type: ignore[operator]
+        if t + self.sub >= self._end:  # type: ignore[operator]
             self._close()
         return True
 

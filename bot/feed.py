@@ -33,87 +33,51 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import Any
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from ib_insync import IB, BarData, BarDataList, Contract, RealTimeBar, RealTimeBarList, Ticker
 
-from bot.bars import RT_BAR_S, BarBuilder, QualityLog, clean_volume, price_problem
+from bot.bar_streams import (
+    KEEP_UP_TO_DATE,
+    REALTIME,
+    BarHandler,
+    BarStream,
+    Emit,
+    StreamBook,
+    StreamKey,
+    TickHandler,
+    bar_time,
+    duration_seconds,
+)
+from bot.bars import RT_BAR_S, clean_volume, price_problem
 from bot.events import Bar, Tick
 
 log = logging.getLogger(__name__)
 
-_DURATION = re.compile(r"\s*([0-9]+)\s*([SDWMY])\s*")
-_DURATION_S = {"S": 1, "D": 86400, "W": 7 * 86400, "M": 31 * 86400, "Y": 366 * 86400}
+__all__ = ["KEEP_UP_TO_DATE", "REALTIME", "Feed", "StreamKey", "duration_seconds"]
+
 _RT_KEEP = 256  # real-time bars ib_insync may keep in its list (it would grow without end)
 _KUTD_KEEP = 64  # likewise for keepUpToDate bars (all of the warm-up stays until the first trim)
-REALTIME, KEEP_UP_TO_DATE = "realtime", "keep_up_to_date"  # where a stream's live bars come from
 _5S = timedelta(seconds=RT_BAR_S)
 
 
-def duration_seconds(duration: str) -> int:
-    """Rough length of an IB duration string ("10 D" -> 864000), to compare two of them."""
-    m = _DURATION.fullmatch(duration.upper())
-    if m is None:
-        raise ValueError(f"bad IB duration {duration!r}")
-    return int(m[1]) * _DURATION_S[m[2]]
+class IbStream(BarStream):
+    """A stream's ib_insync subscription besides the shared state."""
 
-
-@dataclass(frozen=True, slots=True)
-class StreamKey:
-    """One subscription: a contract and a bar spec."""
-
-    symbol: str
-    con_id: int
-    bar_size: str  # IB bar size string, e.g. "15 mins"
-    size_s: int
-    what_to_show: str
-    use_rth: bool
-    source: str = REALTIME  # REALTIME or KEEP_UP_TO_DATE
-
-
-BarHandler = Callable[[StreamKey, Bar, bool], None]  # (stream, closed bar, live)
-TickHandler = Callable[[Tick], None]
-
-
-class BarStream:
-    """The state of one (contract, bar spec) subscription."""
-
-    __slots__ = (
-        "buffer",
-        "builder",
-        "contract",
-        "hist",
-        "key",
-        "last_rt",
-        "rt",
-        "warming",
-        "warmup",
-    )
+    __slots__ = ("buffer", "hist", "last_rt", "rt")
 
     def __init__(
-        self,
-        key: StreamKey,
-        contract: Contract,
-        tz: tzinfo,
-        warmup: str,
-        emit: Callable[[Bar], None],
+        self, key: StreamKey, contract: Contract, tz: tzinfo, warmup: str, emit: Emit
     ) -> None:
-        self.key = key
-        self.contract = contract
-        self.warmup = warmup
-        self.builder = BarBuilder(key.symbol, key.size_s, tz, emit)
+        super().__init__(key, contract, tz, warmup, emit)
         self.rt: RealTimeBarList | None = None
         self.hist: BarDataList | None = None  # the keepUpToDate list (source KEEP_UP_TO_DATE)
-        self.warming = True
         self.buffer: list[RealTimeBar] = []
         self.last_rt: datetime | None = None  # start of the last 5-second bar accepted
 
 
-class Feed:
+class Feed(StreamBook):
     """Bar and tick subscriptions shared by all strategies (see module doc)."""
 
     def __init__(
@@ -126,57 +90,20 @@ class Feed:
         history_timeout: float = 60.0,
         tick_skew_s: float = 30.0,
     ) -> None:
+        super().__init__(on_bar, on_tick, grace_s=grace_s)
         self.ib = ib
-        self.on_bar = on_bar
-        self.on_tick = on_tick
-        self.grace = timedelta(seconds=grace_s)
         self.tick_skew = timedelta(seconds=tick_skew_s)
         self.history_timeout = history_timeout
-        self.quality = QualityLog()
-        self.streams: dict[StreamKey, BarStream] = {}
-        self.last_price: dict[str, float] = {}
-        self.clock: datetime | None = None  # end of the newest 5-second bar of any symbol
-        self.bars_out = 0
-        self.warmup_bars = 0
-        self.ticks_out = 0
-        self._tick_contracts: dict[str, Contract] = {}
+        self.streams: dict[StreamKey, IbStream] = {}
         self._tickers: dict[str, Ticker] = {}
         self._last_tick: dict[str, Tick] = {}
-        self._next_flush: datetime | None = None
-        self._started = False
-        # Called with the market clock whenever it moves (the daily scan's time source).
-        self.clock_listeners: list[Callable[[datetime], None]] = []
 
     # ---- set-up ---------------------------------------------------------------------------
 
-    def add_bars(
-        self,
-        symbol: str,
-        contract: Contract,
-        tz: tzinfo,
-        *,
-        bar_size: str,
-        size_s: int,
-        what_to_show: str,
-        use_rth: bool,
-        warmup: str,
-        source: str = REALTIME,
-    ) -> StreamKey:
-        """Declare a bar stream (idempotent: a second caller shares it, longest warm-up wins);
-        ``source``: REALTIME (5-second bars aggregated here) or KEEP_UP_TO_DATE (IB's bars)."""
-        if source not in (REALTIME, KEEP_UP_TO_DATE):
-            raise ValueError(f"bad bar source {source!r}")
-        key = StreamKey(symbol, contract.conId, bar_size, size_s, what_to_show, use_rth, source)
-        stream = self.streams.get(key)
-        if stream is None:
-            emit = self._emitter(key)
-            self.streams[key] = BarStream(key, contract, tz, warmup, emit)
-        elif duration_seconds(warmup) > duration_seconds(stream.warmup):
-            stream.warmup = warmup
-        return key
-
-    def add_ticks(self, symbol: str, contract: Contract) -> None:
-        self._tick_contracts[symbol] = contract
+    def _new_stream(
+        self, key: StreamKey, contract: Contract, tz: tzinfo, warmup: str, emit: Emit
+    ) -> IbStream:
+        return IbStream(key, contract, tz, warmup, emit)
 
     def remove_bars(self, key: StreamKey) -> None:
         """End a stream (its subscription too, when connected); a no-op for an unknown key."""
@@ -191,15 +118,6 @@ class Feed:
             ticker.updateEvent.clear()
             if contract is not None and self.ib.isConnected():
                 self.ib.cancelMktData(contract)
-
-    def _emitter(self, key: StreamKey) -> Callable[[Bar], None]:
-        on_bar = self.on_bar
-
-        def emit(bar: Bar) -> None:
-            self.bars_out += 1
-            on_bar(key, bar, True)
-
-        return emit
 
     # ---- start / stop ----------------------------------------------------------------------
 
@@ -251,7 +169,7 @@ class Feed:
         self._tickers.clear()
         self._started = False
 
-    def _unsubscribe(self, stream: BarStream, connected: bool) -> None:
+    def _unsubscribe(self, stream: IbStream, connected: bool) -> None:
         if stream.rt is not None:
             stream.rt.updateEvent.clear()
             if connected:
@@ -265,7 +183,7 @@ class Feed:
         stream.warming = True
         stream.buffer.clear()
 
-    def _subscribe(self, stream: BarStream) -> None:
+    def _subscribe(self, stream: IbStream) -> None:
         k = stream.key
         stream.warming = True
         stream.buffer.clear()
@@ -275,7 +193,7 @@ class Feed:
         rt.updateEvent += self._rt_handler(stream)
         stream.rt = rt
 
-    async def _warm_up(self, stream: BarStream, now: datetime) -> None:
+    async def _warm_up(self, stream: IbStream, now: datetime) -> None:
         k = stream.key
         kutd = k.source == KEEP_UP_TO_DATE
         bars = await self.ib.reqHistoricalDataAsync(
@@ -292,60 +210,9 @@ class Feed:
         if kutd and bars is not None:
             stream.hist = bars
             bars.updateEvent += self._kutd_handler(stream)
-        self._take_history(stream, list(bars or ()), now)
+        self.take_history(stream, list(bars or ()), now)
 
-    def _take_history(self, stream: BarStream, bars: list[BarData], now: datetime) -> None:
-        """Complete bars -> warm-up; the in-progress last one seeds the live builder (a
-        keepUpToDate stream: stays with IB, which completes it)."""
-        if self.streams.get(stream.key) is not stream:
-            return  # removed while its history was on the way
-        builder = stream.builder
-        builder.discard_open()
-        symbol = stream.key.symbol
-        last_start: datetime | None = None
-        n = 0
-        for bd in bars:
-            bar = self._history_bar(stream, bd)
-            if bar is None:
-                continue
-            start, end = builder.bucket(bar.time)
-            if builder.last_end is not None and start < builder.last_end:
-                continue  # already handed on before a reconnect
-            if last_start is not None and start <= last_start:
-                reason = "duplicate" if start == last_start else "out-of-order"
-                self.quality.drop(symbol, reason, "warm-up bar")
-                continue
-            last_start = start
-            bar = Bar(symbol, start, bar.open, bar.high, bar.low, bar.close, bar.volume,
-                      int((end - start).total_seconds()))  # fmt: skip
-            if end <= now:
-                builder.last_end = end
-                self.warmup_bars += 1
-                n += 1
-                self.on_bar(stream.key, bar, False)
-            elif stream.key.source == REALTIME:
-                builder.seed(bar)  # still in progress: live 5-second bars complete it
-        log.info("%s %s: %d warm-up bars", symbol, stream.key.bar_size, n)
-
-    def _history_bar(self, stream: BarStream, bd: BarData, what: str = "warm-up bar") -> Bar | None:
-        symbol = stream.key.symbol
-        why = price_problem(bd.open, bd.high, bd.low, bd.close)
-        if why is not None:
-            self.quality.drop(symbol, why, what)
-            return None
-        t = bd.date
-        if isinstance(t, datetime):
-            t = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
-        elif isinstance(t, date):  # daily bars: the exchange date
-            tz = stream.builder.tz
-            t = datetime(t.year, t.month, t.day, tzinfo=tz).astimezone(UTC)
-        else:
-            self.quality.drop(symbol, "bad-time", what)
-            return None
-        k = stream.key
-        return Bar(symbol, t, bd.open, bd.high, bd.low, bd.close, clean_volume(bd.volume), k.size_s)
-
-    def _go_live(self, stream: BarStream) -> None:
+    def _go_live(self, stream: IbStream) -> None:
         buffered, stream.buffer = stream.buffer, []
         stream.warming = False
         for rtb in buffered:
@@ -355,14 +222,14 @@ class Feed:
 
     # ---- live: keepUpToDate bars ---------------------------------------------------------------
 
-    def _kutd_handler(self, stream: BarStream) -> Callable[[BarDataList, bool], None]:
+    def _kutd_handler(self, stream: IbStream) -> Callable[[BarDataList, bool], None]:
         def on_update(bars: BarDataList, has_new_bar: bool) -> None:
             if bars and not stream.warming:
                 self._take_kutd(stream, bars)
 
         return on_update
 
-    def _take_kutd(self, stream: BarStream, bars: BarDataList) -> None:
+    def _take_kutd(self, stream: IbStream, bars: BarDataList) -> None:
         """Hand on, in order, every bar before the last (in progress) not handed on yet."""
         if not bars:
             return
@@ -375,7 +242,7 @@ class Feed:
         while first > 0 and not self._handed_on(stream, bars[first - 1]):
             first -= 1
         for bd in bars[first:-1]:
-            bar = self._history_bar(stream, bd, "keepUpToDate bar")
+            bar = self.history_bar(stream, bd, "keepUpToDate bar")
             if bar is None:
                 continue
             start, end = builder.bucket(bar.time)
@@ -385,27 +252,21 @@ class Feed:
             builder.last_end = end
             builder.emit(Bar(symbol, start, bar.open, bar.high, bar.low, bar.close, bar.volume,
                              int((end - start).total_seconds())))  # fmt: skip
-            self._advance(end)
+            self.advance(end)
         if len(bars) > _KUTD_KEEP:
             del bars[:-2]  # ib_insync appends to this list for as long as it is subscribed
 
-    def _handed_on(self, stream: BarStream, bd: BarData) -> bool:
+    def _handed_on(self, stream: IbStream, bd: BarData) -> bool:
         """Whether this bar ends at or before the last one handed on (warm-up included)."""
         last_end = stream.builder.last_end
         if last_end is None:
             return False
-        t = bd.date
-        if isinstance(t, datetime):
-            t = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
-        elif isinstance(t, date):
-            t = datetime(t.year, t.month, t.day, tzinfo=stream.builder.tz).astimezone(UTC)
-        else:
-            return False
-        return stream.builder.bucket(t)[1] <= last_end
+        t = bar_time(bd, stream.builder.tz)
+        return t is not None and stream.builder.bucket(t)[1] <= last_end
 
     # ---- live: 5-second real-time bars ---------------------------------------------------------
 
-    def _rt_handler(self, stream: BarStream) -> Callable[[RealTimeBarList, bool], None]:
+    def _rt_handler(self, stream: IbStream) -> Callable[[RealTimeBarList, bool], None]:
         def on_rt(bars: RealTimeBarList, has_new: bool) -> None:
             if not bars:
                 return
@@ -419,7 +280,7 @@ class Feed:
 
         return on_rt
 
-    def _take_rt(self, stream: BarStream, rtb: RealTimeBar) -> None:
+    def _take_rt(self, stream: IbStream, rtb: RealTimeBar) -> None:
         symbol = stream.key.symbol
         why = price_problem(rtb.open_, rtb.high, rtb.low, rtb.close)
         if why is not None:
@@ -438,29 +299,7 @@ class Feed:
             # Covered by a warm-up bar already handed on: the expected overlap at the seam.
             return
         builder.add(t, rtb.open_, rtb.high, rtb.low, rtb.close, clean_volume(rtb.volume))
-        self._advance(t + _5S)
-
-    def _advance(self, t: datetime) -> None:
-        """Move the market clock; close buckets of symbols that went quiet past the grace."""
-        clock = self.clock
-        if clock is not None and t <= clock:
-            return
-        self.clock = t
-        for listener in self.clock_listeners:
-            listener(t)
-        nxt = self._next_flush
-        if nxt is not None and t < nxt:
-            return
-        cutoff = t - self.grace
-        earliest: datetime | None = None
-        for s in self.streams.values():
-            if s.warming:
-                continue
-            s.builder.flush(cutoff)
-            end = s.builder.open_end
-            if end is not None and (earliest is None or end < earliest):
-                earliest = end
-        self._next_flush = None if earliest is None else earliest + self.grace
+        self.advance(t + _5S)
 
     # ---- ticks -----------------------------------------------------------------------------
 
@@ -507,29 +346,6 @@ class Feed:
         elif not math.isnan(bid) and not math.isnan(ask):
             self.last_price[symbol] = (bid + ask) / 2
         return tick
-
-    # ---- figures ---------------------------------------------------------------------------
-
-    def contracts(self) -> list[Contract]:
-        """Every contract with a bar or tick subscription."""
-        out = {s.key.con_id: s.contract for s in self.streams.values()}
-        for c in self._tick_contracts.values():
-            out.setdefault(c.conId, c)
-        return list(out.values())
-
-    @property
-    def started(self) -> bool:
-        return self._started
-
-    def stats(self) -> dict[str, Any]:
-        return {
-            "streams": len(self.streams),
-            "warmup_bars": self.warmup_bars,
-            "bars": self.bars_out,
-            "ticks": self.ticks_out,
-            "dropped": self.quality.total,
-        }
-
 
 def _price(x: float | None) -> float:
     if x is None:
