@@ -23,12 +23,15 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from ib_insync import IB, ScanDataList, ScannerSubscription
 
 from bot.config import ScannerConfig
+
+if TYPE_CHECKING:
+    from bot.ports import Venue
 
 log = logging.getLogger(__name__)
 
@@ -164,15 +167,17 @@ class DailyScans:
 
     def __init__(
         self,
-        ib: IB,
+        venue: Venue,
         scanners: Mapping[str, ScannerConfig],
         on_result: ResultHandler,
         *,
+        heartbeat: IB | None = None,
         poll_s: float = 1.0,
         timeout: float = 30.0,
         journal_event: Callable[..., None] | None = None,
     ) -> None:
-        self.ib = ib
+        self.venue = venue
+        self.ib = heartbeat  # IB only: a scanner subscription that wakes the idle poll
         self.on_result = on_result
         self.poll_s = poll_s
         self.timeout = timeout
@@ -192,7 +197,7 @@ class DailyScans:
     def observe(self, now: datetime) -> None:
         """The market's time moved to ``now``: start the scans that are due (synchronous,
         cheap: called from the feed's market clock)."""
-        if self._stopped or not self.ib.isConnected():
+        if self._stopped or not self.venue.connected():
             return  # after a reconnect the market clock and the poll come back
         for e in self.entries:
             day = e.schedule.due(now)
@@ -204,7 +209,7 @@ class DailyScans:
 
     async def _scan(self, e: _Entry, day: date, now: datetime) -> None:
         try:
-            rows = await request_scan(self.ib, e.cfg, self.timeout)
+            rows = await self.venue.scan(e.cfg, self.timeout)
         except (ScanFailed, ConnectionError) as exc:
             msg = f"scanner {e.cfg.scan_code} {day:%Y-%m-%d} failed: {exc}; fixed symbols only"
             log.error("%s: %s", e.strategy_id, msg)
@@ -234,10 +239,10 @@ class DailyScans:
             return
         try:
             while True:
-                self._heartbeat(idle() and self.ib.isConnected())
-                if self.ib.isConnected():
+                self._heartbeat(idle() and self.venue.connected())
+                if self.venue.connected():
                     with contextlib.suppress(ConnectionError, TimeoutError, OSError):
-                        now = await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), self.timeout)
+                        now = await asyncio.wait_for(self.venue.current_time(), self.timeout)
                         self.observe(now)
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
@@ -246,6 +251,8 @@ class DailyScans:
             self._heartbeat(False)
 
     def _heartbeat(self, on: bool) -> None:
+        if self.ib is None:
+            return
         if on and self._beat is None:
             self._beat = self.ib.reqScannerSubscription(subscription(self.entries[0].cfg, 1))
             self._beat.updateEvent += self._on_beat
@@ -257,6 +264,10 @@ class DailyScans:
 
     def _on_beat(self, *_: Any) -> None:
         self._wake.set()
+
+    def running(self) -> list[asyncio.Task[None]]:
+        """The scans under way (a backtest waits for them before time moves on)."""
+        return [e.task for e in self.entries if e.task is not None and not e.task.done()]
 
     async def stop(self) -> None:
         """Stop starting scans and cancel the running ones."""

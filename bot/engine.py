@@ -24,6 +24,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
+from bot.bar_streams import StreamKey
 from bot.context import EngineContext, PnlBook, SizingLike, SymbolInfo
 from bot.events import (
     Bar,
@@ -39,8 +40,8 @@ from bot.events import (
     Tick,
     WorkingOrder,
 )
-from bot.feed import Feed, StreamKey
 from bot.indicators import IndicatorSet
+from bot.ports import BarSource as Feed
 from bot.strategy import Strategy
 
 log = logging.getLogger(__name__)

@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from ib_insync import IB, BarData, BarDataList, Contract, RealTimeBar, RealTimeBarList, Ticker
@@ -89,9 +89,13 @@ class Feed(StreamBook):
         grace_s: float = 10.0,
         history_timeout: float = 60.0,
         tick_skew_s: float = 30.0,
+        current_time: Callable[[], Awaitable[datetime]] | None = None,
     ) -> None:
+        """``current_time``: the broker's clock (default ``ib.reqCurrentTimeAsync``; the
+        daemon shares one request with its other readers: bot.venues.ib.IbVenue)."""
         super().__init__(on_bar, on_tick, grace_s=grace_s)
         self.ib = ib
+        self.current_time = current_time or (lambda: ib.reqCurrentTimeAsync())
         self.tick_skew = timedelta(seconds=tick_skew_s)
         self.history_timeout = history_timeout
         self.streams: dict[StreamKey, IbStream] = {}
@@ -125,7 +129,7 @@ class Feed(StreamBook):
         """Subscribe everything, warm up every stream, then go live (also after a reconnect)."""
         for stream in self.streams.values():
             self._subscribe(stream)
-        now = await self.ib.reqCurrentTimeAsync()
+        now = await self.current_time()
         if self.clock is None or now > self.clock:
             self.clock = now  # the server's time anchors the market clock until bars flow
         await asyncio.gather(*(self._warm_up(s, now) for s in self.streams.values()))
@@ -142,7 +146,7 @@ class Feed(StreamBook):
         streams = [self.streams[k] for k in keys if k in self.streams]
         for stream in streams:
             self._subscribe(stream)
-        now = await self.ib.reqCurrentTimeAsync()
+        now = await self.current_time()
         await asyncio.gather(*(self._warm_up(s, now) for s in streams))
         for stream in streams:
             if self.streams.get(stream.key) is stream:  # not removed meanwhile

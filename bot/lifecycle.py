@@ -23,16 +23,14 @@ import logging
 import signal
 import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
-from ib_insync import IB, Contract
+from ib_insync import IB
 
-from bot import registry
 from bot.config import BotConfig
-from bot.context import PnlBook, SymbolInfo, next_trading_day
-from bot.daily_scan import DailyScans, ScanRow, day_symbols
+from bot.context import SymbolInfo
+from bot.daily_scan import DailyScans
 from bot.engine import Clock, Engine
 from bot.events import OrderType
 from bot.executor import OrderExecutor
@@ -40,9 +38,9 @@ from bot.feed import Feed
 from bot.guard import GuardError, check_account
 from bot.journal import Journal, broker_identity, dry_run_path
 from bot.positions import PositionMismatchError
-from bot.risk import RiskManager
 from bot.status import status_line, summary_text
-from bot.venues.ib import IbBroker
+from bot.venues.ib import IbBroker, IbVenue
+from bot.wiring import Options, StartupError, Trader, qualify
 
 if TYPE_CHECKING:  # loaded only with the embedded gateway
     from bot.sim.market import Market
@@ -53,10 +51,6 @@ log = logging.getLogger(__name__)
 END_OF_DATA = "end of the simulated gateway's data"
 
 EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2
-
-
-class StartupError(Exception):
-    """Bad input found at start-up (unknown contract, unknown account): exit code 2."""
 
 
 _REFUSALS = (GuardError, StartupError, PositionMismatchError)  # exit 2, nothing sent
@@ -87,6 +81,7 @@ class Daemon:
         self.opts = options or RunOptions()
         self.dry_run = cfg.dry_run or self.opts.dry_run
         self.ib = IB()
+        self.venue = IbVenue(self.ib)
         self.clock = Clock(datetime(1970, 1, 1, tzinfo=UTC))  # server time once connected
         self.gateway: Any = None
         self.journal: Journal | None = None
@@ -182,7 +177,7 @@ class Daemon:
         self.account = self._choose_account()
         if not self.dry_run:  # before anything else: no order may reach a real-money account
             check_account(self.account, mode=cfg.mode, live_flag=self.opts.live)
-        self.clock.advance(await self.ib.reqCurrentTimeAsync())
+        self.clock.advance(await self.venue.current_time())
         path = dry_run_path(cfg.journal.path) if self.dry_run else cfg.journal.path
         self.journal = Journal(path)
         # The embedded gateway is a new simulated world each run: nothing of earlier runs
@@ -192,11 +187,19 @@ class Daemon:
             now=self.clock.now(), account=self.account, mode=cfg.mode, dry_run=self.dry_run,
             config=cfg.model_dump_json(), broker=broker,
         )  # fmt: skip
-        self.infos = await self._qualify()
-        self._build()
-        assert self.executor is not None and self.feed is not None and self.engine is not None
-        traded = {sym for s in cfg.strategies if s.enabled for sym in s.symbols}
-        await self.executor.reconcile(verify=traded, reset=self.opts.reset_positions)
+        self.infos = await qualify(cfg, self.venue)
+        trader = Trader(
+            cfg, venue=self.venue, broker=IbBroker(self.ib),
+            make_feed=lambda on_bar, on_tick: Feed(
+                self.ib, on_bar, on_tick, current_time=self.venue.current_time
+            ),
+            journal=self.journal, infos=self.infos, clock=self.clock, heartbeat=self.ib,
+            options=Options(self.account, self.dry_run, cfg.mode, self.opts.live),
+        )  # fmt: skip
+        self.executor, self.engine, self.scans = trader.executor, trader.engine, trader.scans
+        self.feed = trader.feed  # type: ignore[assignment]
+        await self.executor.reconcile(verify=trader.traded, reset=self.opts.reset_positions)
+        assert self.feed is not None
         await self.feed.start()
         self.ib.disconnectedEvent += self._on_disconnect
         log.info(
@@ -272,152 +275,6 @@ class Daemon:
         if not managed:
             raise StartupError("IB reported no managed account")
         return managed[0]
-
-    async def _qualify(self) -> dict[str, SymbolInfo]:
-        """Contract details of every universe symbol: exactly one match each, or exit 2."""
-        symbols = self.cfg.universe.symbols
-        found = await asyncio.gather(
-            *(self.ib.reqContractDetailsAsync(s.contract()) for s in symbols)
-        )
-        infos: dict[str, SymbolInfo] = {}
-        problems: list[str] = []
-        for s, details in zip(symbols, found, strict=True):
-            if not details:
-                problems.append(f"{s.name}: IB knows no such contract ({_contract_text(s)})")
-            elif len(details) > 1:
-                where = ", ".join(
-                    sorted({d.contract.primaryExchange for d in details if d.contract})
-                )
-                problems.append(f"{s.name}: ambiguous, set primary_exchange (one of: {where})")
-            else:
-                infos[s.name] = SymbolInfo.from_details(s.name, details[0])
-        if problems:
-            raise StartupError("cannot qualify the universe:\n  " + "\n  ".join(problems))
-        return infos
-
-    def _build(self) -> None:
-        cfg, journal = self.cfg, self.journal
-        assert journal is not None
-        self.executor = OrderExecutor(
-            IbBroker(self.ib),
-            cfg.executor,
-            journal,
-            account=self.account,
-            dry_run=self.dry_run,
-            now=self.clock.now,
-            mode=cfg.mode,
-            live=self.opts.live,
-        )
-        for name, info in self.infos.items():
-            self.executor.register_contract(name, info.contract, info.min_tick)
-        risk = RiskManager(cfg.risk, journal, next_day=self._next_trading_day)
-        first_tz = next(iter(self.infos.values())).tz if self.infos else self._scanner_tz()
-        prices: dict[str, float] = {}
-        pnl = PnlBook(first_tz, prices, self.executor.commission)
-        engine = Engine(
-            risk=risk,
-            executor=self.executor,
-            infos=self.infos,
-            clock=self.clock,
-            prices=prices,
-            pnl=pnl,
-            net_liquidation=self._net_liquidation,
-            journal_event=journal.record_event,
-        )
-        feed = Feed(self.ib, engine.on_bar, engine.on_tick)
-        prices_live = feed.last_price  # the feed keeps it; the engine and P&L read it
-        engine.prices = prices_live
-        pnl.marks = prices_live
-        for s in cfg.strategies:
-            if not s.enabled:
-                log.info("strategy %s is disabled in the config", s.id)
-                continue
-            engine.add_strategy(s, registry.get(s.class_), s.typed_params())
-            engine.attach(feed, s.id, s.bars)
-        self.executor.fill_event += engine.on_fill
-        self.executor.rejection_event += engine.on_rejection
-        self.engine, self.feed = engine, feed
-        scanners = {s.id: s.scanner for s in cfg.strategies if s.enabled and s.scanner}
-        if scanners:
-            self.scans = DailyScans(
-                self.ib, scanners, self._take_scan, journal_event=journal.record_event
-            )
-
-    def _next_trading_day(self, strategy_id: str, now: datetime) -> datetime | None:
-        slot = self.engine.slots.get(strategy_id) if self.engine is not None else None
-        infos = [self.infos[s] for s in slot.symbols if s in self.infos] if slot else []
-        return next_trading_day(infos, now)
-
-    def _scanner_tz(self) -> Any:
-        tz = next((s.scanner.timezone for s in self.cfg.strategies if s.scanner), "UTC")
-        return ZoneInfo(tz)
-
-    # ---- daily scans --------------------------------------------------------------------
-
-    async def _take_scan(self, strategy_id: str, day: date, rows: list[ScanRow]) -> None:
-        """A daily scan's rows become the strategy's symbols: its fixed ones, the scanned ones
-        (qualified), and earlier scans' that it still holds a position or orders in."""
-        assert self.engine is not None and self.feed is not None and self.executor is not None
-        scfg = next(s for s in self.cfg.strategies if s.id == strategy_id)
-        scanned = await self._qualify_scanned(rows)
-        ex = self.executor
-        symbols, keep, dropped = day_symbols(
-            scfg.symbols,
-            scanned,
-            self.engine.slots[strategy_id].ctx.symbols,
-            lambda sym: bool(ex.position(strategy_id, sym) or ex.working_orders(strategy_id, sym)),
-        )
-        new = self.engine.set_symbols(self.feed, strategy_id, symbols)
-        log.info(
-            "%s: symbols for %s: %s%s%s", strategy_id, day, ", ".join(symbols) or "(none)",
-            f"; kept (open) {', '.join(keep)}" if keep else "",
-            f"; dropped {', '.join(dropped)}" if dropped else "",
-        )  # fmt: skip
-        await self.feed.start_streams(new)
-
-    async def _qualify_scanned(self, rows: list[ScanRow]) -> list[str]:
-        """Names of the scanned contracts that qualify (universe defaults for exchange etc.,
-        the scan's conId to pin the contract); the others are logged and left out."""
-        assert self.executor is not None
-        d = self.cfg.universe.defaults
-        todo: list[tuple[str, Contract]] = []
-        names: list[str] = []
-        for r in rows:
-            name = f"{r.symbol}.{r.currency}" if r.sec_type == "CASH" else r.symbol
-            names.append(name)
-            if name in self.infos:
-                continue
-            if r.sec_type != d.sec_type or r.currency != d.currency:
-                log.warning("scanned %s is %s %s, not the universe's %s %s; skipped", name,
-                            r.sec_type, r.currency, d.sec_type, d.currency)  # fmt: skip
-                names.pop()
-                continue
-            contract = Contract(conId=r.con_id, secType=d.sec_type, symbol=r.symbol,
-                                exchange=d.exchange, currency=d.currency)  # fmt: skip
-            todo.append((name, contract))
-        found = await asyncio.gather(
-            *(self.ib.reqContractDetailsAsync(c) for _, c in todo), return_exceptions=True
-        )
-        for (name, _), details in zip(todo, found, strict=True):
-            if isinstance(details, BaseException) or len(details) != 1:
-                log.warning("scanned %s does not qualify (%s); skipped", name,
-                            details if isinstance(details, BaseException) else
-                            f"{len(details)} matches")  # fmt: skip
-                names.remove(name)
-                continue
-            info = SymbolInfo.from_details(name, details[0])
-            self.infos[name] = info
-            self.executor.register_contract(name, info.contract, info.min_tick)
-        return names
-
-    def _net_liquidation(self) -> float | None:
-        for v in self.ib.accountValues(self.account):
-            if v.tag == "NetLiquidation" and v.currency in ("USD", "BASE", ""):
-                try:
-                    return float(v.value)
-                except ValueError:
-                    return None
-        return None
 
     # ---- trading ------------------------------------------------------------------------
 
@@ -541,7 +398,7 @@ class Daemon:
     async def _resume(self) -> None:
         assert self.feed is not None and self.executor is not None
         await self._connect()
-        infos = await self._qualify()
+        infos = await qualify(self.cfg, self.venue)
         for name, info in infos.items():
             if info.contract.conId != self.infos[name].contract.conId:
                 raise StartupError(f"{name} now qualifies to another contract")
@@ -618,13 +475,6 @@ class Daemon:
     @property
     def uptime(self) -> float:
         return time.monotonic() - self._started_wall
-
-
-def _contract_text(s: Any) -> str:
-    parts = [s.sec_type, s.symbol, s.exchange, s.currency]
-    if s.primary_exchange:
-        parts.append(f"primary {s.primary_exchange}")
-    return " ".join(parts)
 
 
 def _utc(t: Any) -> datetime:

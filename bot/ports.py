@@ -55,10 +55,12 @@ class BrokerPort(Protocol):
 class BarSource(Protocol):
     """Bar streams and ticks per (contract, bar spec): warm-up history, then closed bars."""
 
-    streams: Mapping[Any, Any]
     last_price: dict[str, float]
     clock_listeners: list[Callable[[datetime], None]]
     warmup_bars: int
+
+    @property
+    def streams(self) -> Mapping[Any, Any]: ...
 
     def add_bars(
         self,

@@ -91,6 +91,21 @@ class Quote:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplayBars:
+    """One instrument's source bars as plain lists (epoch seconds), for a replay loop."""
+
+    start: list[int]
+    end: list[int]
+    open: list[float]
+    high: list[float]
+    low: list[float]
+    close: list[float]
+    volume: list[float]  # 0 for MIDPOINT/BID/ASK
+    liquid: list[bool]  # the bar starts inside the liquid (regular) session
+    bar_s: int
+
+
+@dataclass(frozen=True, slots=True)
 class _Series:
     """One symbol's source bars plus the per-bar calendar facts the queries need."""
 
@@ -382,6 +397,23 @@ class Market:
             count=minus.astype(np.int64),
             parent=bars.parent,
         )
+
+    def source_bars(self, con_id: int, what_to_show: str = "TRADES") -> ReplayBars:
+        """Every source bar of ``con_id`` as ``what_to_show`` shows it: what a backtest
+        replays. 5-second bars built from them would add up to them exactly (the tick paths
+        pass through each bar's open, high, low and close, and their sizes sum to its volume)."""
+        s = self._get(con_id)
+        n = len(s.t)
+        bars = B.BarArrays(
+            s.t, s.o, s.h, s.lo, s.c, s.v, s.c, np.zeros(n, np.int64), np.arange(n)
+        )
+        shown = self._show(s, bars, B.check_what_to_show(what_to_show))
+        liquid = (s.t >= s.liq_start) & (s.t < s.liq_end)
+        return ReplayBars(
+            s.t.tolist(), s.end.tolist(), shown.open.tolist(), shown.high.tolist(),
+            shown.low.tolist(), shown.close.tolist(), np.maximum(shown.volume, 0.0).tolist(),
+            liquid.tolist(), s.bar_s,
+        )  # fmt: skip
 
     # ---- historical bars -----------------------------------------------------------------
 

@@ -6,6 +6,7 @@ them is ``bot.feed.Feed``.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from ib_insync import IB, Contract, ContractDetails, Fill, Order, Position, Trade
@@ -50,16 +51,21 @@ class IbBroker:
 class IbVenue:
     """``Venue`` over ib_insync: the broker's clock, contract details, scans, account."""
 
-    __slots__ = ("ib",)
+    __slots__ = ("_time", "ib")
 
     def __init__(self, ib: IB) -> None:
         self.ib = ib
+        self._time: asyncio.Future[datetime] | None = None
 
     def connected(self) -> bool:
         return self.ib.isConnected()
 
     async def current_time(self) -> datetime:
-        return await self.ib.reqCurrentTimeAsync()
+        """reqCurrentTime, one at a time: ib_insync keeps a single future for it, so a second
+        request while one is in flight would leave the first caller waiting for ever."""
+        if self._time is None or self._time.done():
+            self._time = asyncio.ensure_future(self.ib.reqCurrentTimeAsync())
+        return await asyncio.shield(self._time)
 
     async def contract_details(self, contract: Contract) -> list[ContractDetails]:
         return await self.ib.reqContractDetailsAsync(contract)

@@ -31,6 +31,7 @@ from bot.events import Bar, OrderIntent, Rejection, WorkingOrder
 from bot.feed import Feed
 from bot.indicators import SMA, IndicatorSpec
 from bot.strategy import Strategy
+from bot.venues.ib import IbVenue
 
 NY = ZoneInfo("America/New_York")
 TUE = datetime(2026, 10, 20, 13, 30, tzinfo=UTC)  # 09:30 New York (EDT)
@@ -123,7 +124,7 @@ async def test_scans_run_at_the_first_market_time_after_at_once_a_day(
     def journal(kind: str, msg: str, now: datetime, **kw: Any) -> None:
         events.append((kind, msg))
 
-    scans = DailyScans(ib, {"orb": cfg()}, on_result, journal_event=journal)  # type: ignore[arg-type]
+    scans = DailyScans(IbVenue(ib), {"orb": cfg()}, on_result, journal_event=journal)  # type: ignore[arg-type]
     caplog.set_level(logging.INFO, "bot.daily_scan")
     t = TUE
     while t < TUE + timedelta(days=1, hours=1):  # the feed's market clock, every 5 seconds
@@ -147,7 +148,7 @@ async def test_scans_run_at_the_first_market_time_after_at_once_a_day(
 async def test_a_scan_does_not_start_while_another_runs() -> None:
     ib = FakeIB("NVDA")
     ib.hang = True
-    scans = DailyScans(ib, {"orb": cfg()}, _ignore, timeout=0.05)  # type: ignore[arg-type]
+    scans = DailyScans(IbVenue(ib), {"orb": cfg()}, _ignore, timeout=0.05)  # type: ignore[arg-type]
     scans.observe(TUE + timedelta(minutes=5))
     scans.observe(TUE + timedelta(minutes=6))
     scans.observe(TUE + timedelta(days=1, minutes=6))  # even the next day's waits for it
@@ -163,7 +164,7 @@ async def test_the_poll_reads_the_brokers_time_and_holds_a_subscription_while_id
     async def on_result(sid: str, day: date, rows: list[ScanRow]) -> None:
         got.append(day)
 
-    scans = DailyScans(ib, {"orb": cfg()}, on_result, poll_s=0.01)  # type: ignore[arg-type]
+    scans = DailyScans(IbVenue(ib), {"orb": cfg()}, on_result, poll_s=0.01, heartbeat=ib)  # type: ignore[arg-type]
     idle = True
     task = asyncio.create_task(scans.run(idle=lambda: idle))
     await asyncio.sleep(0.05)
@@ -192,7 +193,7 @@ async def test_a_scanner_error_is_logged_and_counts_as_an_empty_scan(
     async def on_result(sid: str, day: date, rows: list[ScanRow]) -> None:
         got.append(rows)
 
-    scans = DailyScans(ib, {"orb": cfg()}, on_result)  # type: ignore[arg-type]
+    scans = DailyScans(IbVenue(ib), {"orb": cfg()}, on_result)  # type: ignore[arg-type]
     scans.observe(TUE + timedelta(minutes=5))
     await asyncio.sleep(0.01)
     assert got == [[]]

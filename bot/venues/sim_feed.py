@@ -1,0 +1,211 @@
+"""The Sim bar source: the simulated market's bars in-process, with the live feed's rules.
+
+Warm-up is the same request the live feed sends, answered by the same function the simulated
+gateway answers it with (``Market.historical_bars`` at the backtest's time), and taken by the
+same ``StreamBook.take_history``. Live, each source bar of the data goes to the stream's
+``BarBuilder`` as the gateway's 5-second bars of it would (they add up to it exactly), so a
+strategy's bars close at the same instants with the same prices: a 15-minute bar of 1-minute
+data closes when its last minute ends. With ``use_rth`` only bars that start in the liquid
+session count, as for IB's real-time bars. The backtest loop (bot/backtest/inprocess.py) asks
+``next_time`` and calls ``advance_to``; nothing here reads a wall clock.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, tzinfo
+
+from ib_insync import Contract
+
+from bot.bar_streams import (
+    REALTIME,
+    BarHandler,
+    BarStream,
+    Emit,
+    StreamBook,
+    StreamKey,
+    TickHandler,
+)
+from bot.events import Tick
+from bot.sim.market import Market, ReplayBars
+from bot.sim.types import SimTick
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class BarSizeError(ValueError):
+    """A strategy's bars are finer than the data it replays."""
+
+
+class SimStream(BarStream):
+    """A stream over one instrument's source bars, and how far it has read them."""
+
+    __slots__ = ("cursor", "data")
+
+    def __init__(
+        self,
+        key: StreamKey,
+        contract: Contract,
+        tz: tzinfo,
+        warmup: str,
+        emit: Emit,
+        data: ReplayBars,
+    ) -> None:
+        super().__init__(key, contract, tz, warmup, emit, sub_s=data.bar_s)
+        self.data = data
+        self.cursor = 0  # index of the next source bar to hand to the builder
+
+
+class SimFeed(StreamBook):
+    """``BarSource`` over a ``Market`` (see module doc); ``now`` is the world's clock."""
+
+    def __init__(
+        self,
+        market: Market,
+        now: Callable[[], datetime],
+        on_bar: BarHandler,
+        on_tick: TickHandler | None = None,
+        *,
+        grace_s: float = 10.0,
+    ) -> None:
+        super().__init__(on_bar, on_tick, grace_s=grace_s)
+        self.market = market
+        self.now = now
+        self.streams: dict[StreamKey, SimStream] = {}
+        self._data: dict[tuple[int, str], ReplayBars] = {}
+        self._tick_symbols: dict[int, str] = {}  # conId -> symbol, for tick subscriptions
+
+    def _new_stream(
+        self, key: StreamKey, contract: Contract, tz: tzinfo, warmup: str, emit: Emit
+    ) -> SimStream:
+        bar_s = self.market.bar_seconds(key.con_id)
+        if key.size_s < bar_s:
+            raise BarSizeError(
+                f"{key.symbol}: the strategy's bars ({key.bar_size}) are finer than its data "
+                f"({_size_text(bar_s)} bars): use a bar size of at least {_size_text(bar_s)}"
+            )
+        data = self._data.get((key.con_id, key.what_to_show))
+        if data is None:
+            data = self.market.source_bars(key.con_id, key.what_to_show)
+            self._data[(key.con_id, key.what_to_show)] = data
+        return SimStream(key, contract, tz, warmup, emit, data)
+
+    def add_ticks(self, symbol: str, contract: Contract) -> None:
+        super().add_ticks(symbol, contract)
+        self._tick_symbols[contract.conId] = symbol
+
+    def remove_bars(self, key: StreamKey) -> None:
+        self.streams.pop(key, None)
+
+    def remove_ticks(self, symbol: str) -> None:
+        contract = self._tick_contracts.pop(symbol, None)
+        if contract is not None:
+            self._tick_symbols.pop(contract.conId, None)
+
+    # ---- start / stop ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.start_streams(list(self.streams))
+        self._started = True
+
+    async def start_streams(self, keys: list[StreamKey]) -> None:
+        """Warm up (history up to now) and go live from the first source bar after now."""
+        now = self.now()
+        if self.clock is None or now > self.clock:
+            self.clock = now
+        now_s = _sec(now)
+        for key in keys:
+            stream = self.streams.get(key)
+            if stream is None:
+                continue
+            stream.warming = True
+            k = stream.key
+            bars = []
+            if _has_duration(stream.warmup):
+                bars = self.market.historical_bars(
+                    k.con_id, now, stream.warmup, k.bar_size, k.what_to_show, k.use_rth, now
+                )
+            self.take_history(stream, bars, now)
+            stream.cursor = bisect.bisect_left(stream.data.start, now_s)
+            stream.warming = False
+
+    def stop(self) -> None:
+        self._started = False
+
+    # ---- the replay -----------------------------------------------------------------------
+
+    def next_time(self) -> datetime | None:
+        """End of the next source bar any stream will read (None: all read)."""
+        best: int | None = None
+        for s in self.streams.values():
+            if s.cursor < len(s.data.end):
+                end = s.data.end[s.cursor]
+                if best is None or end < best:
+                    best = end
+        return None if best is None else _dt(best)
+
+    def advance_to(self, t: datetime) -> list[tuple[int, float]]:
+        """Hand every source bar ending by ``t`` to its streams' builders (closed bars go to
+        the engine), move the market clock to ``t``; the (conId, close) of each bar read."""
+        t_s = _sec(t)
+        marks: list[tuple[int, float]] = []
+        for s in list(self.streams.values()):
+            d, i = s.data, s.cursor
+            n = len(d.end)
+            if i >= n or d.end[i] > t_s:
+                continue
+            symbol, rth, builder = s.key.symbol, s.key.use_rth, s.builder
+            while i < n and d.end[i] <= t_s:
+                if not rth or d.liquid[i]:
+                    close = d.close[i]
+                    self.last_price[symbol] = close
+                    builder.add(_dt(d.start[i]), d.open[i], d.high[i], d.low[i], close, d.volume[i])
+                    marks.append((s.key.con_id, close))
+                i += 1
+            s.cursor = i
+        self.advance(t)
+        return marks
+
+    @property
+    def tick_con_ids(self) -> list[int]:
+        return list(self._tick_symbols)
+
+    def take_ticks(self, ticks: list[SimTick]) -> None:
+        """The market's ticks of the tick-subscribed instruments, in time order."""
+        on_tick = self.on_tick
+        for st in ticks:
+            symbol = self._tick_symbols.get(st.con_id)
+            if symbol is None or on_tick is None:
+                continue
+            last = st.last if st.last > 0 else math.nan
+            self.last_price[symbol] = st.last
+            self.ticks_out += 1
+            on_tick(Tick(symbol, st.time, st.bid, st.ask, last, st.bid_size, st.ask_size,
+                         st.last_size))  # fmt: skip
+
+
+def _has_duration(warmup: str) -> bool:
+    return bool(warmup.strip()) and not warmup.strip().startswith("0")
+
+
+def _sec(t: datetime) -> int:
+    return (t - _EPOCH) // timedelta(seconds=1)
+
+
+def _dt(sec: int) -> datetime:
+    return _EPOCH + timedelta(seconds=sec)
+
+
+def _size_text(seconds: int) -> str:
+    if seconds % 86400 == 0:
+        return f"{seconds // 86400} day"
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} hour"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} secs"
+
+
+__all__ = ["REALTIME", "BarSizeError", "SimFeed"]
