@@ -61,7 +61,8 @@ __all__ = [
 ]
 
 _DURATION = re.compile(r"[1-9][0-9]* [SDWMY]")
-_LOOSE_DURATION = re.compile(r"\s*([0-9]+)\s*([sdwmy])[a-z]*\s*", re.IGNORECASE)
+_LOOSE_DURATION = re.compile(r"\s*([0-9]+)\s*([a-z]+)\s*", re.IGNORECASE)
+_DURATION_UNITS = {"S": "seconds", "D": "days", "W": "weeks", "M": "months", "Y": "years"}
 _INTERVAL = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([smh])")
 _ID = re.compile(r"[A-Za-z0-9_.-]+")
 _PAIR = re.compile(r"([A-Z]{3})\.([A-Z]{3})")
@@ -253,6 +254,21 @@ class UniverseConfig(_Model):
 # --- strategies --------------------------------------------------------------------------------
 
 
+def _duration_hint(bad: str) -> str:
+    """The spelling IB accepts for a loosely written duration ("10days" -> "10 D"). Only a valid
+    duration is suggested, so never the refused value itself ("0 D": the count is the problem)."""
+    loose = _LOOSE_DURATION.fullmatch(bad)
+    word = loose[2].lower() if loose else ""
+    # "d", "day", "days" mean days; "mins" is no IB unit (not months)
+    unit = next((u for u, name in _DURATION_UNITS.items() if name.startswith(word)), None)
+    if not loose or unit is None:
+        return ""
+    if int(loose[1]) == 0:
+        return " (the count must be 1 or more)"
+    fix = f"{int(loose[1])} {unit}"
+    return f" (did you mean {fix!r}?)" if _DURATION.fullmatch(fix) else ""
+
+
 class BarSpec(_Model):
     size: str = "15 mins"  # an IB bar size string, see BAR_SIZES
     what_to_show: Literal["TRADES", "MIDPOINT", "BID", "ASK"] = "TRADES"
@@ -275,10 +291,9 @@ class BarSpec(_Model):
     @classmethod
     def _ib_duration(cls, v: str) -> str:
         if not _DURATION.fullmatch(v):
-            loose = _LOOSE_DURATION.fullmatch(v)
-            hint = f" (did you mean '{int(loose[1])} {loose[2].upper()}'?)" if loose else ""
             raise ValueError(
-                f"bad duration {v!r}{hint}; IB durations are '<N> S|D|W|M|Y', e.g. '10 D'"
+                f"bad duration {v!r}{_duration_hint(v)};"
+                " IB durations are '<N> S|D|W|M|Y', e.g. '10 D'"
             )
         return v
 

@@ -56,15 +56,16 @@ class LongStop:
     """The one STP sell, tagged ``"stop"``, that protects each long position.
 
     It is placed when the entry fills, for the filled quantity (so a partial fill is never
-    over-protected: a larger stop would open a short), grows with later fills, and its price only
-    ever moves up. It is modified in place, never stacked.
+    over-protected: a larger stop would open a short), and grows with later fills. ``trail``
+    moves its price only ever up (a ratchet), or, with ``ratchet=False``, to wherever it is
+    asked, down as well. It is modified in place, never stacked.
     """
 
     def __init__(self, ctx: StrategyContext, tif: str | None) -> None:
         self.ctx = ctx
         self.tif = tif
         self._armed: dict[str, float] = {}  # stop price decided at the entry signal
-        self._level: dict[str, float] = {}  # highest stop price requested
+        self._level: dict[str, float] = {}  # latest stop price requested
         self._qty: dict[str, float] = {}  # entry quantity filled (and protected) so far
 
     def arm(self, symbol: str, price: float) -> None:
@@ -84,8 +85,9 @@ class LongStop:
         self._qty[sym] = fill.quantity
         return [self._place(sym, fill.quantity, self._armed[sym], "protective stop")]
 
-    def trail(self, symbol: str, price: float) -> list[OrderIntent]:
-        """Raise the stop to ``price`` if that is higher; place one if the long has none."""
+    def trail(self, symbol: str, price: float, *, ratchet: bool = True) -> list[OrderIntent]:
+        """Raise the stop to ``price`` if that is higher (``ratchet=False``: move it to
+        ``price`` if that is any different); place one if the long has none."""
         working = self.ctx.working_orders(symbol).get(STOP)
         if working is None:
             # Never placed (a long adopted after a restart) or gone (a DAY stop expired): the
@@ -93,11 +95,20 @@ class LongStop:
             qty = self.ctx.position(symbol)
             self._qty[symbol] = qty
             return [self._place(symbol, qty, price, "long without a stop")]
-        current = max(self._level.get(symbol, -math.inf), working.spec.stop_price or -math.inf)
-        if price <= current:
-            return []
+        # The executor may report the old price until IB confirms a modify, so our own last
+        # request comes first: a ratchet never steps below it, a re-set never repeats it.
+        reported = working.spec.stop_price
+        if ratchet:
+            current = max(self._level.get(symbol, -math.inf), reported or -math.inf)
+            if price <= current:
+                return []
+            reason = f"trail stop to {price}"
+        else:
+            if price == self._level.get(symbol, reported):
+                return []
+            reason = f"move stop to {price}"
         self._level[symbol] = price
-        return [ModifyOrder(symbol, STOP, stop_price=price, reason=f"trail stop to {price}")]
+        return [ModifyOrder(symbol, STOP, stop_price=price, reason=reason)]
 
     def _place(self, symbol: str, qty: float, price: float, reason: str) -> PlaceOrder:
         self._level[symbol] = price

@@ -27,8 +27,9 @@ source="ta")`` (macd, signal, hist)     EMA(signal) of macd, hist = macd - signa
                                         ``close.ewm(span=fast, min_periods=fast).mean()`` etc.;
                                         name "MACD(12,26,9,course)"
 ``Bollinger(n=20, k=2, middle="sma")``  middle = SMA(n); bands +/- k * rolling std(n, ddof=0)
-(middle, upper, lower, width)           (ta ``BollingerBands``); width = 100 * (upper - lower) /
-                                        middle (ta ``bollinger_wband``)
+(middle, upper, lower, width,           (ta ``BollingerBands``); width = 100 * (upper - lower) /
+width_abs)                              middle (ta ``bollinger_wband``); width_abs = upper -
+                                        lower in price units (the course's ``BB_width``)
 ``Bollinger(..., middle="ema")``        course: middle = close ``.ewm(span=n, min_periods=n)``,
                                         ``adjust=True``; bands still +/- k * rolling std of the
                                         last n closes, ddof 0
@@ -37,13 +38,21 @@ source="ta")`` (macd, signal, hist)     EMA(signal) of macd, hist = macd - signa
 ``ATR(n, method="course")`` (float)     course: TR (``max(skipna=False)``, so undefined on bar 0)
                                         ``.ewm(com=n, min_periods=n)``, ``adjust=True``, alpha =
                                         1/(n+1); first value bar n
-``RSI(n=14)`` (float)                   ta ``RSIIndicator``: Wilder averages (alpha = 1/n) of gains
+``RSI(n=14, method="ta")`` (float)      ta ``RSIIndicator``: Wilder averages (alpha = 1/n) of gains
                                         and losses; 100 if avg loss is 0; first value bar n-1
-``ADX(n=14)`` (adx, plus_di, minus_di)  ta ``ADXIndicator``: DI from bar n, ADX from bar 2n-1
-                                        (ta shows 0 before, and 0 for the DIs at bar n)
-``Stochastic(n=14, smooth=3)`` (k, d)   %K = 100 (C - LL_n) / (HH_n - LL_n), NaN if HH_n == LL_n;
-                                        %D = SMA(smooth) of %K (ta ``StochasticOscillator``;
-                                        the course uses n=20, smooth=3)
+``RSI(n, method="course")`` (float)     course (its default n=20): averages seeded at bar n with
+                                        the mean of bars 1..n's gains (losses), then (avg*(n-1) +
+                                        x) / n; 100 if avg loss is 0, NaN if both are 0
+``ADX(n=14, method="ta")``              ta ``ADXIndicator``: DI from bar n, ADX from bar 2n-1
+(adx, plus_di, minus_di)                (ta shows 0 before, and 0 for the DIs at bar n)
+``ADX(n, method="course")``             course (its default n=20): TR, +DM, -DM and DX each
+                                        ``.ewm(span=n, min_periods=n)``, ``adjust=True``; 0 / 0
+                                        is NaN (ta: 0); DI from bar n, ADX from bar 2n-1
+``Stochastic(n=14, smooth=3,``          %K = 100 (C - LL_n) / (HH_n - LL_n), NaN if HH_n == LL_n;
+``d="sma")`` (k, d)                      %D = SMA(smooth) of %K (ta ``StochasticOscillator``;
+                                        the course's strategy uses n=20, smooth=3)
+``Stochastic(..., d="ema")``            course (stochastic lecture): %D = %K ``.ewm(span=smooth,
+                                        min_periods=smooth)``, ``adjust=True``
 ======================================  ==========================================================
 """
 

@@ -18,6 +18,7 @@ class BollingerValue(NamedTuple):
     upper: float
     lower: float
     width: float  # 100 * (upper - lower) / middle: ta's bollinger_wband (StockCharts BandWidth)
+    width_abs: float  # upper - lower, in price units: the course's BB_width
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +28,10 @@ class Bollinger(SpecBase):
     ``middle="sma"``: the n-bar SMA (ta's ``BollingerBands``, the textbook definition).
     ``middle="ema"``: the course's variant, ``ewm(span=n, min_periods=n)`` with pandas' default
     ``adjust=True`` (the course's literal code); the std is still the plain rolling std of the
-    last n closes."""
+    last n closes.
+
+    Two widths: ``width``, a percentage of the middle (ta's ``bollinger_wband``), and
+    ``width_abs``, upper - lower in price units (the course's ``BB_width``)."""
 
     n: int = 20
     k: float = 2.0
@@ -70,7 +74,13 @@ class Bollinger(SpecBase):
         lower = middle - self.k * std
         with np.errstate(divide="ignore", invalid="ignore"):
             width = np.where(middle == 0, np.nan, 100 * (upper - lower) / middle)
-        return {"middle": middle, "upper": upper, "lower": lower, "width": width}
+        return {
+            "middle": middle,
+            "upper": upper,
+            "lower": lower,
+            "width": width,
+            "width_abs": upper - lower,
+        }
 
 
 class BollingerUpdater:
@@ -89,9 +99,9 @@ class BollingerUpdater:
         self._window.push(close)
         middle = self._window.mean() if self._ema is None else self._ema.update(close)
         if not self._window.full:
-            return BollingerValue(NAN, NAN, NAN, NAN)
+            return BollingerValue(NAN, NAN, NAN, NAN, NAN)
         std = self._window.std(self._spec.ddof)
         upper = middle + self._spec.k * std
         lower = middle - self._spec.k * std
         width = NAN if middle == 0 else 100 * (upper - lower) / middle
-        return BollingerValue(middle, upper, lower, width)
+        return BollingerValue(middle, upper, lower, width, upper - lower)

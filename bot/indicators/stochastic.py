@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from bot.indicators.common import NAN, SpecBase, check_int
-from bot.indicators.vectorized import rolling_mean
-from bot.indicators.windows import ExactWindow, RollingExtreme
+from bot.indicators.vectorized import ewm_mean, rolling_mean
+from bot.indicators.windows import Ewm, ExactWindow, RollingExtreme, com_from_span
 
 
 class StochValue(NamedTuple):
@@ -21,21 +21,29 @@ class StochValue(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class Stochastic(SpecBase):
     """%K = 100 * (C - LL_n) / (HH_n - LL_n) over the last n bars' lows and highs (NaN when
-    HH_n == LL_n); %D = SMA(smooth) of %K. ta's ``StochasticOscillator`` (stoch, stoch_signal);
-    the course uses n=20 with a 3-bar %D."""
+    HH_n == LL_n).
+
+    ``d="sma"``: %D = SMA(smooth) of %K, ta's ``StochasticOscillator`` (stoch, stoch_signal).
+    ``d="ema"``: the course's stochastic lecture (``stochOscltr(DF, a=20, b=3)``), %D =
+    ``%K.ewm(span=smooth, min_periods=smooth).mean()`` with pandas' default ``adjust=True``;
+    a NaN %K (flat range) leaves it standing, as pandas does. The course uses n=20, smooth=3."""
 
     n: int = 14
     smooth: int = 3
+    d: Literal["sma", "ema"] = "sma"
     _OUTPUTS = StochValue._fields
     _VALUE = StochValue
 
     def __post_init__(self) -> None:
         check_int("Stochastic n", self.n)
         check_int("Stochastic smooth", self.smooth)
+        if self.d not in ("sma", "ema"):
+            raise ValueError(f'Stochastic d must be "sma" or "ema", got {self.d!r}')
 
     @property
     def name(self) -> str:
-        return f"Stochastic({self.n},{self.smooth})"
+        ema = ",ema" if self.d == "ema" else ""
+        return f"Stochastic({self.n},{self.smooth}{ema})"
 
     @property
     def warmup(self) -> int:
@@ -52,21 +60,32 @@ class Stochastic(SpecBase):
         highest = pd.Series(high).rolling(n, min_periods=n).max().to_numpy()
         with np.errstate(divide="ignore", invalid="ignore"):
             k = np.where(highest > lowest, 100 * (close - lowest) / (highest - lowest), np.nan)
-        return {"k": k, "d": rolling_mean(k, self.smooth)}
+        if self.d == "sma":
+            return {"k": k, "d": rolling_mean(k, self.smooth)}
+        com = com_from_span(self.smooth)
+        return {"k": k, "d": ewm_mean(k, com, min_periods=self.smooth, adjust=True)}
 
 
 class StochasticUpdater:
-    __slots__ = ("_d", "_highest", "_lowest")
+    __slots__ = ("_ema", "_highest", "_lowest", "_sma")
 
     def __init__(self, spec: Stochastic) -> None:
         self._highest = RollingExtreme(spec.n, maximum=True)
         self._lowest = RollingExtreme(spec.n, maximum=False)
-        self._d = ExactWindow(spec.smooth)
+        self._sma = ExactWindow(spec.smooth) if spec.d == "sma" else None
+        self._ema = (
+            Ewm(com_from_span(spec.smooth), adjust=True, min_periods=spec.smooth)
+            if spec.d == "ema"
+            else None
+        )
 
     def update(self, high: float, low: float, close: float, volume: float) -> StochValue:
         highest = self._highest.push(high)
         lowest = self._lowest.push(low)
         # a flat range (or warm-up, where both are NaN and the comparison is False) gives NaN
         k = NAN if not highest > lowest else 100 * (close - lowest) / (highest - lowest)
-        self._d.push(k)
-        return StochValue(k, self._d.mean())
+        if self._ema is not None:
+            return StochValue(k, self._ema.update(k))
+        assert self._sma is not None
+        self._sma.push(k)
+        return StochValue(k, self._sma.mean())

@@ -244,6 +244,22 @@ CASES: list[tuple[str, str, str]] = [
         " IB durations are '<N> S|D|W|M|Y', e.g. '10 D'",
     ),
     (
+        "zero warm-up duration: the count is named, the refused value never suggested",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: trend
+            class: tiny_cross
+            symbols: [AAPL]
+            bars:
+              warmup: 0 D
+            sizing: {fixed: 10}
+        """,
+        "FILE:8: strategies[0].bars.warmup: bad duration '0 D' (the count must be 1 or more);"
+        " IB durations are '<N> S|D|W|M|Y', e.g. '10 D'",
+    ),
+    (
         "environment variable not set",
         """
         ib:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from bot import registry
 from bot.commands import check, schema
 from bot.config import (
+    BarSpec,
     ConfigError,
     EmbeddedGatewayConfig,
     IBConfig,
@@ -307,3 +309,30 @@ def test_shipped_paper_config(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cfg.universe.names() == ["AAPL", "MSFT", "NVDA"]
     assert [s.class_ for s in cfg.strategies] == ["sma_crossover"]
     assert load_config(path, env={}).ib.account is None
+
+
+@pytest.mark.parametrize(
+    ("warmup", "hint"),
+    [
+        ("0 D", " (the count must be 1 or more)"),  # once: "(did you mean '0 D'?)"
+        ("00 d", " (the count must be 1 or more)"),
+        ("10days", " (did you mean '10 D'?)"),
+        ("010 D", " (did you mean '10 D'?)"),
+        (" 5 W ", " (did you mean '5 W'?)"),
+        ("2 w", " (did you mean '2 W'?)"),
+        ("ten days", ""),
+        ("10 H", ""),  # hours are no IB duration unit: nothing to suggest
+        ("10 mins", ""),  # nor minutes (once: "did you mean '10 M'", i.e. months)
+        ("3 Months", " (did you mean '3 M'?)"),
+    ],
+)
+def test_a_duration_error_never_suggests_a_bad_value(warmup: str, hint: str) -> None:
+    with pytest.raises(ValidationError) as err:
+        BarSpec(warmup=warmup)
+    message = err.value.errors()[0]["msg"]
+    assert message == (
+        f"Value error, bad duration {warmup!r}{hint}; IB durations are '<N> S|D|W|M|Y', e.g. '10 D'"
+    )
+    suggested = re.search(r"did you mean '([^']*)'", message)
+    if suggested:
+        assert suggested[1] != warmup and BarSpec(warmup=suggested[1]).warmup == suggested[1]

@@ -32,9 +32,12 @@ ALL_SPECS: list[IndicatorSpec] = [
     ATR(14),
     ATR(14, "course"),
     RSI(14),
+    RSI(20, "course"),
     ADX(14),
+    ADX(20, "course"),
     Stochastic(14, 3),
     Stochastic(20, 3),
+    Stochastic(20, 3, "ema"),
 ]
 
 

@@ -56,6 +56,7 @@ def test_bollinger_sma(bars: pd.DataFrame, n: int, k: float) -> None:
         "upper": ind.bollinger_hband(),
         "lower": ind.bollinger_lband(),
         "width": ind.bollinger_wband(),
+        "width_abs": ind.bollinger_hband() - ind.bollinger_lband(),
     }
     compare(Bollinger(n, k), bars, reference)
 
@@ -109,6 +110,7 @@ def course_bollinger(DF: pd.DataFrame, n: int, k: float) -> pd.DataFrame:
     df["MB"] = df["close"].ewm(span=n, min_periods=n).mean()
     df["UB"] = df["MB"] + k * df["close"].rolling(n).std(ddof=0)
     df["LB"] = df["MB"] - k * df["close"].rolling(n).std(ddof=0)
+    df["BB_width"] = df["UB"] - df["LB"]
     return df
 
 
@@ -136,10 +138,80 @@ def test_macd_course_is_the_course_code(bars: pd.DataFrame, params: tuple[int, i
 def test_bollinger_ema_is_the_course_code(bars: pd.DataFrame, n: int, k: float) -> None:
     df = course_bollinger(bars, n, k)
     width = 100 * (df.UB - df.LB) / df.MB
-    reference = {"middle": df.MB, "upper": df.UB, "lower": df.LB, "width": width}
+    reference = {
+        "middle": df.MB,
+        "upper": df.UB,
+        "lower": df.LB,
+        "width": width,
+        "width_abs": df.BB_width,
+    }
     compare(Bollinger(n, k, "ema"), bars, reference)
 
 
 @pytest.mark.parametrize("n", [1, 14, 60])
 def test_atr_course_is_the_course_code(bars: pd.DataFrame, n: int) -> None:
     compare(ATR(n, "course"), bars, {"atr": course_atr(bars, n)})
+
+
+# The course's RSI, ADX and stochastic %D, written from its rules (Wilder's RSI seeded with a
+# plain mean; ewm(span=n) smoothing for the ADX; an ewm(span) %D), as loops and plain pandas.
+
+
+def course_rsi_reference(close: pd.Series, n: int) -> np.ndarray:
+    c = close.to_numpy()
+    out = np.full(len(c), np.nan)
+    if len(c) <= n:
+        return out
+    change = np.diff(c)  # change[i - 1] is bar i's
+    gains, losses = np.clip(change, 0, None), np.clip(-change, 0, None)
+    gain, loss = gains[:n].mean(), losses[:n].mean()  # bars 1..n
+    for i in range(n, len(c)):
+        if i > n:
+            gain = ((n - 1) * gain + gains[i - 1]) / n
+            loss = ((n - 1) * loss + losses[i - 1]) / n
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[i] = 100 - 100 / (1 + np.float64(gain) / np.float64(loss))
+    return out
+
+
+def course_adx_reference(bars: pd.DataFrame, n: int) -> dict[str, pd.Series]:
+    high, low, prev_close = bars.high, bars.low, bars.close.shift()
+    moves = [high - low, (high - prev_close).abs(), (low - prev_close).abs()]
+    tr = pd.concat(moves, axis=1).max(axis=1, skipna=False)
+    up, down = high.diff(), -low.diff()
+    plus_dm = up.where((up > down) & (up > 0), 0.0)
+    minus_dm = down.where((down > up) & (down > 0), 0.0)
+
+    def smooth(s: pd.Series) -> pd.Series:
+        return s.ewm(span=n, min_periods=n).mean()
+
+    plus_di = 100 * smooth(plus_dm) / smooth(tr)
+    minus_di = 100 * smooth(minus_dm) / smooth(tr)
+    dx = 100 * (plus_di - minus_di).abs() / (plus_di + minus_di)
+    return {"adx": smooth(dx), "plus_di": plus_di, "minus_di": minus_di}
+
+
+@pytest.mark.parametrize("n", [1, 14, 20])
+def test_rsi_course_is_the_course_rule(bars: pd.DataFrame, n: int) -> None:
+    reference = course_rsi_reference(bars.close, n)
+    compare(RSI(n, "course"), bars, {"rsi": pd.Series(reference)})
+    if n > 1:  # and it is not ta's, which starts from a zero gain and loss at bar 0
+        ta_rsi = RSI(n).batch(bars).rsi.to_numpy()
+        assert not np.allclose(reference[n : n + 50], ta_rsi[n : n + 50])
+
+
+@pytest.mark.parametrize("n", [1, 14, 20])
+def test_adx_course_is_the_course_rule(bars: pd.DataFrame, n: int) -> None:
+    compare(ADX(n, "course"), bars, course_adx_reference(bars, n))
+    if n > 1:  # and it is not Wilder's (for n = 1 both smoothings are the identity)
+        wilder = ADX(n).batch(bars).adx.to_numpy()[2 * n :]
+        course = ADX(n, "course").batch(bars).adx.to_numpy()[2 * n :]
+        assert np.nanmax(np.abs(wilder - course)) > 1
+
+
+@pytest.mark.parametrize(("n", "smooth"), [(20, 3), (14, 1), (5, 8)])
+def test_stochastic_ema_is_the_course_rule(bars: pd.DataFrame, n: int, smooth: int) -> None:
+    lowest, highest = bars.low.rolling(n).min(), bars.high.rolling(n).max()
+    k = 100 * (bars.close - lowest) / (highest - lowest)
+    d = k.ewm(span=smooth, min_periods=smooth).mean()
+    compare(Stochastic(n, smooth, "ema"), bars, {"k": k, "d": d})

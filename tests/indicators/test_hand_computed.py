@@ -102,7 +102,14 @@ def bands(middle: list[float], std: list[float], k: float) -> dict[str, list[flo
     upper = [m + k * s for m, s in zip(middle, std, strict=True)]
     lower = [m - k * s for m, s in zip(middle, std, strict=True)]
     width = [100 * (u - lo) / m for u, lo, m in zip(upper, lower, middle, strict=True)]
-    return {"middle": middle, "upper": upper, "lower": lower, "width": width}
+    width_abs = [2 * k * s for s in std]  # upper - lower, in price units
+    return {
+        "middle": middle,
+        "upper": upper,
+        "lower": lower,
+        "width": width,
+        "width_abs": width_abs,
+    }
 
 
 def test_bollinger_sma_middle() -> None:
@@ -217,3 +224,108 @@ def test_stochastic() -> None:
 def test_stochastic_flat_range_is_nan() -> None:
     bars = closes([5, 5, 5, 6])  # HH == LL over bars 0-2: %K undefined
     check(Stochastic(3, 1), bars, {"k": [nan, nan, nan, 100], "d": [nan, nan, nan, 100]})
+
+
+def adjusted(xs: Sequence[float], alpha: float) -> float:
+    """pandas' adjust=True mean on paper: weights (1 - alpha)^age, the newest value last."""
+    weights = [(1 - alpha) ** age for age in range(len(xs))][::-1]
+    return sum(w * x for w, x in zip(weights, xs, strict=True)) / sum(weights)
+
+
+def test_rsi_course_seeds_with_the_mean_at_bar_n() -> None:
+    # closes 10, 11, 10.5, 12, 12, 11: changes from bar 1 are +1, -0.5, +1.5, 0, -1
+    # bar 3 (= n): mean of bars 1..3: gain (1 + 0 + 1.5) / 3 = 5/6, loss 0.5 / 3 = 1/6
+    # then avg = (2 avg + x) / 3: bar 4 gain 5/9 loss 1/9; bar 5 gain 10/27 loss 11/27
+    def rsi(gain: float, loss: float) -> float:
+        return 100 - 100 / (1 + gain / loss)
+
+    expected = [nan, nan, nan, rsi(5 / 6, 1 / 6), rsi(5 / 9, 1 / 9), rsi(10 / 27, 11 / 27)]
+    assert expected[3:] == pytest.approx([250 / 3, 250 / 3, 1000 / 21])
+    check(RSI(3, "course"), closes([10, 11, 10.5, 12, 12, 11]), {"rsi": expected})
+    # ta's RSI(3) on the same closes differs (400/7 at bar 2): the course's is not ta's
+    assert not np.allclose(RSI(3).batch(closes([10, 11, 10.5, 12, 12, 11])).rsi[3:], expected[3:])
+
+
+def test_rsi_course_zero_rules_are_numpys() -> None:
+    # no loss: gain / 0 = inf, RSI 100; no change at all: 0 / 0, NaN (ta says 100)
+    check(RSI(2, "course"), closes([1, 2, 3, 4]), {"rsi": [nan, nan, 100, 100]})
+    # bar 2: 0/0; bar 3: gain (0 + 1) / 2, loss 0 -> 100
+    check(RSI(2, "course"), closes([5, 5, 5, 6]), {"rsi": [nan, nan, nan, 100]})
+
+
+def test_adx_course_is_ewm_span_smoothing() -> None:
+    bars = frame(
+        high=[10, 11, 10.5, 12, 11.5, 11],
+        low=[9, 9.5, 9, 10, 10.5, 9],
+        close=[9.5, 10.5, 9.5, 11.5, 11, 9.5],
+    )
+    # TR from bar 1: 1.5, 1.5, 2.5, 1, 2 (bar 0: none); +DM bars 0-5: 0, 1, 0, 1.5, 0, 0;
+    # -DM: 0, 0, 0.5, 0, 0, 1.5 (bar 0 counts as 0). n = 2: span 2, alpha 2/3, so weights
+    # 1, 1/3, 1/9, ... newest first; min_periods 2
+    a = 2 / 3
+    tr, plus, minus = [1.5, 1.5, 2.5, 1, 2], [0, 1, 0, 1.5, 0, 0], [0, 0, 0.5, 0, 0, 1.5]
+    tr_s = [adjusted(tr[: i + 1], a) for i in range(1, 5)]  # bars 2..5
+    plus_s = [adjusted(plus[: i + 1], a) for i in range(2, 6)]
+    minus_s = [adjusted(minus[: i + 1], a) for i in range(2, 6)]
+    assert tr_s == pytest.approx([3 / 2, 57 / 26, 111 / 80, 435 / 242], rel=1e-15)
+    assert plus_s == pytest.approx([3 / 13, 87 / 80, 87 / 242, 87 / 728], rel=1e-15)
+    assert minus_s == pytest.approx([9 / 26, 9 / 80, 9 / 242, 369 / 364], rel=1e-15)
+    plus_di = [100 * p / t for p, t in zip(plus_s, tr_s, strict=True)]
+    minus_di = [100 * m / t for m, t in zip(minus_s, tr_s, strict=True)]
+    assert plus_di[0] == pytest.approx(200 / 13) and minus_di[0] == pytest.approx(300 / 13)
+    dx = [100 * abs(p - m) / (p + m) for p, m in zip(plus_di, minus_di, strict=True)]
+    assert dx[0] == pytest.approx(20)  # |2 - 3| / (2 + 3) in units of 100/13
+    adx = [adjusted(dx[: i + 1], a) for i in range(1, 4)]  # from bar 3
+    check(
+        ADX(2, "course"),
+        bars,
+        {"adx": [nan] * 3 + adx, "plus_di": [nan] * 2 + plus_di, "minus_di": [nan] * 2 + minus_di},
+    )
+
+
+def test_adx_course_keeps_the_courses_nans() -> None:
+    # flat 5, 5, 5 then 6, 7: every TR through bar 2 is 0, so +DI = 0 / 0 = NaN there (ta: 0)
+    # bar 3: TR_s = 1 / (13/9) = 9/13, +DM_s = 1 / (40/27) = 27/40 -> +DI 97.5, -DI 0, DX 100
+    # bar 4: TR_s = (1 + 1/3) / (40/27) = 0.9, +DM_s = (1 + 1/3) / (121/81) = 108/121
+    # ADX: the NaN DX of bar 2 is skipped, min_periods 2 -> bar 4: DX 100 twice -> 100
+    plus4 = 100 * (108 / 121) / 0.9
+    check(
+        ADX(2, "course"),
+        closes([5, 5, 5, 6, 7]),
+        {
+            "adx": [nan, nan, nan, nan, 100],
+            "plus_di": [nan, nan, nan, 97.5, plus4],
+            "minus_di": [nan, nan, nan, 0, 0],
+        },
+    )
+
+
+def test_stochastic_ema_d() -> None:
+    bars = frame(
+        high=[10, 11, 12, 11, 10, 9],
+        low=[8, 9, 10, 7, 8, 8],
+        close=[9, 10, 11, 8, 9.5, 8.5],
+    )
+    # %K as in test_stochastic: 75, 20, 50, 37.5 from bar 2. %D = adjusted ewm(span=2) of %K
+    # (weights 1, 1/3, 1/9, ...), min_periods 2: bar3 (20 + 75/3) / (4/3) = 33.75;
+    # bar4 (50 + 20/3 + 75/9) / (13/9) = 45; bar5 (37.5 + 50/3 + 20/9 + 75/27) / (40/27)
+    d = [nan, nan, nan, 33.75, 45, 1597.5 / 40]
+    assert adjusted([75, 20, 50, 37.5], 2 / 3) == pytest.approx(d[5])
+    check(Stochastic(3, 2, "ema"), bars, {"k": [nan, nan, 75, 20, 50, 37.5], "d": d})
+
+
+def test_stochastic_ema_d_holds_over_a_flat_range() -> None:
+    # %K 100, 100 then NaN (HH == LL): the SMA goes NaN, the course's ewm keeps its mean
+    bars = closes([1, 2, 3, 3, 3, 3])
+    k = [nan, nan, 100, 100, nan, nan]
+    check(Stochastic(3, 2, "ema"), bars, {"k": k, "d": [nan, nan, nan, 100, 100, 100]})
+    check(Stochastic(3, 2), bars, {"k": k, "d": [nan, nan, nan, 100, nan, nan]})
+
+
+def test_bollinger_width_abs_is_in_price_units() -> None:
+    # [1, 2, 3]: std sqrt(2/3), so upper - lower = 2 * 2 * sqrt(2/3) whatever the middle
+    value = Bollinger(3, 2.0).incremental()
+    for close in (1.0, 2.0, 3.0):
+        last = value.update(close, close, close, 0.0)
+    assert last.width_abs == pytest.approx(4 * sqrt(2 / 3), rel=1e-15)
+    assert last.width == pytest.approx(100 * last.width_abs / 2, rel=1e-15)  # middle 2

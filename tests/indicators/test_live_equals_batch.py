@@ -32,10 +32,10 @@ def specs(draw: st.DrawFn) -> IndicatorSpec:
     if kind == "atr":
         return ATR(n, draw(st.sampled_from(["wilder", "course"])))
     if kind == "rsi":
-        return RSI(n)
+        return RSI(n, draw(st.sampled_from(["ta", "course"])))
     if kind == "adx":
-        return ADX(n)
-    return Stochastic(n, draw(st.integers(1, 5)))
+        return ADX(n, draw(st.sampled_from(["ta", "course"])))
+    return Stochastic(n, draw(st.integers(1, 5)), draw(st.sampled_from(["sma", "ema"])))
 
 
 @st.composite
@@ -77,4 +77,22 @@ def test_no_drift_over_100k_bars() -> None:
     flat = Bollinger(20).incremental()
     for _ in range(20):
         value = flat.update(1.1, 1.1, 1.1, 0.0)
-    assert value.upper == value.lower == value.middle and value.width == 0.0
+    assert value.upper == value.lower == value.middle and value.width == value.width_abs == 0.0
+
+
+@st.composite
+def course_specs(draw: st.DrawFn) -> IndicatorSpec:
+    """The course variants alone, so each gets as many examples as a whole kind above."""
+    n = draw(small)
+    kind = draw(st.sampled_from(["rsi", "adx", "stoch"]))
+    if kind == "rsi":
+        return RSI(n, "course")
+    if kind == "adx":
+        return ADX(n, "course")
+    return Stochastic(n, draw(st.integers(1, 5)), "ema")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=course_specs(), bars=ohlc())
+def test_course_variants_live_equals_batch(spec: IndicatorSpec, bars: pd.DataFrame) -> None:
+    assert_close(run_live(spec, bars), spec.batch(bars).to_numpy(), str(spec))

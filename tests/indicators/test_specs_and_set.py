@@ -41,9 +41,12 @@ def test_names() -> None:
         "ATR(14)",
         "ATR(14,course)",
         "RSI(14)",
+        "RSI(20,course)",
         "ADX(14)",
+        "ADX(20,course)",
         "Stochastic(14,3)",
         "Stochastic(20,3)",
+        "Stochastic(20,3,ema)",
     ]
 
 
@@ -52,11 +55,18 @@ def test_defaults_and_outputs() -> None:
     assert MACD() == MACD(12, 26, 9, "ta") != MACD(12, 26, 9, "course")
     assert MACD(source="course").warmup == MACD().warmup == 34
     assert Bollinger() == Bollinger(20, 2.0, "sma", 0)
-    assert Bollinger().outputs == ("middle", "upper", "lower", "width")
+    assert Bollinger().outputs == ("middle", "upper", "lower", "width", "width_abs")
     assert ATR() == ATR(14, "wilder") and RSI() == RSI(14) and ADX() == ADX(14)
     assert Stochastic() == Stochastic(14, 3) and Stochastic().outputs == ("k", "d")
     assert ADX().outputs == ("adx", "plus_di", "minus_di")
     assert SMA(5).outputs == ("sma",) and ATR().outputs == ("atr",)
+    # the course variants are opt-in: the defaults are today's (ta's) definitions
+    assert RSI() == RSI(14, "ta") != RSI(14, "course") and ADX() == ADX(14, "ta")
+    assert Stochastic() == Stochastic(14, 3, "sma") != Stochastic(14, 3, "ema")
+    assert RSI(20, "course").warmup == 21 and RSI(20).warmup == 20
+    assert ADX(20, "course").warmup == ADX(20).warmup == 40
+    assert ADX(5, "course").outputs == ADX().outputs
+    assert Stochastic(20, 3, "ema").warmup == Stochastic(20, 3).warmup == 22
 
 
 def test_equal_specs_share_a_key() -> None:
@@ -92,6 +102,19 @@ def test_equal_specs_share_a_key() -> None:
             'ATR method must be "wilder" or "course"',
         ),
         (lambda: Stochastic(14, 0), "Stochastic smooth must be an integer >= 1"),
+        (
+            lambda: Stochastic(14, 3, "wma"),  # type: ignore[arg-type]
+            'Stochastic d must be "sma" or "ema", got \'wma\'',
+        ),
+        (
+            lambda: RSI(14, "wilder"),  # type: ignore[arg-type]
+            'RSI method must be "ta" or "course", got \'wilder\'',
+        ),
+        (
+            lambda: ADX(14, "ewm"),  # type: ignore[arg-type]
+            'ADX method must be "ta" or "course", got \'ewm\'',
+        ),
+        (lambda: RSI(0, "course"), "RSI n must be an integer >= 1, got 0"),
     ],
 )
 def test_bad_parameters(make: object, message: str) -> None:

@@ -11,7 +11,7 @@ from bot.indicators import ADX, ADXValue, Bollinger, BollingerValue
 from strategies.bollinger_breakout import BollingerBreakout, BollingerBreakoutParams
 
 T0 = datetime(2024, 1, 2, 15, 0, tzinfo=UTC)
-BAND = BollingerValue(middle=100.0, upper=104.0, lower=96.0, width=8.0)
+BAND = BollingerValue(middle=100.0, upper=104.0, lower=96.0, width=8.0, width_abs=8.0)
 
 
 def make(ctx: FakeContext, **params: object) -> BollingerBreakout:
@@ -59,7 +59,7 @@ def test_no_entry_inside_the_band_or_without_a_trend(
 
 
 def test_no_entry_while_warming_up(ctx: FakeContext) -> None:
-    script(ctx, band=BollingerValue(NAN, NAN, NAN, NAN))
+    script(ctx, band=BollingerValue(NAN, NAN, NAN, NAN, NAN))
     assert make(ctx).on_bar(bar(T0, 110.0)) == []
 
 

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from strategy_helpers import NAN, FakeContext, Sim, bar, fill, series
 
-from bot.events import CancelOrder, ModifyOrder, OrderSpec, OrderType, PlaceOrder, Side
+from bot.events import Bar, CancelOrder, ModifyOrder, OrderSpec, OrderType, PlaceOrder, Side
 from bot.indicators import ATR, MACD, MACDValue, Stochastic, StochValue
 from strategies.macd_stochastic import MacdStochastic, MacdStochasticParams
 
@@ -225,3 +226,146 @@ def test_trades_on_real_indicators() -> None:
             assert i.stop_price > level
             level, trails = i.stop_price, trails + 1
     assert trails > 0
+
+
+def move(price: float) -> ModifyOrder:
+    return ModifyOrder("AAPL", "stop", stop_price=price, reason=f"move stop to {price}")
+
+
+def test_defaults_are_ratchet_tick_rounding_and_reentry_on_the_stop_bar() -> None:
+    p = MacdStochasticParams()
+    assert (p.trail, p.stop_round, p.reenter_on_stop_bar) == ("ratchet", None, True)
+
+
+def test_course_trail_resets_the_stop_every_bar_and_lets_it_fall(ctx: FakeContext) -> None:
+    s = make(ctx, trail="course")
+    assert go_long(ctx, s) == 148.77
+    steps = [  # (close, atr) -> the stop's new price (close - ATR), or None if unchanged
+        ((152.0, 1.5), 150.5),  # up
+        ((151.0, 1.5), 149.5),  # down: a ratchet would keep 150.50
+        ((150.0, 0.5), None),  # 149.50 again: no modify to the same price
+        ((147.0, 2.0), 145.0),  # down again
+        ((153.004, 1.0), 152.0),  # up
+    ]
+    for i, ((close, atr), want) in enumerate(steps, start=1):
+        script(ctx, atr=atr, macd=(2.0, 1.0), stoch=(80.0, 50.0))
+        assert s.on_bar(bar(T0, close)) == ([] if want is None else [move(want)]), f"step {i}"
+
+
+def test_course_trail_compares_with_its_own_last_request_not_a_stale_report(
+    ctx: FakeContext,
+) -> None:
+    s = make(ctx, trail="course")
+    go_long(ctx, s)  # the executor still reports 148.77 below
+    script(ctx, atr=1.0)
+    assert s.on_bar(bar(T0, 155.0)) == [move(154.0)]
+    script(ctx, atr=1.0)
+    assert s.on_bar(bar(T0, 155.0)) == []  # 154.00 was asked already
+    script(ctx, atr=1.0)
+    assert s.on_bar(bar(T0, 149.77)) == [move(148.77)]  # back to the reported price: asked
+
+
+def test_stop_round_steps_then_the_tick_grid(ctx: FakeContext) -> None:
+    s = make(ctx, stop_round=0.1)
+    script(ctx, atr=1.234)
+    s.on_bar(bar(T0, 150.0))
+    # 150 - 1.234 = 148.766 -> 148.8 (the course's round(x, 1)); on the cent grid already
+    assert s.on_fill(fill("entry", Side.BUY, 6, 150.02)) == [stop(6, 148.8)]
+    ctx.positions["AAPL"] = 6
+    ctx.add_order("stop", stop(6, 148.8).order)
+    script(ctx, atr=1.23)
+    [trail] = s.on_bar(bar(T0, 152.0))  # 150.77 -> 150.8, when trailing too
+    assert trail == ModifyOrder("AAPL", "stop", stop_price=150.8, reason="trail stop to 150.8")
+
+
+def test_stop_round_then_a_coarser_tick() -> None:
+    ctx = FakeContext(min_tick=0.25)
+    s = make(ctx, stop_round=0.1)
+    script(ctx, atr=1.234)
+    s.on_bar(bar(T0, 150.0))
+    # 148.766 -> 148.8 on the 0.1 step -> 148.75 on the 0.25 tick grid the exchange accepts
+    assert s.on_fill(fill("entry", Side.BUY, 6, 150.0)) == [stop(6, 148.75)]
+
+
+@pytest.mark.parametrize("bad", [0, -0.1, "inf", "nan"])
+def test_stop_round_must_be_a_positive_step(bad: object) -> None:
+    with pytest.raises(ValueError, match="stop_round"):
+        MacdStochasticParams.model_validate({"stop_round": bad})
+
+
+def test_trail_must_be_ratchet_or_course() -> None:
+    with pytest.raises(ValueError, match="trail"):
+        MacdStochasticParams.model_validate({"trail": "down"})
+
+
+def stopped_out(ctx: FakeContext, s: MacdStochastic) -> None:
+    """Long, then the stop fills at T0 (the start of the bar at T0): flat, no order left."""
+    go_long(ctx, s)
+    assert s.on_fill(fill("stop", Side.SELL, 6, 148.77)) == []
+    ctx.positions["AAPL"] = 0
+    ctx.orders["AAPL"] = {}
+    script(ctx)  # the entry rule holds at this bar's close
+
+
+def test_default_reenters_on_the_bar_the_stop_filled(ctx: FakeContext) -> None:
+    s = make(ctx)
+    stopped_out(ctx, s)
+    assert s.on_bar(bar(T0, 150.0)) == [
+        PlaceOrder("AAPL", OrderSpec(Side.BUY, 6), tag="entry", reason=WHY)
+    ]
+
+
+def test_no_reentry_on_the_stop_bar_waits_for_the_next_bar(ctx: FakeContext) -> None:
+    s = make(ctx, reenter_on_stop_bar=False)
+    stopped_out(ctx, s)
+    assert s.on_bar(bar(T0, 150.0)) == []  # the stop filled during this bar
+    script(ctx)
+    assert s.on_bar(bar(T0 + timedelta(minutes=15), 150.0)) == [
+        PlaceOrder("AAPL", OrderSpec(Side.BUY, 6), tag="entry", reason=WHY)
+    ]
+
+
+SINE = series([100 + 10 * math.sin(i / 12) + 0.05 * i for i in range(400)], T0, 900)
+
+
+def run_sim(bars: list[Bar], **params: object) -> Sim:
+    sim = Sim(MacdStochastic, MacdStochasticParams(capital=1000, **params), FakeContext())
+    sim.run(bars)
+    return sim
+
+
+def same_bar_reentries(sim: Sim) -> int:
+    """Entries filled at the close of the bar in which a stop filled (the Sim stamps a stop
+    fill with its bar's start and a market fill with its bar's end)."""
+    stops = {f.time for f in sim.fills if f.tag == "stop"}
+    return sum(f.time - timedelta(minutes=15) in stops for f in sim.fills if f.tag == "entry")
+
+
+def test_reentry_rule_on_real_indicators() -> None:
+    # a wavy uptrend whose every 7th bar dips 4 below its range and closes back up: the dip
+    # fills the stop while the entry rule still holds at the close
+    closes = [100 + 0.08 * i + 1.5 * math.sin(i / 5) for i in range(300)]
+    bars = [
+        replace(b, low=b.low - 4) if i % 7 == 3 else b
+        for i, b in enumerate(series(closes, T0, 900))
+    ]
+    assert same_bar_reentries(run_sim(bars)) > 0
+    course = run_sim(bars, reenter_on_stop_bar=False)
+    assert same_bar_reentries(course) == 0
+    assert len([f for f in course.fills if f.tag == "entry"]) > 5, "it still trades"
+
+
+def test_course_trail_on_real_indicators_moves_the_stop_both_ways() -> None:
+    sim = run_sim(SINE, trail="course", stop_round=0.1)
+    level, ups, downs = math.nan, 0, 0
+    for i in sim.intents:
+        if isinstance(i, PlaceOrder) and i.tag == "stop":
+            level = i.order.stop_price
+        elif isinstance(i, ModifyOrder) and i.stop_price is not None:
+            assert i.stop_price != level
+            ups, downs = ups + (i.stop_price > level), downs + (i.stop_price < level)
+            level = i.stop_price
+        if isinstance(i, (PlaceOrder, ModifyOrder)) and i.tag == "stop" and level == level:
+            assert round(level * 10) == pytest.approx(level * 10)  # on the 0.1 step
+    assert ups > 0 and downs > 0
+    assert [f for f in sim.fills if f.tag == "stop"], "positions still exit through the stop"
