@@ -170,29 +170,17 @@ def bench_sma_sample(rep: Report, tmp: Path, sizes: Sizes, args: argparse.Namesp
     instruments = Instruments.load(ib.INSTRUMENTS)
     windows = [btsma.load_window(ib.SAMPLE, instruments, s, SAMPLE_FIRST, sizes.sma_last, 1)
                for s in symbols]  # fmt: skip
-    traded = sum(int((w.bars.index >= w.live_from.replace(tzinfo=None)).sum()) for w in windows)
-    warm = sum(len(w.bars) for w in windows) - traded
-    rep.add(case, "bars", f"{traded:,} traded (+ {warm:,} warm-up)")
-    bt_wall = bt_trades = None
-    if not args.skip_backtrader:
-        out = tmp / "bt.csv"
-        script = REPO / "bench" / "backtrader_sma.py"
-        cmd = [sys.executable, str(script), "--data", str(ib.SAMPLE),
-               "--symbols", ",".join(symbols), "--from", SAMPLE_FIRST.isoformat(),
-               "--to", sizes.sma_last.isoformat(), "--warmup-days", "1", "--out", str(out)]
-        code, bt_wall, rss, _, err = ib.measure(cmd)
-        if code != 0:
-            raise RuntimeError(f"backtrader run failed ({code}):\n{err[-3000:]}")
-        bt_trades = len(out.read_text().splitlines()) - 1
-        rep.add(case, "backtrader whole process",
-                f"{bt_wall:.2f} s, {traded / bt_wall:,.0f} bars/s, peak RSS {rss:,.0f} MB")
+    frames = [w.bars for w in windows]
+    traded = traded_bars(windows)
+    rep.add(case, "bars", f"{traded:,} traded (+ {sum(map(len, frames)) - traded:,} warm-up)")
+    theirs = None if args.skip_backtrader else run_backtrader(rep, case, tmp, windows, sizes)
     skip = gate.skip_reason(len(symbols), sizes.sma_days)
     if skip:
         rep.add(case, "ibbot whole process", skip)
-        if bt_wall is not None and gate.pace:
+        if theirs is not None and gate.pace:
             est = len(symbols) * sizes.sma_days * RTH_S / gate.pace
-            rep.add(case, "ratio backtrader / ibbot", f"~{bt_wall / est:.2f}x (estimated)")
-        return [w.bars for w in windows]
+            rep.add(case, "ratio backtrader / ibbot", f"~{theirs[0] / est:.2f}x (estimated)")
+        return frames
     config = tmp / "sma_sample.yaml"
     config.write_text(ib.sma_config(symbols))
     run = ib.backtest(config, SAMPLE_FIRST, sizes.sma_last, tmp / "sma_sample",
@@ -201,14 +189,37 @@ def bench_sma_sample(rep: Report, tmp: Path, sizes: Sizes, args: argparse.Namesp
     rep.add(case, f"ibbot whole process ({run.engine})",
             f"{run.wall_seconds:.2f} s, peak RSS {run.peak_rss_mb:,.0f} MB")  # fmt: skip
     rep.add(case, "ibbot bars/s", rate_text(run, traded))
-    if bt_wall is not None and bt_trades is not None:
-        goal = "goal >= 20x"
-        rep.add(case, "ratio backtrader / ibbot", f"{bt_wall / run.wall_seconds:.2f}x ({goal})")
-        pct = (ours - bt_trades) / bt_trades * 100 if bt_trades else float("nan")
-        rep.add(case, "round trips", f"ibbot {ours}, backtrader {bt_trades} ({pct:+.1f}%)")
-    else:
+    if theirs is None:
         rep.add(case, "round trips", f"ibbot {ours}")
-    return [w.bars for w in windows]
+        return frames
+    wall, count = theirs
+    rep.add(case, "ratio backtrader / ibbot", f"{wall / run.wall_seconds:.2f}x (goal >= 20x)")
+    pct = (ours - count) / count * 100 if count else float("nan")
+    rep.add(case, "round trips", f"ibbot {ours}, backtrader {count} ({pct:+.1f}%)")
+    return frames
+
+
+def traded_bars(windows: Sequence[btsma.Window]) -> int:
+    """Bars from each window's first traded bar on (its warm-up left out)."""
+    return sum(int((w.bars.index >= w.live_from.replace(tzinfo=None)).sum()) for w in windows)
+
+
+def run_backtrader(rep: Report, case: str, tmp: Path, windows: Sequence[btsma.Window],
+                   sizes: Sizes) -> tuple[float, int]:  # fmt: skip
+    """bench/backtrader_sma.py as a whole process: (wall seconds, round trips)."""
+    symbols = [w.symbol for w in windows]
+    out = tmp / "bt.csv"
+    cmd = [sys.executable, str(REPO / "bench" / "backtrader_sma.py"), "--data", str(ib.SAMPLE),
+           "--symbols", ",".join(symbols), "--from", SAMPLE_FIRST.isoformat(),
+           "--to", sizes.sma_last.isoformat(), "--warmup-days", "1", "--out", str(out)]
+    code, wall, rss, _, err = ib.measure(cmd)
+    if code != 0:
+        raise RuntimeError(f"backtrader run failed ({code}):\n{err[-3000:]}")
+    trades = len(out.read_text().splitlines()) - 1
+    traded = traded_bars(windows)
+    rep.add(case, "backtrader whole process",
+            f"{wall:.2f} s, {traded / wall:,.0f} bars/s, peak RSS {rss:,.0f} MB")  # fmt: skip
+    return wall, trades
 
 
 # ---- case 2: one symbol, up to 1M bars -----------------------------------------------------------
@@ -282,9 +293,9 @@ def bench_macd(rep: Report, tmp: Path, sizes: Sizes, args: argparse.Namespace,
     data = tmp / "m15"
     synth(data, symbols, days[0], len(days), 900, ib.INSTRUMENTS)
     instruments = Instruments.load(ib.INSTRUMENTS)
-    frames = [btsma.load_window(data, instruments, s, days[warmup], days[-1], warmup).bars
-              for s in symbols]  # fmt: skip
-    bars = len(symbols) * sizes.macd_days * MINUTE_BARS_PER_DAY // 15
+    windows = [btsma.load_window(data, instruments, s, days[warmup], days[-1], warmup)
+               for s in symbols]  # fmt: skip
+    frames, bars = [w.bars for w in windows], traded_bars(windows)
     skip = gate.skip_reason(len(symbols), sizes.macd_days)
     if skip:
         rep.add(case, "ibbot", skip)

@@ -80,9 +80,8 @@ def load_window(
     day = _rth_days(inst, frame.index)
     frame, day = frame[day.notna()], day[day.notna()]
     before = sorted({d for d in day if d < first})
-    start_day = before[-warmup_days] if 0 < warmup_days <= len(before) else (
-        before[0] if warmup_days and before else first
-    )
+    # as the simulated market's "N D": the last N of the days with data, or all there are
+    start_day = before[max(0, len(before) - warmup_days)] if warmup_days and before else first
     bars = frame[(day >= start_day) & (day <= last)]
     bars.index = bars.index.tz_convert(None)
     session = inst.liquid_session(first)
