@@ -19,7 +19,7 @@ from bot.gateway.pacing import HistKey
 from bot.gateway.scanner import ScannerError, scanner_parameters_xml
 from bot.gateway.streams import RT_BAR_SECONDS, TBT_TYPES, BarSub, ScanSub
 from bot.gateway.timefmt import bar_date, epoch, head_timestamp_text, ib_datetime, parse_ib_datetime
-from bot.sim.bars import check_what_to_show
+from bot.sim.bars import ADJUSTED_LAST, check_what_to_show
 from bot.sim.instruments import Instrument
 
 if TYPE_CHECKING:
@@ -77,6 +77,12 @@ def historical_data(s: Session, r: req.ReqHistoricalData) -> None:
             321,
             "Error validating request.-'bX' : cause - End date not supported with live updates",
         )
+        return
+    if r.what_to_show.upper() == ADJUSTED_LAST and (r.keep_up_to_date or r.end):
+        if r.keep_up_to_date:
+            s.error(r.req_id, 321, M.TEXT_ADJUSTED_LAST_LIVE)
+        else:
+            s.error(r.req_id, M.HMDS_ERROR, M.TEXT_ADJUSTED_LAST_END)
         return
     gw, now = s.gw, s.gw.clock.now()
     key = HistKey(
