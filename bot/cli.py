@@ -17,6 +17,8 @@ COMMANDS: dict[str, str] = {
     "schema": "print the config JSON schema (for editor completion)",
     "data": "sample data tools (synth)",
     "strategies": "list the registered strategies and their parameters",
+    "scanner": "IB market scanners: list the scan codes (params), run one scan (run)",
+    "fundamentals": "a company's financial statements or snapshot (reqFundamentalData)",
 }
 
 

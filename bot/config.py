@@ -271,7 +271,9 @@ def _duration_hint(bad: str) -> str:
 
 class BarSpec(_Model):
     size: str = "15 mins"  # an IB bar size string, see BAR_SIZES
-    what_to_show: Literal["TRADES", "MIDPOINT", "BID", "ASK"] = "TRADES"
+    # ADJUSTED_LAST: the warm-up history adjusted for splits and dividends (IB serves it only
+    # ending now and never kept up to date, so not with source keep_up_to_date).
+    what_to_show: Literal["TRADES", "MIDPOINT", "BID", "ASK", "ADJUSTED_LAST"] = "TRADES"
     use_rth: bool = True
     warmup: str = "10 D"  # an IB duration: "<N> S|D|W|M|Y"
     # Live bars: 5-second real-time bars aggregated by the bot ("realtime"), or IB's own bars of
@@ -296,6 +298,15 @@ class BarSpec(_Model):
                 " IB durations are '<N> S|D|W|M|Y', e.g. '10 D'"
             )
         return v
+
+    @model_validator(mode="after")
+    def _adjusted_last_not_live(self) -> BarSpec:
+        if self.what_to_show == "ADJUSTED_LAST" and self.source == "keep_up_to_date":
+            raise ValueError(
+                "what_to_show ADJUSTED_LAST cannot be kept up to date (IB refuses keepUpToDate "
+                "with it): use source: realtime"
+            )
+        return self
 
     @property
     def size_s(self) -> int:

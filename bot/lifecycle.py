@@ -210,37 +210,12 @@ class Daemon:
         self.engine.start_strategies()
 
     async def _start_gateway(self) -> None:
-        from bot.gateway.server import Gateway, GatewayConfig
-        from bot.sim.broker import BrokerConfig
+        from bot.embedded_gateway import start_embedded_gateway
 
-        g = self.cfg.gateway
-        assert g is not None
-        gcfg = GatewayConfig(
-            host="127.0.0.1",
-            port=0,
-            data_dir=g.data,
-            instruments_path=g.instruments,
-            start=g.start,
-            end=self.opts.gateway_end,
-            speed=g.speed,
-            account=g.account,
-            cash=g.cash,
-            seed=g.seed,
-            server_version=None,
-            broker=BrokerConfig(participation=g.participation, slippage_ticks=g.slippage_ticks),
+        assert self.cfg.gateway is not None
+        self.gateway = await start_embedded_gateway(
+            self.cfg.gateway, end=self.opts.gateway_end, market=self.opts.gateway_market
         )
-        if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
-            # Its per-request lines would drown the bot's own; warnings still show.
-            logging.getLogger("bot.gateway").setLevel(logging.WARNING)
-        market = self.opts.gateway_market
-        self.gateway = Gateway(
-            gcfg, instruments=market.instruments if market else None, market=market
-        )
-        await self.gateway.start()
-        log.info(
-            "embedded simulated gateway on 127.0.0.1:%d (synthetic sample prices, speed %sx)",
-            self.gateway.port, g.speed or "max",
-        )  # fmt: skip
 
     def _address(self) -> str:
         if self.gateway is not None:

@@ -1,5 +1,6 @@
 """Handlers of contract and market data requests: contract details, historical bars, head
-timestamp, real-time bars, market data, tick-by-tick, current time, market rules, symbols.
+timestamp, real-time bars, market data, tick-by-tick, scanners, fundamentals, current time,
+market rules, symbols.
 
 Errors are worded as IB words them: 200 for an unknown contract, 321 for a request that does
 not validate, 162 when the historical data service has nothing, 354 without market data.
@@ -15,11 +16,12 @@ from ib_insync import Contract
 from bot.gateway import ib_messages as M
 from bot.gateway import inbound as req
 from bot.gateway import outbound as out
+from bot.gateway.fundamentals import NOT_AVAILABLE, FundamentalsUnavailable, fundamental_xml
 from bot.gateway.pacing import HistKey
 from bot.gateway.scanner import ScannerError, scanner_parameters_xml
 from bot.gateway.streams import RT_BAR_SECONDS, TBT_TYPES, BarSub, ScanSub
 from bot.gateway.timefmt import bar_date, epoch, head_timestamp_text, ib_datetime, parse_ib_datetime
-from bot.sim.bars import check_what_to_show
+from bot.sim.bars import ADJUSTED_LAST, check_what_to_show
 from bot.sim.instruments import Instrument
 
 if TYPE_CHECKING:
@@ -77,6 +79,12 @@ def historical_data(s: Session, r: req.ReqHistoricalData) -> None:
             321,
             "Error validating request.-'bX' : cause - End date not supported with live updates",
         )
+        return
+    if r.what_to_show.upper() == ADJUSTED_LAST and (r.keep_up_to_date or r.end):
+        if r.keep_up_to_date:
+            s.error(r.req_id, 321, M.TEXT_ADJUSTED_LAST_LIVE)
+        else:
+            s.error(r.req_id, M.HMDS_ERROR, M.TEXT_ADJUSTED_LAST_END)
         return
     gw, now = s.gw, s.gw.clock.now()
     key = HistKey(
@@ -226,6 +234,20 @@ def cancel_scanner(s: Session, r: req.CancelScannerSubscription) -> None:
         s.error(r.req_id, M.HMDS_ERROR, M.scanner_cancelled_text(r.req_id))
 
 
+def fundamental_data(s: Session, r: req.ReqFundamentalData) -> None:
+    """Answered at once (a synthetic report or error 430), so a cancel has nothing to stop."""
+    inst = resolve(s, r.req_id, r.contract)
+    if inst is None:
+        return
+    now = s.gw.clock.now()
+    try:
+        xml = fundamental_xml(inst, r.report_type, now, s.gw.last_price(inst.con_id, now))
+    except FundamentalsUnavailable as e:
+        s.error(r.req_id, NOT_AVAILABLE, str(e))
+        return
+    s.send(out.fundamental_data(r.req_id, xml))
+
+
 def current_time(s: Session, r: req.ReqCurrentTime) -> None:
     s.send(out.current_time(epoch(s.gw.clock.now())))
 
@@ -283,5 +305,7 @@ HANDLERS: dict[type, Callable[[Session, Any], None]] = {
     req.ReqScannerParameters: scanner_parameters,
     req.ReqScannerSubscription: scanner_subscription,
     req.CancelScannerSubscription: cancel_scanner,
+    req.ReqFundamentalData: fundamental_data,
+    req.CancelFundamentalData: lambda s, r: None,
     req.Ignored: lambda s, r: None,
 }

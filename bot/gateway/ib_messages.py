@@ -51,6 +51,16 @@ def max_rate_text(limit: int, received: int, times: int = 1) -> str:
     return f"Max rate of messages per second has been exceeded:max={limit} rec={received} ({times})"
 
 
+# ---- historical data --------------------------------------------------------------------------
+# IB serves ADJUSTED_LAST bars only up to now and only once (its docs: "cannot be used with
+# keepUpToDate=True or an endDateTime"); the wording follows IB's answers to the same refusals
+# for other requests ("End date not supported with live updates").
+TEXT_ADJUSTED_LAST_LIVE = (
+    "Error validating request.-'bX' : cause - Live updates not supported with ADJUSTED_LAST"
+)
+TEXT_ADJUSTED_LAST_END = HMDS_PREFIX + "End date not supported with adjusted last"
+
+
 # ---- scanner ----------------------------------------------------------------------------------
 # IB answers a scanner it will not run with 162 and "<what> is disabled."; the cancel of a
 # scanner subscription is acknowledged with 162 "API scanner subscription cancelled: <reqId>".

@@ -416,6 +416,18 @@ class CancelScannerSubscription:
 
 
 @dataclass(frozen=True, slots=True)
+class ReqFundamentalData:
+    req_id: int
+    contract: Contract
+    report_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelFundamentalData:
+    req_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class Ignored:
     """A request that needs no answer here (log level, news bulletins...)."""
 
@@ -633,6 +645,22 @@ def _req_scanner_subscription(c: Cursor, v: int) -> ReqScannerSubscription:
     return ReqScannerSubscription(req_id, sub)
 
 
+def _req_fundamental_data(c: Cursor, v: int) -> ReqFundamentalData:
+    """Version 2: the reqId, seven contract fields (not the usual twelve), the report type;
+    the options list that follows is "reserved for internal use" and ignored."""
+    c.integer()  # version 2
+    req_id = c.req()
+    contract = Contract()
+    contract.conId = c.integer()
+    contract.symbol = c.text()
+    contract.secType = c.text()
+    contract.exchange = c.text()
+    contract.primaryExchange = c.text()
+    contract.currency = c.text()
+    contract.localSymbol = c.text()
+    return ReqFundamentalData(req_id, contract, c.text())
+
+
 def _ignored(c: Cursor, v: int) -> Ignored:
     return Ignored(c.msg_id)
 
@@ -795,8 +823,8 @@ PARSERS: dict[int, Callable[[Cursor, int], Any]] = {
     49: _no_args(ReqCurrentTime),
     50: _req_real_time_bars,
     51: _versioned_req(CancelRealTimeBars),
-    52: _unsupported("reqFundamentalData", versioned=True),
-    53: _ignored,  # cancelFundamentalData
+    52: _req_fundamental_data,
+    53: _versioned_req(CancelFundamentalData),
     54: _unsupported("calculateImpliedVolatility", versioned=True),
     55: _unsupported("calculateOptionPrice", versioned=True),
     56: _ignored,

@@ -688,3 +688,11 @@ def scanner_data(req_id: int, rows: Sequence[tuple[int, ContractDetails]]) -> Fi
             "",
         ]
     return fields
+
+
+# ---- fundamentals ------------------------------------------------------------------------
+
+
+def fundamental_data(req_id: int, xml: str) -> Fields:
+    """Message 51 (decoder: version, reqId, data)."""
+    return ["51", "1", str(req_id), xml]

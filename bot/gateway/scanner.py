@@ -51,19 +51,20 @@ def run_scan(
 
 def scanner_parameters_xml() -> str:
     """The XML reqScannerParameters answers: IB's ScanParameterResponse, cut down to what the
-    simulator offers (paths as IB documents them: InstrumentList/Instrument/type,
-    LocationTree/Location/LocationTree/Location/locationCode, ScanTypeList/ScanType/scanCode)."""
+    simulator offers: exactly the instruments, locations and scan codes ``run_scan`` accepts, in
+    IB's structure (InstrumentList/Instrument/type, LocationTree/Location/LocationTree/Location/
+    locationCode, ScanTypeList/ScanType/scanCode; IB's Location elements carry no varName)."""
     root = ET.Element("ScanParameterResponse")
     instruments = ET.SubElement(root, "InstrumentList", varName="instrumentList")
     inst = ET.SubElement(instruments, "Instrument")
     _text(inst, name="US Stocks", type=INSTRUMENT, filters="PRICE,VOLUME", group="STK.GLOBAL")
     _text(inst, shortName="US")
     tree = ET.SubElement(root, "LocationTree", varName="locationTree")
-    top = ET.SubElement(tree, "Location", varName="location")
+    top = ET.SubElement(tree, "Location")
     _location_fields(top, "STK.US")
     sub_tree = ET.SubElement(top, "LocationTree", varName="locationTree")
     for code in ("STK.US.MAJOR", "STK.NASDAQ"):
-        _location_fields(ET.SubElement(sub_tree, "Location", varName="location"), code)
+        _location_fields(ET.SubElement(sub_tree, "Location"), code)
     types = ET.SubElement(root, "ScanTypeList", varName="scanTypeList")
     for scan in SCAN_CODES.values():
         el = ET.SubElement(types, "ScanType")
@@ -80,6 +81,7 @@ def scanner_parameters_xml() -> str:
         for code in codes:
             af = ET.SubElement(rf, "AbstractField", type="scanner.filter.DoubleField")
             _text(af, code=code, displayName=code, varName=code)
+    ET.indent(root)
     body = ET.tostring(root, encoding="unicode")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + body
 

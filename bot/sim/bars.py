@@ -15,7 +15,11 @@ import numpy as np
 from bot.bar_sizes import BAR_SIZES, DAY
 from bot.sim.bridge import I64, F
 
-WHAT_TO_SHOW = ("TRADES", "MIDPOINT", "BID", "ASK")
+WHAT_TO_SHOW = ("TRADES", "MIDPOINT", "BID", "ASK")  # real-time bars and history
+# History only: last prices adjusted for splits and dividends (IB refuses it with an
+# endDateTime or keepUpToDate; see bot/gateway/data_requests.py).
+ADJUSTED_LAST = "ADJUSTED_LAST"
+HISTORICAL_WHAT_TO_SHOW = (*WHAT_TO_SHOW, ADJUSTED_LAST)
 _UNIT_SECONDS = {"sec": 1, "secs": 1, "min": 60, "mins": 60, "hour": 3600, "hours": 3600}
 _UNIT_SECONDS |= {"day": DAY, "days": DAY}
 _DURATION = re.compile(r"^\s*(\d+)\s+([SDWMY])\s*$")
@@ -66,12 +70,13 @@ class Duration:
         return end.replace(year=year, month=month + 1, day=day)
 
 
-def check_what_to_show(what: str) -> str:
+def check_what_to_show(what: str, *, historical: bool = False) -> str:
     what = what.upper()
-    if what not in WHAT_TO_SHOW:
+    supported = HISTORICAL_WHAT_TO_SHOW if historical else WHAT_TO_SHOW
+    if what not in supported:
         raise ValueError(
             f"Error validating request.-'bP' : cause - Invalid whatToShow {what!r} "
-            f"(supported: {', '.join(WHAT_TO_SHOW)})"
+            f"(supported: {', '.join(supported)})"
         )
     return what
 

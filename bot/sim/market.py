@@ -377,8 +377,9 @@ class Market:
 
     def _show(self, s: _Series, bars: B.BarArrays, what: str) -> B.BarArrays:
         """Map TRADES bars to MIDPOINT/BID/ASK: bid and ask are monotone in last, so a bar's
-        extremes map to the extremes of the quote. Non-trade bars carry volume -1 as IB's do."""
-        if what == "TRADES":
+        extremes map to the extremes of the quote. Non-trade bars carry volume -1 as IB's do.
+        ADJUSTED_LAST is TRADES: the synthetic sample has no dividends or splits to adjust for."""
+        if what in ("TRADES", B.ADJUSTED_LAST):
             return bars
         maps = []
         for col in (bars.open, bars.high, bars.low, bars.close):
@@ -437,7 +438,7 @@ class Market:
         """
         size = B.parse_bar_size(bar_size)
         dur = B.Duration.parse(duration)
-        what = B.check_what_to_show(what_to_show)
+        what = B.check_what_to_show(what_to_show, historical=True)
         s = self._get(con_id)
         end_ms = _ms(min(end, now))
         i1 = int(np.searchsorted(s.t_ms, end_ms, "left"))  # source bars begun by then
@@ -517,7 +518,7 @@ class Market:
 
     def head_timestamp(self, con_id: int, what_to_show: str, use_rth: bool) -> datetime:
         """reqHeadTimeStamp: the start of the earliest bar available."""
-        B.check_what_to_show(what_to_show)
+        B.check_what_to_show(what_to_show, historical=True)
         s = self._get(con_id)
         if use_rth:
             first = np.flatnonzero(s.rth)

@@ -288,7 +288,22 @@ CASES: list[tuple[str, str, str]] = [
             sizing: {fixed: 10}
         """,
         "FILE:7: strategies[0].bars.what_to_show: bad value 'MIDPOINTS' (did you mean 'MIDPOINT'?);"
-        " allowed: TRADES, MIDPOINT, BID, ASK",
+        " allowed: TRADES, MIDPOINT, BID, ASK, ADJUSTED_LAST",
+    ),
+    (
+        "ADJUSTED_LAST kept up to date",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: trend
+            class: tiny_cross
+            symbols: [AAPL]
+            bars: {what_to_show: ADJUSTED_LAST, source: keep_up_to_date}
+            sizing: {fixed: 10}
+        """,
+        "FILE:7: strategies[0].bars: what_to_show ADJUSTED_LAST cannot be kept up to date (IB "
+        "refuses keepUpToDate with it): use source: realtime",
     ),
     (
         "bad live bar source",

@@ -1,0 +1,53 @@
+"""Start the simulated IB Gateway in-process from a config's ``gateway:`` block.
+
+One code path for every command that talks to "the embedded gateway": the daemon
+(bot/lifecycle.py) and the one-shot tools (``ibbot scanner``, ``ibbot fundamentals``).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from bot.config import EmbeddedGatewayConfig
+
+if TYPE_CHECKING:  # the gateway package is imported only when one is started
+    from bot.gateway.server import Gateway
+    from bot.sim.market import Market
+
+log = logging.getLogger(__name__)
+
+
+async def start_embedded_gateway(
+    g: EmbeddedGatewayConfig, *, end: datetime | None = None, market: Market | None = None
+) -> Gateway:
+    """A started gateway on a free loopback port; ``end`` stops its replay there, ``market``
+    replays an already loaded market instead of loading ``g.data`` again."""
+    from bot.gateway.server import Gateway, GatewayConfig
+    from bot.sim.broker import BrokerConfig
+
+    gcfg = GatewayConfig(
+        host="127.0.0.1",
+        port=0,
+        data_dir=g.data,
+        instruments_path=g.instruments,
+        start=g.start,
+        end=end,
+        speed=g.speed,
+        account=g.account,
+        cash=g.cash,
+        seed=g.seed,
+        server_version=None,
+        broker=BrokerConfig(participation=g.participation, slippage_ticks=g.slippage_ticks),
+    )
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        # Its per-request lines would drown the bot's own; warnings still show.
+        logging.getLogger("bot.gateway").setLevel(logging.WARNING)
+    gateway = Gateway(gcfg, instruments=market.instruments if market else None, market=market)
+    await gateway.start()
+    log.info(
+        "embedded simulated gateway on 127.0.0.1:%d (synthetic sample prices, speed %sx)",
+        gateway.port, g.speed or "max",
+    )  # fmt: skip
+    return gateway
