@@ -51,6 +51,12 @@ class StreamKey:
     source: str = REALTIME  # REALTIME or KEEP_UP_TO_DATE
 
 
+def live_what_to_show(what: str) -> str:
+    """What live bars show for a stream: ADJUSTED_LAST is history only (IB streams no such
+    bars), so its live bars are the TRADES they adjust."""
+    return "TRADES" if what.upper() == "ADJUSTED_LAST" else what
+
+
 BarHandler = Callable[[StreamKey, Bar, bool], None]  # (stream, closed bar, live)
 TickHandler = Callable[[Tick], None]
 Emit = Callable[[Bar], None]  # a closed bar out of a BarBuilder

@@ -49,6 +49,7 @@ from bot.bar_streams import (
     TickHandler,
     bar_time,
     duration_seconds,
+    live_what_to_show,
 )
 from bot.bars import RT_BAR_S, clean_volume, price_problem
 from bot.events import Bar, Tick
@@ -193,7 +194,8 @@ class Feed(StreamBook):
         stream.buffer.clear()
         if k.source == KEEP_UP_TO_DATE:
             return  # the warm-up request is the subscription
-        rt = self.ib.reqRealTimeBars(stream.contract, RT_BAR_S, k.what_to_show, k.use_rth)
+        what = live_what_to_show(k.what_to_show)
+        rt = self.ib.reqRealTimeBars(stream.contract, RT_BAR_S, what, k.use_rth)
         rt.updateEvent += self._rt_handler(stream)
         stream.rt = rt
 

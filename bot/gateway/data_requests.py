@@ -241,7 +241,7 @@ def fundamental_data(s: Session, r: req.ReqFundamentalData) -> None:
         return
     now = s.gw.clock.now()
     try:
-        xml = fundamental_xml(inst, r.report_type, now, s.gw.last_price(inst.con_id, now))
+        xml = fundamental_xml(inst, r.report_type, now, s.gw.world.last_price(inst.con_id, now))
     except FundamentalsUnavailable as e:
         s.error(r.req_id, NOT_AVAILABLE, str(e))
         return

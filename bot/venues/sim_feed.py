@@ -27,6 +27,7 @@ from bot.bar_streams import (
     StreamBook,
     StreamKey,
     TickHandler,
+    live_what_to_show,
 )
 from bot.events import Tick
 from bot.sim.market import Market, ReplayBars
@@ -86,10 +87,10 @@ class SimFeed(StreamBook):
                 f"{key.symbol}: the strategy's bars ({key.bar_size}) are finer than its data "
                 f"({_size_text(bar_s)} bars): use a bar size of at least {_size_text(bar_s)}"
             )
-        data = self._data.get((key.con_id, key.what_to_show))
+        what = live_what_to_show(key.what_to_show)
+        data = self._data.get((key.con_id, what))
         if data is None:
-            data = self.market.source_bars(key.con_id, key.what_to_show)
-            self._data[(key.con_id, key.what_to_show)] = data
+            data = self._data[(key.con_id, what)] = self.market.source_bars(key.con_id, what)
         return SimStream(key, contract, tz, warmup, emit, data)
 
     def add_ticks(self, symbol: str, contract: Contract) -> None:
