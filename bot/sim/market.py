@@ -33,11 +33,11 @@ from bot.sim.bridge import (
     Paths,
     bar_keys,
     bar_paths,
-    decimals_for,
 )
 from bot.sim.datafile import DataFileError, SourceBars, find_file, read_bars
 from bot.sim.instruments import Instrument, Instruments
 from bot.sim.types import SimTick
+from bot.ticks import grid_steps, round_array_to_tick, steps_to_price
 
 log = logging.getLogger(__name__)
 
@@ -217,9 +217,10 @@ class Market:
     def _bid_ask(self, s: _Series, price: F) -> tuple[F, F]:
         tick = s.inst.min_tick
         width = max(1, int(np.ceil(s.inst.spread / tick - 1e-9)))
-        dec = decimals_for(tick) + 1
-        bid = np.round(np.round(price / tick - width / 2.0) * tick, dec)
-        return bid, np.round(bid + width * tick, dec)
+        # Half the spread below last, in whole ticks; an odd width puts last on the bid at an
+        # even step and on the ask at an odd one (ties to even), so neither side is favoured.
+        bid_steps = np.rint(grid_steps(price, tick) - width / 2.0)
+        return steps_to_price(bid_steps, tick), steps_to_price(bid_steps + width, tick)
 
     # ---- ticks ---------------------------------------------------------------------------
 
@@ -353,7 +354,7 @@ class Market:
         maps = []
         for col in (bars.open, bars.high, bars.low, bars.close):
             bid, ask = self._bid_ask(s, col)
-            mid = np.round((bid + ask) / 2.0, decimals_for(s.inst.min_tick) + 1)
+            mid = round_array_to_tick((bid + ask) / 2.0, s.inst.min_tick / 2.0)  # half ticks
             maps.append(bid if what == "BID" else ask if what == "ASK" else mid)
         minus = np.full(len(bars), -1.0)
         return B.BarArrays(
