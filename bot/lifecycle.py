@@ -223,7 +223,7 @@ class Daemon:
             cash=g.cash,
             seed=g.seed,
             server_version=None,
-            broker=BrokerConfig(participation=g.participation, slippage_ticks=g.slippage_ticks),
+            broker=BrokerConfig.of(g.participation, g.slippage_ticks, g.commission),
         )
         if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
             # Its per-request lines would drown the bot's own; warnings still show.
