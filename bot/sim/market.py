@@ -4,7 +4,9 @@ Ticks and 5-second bars come from a seeded Brownian bridge through each source b
 open/high/low/close (``bot.sim.bridge``); every derived number is a pure function of
 (seed, con_id, source bar), so replay is reproducible and independent of how the time range is
 sliced. A source bar starting at T yields its ticks in (T, T + bar size]: its close prints at
-the bar's end, so a clock stepped to a bar's end has seen the whole bar.
+the bar's end, so a clock stepped to a bar's end has seen the whole bar. A daily source bar
+starts at its trading day's regular-session open (bot/sim/datafile.py) and its ticks run over
+that session: its open prints just after the open, its close at the close.
 
 Bid/ask are ``last`` -/+ half the instrument's spread on the tick grid: the spread is
 ``ceil(spread / min_tick)`` ticks wide and always contains ``last``.
@@ -96,8 +98,9 @@ class _Series:
 
     inst: Instrument
     order: int  # position among instruments: tie-break for ticks at equal times
-    bar_s: int
-    n_sub: int
+    bar_s: int  # the source bar size (a day for daily bars)
+    daily: bool  # one bar per trading day, its ticks over the regular session
+    n_sub: int  # 5-second steps each bar's ticks span
     t: I64
     end: I64
     t_ms: I64
@@ -144,7 +147,7 @@ class Market:
             if path is None:
                 log.warning("no market data for %s in %s", inst.local_symbol, data_dir)
                 continue
-            series[inst.con_id] = _build_series(inst, order, read_bars(path))
+            series[inst.con_id] = _build_series(inst, order, read_bars(path, inst))
         if not series:
             names = ", ".join(f"{i.local_symbol}.csv.gz" for i in list(instruments)[:3])
             raise DataFileError(f"{data_dir}: no market data files (expected e.g. {names})")
@@ -443,11 +446,12 @@ class Market:
 
     def _base_bars(self, s: _Series, i0: int, i1: int, size: int, end_ms: int) -> B.BarArrays:
         """What the requested bars are built from: whole source bars when the bar size is
-        a multiple of them (fast path), else derived 5-second bars; the bar in progress at
-        ``end_ms`` is cut there."""
+        a multiple of them (fast path; daily source bars only make daily bars), else derived
+        5-second bars; the bar in progress at ``end_ms`` is cut there."""
         if i0 >= i1:
             return _EMPTY
-        if size % s.bar_s or not s.aligned:
+        whole_bars = size == B.DAY if s.daily else size % s.bar_s == 0 and s.aligned
+        if not whole_bars:
             return self._sub_bars(s, i0, i1, end_ms)
         done = i0 + int(np.searchsorted(s.end_ms[i0:i1], end_ms, "right"))
         whole = B.BarArrays(
@@ -622,17 +626,20 @@ def _group_bars(
 
 def _build_series(inst: Instrument, order: int, sb: SourceBars) -> _Series:
     t = sb.time
-    n_sub = sb.bar_seconds // SUB_SECONDS
     offset, tday, trade_start, liq_start, liq_end = _calendar(inst, t)
+    # A daily bar starts at its session's open and its ticks run over that session.
+    span = int((liq_end - liq_start).min()) if sb.daily else sb.bar_seconds
+    n_sub = span // SUB_SECONDS
     return _Series(
         inst=inst,
         order=order,
         bar_s=sb.bar_seconds,
+        daily=sb.daily,
         n_sub=n_sub,
         t=t,
-        end=t + sb.bar_seconds,
+        end=t + span,
         t_ms=t * 1000,
-        end_ms=(t + sb.bar_seconds) * 1000,
+        end_ms=(t + span) * 1000,
         o=sb.open,
         h=sb.high,
         lo=sb.low,
@@ -645,7 +652,7 @@ def _build_series(inst: Instrument, order: int, sb: SourceBars) -> _Series:
         liq_end=liq_end,
         lot=100.0 if inst.sec_type == "STK" else 100_000.0,
         block=max(1, _BLOCK_POINTS // (TICKS_PER_SUB * n_sub)),
-        aligned=bool(np.all((t + offset) % sb.bar_seconds == 0)),
+        aligned=not sb.daily and bool(np.all((t + offset) % sb.bar_seconds == 0)),
     )
 
 
