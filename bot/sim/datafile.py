@@ -50,6 +50,7 @@ ALIASES = {
 _TIME_NAMES = frozenset(("time", *ALIASES["time"]))
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DATE_ONLY = re.compile(r"\d{4}-?\d{2}-?\d{2}")
+_TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}(:\d{2})?")
 
 
 Where = Callable[[int, str], str]  # (row, column) -> "file: row r (line l), column 'c'"
@@ -123,8 +124,10 @@ def _read_frame(path: Path) -> tuple[pd.DataFrame, Where]:
     except (OSError, ValueError, pd.errors.ParserError) as e:
         raise DataFileError(f"{path}: cannot read: {e}") from e
     frame.columns = [str(c).strip().lower() for c in frame.columns]
-    if "time" in frame.columns and "date" in frame.columns:  # "Date,Time,Open,..."
-        frame["time"] = frame["date"].astype(str).str.strip() + " " + frame["time"].astype(str)
+    if {"date", "time"} <= set(frame.columns):  # "Date,Time,Open,...": a time of day apart
+        clock = frame["time"].astype(str).str.strip()
+        if clock.str.fullmatch(_TIME_OF_DAY).all():
+            frame["time"] = frame["date"].astype(str).str.strip() + " " + clock
     renames: dict[str, str] = {}
     for name, others in ALIASES.items():
         have = [c for c in (name, *others) if c in frame.columns]

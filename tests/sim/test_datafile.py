@@ -149,6 +149,13 @@ def test_intraday_files_at_any_bar_size(tmp_path: Path, minutes: int) -> None:
     assert len(ticks) == 4 * 12 * minutes and ticks[-1].last == sb.close[0]
 
 
+def test_date_and_time_of_day_in_two_columns(tmp_path: Path) -> None:
+    text = "Date,Time,Open,High,Low,Close,Volume\n2026-11-02,15:00,1,2,1,2,5\n"
+    text += "2026-11-02,15:15:00,1,2,1,2,5\n"
+    sb = read_bars(write(tmp_path, text), AAPL)
+    assert sb.bar_seconds == 900 and sb.time[0] == utc(2026, 11, 2, 15).timestamp()
+
+
 def test_parquet_with_a_date_index(tmp_path: Path) -> None:
     frame = pd.read_csv(write(tmp_path, YAHOO), parse_dates=["Date"]).set_index("Date")
     frame.to_parquet(tmp_path / "AAPL.parquet")
