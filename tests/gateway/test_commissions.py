@@ -3,12 +3,15 @@ market of order_market.py: at Friday's open STEP trades at 50.00 with the quote 
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
+import pytest
 from gateway_helpers import client, settle
 from ib_insync import IB, Contract, MarketOrder, Trade
 from order_market import at, running, step, to
 
+from bot.commands import gateway as command
 from bot.gateway.server import Gateway
 from bot.sim.broker import BrokerConfig
 
@@ -57,3 +60,20 @@ async def test_slippage_ticks_move_market_fills_against_the_order(files: tuple[P
         buy, sell = await _buy_then_sell(ib, gw, 100)
         assert [f.execution.price for f in buy.fills] == [50.03]  # ask 50.01 + 2 ticks
         assert [f.execution.price for f in sell.fills] == [49.97]  # bid 49.99 - 2 ticks
+
+
+def test_gateway_command_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    p = argparse.ArgumentParser()
+    command.add_arguments(p)
+    default = command.config_from_args(p.parse_args([])).broker
+    assert (default.commission.schedule, default.slippage_ticks) == ("ib_fixed", 0.0)
+    chosen = command.config_from_args(
+        p.parse_args(["--commission", "ib_tiered", "--slippage-ticks", "1"])
+    ).broker
+    assert (chosen.commission.schedule, chosen.slippage_ticks) == ("ib_tiered", 1.0)
+    for bad in (["--commission", "tiered"], ["--slippage-ticks", "-1"]):
+        with pytest.raises(SystemExit) as exit_:
+            p.parse_args(bad)
+        assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'tiered'" in err and "slippage must be >= 0 ticks" in err
