@@ -70,7 +70,7 @@ def load_window(
     path = find_file(data_dir, inst.local_symbol)
     if path is None:
         raise FileNotFoundError(f"{data_dir}: no data file for {symbol}")
-    src = read_bars(path)
+    src = read_bars(path, inst)
     times = pd.to_datetime(src.time, unit="s", utc=True)
     frame = pd.DataFrame(
         {"open": src.open, "high": src.high, "low": src.low, "close": src.close,

@@ -36,6 +36,7 @@ from bot.config_errors import ConfigError, ConfigIssue, KeyPath, Problem, descri
 from bot.config_errors import did_you_mean as _did_you_mean
 from bot.config_yaml import LoadedYaml, load_yaml
 from bot.events import OrderType
+from bot.sim.commission import Schedule
 from bot.strategy import Strategy
 
 __all__ = [
@@ -133,7 +134,8 @@ class EmbeddedGatewayConfig(_Model):
     account: str = "DU1234567"
     cash: float = Field(default=1_000_000, gt=0)
     participation: float | None = Field(default=None, gt=0, le=1)
-    slippage_ticks: float = Field(default=0, ge=0)
+    slippage_ticks: float = Field(default=0, ge=0)  # market orders, against the order
+    commission: Schedule = "ib_fixed"  # bot/sim/commission.py
 
     @field_validator("data", "instruments")
     @classmethod

@@ -39,7 +39,7 @@ async def start_embedded_gateway(
         cash=g.cash,
         seed=g.seed,
         server_version=None,
-        broker=BrokerConfig(participation=g.participation, slippage_ticks=g.slippage_ticks),
+        broker=BrokerConfig.of(g.participation, g.slippage_ticks, g.commission),
     )
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         # Its per-request lines would drown the bot's own; warnings still show.

@@ -17,6 +17,7 @@ from bot.gateway.pacing import PacingLimits
 from bot.gateway.server import DEFAULT_DATA_DIR, GatewayConfig, serve
 from bot.gateway.wire import MAX_SERVER_VERSION, MIN_SERVER_VERSION
 from bot.sim.broker import BrokerConfig
+from bot.sim.commission import SCHEDULES
 from bot.sim.datafile import DataFileError
 from bot.sim.instruments import DEFAULT_INSTRUMENTS_FILE, InstrumentError
 
@@ -38,6 +39,13 @@ def _speed(text: str) -> float | None:
     value = float(text)
     if value < 0:
         raise argparse.ArgumentTypeError("speed must be >= 0 (0 = as fast as clients read)")
+    return value
+
+
+def _slippage(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("slippage must be >= 0 ticks")
     return value
 
 
@@ -82,7 +90,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"pin the TWS API version ({MIN_SERVER_VERSION}..{MAX_SERVER_VERSION}; "
         "default: the highest the client accepts)",
     )
-    p.add_argument("--slippage-ticks", type=float, default=0.0, help="market order slippage")
+    p.add_argument(
+        "--slippage-ticks",
+        type=_slippage,
+        default=0.0,
+        help="ticks a market order fills beyond the quote, against it (default 0)",
+    )
+    p.add_argument(
+        "--commission",
+        choices=SCHEDULES,
+        default="ib_fixed",
+        help="commission schedule: IB fixed, IB tiered (by monthly volume) or none "
+        "(default ib_fixed)",
+    )
     p.add_argument(
         "--participation",
         type=float,
@@ -111,7 +131,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> GatewayConfig:
-    broker = BrokerConfig(slippage_ticks=args.slippage_ticks, participation=args.participation)
+    broker = BrokerConfig.of(args.participation, args.slippage_ticks, args.commission)
     return GatewayConfig(
         host=args.host,
         port=args.port,

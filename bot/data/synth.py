@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bot.sim.bridge import round_to_tick
 from bot.sim.instruments import Instrument, Instruments
+from bot.ticks import round_array_to_tick
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,10 +209,10 @@ def _rounded(
     volume: np.ndarray,
 ) -> pd.DataFrame:
     tick = inst.min_tick
-    o, c = round_to_tick(o, tick), round_to_tick(c, tick)
+    o, c = round_array_to_tick(o, tick), round_array_to_tick(c, tick)
     o[1:] = c[:-1]  # keep the minute-to-minute path continuous after rounding
-    h = np.maximum(round_to_tick(h, tick), np.maximum(o, c))
-    lo = np.maximum(np.minimum(round_to_tick(lo, tick), np.minimum(o, c)), tick)
+    h = np.maximum(round_array_to_tick(h, tick), np.maximum(o, c))
+    lo = np.maximum(np.minimum(round_array_to_tick(lo, tick), np.minimum(o, c)), tick)
     stamps = [datetime.fromtimestamp(int(t), UTC).strftime("%Y-%m-%dT%H:%M:%SZ") for t in times]
     return pd.DataFrame(
         {

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from bot.ticks import round_array_to_tick
+
 F = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
@@ -54,16 +56,6 @@ def uniforms(keys: U64, n: int) -> F:
     counters = np.arange(1, n + 1, dtype=np.uint64) * _GOLDEN
     bits = _mix(keys[:, None] ^ counters[None, :]) >> np.uint64(11)
     return (bits.astype(np.float64) + 0.5) * (1.0 / (1 << 53))
-
-
-def decimals_for(tick: float) -> int:
-    """Decimal places that represent multiples of ``tick`` exactly (0.01 -> 2, 5e-5 -> 5)."""
-    return max(0, math.ceil(-math.log10(tick) - 1e-9))
-
-
-def round_to_tick(x: F, tick: float) -> F:
-    result: F = np.round(np.round(x / tick) * tick, decimals_for(tick))
-    return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +104,7 @@ def bridge_paths(o: F, h: F, lo: F, c: F, k: int, keys: U64, tick: float | None 
         fall = np.where(down > 0, -down * np.tanh(-d / down), 0.0)
     path = line + np.where(d > 0, rise, fall)
     if tick:
-        path = round_to_tick(path, tick)
+        path = round_array_to_tick(path, tick)
     path = np.clip(path, lo[:, None], h[:, None])
     np.put_along_axis(path, idx, val, 1)  # anchors exact, whatever the rounding did
     return path

@@ -33,7 +33,7 @@ from bot.sim.broker_events import (
     PortfolioRow,
     PositionRow,
 )
-from bot.sim.commission import CommissionConfig, execution_fee
+from bot.sim.commission import CommissionConfig, MonthlyVolume, Schedule, execution_charge
 from bot.sim.executions import exec_id, matches
 from bot.sim.instruments import Instrument, Instruments
 from bot.sim.matching import CLOSE_TYPES, close_fill, decide, fill_quantity
@@ -94,6 +94,17 @@ class BrokerConfig:
     day_tz: str = "US/Eastern"
     first_perm_id: int = 1_000_001
 
+    @classmethod
+    def of(
+        cls, participation: float | None, slippage_ticks: float, commission: Schedule
+    ) -> BrokerConfig:
+        """The settings a run config or ``ibbot gateway`` chooses; the rest at defaults."""
+        return cls(
+            commission=CommissionConfig(schedule=commission),
+            slippage_ticks=slippage_ticks,
+            participation=participation,
+        )
+
 
 class SimBroker:
     """Orders, matching and accounts of the simulated gateway and the backtester."""
@@ -120,6 +131,7 @@ class SimBroker:
         self._exec_seq = 0
         self._exec_session = secrets.randbits(32)
         self._day_tz = ZoneInfo(self.config.day_tz)
+        self._month_volume = MonthlyVolume(self._day_tz)  # the ib_tiered commission tier
         self._next_roll: datetime | None = None
 
     # --- accounts ------------------------------------------------------------------------
@@ -485,14 +497,19 @@ class SimBroker:
     ) -> None:
         """Book one execution and report it; then completion, children and OCA siblings."""
         inst = o.instrument
-        fee = execution_fee(
+        stock = inst.sec_type == "STK"  # stock volume sets the ib_tiered rate
+        charge = execution_charge(
             self.config.commission,
             inst.sec_type,
             prior_qty=o.filled,
             prior_value=o.filled_value,
+            prior_share_fees=o.share_fees,
             qty=qty,
             price=price,
+            month_shares=self._month_volume.record(o.account, when, qty) if stock else 0.0,
         )
+        fee = charge.fee
+        o.share_fees = charge.share_fees
         result = self._accounts[o.account].apply_fill(o.contract, o.side, qty, price, fee)
         o.filled += qty
         o.filled_value += qty * price

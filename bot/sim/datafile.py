@@ -1,24 +1,56 @@
 """Reading one symbol's source bars (CSV, CSV.GZ or Parquet) into checked numpy arrays.
 
-Columns: time (UTC ISO 8601; naive means UTC; the bar's start, as IB dates bars), open, high,
-low, close, volume. Any bar size that is a multiple of 5 seconds; the file's bar size is the
-smallest step between consecutive rows. Every error names the file, the row and the column.
+Columns, named in any case: time (or ``date``, ``datetime``, ``timestamp``; or separate
+``date`` and ``time`` columns), open, high, low, close, volume; others (``Adj Close``,
+``OpenInterest`` ...) are ignored, so Yahoo-style and backtrader CSVs load as they are.
+Prices are taken as written: ``Close``, not ``Adj Close``.
+
+Times are UTC ISO 8601 (naive means UTC), the bar's start as IB dates bars. The bar size is
+the smallest step between consecutive rows (a one-row file: one minute); any multiple of 5
+seconds up to a day: 1-minute, 5-minute, 15-minute, hourly, daily ...
+
+Daily files: rows a day or more apart, or rows that give the date alone (``2014-08-21`` or
+``20140821``, as Yahoo, backtrader and IB write daily bars). Each row is the bar of one
+exchange date: the written date (a date alone, or 00:00 naive or UTC), else the date of its
+time in the instrument's time zone.
+Its time becomes that date's regular-session open (liquidHours) in the instrument's zone,
+daylight saving included (13:30 UTC in summer, 14:30 in winter for New York), so its ticks run
+over that session and its close prints at the session's close (bot/sim/market.py).
+
+Every error names the file, the row (and the line of a CSV) and the column.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from bot.bar_sizes import DAY
 from bot.sim.bridge import I64, F
+from bot.sim.instruments import Instrument
 
 COLUMNS = ("time", "open", "high", "low", "close", "volume")
 SUFFIXES = (".csv.gz", ".csv", ".parquet")
 DEFAULT_BAR_SECONDS = 60  # a one-row file gives no step to infer it from
+#: Other spellings of each column (after lower-casing and trimming).
+ALIASES = {
+    "time": ("datetime", "timestamp", "date"),
+    "open": ("o",),
+    "high": ("h",),
+    "low": ("l",),
+    "close": ("c", "last"),
+    "volume": ("vol", "v"),
+}
+_TIME_NAMES = frozenset(("time", *ALIASES["time"]))
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DATE_ONLY = re.compile(r"\d{4}-?\d{2}-?\d{2}")
+_TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}(:\d{2})?")
 
 
 Where = Callable[[int, str], str]  # (row, column) -> "file: row r (line l), column 'c'"
@@ -30,7 +62,8 @@ class DataFileError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class SourceBars:
-    """Validated bars of one symbol: ``time`` in epoch seconds (bar start)."""
+    """Validated bars of one symbol: ``time`` in epoch seconds (bar start). ``daily``: one bar
+    per exchange date, starting at its regular-session open (``bar_seconds`` is then a day)."""
 
     path: Path
     bar_seconds: int
@@ -40,6 +73,7 @@ class SourceBars:
     low: F
     close: F
     volume: F
+    daily: bool = False
 
 
 def find_file(data_dir: Path, name: str) -> Path | None:
@@ -50,36 +84,59 @@ def find_file(data_dir: Path, name: str) -> Path | None:
     return None
 
 
-def read_bars(path: Path) -> SourceBars:
-    try:
-        if path.name.endswith(".parquet"):
-            frame = pd.read_parquet(path)
-            where = _rows(path, header=False)
-        else:
-            frame = pd.read_csv(path, dtype={"time": str}, skipinitialspace=True)
-            where = _rows(path, header=True)
-    except (OSError, ValueError, pd.errors.ParserError) as e:
-        raise DataFileError(f"{path}: cannot read: {e}") from e
-    frame.columns = [str(c).strip().lower() for c in frame.columns]
-    missing = [c for c in COLUMNS if c not in frame.columns]
-    if missing:
-        have = ", ".join(frame.columns)
-        raise DataFileError(f"{path}: missing column {missing[0]!r} (columns: {have})")
+def read_bars(path: Path, inst: Instrument) -> SourceBars:
+    """``inst``'s bars from ``path``; its time zone and sessions place daily bars."""
+    frame, where = _read_frame(path)
     if frame.empty:
         raise DataFileError(f"{path}: no rows")
-    times = _times(frame["time"], where)
+    times, dated = _times(frame["time"], where)
     values = {c: _numbers(frame[c], c, where) for c in COLUMNS[1:]}
-    _check_bars(times, values, where)
+    _check_bars(values, where)
+    daily = dated or (len(times) > 1 and int(np.diff(times).min()) >= DAY)
+    if daily:
+        times = _session_opens(times, inst, where)
     return SourceBars(
         path=path,
-        bar_seconds=_bar_seconds(times),
+        bar_seconds=DAY if daily else _bar_seconds(times),
         time=times,
         open=values["open"],
         high=values["high"],
         low=values["low"],
         close=values["close"],
         volume=values["volume"],
+        daily=daily,
     )
+
+
+def _read_frame(path: Path) -> tuple[pd.DataFrame, Where]:
+    """The file as a frame with the canonical column names; a missing column is an error."""
+    try:
+        if path.name.endswith(".parquet"):
+            frame = pd.read_parquet(path)
+            if not isinstance(frame.index, pd.RangeIndex):  # e.g. a saved DatetimeIndex
+                frame = frame.reset_index()
+            where = _rows(path, header=False)
+        else:
+            header = pd.read_csv(path, nrows=0, skipinitialspace=True).columns
+            texts = {c: str for c in header if str(c).strip().lower() in _TIME_NAMES}
+            frame = pd.read_csv(path, dtype=texts, skipinitialspace=True)
+            where = _rows(path, header=True)
+    except (OSError, ValueError, pd.errors.ParserError) as e:
+        raise DataFileError(f"{path}: cannot read: {e}") from e
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    if {"date", "time"} <= set(frame.columns):  # "Date,Time,Open,...": a time of day apart
+        clock = frame["time"].astype(str).str.strip()
+        if clock.str.fullmatch(_TIME_OF_DAY).all():
+            frame["time"] = frame["date"].astype(str).str.strip() + " " + clock
+    renames: dict[str, str] = {}
+    for name, others in ALIASES.items():
+        have = [c for c in (name, *others) if c in frame.columns]
+        if not have:
+            spelt = " / ".join((name, *others))
+            columns = ", ".join(frame.columns)
+            raise DataFileError(f"{path}: missing column {name!r} ({spelt}; columns: {columns})")
+        renames[have[0]] = name
+    return frame[list(renames)].rename(columns=renames), where
 
 
 def _rows(path: Path, header: bool) -> Where:
@@ -95,12 +152,15 @@ def _first_bad(mask: np.ndarray) -> int | None:
     return int(bad[0]) if len(bad) else None
 
 
-def _times(col: pd.Series, where: Where) -> I64:
+def _times(col: pd.Series, where: Where) -> tuple[I64, bool]:
+    """Epoch seconds of each row, and whether the rows give dates alone."""
     if pd.api.types.is_datetime64_any_dtype(col):
         parsed = pd.to_datetime(col, utc=True)
+        dated = False
     else:
         text = col.astype(str).str.strip()
         parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+        dated = bool(text.str.fullmatch(_DATE_ONLY).all())
     row = _first_bad(parsed.isna().to_numpy())
     if row is not None:
         raise DataFileError(f"{where(row, 'time')}: not an ISO 8601 time: {col.iloc[row]!r}")
@@ -112,7 +172,33 @@ def _times(col: pd.Series, where: Where) -> I64:
     row = _first_bad(np.diff(times) <= 0)
     if row is not None:
         raise DataFileError(f"{where(row + 1, 'time')}: not after the previous row's time")
-    return times
+    return times, dated
+
+
+def _session_opens(times: I64, inst: Instrument, where: Where) -> I64:
+    """Daily rows: each row's exchange date -> that date's regular-session open (epoch s).
+    A row at midnight UTC (a date alone, or a naive or UTC 00:00) stands for that date; any
+    other time for its date in the instrument's zone."""
+    local = pd.to_datetime(times, unit="s", utc=True).tz_convert(inst.time_zone_id)
+    local_days = local.tz_localize(None).to_numpy(dtype="datetime64[D]").astype(np.int64)
+    days = np.where(times % DAY == 0, times // DAY, local_days)
+    row = _first_bad(np.diff(days) <= 0)
+    if row is not None:
+        raise DataFileError(f"{where(row + 1, 'time')}: same exchange date as the previous row")
+    unique, inverse = np.unique(days, return_inverse=True)
+    opens = []
+    for n, d in enumerate(unique.tolist()):
+        day = (_EPOCH + timedelta(days=d)).date()
+        start = inst.session_open(day)
+        if start is None:
+            row = int(np.flatnonzero(inverse == n)[0])
+            raise DataFileError(
+                f"{where(row, 'time')}: {day} ({day:%A}) is not a trading day of "
+                f"{inst.local_symbol} (regular hours {inst.liquid_hours})"
+            )
+        opens.append(int(start.timestamp()))
+    result: I64 = np.array(opens, dtype=np.int64)[inverse]
+    return result
 
 
 def _numbers(col: pd.Series, name: str, where: Where) -> F:
@@ -127,9 +213,10 @@ def _numbers(col: pd.Series, name: str, where: Where) -> F:
     return values
 
 
-def _check_bars(times: I64, v: dict[str, F], where: Where) -> None:
+def _check_bars(v: dict[str, F], where: Where) -> None:
     eps = 1e-9 * np.maximum(1.0, np.abs(v["high"]))
     checks = [
+        ("high", v["high"] + eps < v["low"], "below the bar's low"),
         ("open", v["open"] <= 0, "price must be > 0"),
         ("close", v["close"] <= 0, "price must be > 0"),
         ("low", v["low"] <= 0, "price must be > 0"),
@@ -140,7 +227,7 @@ def _check_bars(times: I64, v: dict[str, F], where: Where) -> None:
     for column, bad, text in checks:
         row = _first_bad(bad)
         if row is not None:
-            raise DataFileError(f"{where(row, column)}: {text} ({v[column][row]!r})")
+            raise DataFileError(f"{where(row, column)}: {text} ({float(v[column][row])!r})")
 
 
 def _bar_seconds(times: I64) -> int:

@@ -4,7 +4,9 @@ Ticks and 5-second bars come from a seeded Brownian bridge through each source b
 open/high/low/close (``bot.sim.bridge``); every derived number is a pure function of
 (seed, con_id, source bar), so replay is reproducible and independent of how the time range is
 sliced. A source bar starting at T yields its ticks in (T, T + bar size]: its close prints at
-the bar's end, so a clock stepped to a bar's end has seen the whole bar.
+the bar's end, so a clock stepped to a bar's end has seen the whole bar. A daily source bar
+starts at its trading day's regular-session open (bot/sim/datafile.py) and its ticks run over
+that session: its open prints just after the open, its close at the close.
 
 Bid/ask are ``last`` -/+ half the instrument's spread on the tick grid: the spread is
 ``ceil(spread / min_tick)`` ticks wide and always contains ``last``.
@@ -33,11 +35,11 @@ from bot.sim.bridge import (
     Paths,
     bar_keys,
     bar_paths,
-    decimals_for,
 )
 from bot.sim.datafile import DataFileError, SourceBars, find_file, read_bars
 from bot.sim.instruments import Instrument, Instruments
 from bot.sim.types import SimTick
+from bot.ticks import grid_steps, round_array_to_tick, steps_to_price
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +113,9 @@ class _Series:
 
     inst: Instrument
     order: int  # position among instruments: tie-break for ticks at equal times
-    bar_s: int
-    n_sub: int
+    bar_s: int  # the source bar size (a day for daily bars)
+    daily: bool  # one bar per trading day, its ticks over the regular session
+    n_sub: int  # 5-second steps each bar's ticks span
     t: I64
     end: I64
     t_ms: I64
@@ -159,7 +162,7 @@ class Market:
             if path is None:
                 log.warning("no market data for %s in %s", inst.local_symbol, data_dir)
                 continue
-            series[inst.con_id] = _build_series(inst, order, read_bars(path))
+            series[inst.con_id] = _build_series(inst, order, read_bars(path, inst))
         if not series:
             names = ", ".join(f"{i.local_symbol}.csv.gz" for i in list(instruments)[:3])
             raise DataFileError(f"{data_dir}: no market data files (expected e.g. {names})")
@@ -232,9 +235,10 @@ class Market:
     def _bid_ask(self, s: _Series, price: F) -> tuple[F, F]:
         tick = s.inst.min_tick
         width = max(1, int(np.ceil(s.inst.spread / tick - 1e-9)))
-        dec = decimals_for(tick) + 1
-        bid = np.round(np.round(price / tick - width / 2.0) * tick, dec)
-        return bid, np.round(bid + width * tick, dec)
+        # Half the spread below last, in whole ticks; an odd width puts last on the bid at an
+        # even step and on the ask at an odd one (ties to even), so neither side is favoured.
+        bid_steps = np.rint(grid_steps(price, tick) - width / 2.0)
+        return steps_to_price(bid_steps, tick), steps_to_price(bid_steps + width, tick)
 
     # ---- ticks ---------------------------------------------------------------------------
 
@@ -384,7 +388,7 @@ class Market:
         maps = []
         for col in (bars.open, bars.high, bars.low, bars.close):
             bid, ask = self._bid_ask(s, col)
-            mid = np.round((bid + ask) / 2.0, decimals_for(s.inst.min_tick) + 1)
+            mid = round_array_to_tick((bid + ask) / 2.0, s.inst.min_tick / 2.0)  # half ticks
             maps.append(bid if what == "BID" else ask if what == "ASK" else mid)
         minus = np.full(len(bars), -1.0)
         return B.BarArrays(
@@ -490,11 +494,12 @@ class Market:
 
     def _base_bars(self, s: _Series, i0: int, i1: int, size: int, end_ms: int) -> B.BarArrays:
         """What the requested bars are built from: whole source bars when the bar size is
-        a multiple of them (fast path), else derived 5-second bars; the bar in progress at
-        ``end_ms`` is cut there."""
+        a multiple of them (fast path; daily source bars only make daily bars), else derived
+        5-second bars; the bar in progress at ``end_ms`` is cut there."""
         if i0 >= i1:
             return _EMPTY
-        if size % s.bar_s or not s.aligned:
+        whole_bars = size == B.DAY if s.daily else size % s.bar_s == 0 and s.aligned
+        if not whole_bars:
             return self._sub_bars(s, i0, i1, end_ms)
         done = i0 + int(np.searchsorted(s.end_ms[i0:i1], end_ms, "right"))
         whole = B.BarArrays(
@@ -669,17 +674,20 @@ def _group_bars(
 
 def _build_series(inst: Instrument, order: int, sb: SourceBars) -> _Series:
     t = sb.time
-    n_sub = sb.bar_seconds // SUB_SECONDS
     offset, tday, trade_start, liq_start, liq_end = _calendar(inst, t)
+    # A daily bar starts at its session's open and its ticks run over that session.
+    span = int((liq_end - liq_start).min()) if sb.daily else sb.bar_seconds
+    n_sub = span // SUB_SECONDS
     return _Series(
         inst=inst,
         order=order,
         bar_s=sb.bar_seconds,
+        daily=sb.daily,
         n_sub=n_sub,
         t=t,
-        end=t + sb.bar_seconds,
+        end=t + span,
         t_ms=t * 1000,
-        end_ms=(t + sb.bar_seconds) * 1000,
+        end_ms=(t + span) * 1000,
         o=sb.open,
         h=sb.high,
         lo=sb.low,
@@ -692,7 +700,7 @@ def _build_series(inst: Instrument, order: int, sb: SourceBars) -> _Series:
         liq_end=liq_end,
         lot=100.0 if inst.sec_type == "STK" else 100_000.0,
         block=max(1, _BLOCK_POINTS // (TICKS_PER_SUB * n_sub)),
-        aligned=bool(np.all((t + offset) % sb.bar_seconds == 0)),
+        aligned=not sb.daily and bool(np.all((t + offset) % sb.bar_seconds == 0)),
     )
 
 

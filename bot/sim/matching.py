@@ -48,7 +48,7 @@ import math
 from dataclasses import dataclass
 
 from bot.sim.types import SimTick
-from bot.ticks import round_to_tick
+from bot.ticks import Rounding, round_to_tick
 
 #: Order types the matching engine understands.
 SUPPORTED_TYPES = frozenset({"MKT", "LMT", "STP", "STP LMT", "TRAIL", "MIT", "MOC", "LOC"})
@@ -85,23 +85,11 @@ class Decision:
     price: float | None  # fill price on this tick, None = no fill
 
 
-def on_tick_grid(price: float, min_tick: float) -> bool:
-    """True if ``price`` is a multiple of ``min_tick`` (within float noise)."""
-    steps = price / min_tick
-    return abs(steps - round(steps)) < 1e-6
-
-
-def _round_against(price: float, side: int, min_tick: float) -> float:
-    """Round a price the way that is worse for the order: up for a buy, down for a sell."""
-    steps = price / min_tick
-    steps = math.ceil(steps - 1e-6) if side > 0 else math.floor(steps + 1e-6)
-    return round(steps * min_tick, 10)
-
-
 def market_price(side: int, tick: SimTick, min_tick: float, slippage_ticks: float) -> float:
     """Price of a market fill on ``tick``: the far side of the quote plus slippage."""
     base = tick.ask if side > 0 else tick.bid
-    return _round_against(base + side * slippage_ticks * min_tick, side, min_tick)
+    worse: Rounding = "up" if side > 0 else "down"  # rounded against the order
+    return round_to_tick(base + side * slippage_ticks * min_tick, min_tick, worse)
 
 
 def stop_triggered(side: int, stop: float, last: float) -> bool:

@@ -89,6 +89,7 @@ class SimOrder:
     match: MatchState = field(default_factory=MatchState)
     filled: float = 0.0
     filled_value: float = 0.0  # sum of qty x price, for avgFillPrice and commissions
+    share_fees: float = 0.0  # per-share commission so far, before the order's min and max
     last_fill_price: float = 0.0
     final_status: str = ""  # set when DONE
     reported_status: str = ""  # last status sent, to report changes only

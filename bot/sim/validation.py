@@ -13,8 +13,9 @@ from ib_insync import Order
 
 from bot.sim.account import Account
 from bot.sim.instruments import Instrument
-from bot.sim.matching import CLOSE_TYPES, SUPPORTED_TYPES, on_tick_grid
+from bot.sim.matching import CLOSE_TYPES, SUPPORTED_TYPES
 from bot.sim.orders import is_set
+from bot.ticks import on_tick_grid
 
 DUPLICATE_ID = 103
 MODIFY_FILLED = 104

@@ -594,6 +594,24 @@ CASES: list[tuple[str, str, str]] = [
         " do without)\n"
         "FILE:10: strategies[1].symbols[0]: symbol 'AAPL' is not in the universe",
     ),
+    (
+        "unknown commission schedule, closest suggested; negative slippage",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: trend
+            class: tiny_cross
+            symbols: [AAPL]
+            sizing: {fixed: 10}
+        gateway:
+          commission: ib_tierd
+          slippage_ticks: -1
+        """,
+        "FILE:9: gateway.commission: bad value 'ib_tierd' (did you mean 'ib_tiered'?);"
+        " allowed: ib_fixed, ib_tiered, none\n"
+        "FILE:10: gateway.slippage_ticks: must be greater than or equal to 0, got -1",
+    ),
 ]
 
 

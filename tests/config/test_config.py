@@ -336,3 +336,32 @@ def test_a_duration_error_never_suggests_a_bad_value(warmup: str, hint: str) -> 
     suggested = re.search(r"did you mean '([^']*)'", message)
     if suggested:
         assert suggested[1] != warmup and BarSpec(warmup=suggested[1]).warmup == suggested[1]
+
+
+def test_embedded_gateway_gets_the_configured_broker(
+    write: Write, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gateway.commission / slippage_ticks / participation reach the embedded gateway's broker."""
+    import logging
+
+    from bot.cli import main
+    from bot.gateway.server import Gateway
+    from bot.sim.broker import BrokerConfig
+
+    seen: list[BrokerConfig] = []
+
+    def record(self: Gateway, config: object, **kw: object) -> None:
+        seen.append(config.broker)  # type: ignore[attr-defined]
+        raise OSError("stop before loading the market")
+
+    monkeypatch.setattr(Gateway, "__init__", record)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    gateway = "gateway:\n  commission: ib_tiered\n  slippage_ticks: 1.5\n  participation: 0.2\n"
+    try:
+        assert main(["run", str(write(MINIMAL + gateway))]) != 0
+    finally:
+        root.handlers[:] = handlers  # `ibbot run` installs its own handlers
+        root.setLevel(level)
+    assert seen == [BrokerConfig.of(0.2, 1.5, "ib_tiered")]
+    assert seen[0].commission.schedule == "ib_tiered" and seen[0].slippage_ticks == 1.5

@@ -8,7 +8,7 @@ import pytest
 from broker_helpers import AAPL, ACCT, EURUSD, OPEN, at, broker, contract, order, tick
 from ib_insync import ExecutionFilter
 
-from bot.sim.commission import CommissionConfig, execution_fee
+from bot.sim.commission import CommissionConfig, execution_charge
 from bot.sim.types import SimTick
 
 UNSET = 1.7976931348623157e308
@@ -33,15 +33,21 @@ def identity(b) -> None:
 )
 def test_stock_commission_min_and_max(qty: float, price: float, fee: float) -> None:
     cfg = CommissionConfig()
-    got = execution_fee(cfg, "STK", prior_qty=0, prior_value=0, qty=qty, price=price)
+    got = execution_charge(
+        cfg, "STK", prior_qty=0, prior_value=0, prior_share_fees=0, qty=qty, price=price
+    ).fee
     assert got == pytest.approx(fee)
 
 
 def test_fx_commission_bps_with_minimum() -> None:
     cfg = CommissionConfig()
-    fee = execution_fee(cfg, "CASH", prior_qty=0, prior_value=0, qty=100_000, price=1.08)
+    fee = execution_charge(
+        cfg, "CASH", prior_qty=0, prior_value=0, prior_share_fees=0, qty=100_000, price=1.08
+    ).fee
     assert fee == pytest.approx(2.16)  # 0.2 bp of 108,000 USD
-    fee = execution_fee(cfg, "CASH", prior_qty=0, prior_value=0, qty=10_000, price=1.08)
+    fee = execution_charge(
+        cfg, "CASH", prior_qty=0, prior_value=0, prior_share_fees=0, qty=10_000, price=1.08
+    ).fee
     assert fee == 2.0
 
 
