@@ -22,7 +22,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -70,6 +70,19 @@ class ScanSchedule:
         if local.weekday() >= 5 or local.time() < self.at or local.date() == self.done:
             return None
         return local.date()
+
+    def next_due(self, now: datetime) -> datetime:
+        """The first instant from ``now`` at which ``due`` holds (``now`` if it holds now)."""
+        local = now.astimezone(self.tz)
+        day = local.date()
+        while True:
+            if day.weekday() < 5 and day != self.done:
+                at = datetime.combine(day, self.at, self.tz)
+                if at >= now:
+                    return at
+                if day == local.date():
+                    return now
+            day += timedelta(days=1)
 
 
 def day_symbols(

@@ -3,10 +3,31 @@ when it stops. Read-only views of the engine, feed and executor."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from bot.config import BotConfig
+    from bot.engine import Clock, Engine
     from bot.lifecycle import Daemon
+
+
+class RunView(Protocol):
+    """What the summary reads of a run: the daemon's, or an in-process backtest's."""
+
+    cfg: BotConfig
+    clock: Clock
+    account: str
+    dry_run: bool
+    stop_reason: str
+
+    @property
+    def engine(self) -> Engine | None: ...
+
+    @property
+    def feed(self) -> Any: ...
+
+    @property
+    def uptime(self) -> float: ...
 
 
 def _signed(x: float) -> str:
@@ -40,7 +61,7 @@ def status_line(d: Daemon) -> str:
     )
 
 
-def summary_text(d: Daemon) -> str:
+def summary_text(d: RunView) -> str:
     """The end-of-run report: per strategy, totals, data quality."""
     engine, feed = d.engine, d.feed
     assert engine is not None and feed is not None

@@ -13,7 +13,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.backtest.inprocess import InProcessRun
 from bot.backtest.ledger import read_fills
+from bot.backtest.progress import Progress
 from bot.backtest.report import (
     Curve,
     build_curve,
@@ -124,14 +126,29 @@ def trading_days(market: Market, instruments: Iterable[Instrument]) -> list[date
     return sorted(days)
 
 
-async def replay(p: Plan, *, timeout: float | None = None) -> tuple[int, Any]:
-    """Run the daemon over the plan's span; (exit code, the Daemon)."""
-    from bot.lifecycle import Daemon, RunOptions
-
+def _fresh_out(p: Plan) -> None:
     p.out.mkdir(parents=True, exist_ok=True)
     if p.journal_path.exists():  # a rerun replaces the earlier backtest's journal
         for suffix in ("", "-wal", "-shm"):
             Path(f"{p.journal_path}{suffix}").unlink(missing_ok=True)
+
+
+async def replay_inprocess(p: Plan, *, progress: bool | None = None) -> tuple[int, InProcessRun]:
+    """Run the daemon's parts in-process over the plan's span; (exit code, the run)."""
+    _fresh_out(p)
+    bar = Progress(p.start, p.end, enabled=progress)
+    run = InProcessRun(p.cfg, p.market, start=p.start, end=p.end, cash=p.cash, progress=bar)
+    try:
+        return await run.run(), run
+    finally:
+        bar.close()
+
+
+async def replay(p: Plan, *, timeout: float | None = None) -> tuple[int, Any]:
+    """Run the daemon over the plan's span through the embedded gateway; (exit code, Daemon)."""
+    from bot.lifecycle import Daemon, RunOptions
+
+    _fresh_out(p)
     options = RunOptions(
         handle_signals=True, print_summary=False, gateway_end=p.end, gateway_market=p.market
     )
@@ -154,10 +171,29 @@ class Result:
     gateway_net_liquidation: float | None
 
 
-def run_backtest(p: Plan, *, config_name: str = "", timeout: float | None = None) -> Result:
-    """Replay, then read the journal back and write equity.csv, trades.csv and kpis.json."""
+ENGINES = ("inprocess", "gateway")
+
+
+def run_backtest(
+    p: Plan,
+    *,
+    config_name: str = "",
+    timeout: float | None = None,
+    engine: str = "inprocess",
+    progress: bool | None = None,
+) -> Result:
+    """Replay (``engine``: in-process, or through the embedded gateway's wire protocol), then
+    read the journal back and write equity.csv, trades.csv and kpis.json."""
+    if engine not in ENGINES:
+        raise BacktestError(f"unknown engine {engine!r}: one of {', '.join(ENGINES)}")
     t0 = time.monotonic()
-    code, daemon = asyncio.run(replay(p, timeout=timeout))
+    if engine == "inprocess":
+        code, run = asyncio.run(replay_inprocess(p, progress=progress))
+        stop_reason, nlv, bars = run.stop_reason, run.net_liquidation(), run.bars
+    else:
+        code, daemon = asyncio.run(replay(p, timeout=timeout))
+        stop_reason, nlv = str(getattr(daemon, "stop_reason", "")), _gateway_nlv(daemon)
+        bars = None
     wall = time.monotonic() - t0
     fills = read_fills(p.journal_path) if p.journal_path.exists() else []
     closes = daily_closes(p.market, p.instruments, p.days, p.end)
@@ -169,8 +205,6 @@ def run_backtest(p: Plan, *, config_name: str = "", timeout: float | None = None
     curve = build_curve(fills, p.days, closes, cutoffs, p.cash, strategies, p.start)
     figures = compute_kpis(curve)
     opened = open_positions(curve, closes)
-    stop_reason = str(getattr(daemon, "stop_reason", ""))
-    nlv = _gateway_nlv(daemon)
     p.out.mkdir(parents=True, exist_ok=True)
     write_equity_csv(p.out / "equity.csv", curve)
     write_trades_csv(p.out / "trades.csv", curve.book.trades)
@@ -187,6 +221,8 @@ def run_backtest(p: Plan, *, config_name: str = "", timeout: float | None = None
             "journal": str(p.journal_path),
             "exit_code": code,
             "stop_reason": stop_reason,
+            "engine": engine,
+            "bars": bars,
             "wall_seconds": round(wall, 3),
             "gateway_net_liquidation": nlv,
             "open_positions": opened,

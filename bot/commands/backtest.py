@@ -38,6 +38,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="starting cash in USD (default: the config's gateway.cash)")  # fmt: skip
     p.add_argument("--out", type=Path, metavar="DIR",
                    help="output folder (default runs/backtest-<config>-<from>-<to>)")  # fmt: skip
+    p.add_argument("--engine", choices=("inprocess", "gateway"), default="inprocess",
+                   help="inprocess (default): the daemon's parts stepped through the simulated "
+                   "world; gateway: the whole daemon through the embedded gateway's wire "
+                   "protocol (slower; a fidelity check)")  # fmt: skip
     p.add_argument("--log-level", default="WARNING", metavar="LEVEL",
                    help="the daemon's log level during the replay (default WARNING)")  # fmt: skip
 
@@ -67,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         f"{p.start:%Y-%m-%d %H:%M} to {p.end:%Y-%m-%d %H:%M} UTC, cash {p.cash:,.0f}",
         flush=True,
     )
-    result = run_backtest(p, config_name=str(args.config))
+    result = run_backtest(p, config_name=str(args.config), engine=args.engine)
     if result.code != 0:
         print(f"ibbot backtest: the replay failed ({result.stop_reason}); see the log "
               f"and {p.journal_path}", file=sys.stderr)  # fmt: skip

@@ -217,6 +217,10 @@ class SimBroker:
         return self._advance(now, inclusive=True)
 
     # --- queries -------------------------------------------------------------------------
+    def working_con_ids(self) -> list[int]:
+        """Contracts with working orders: the only ones a tick can change anything for."""
+        return self._book.working_con_ids()
+
     def open_orders(self, account: str, client_id: int | None = None) -> list[OrderSnapshot]:
         return [
             o.snapshot()

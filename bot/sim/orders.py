@@ -233,6 +233,10 @@ class OrderBook:
         self._active.get(o.contract.conId, {}).pop(o.key, None)
         self.completed.setdefault(o.account, []).append(o)
 
+    def working_con_ids(self) -> list[int]:
+        """The contracts with working orders, in the order they first had one."""
+        return [cid for cid, found in self._active.items() if found]
+
     def working_on(self, con_id: int) -> list[SimOrder]:
         """The contract's working orders, in time priority (a copy: matching mutates the index)."""
         found = self._active.get(con_id)

@@ -183,9 +183,11 @@ class SimBrokerAdapter:
                 trade.cancelledEvent.emit(trade)
 
     def _execution(self, ev: ExecutionEvent) -> None:
-        ex = ev.execution
-        if ex.execId in self._fills:
+        if ev.execution.execId in self._fills:
             return
+        # IB's execution times have whole seconds (the wire says "yyyymmdd hh:mm:ss").
+        ex = copy.copy(ev.execution)
+        ex.time = ex.time.replace(microsecond=0)
         trade = self._trades.get(ex.orderId)
         contract = trade.contract if trade is not None else ev.contract
         fill = Fill(contract, ex, CommissionReport(), ex.time)

@@ -1,0 +1,234 @@
+"""The in-process backtest: the daemon's own parts stepped through the simulated world.
+
+Nothing here decides a trade or a fill. ``bot.wiring.Trader`` builds the strategies, risk,
+executor and journal exactly as ``ibbot run`` does; only the adapters differ
+(bot/venues/sim.py, bot/venues/sim_feed.py) and the loop below moves time instead of a socket.
+Time is event time only: no sleeps, no throttles, no wall clock.
+
+The loop keeps the simulated gateway's timing, so both engines give the same orders and fills
+(tests/backtest/test_engine_parity.py):
+
+* time visits every source-bar end of the subscribed instruments; bars that close there reach
+  the strategies at that instant and their orders reach the broker at that instant;
+* between bar ends, the broker sees the ticks of the instruments with working orders (the
+  others' last prints are marked at their bar closes). When a tick produces an event (a fill,
+  a trigger), the step runs on to the next point of the gateway's 5-second step grid, where a
+  client of the gateway would read it; strategies answer there;
+* a daily scan runs at its time, and time waits for it (qualify, subscribe, warm up).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from bot.config import BotConfig
+from bot.engine import Clock
+from bot.journal import Journal, broker_identity
+from bot.pacing import PacingGovernor
+from bot.sim.broker import BrokerConfig
+from bot.sim.clock import SimClock
+from bot.sim.market import Market
+from bot.sim.world import SimWorld
+from bot.status import summary_text
+from bot.venues.sim import SimBrokerAdapter, SimVenue
+from bot.venues.sim_feed import SimFeed
+from bot.wiring import Options, Trader, qualify
+
+log = logging.getLogger(__name__)
+
+STEP = timedelta(seconds=5)  # the simulated gateway's step (GatewayConfig.step)
+END_OF_DATA = "end of the simulated gateway's data"  # as bot.lifecycle says it
+
+
+def unlimited_pacing() -> PacingGovernor:
+    """A backtest has no message rate: every send goes at once."""
+    return PacingGovernor(rate=1e12, burst=1 << 30)
+
+
+class InProcessRun:
+    """One backtest over ``[start, end]`` of ``market`` (see module doc)."""
+
+    def __init__(
+        self,
+        cfg: BotConfig,
+        market: Market,
+        *,
+        start: datetime,
+        end: datetime,
+        cash: float,
+        progress: Callable[[datetime], None] | None = None,
+    ) -> None:
+        g = cfg.gateway
+        assert g is not None
+        self.cfg = cfg
+        self.start, self.end = start, end
+        self.account = g.account
+        broker_cfg = BrokerConfig.of(g.participation, g.slippage_ticks, g.commission)
+        self.world = SimWorld(market, SimClock(start, None), broker_cfg)
+        self.world.broker.open_account(self.account, cash)
+        self.broker = SimBrokerAdapter(self.world, self.account, client_id=cfg.ib.client_id)
+        self.venue = SimVenue(self.world)
+        self.clock = Clock(start)
+        self.progress = progress
+        self.trader: Trader | None = None
+        self.journal: Journal | None = None
+        self.stop_reason = ""
+        self.summary = ""
+        self.bars = 0  # source bars read (all streams)
+
+    @property
+    def feed(self) -> SimFeed:
+        assert self.trader is not None
+        feed = self.trader.feed
+        assert isinstance(feed, SimFeed)
+        return feed
+
+    # ---- the run ------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        """Replay to the end; the exit code (0: ran to its end)."""
+        cfg = self.cfg
+        self.journal = journal = Journal(cfg.journal.path)
+        journal.begin_run(
+            now=self.start, account=self.account, mode=cfg.mode, dry_run=False,
+            config=cfg.model_dump_json(), broker=broker_identity(self.account, embedded=True),
+        )  # fmt: skip
+        try:
+            await self._start(journal)
+            await self._replay()
+            self.stop_reason = END_OF_DATA
+        finally:
+            self._shutdown()
+        return 0
+
+    async def _start(self, journal: Journal) -> None:
+        cfg = self.cfg
+        infos = await qualify(cfg, self.venue)
+        market, now = self.world.market, self.world.clock.now
+        self.trader = trader = Trader(
+            cfg, venue=self.venue, broker=self.broker, journal=journal, infos=infos,
+            make_feed=lambda on_bar, on_tick: SimFeed(market, now, on_bar, on_tick),
+            clock=self.clock, options=Options(self.account, pacing=unlimited_pacing()),
+        )  # fmt: skip
+        await trader.executor.reconcile(verify=trader.traded)
+        await self.feed.start()
+        if trader.scans:
+            self.feed.clock_listeners.append(trader.scans.observe)
+        trader.engine.start_strategies()
+        self.broker.deliver()
+
+    async def _replay(self) -> None:
+        feed, world, broker = self.feed, self.world, self.broker
+        while True:
+            t = self._next_time()
+            if t is None:
+                return
+            now = world.stepped_to
+            active = world.broker.working_con_ids()
+            if active:
+                t = self._match_until(now, t, active)
+            else:
+                broker.take(world.step_lazy(now, t, ()))
+            self._set_time(t)
+            broker.deliver()
+            if feed.tick_con_ids:
+                feed.take_ticks(world.market.ticks_of(feed.tick_con_ids, now, t))
+            marks = feed.advance_to(t)
+            self.bars += len(marks)
+            world.mark(marks)
+            broker.deliver()
+            await self._scans_done()
+            if self.progress is not None:
+                self.progress(t)
+
+    def _next_time(self) -> datetime | None:
+        """The next instant something happens: a bar closes, or a daily scan is due."""
+        feed = self.feed
+        t = feed.next_time()
+        scan = self._next_scan()
+        if scan is not None and (t is None or scan < t):
+            t = scan
+        if t is None or t > self.end:
+            return None
+        return t
+
+    def _match_until(self, t0: datetime, t1: datetime, active: list[int]) -> datetime:
+        """Ticks of the instruments with working orders in (t0, t1] to the broker. At the
+        first tick that changes an order, the step ends at the next grid point instead (the
+        gateway's client reads the news there); returns where the step ended."""
+        world, broker = self.world, self.broker
+        on_tick = world.broker.on_tick
+        stop: datetime | None = None
+        for tick in world.market.ticks_of(active, t0, t1):
+            if stop is not None and tick.time > stop:
+                break
+            events = on_tick(tick)
+            if events:
+                broker.take(events)
+                if stop is None:
+                    stop = min(t1, _grid_ceil(tick.time))
+        end = stop or t1
+        broker.take(world.broker.on_time(end))
+        world.stepped_to = max(world.stepped_to, end)
+        return end
+
+    def _set_time(self, t: datetime) -> None:
+        clock = self.world.clock
+        if t > clock.now():
+            clock.advance(t - clock.now())
+
+    def _next_scan(self) -> datetime | None:
+        scans = self.trader.scans if self.trader else None
+        if not scans:
+            return None
+        now = self.world.clock.now()
+        # Due at the first market time from its ``at``: a bar end gets there first when bars
+        # flow; with nothing subscribed yet, time goes to the scan itself.
+        return min(e.schedule.next_due(now) for e in scans.entries)
+
+    async def _scans_done(self) -> None:
+        scans = self.trader.scans if self.trader else None
+        if not scans:
+            return
+        scans.observe(self.world.clock.now())
+        for task in scans.running():
+            await task
+        self.broker.deliver()
+
+    # ---- the end ------------------------------------------------------------------------
+
+    def _shutdown(self) -> None:
+        trader, journal = self.trader, self.journal
+        if trader is not None:
+            trader.engine.stop_strategies()
+            self.broker.deliver()
+            trader.executor.shutdown()
+            self.broker.deliver()
+            self.summary = summary_text(_SummarySource(self, trader))
+        if journal is not None:
+            journal.end_run(now=self.world.clock.now(), summary=self.summary)
+            journal.close()
+
+    def net_liquidation(self) -> float | None:
+        return self.venue.net_liquidation(self.account)
+
+
+class _SummarySource:
+    """What bot.status.summary_text reads of a daemon."""
+
+    def __init__(self, run: InProcessRun, trader: Trader) -> None:
+        self.engine, self.feed, self.executor = trader.engine, trader.feed, trader.executor
+        self.cfg, self.clock = run.cfg, run.clock
+        self.account, self.dry_run = run.account, False
+        self.stop_reason = run.stop_reason
+        self.uptime = 0.0
+        self.infos = trader.infos
+
+
+def _grid_ceil(t: datetime) -> datetime:
+    """The first point of the 5-second step grid at or after ``t``."""
+    epoch = datetime(1970, 1, 1, tzinfo=t.tzinfo)
+    rem = (t - epoch) % STEP
+    return t if not rem else t + (STEP - rem)
