@@ -20,10 +20,17 @@ log = logging.getLogger(__name__)
 
 
 async def start_embedded_gateway(
-    g: EmbeddedGatewayConfig, *, end: datetime | None = None, market: Market | None = None
+    g: EmbeddedGatewayConfig,
+    *,
+    end: datetime | None = None,
+    market: Market | None = None,
+    event_time: bool = False,
 ) -> Gateway:
     """A started gateway on a free loopback port; ``end`` stops its replay there, ``market``
-    replays an already loaded market instead of loading ``g.data`` again."""
+    replays an already loaded market instead of loading ``g.data`` again. ``event_time``: a
+    backtest's gateway, whose pacing rules (on wall time at IB) are off, so nothing it answers
+    depends on how fast the machine is."""
+    from bot.gateway.pacing import PacingLimits
     from bot.gateway.server import Gateway, GatewayConfig
     from bot.sim.broker import BrokerConfig
 
@@ -40,6 +47,8 @@ async def start_embedded_gateway(
         seed=g.seed,
         server_version=None,
         broker=BrokerConfig.of(g.participation, g.slippage_ticks, g.commission),
+        pacing=PacingLimits(enabled=not event_time),
+        max_message_rate=0 if event_time else 50,
     )
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         # Its per-request lines would drown the bot's own; warnings still show.

@@ -37,6 +37,7 @@ from bot.executor import OrderExecutor
 from bot.feed import Feed
 from bot.guard import GuardError, check_account
 from bot.journal import Journal, broker_identity, dry_run_path
+from bot.pacing import PacingGovernor
 from bot.positions import PositionMismatchError
 from bot.status import status_line, summary_text
 from bot.venues.ib import IbBroker, IbVenue
@@ -73,6 +74,11 @@ class RunOptions:
     # --reset-positions: where the journal's positions disagree with the account, start the
     # strategies flat instead of refusing to trade (bot/executor.py, reconcile).
     reset_positions: bool = False
+    # Embedded gateway at max speed, in lockstep with this daemon (``ibbot backtest --engine
+    # gateway``): no step before start-up is done, and none before the daemon has answered
+    # the last one; no client-side throttle and no message-rate pacing, so results do not
+    # depend on wall-clock time.
+    lockstep: bool = False
 
 
 class Daemon:
@@ -188,13 +194,14 @@ class Daemon:
             config=cfg.model_dump_json(), broker=broker,
         )  # fmt: skip
         self.infos = await qualify(cfg, self.venue)
+        pacing = PacingGovernor.unlimited() if self.opts.lockstep else None
         trader = Trader(
             cfg, venue=self.venue, broker=IbBroker(self.ib),
             make_feed=lambda on_bar, on_tick: Feed(
                 self.ib, on_bar, on_tick, current_time=self.venue.current_time
             ),
             journal=self.journal, infos=self.infos, clock=self.clock, heartbeat=self.ib,
-            options=Options(self.account, self.dry_run, cfg.mode, self.opts.live),
+            options=Options(self.account, self.dry_run, cfg.mode, self.opts.live, pacing),
         )  # fmt: skip
         self.executor, self.engine, self.scans = trader.executor, trader.engine, trader.scans
         self.feed = trader.feed  # type: ignore[assignment]
@@ -214,8 +221,26 @@ class Daemon:
 
         assert self.cfg.gateway is not None
         self.gateway = await start_embedded_gateway(
-            self.cfg.gateway, end=self.opts.gateway_end, market=self.opts.gateway_market
-        )
+            self.cfg.gateway, end=self.opts.gateway_end, market=self.opts.gateway_market,
+            event_time=self.opts.lockstep,
+        )  # fmt: skip
+        if self.opts.lockstep:
+            self.ib.client.MaxRequests = 0  # ib_insync's own throttle runs on wall time
+            self.gateway.driver.barrier = self._lockstep
+
+    async def _lockstep(self) -> None:
+        """Before each gateway step: start-up done, and two round trips. The first returns
+        once the client has read all the last step sent (strategies answer synchronously, so
+        their orders are on the socket by then); the second once the gateway has read them.
+        Daily scans due at the gateway's time run here, to their end."""
+        assert self.ready is not None
+        await self.ready.wait()
+        await self.venue.current_time()
+        await self.venue.current_time()
+        if self.scans:
+            self.scans.observe(self.gateway.clock.now())
+            for task in self.scans.running():
+                await task
 
     def _address(self) -> str:
         if self.gateway is not None:
@@ -266,9 +291,9 @@ class Daemon:
             assert self.feed is not None
             feed = self.feed
             feed.clock_listeners.append(self.scans.observe)
-            tasks.append(
-                asyncio.create_task(self.scans.run(idle=lambda: not feed.streams), name="scans")
-            )
+            if not self.opts.lockstep:  # in lockstep the gateway's steps start them
+                scans = self.scans.run(idle=lambda: not feed.streams)
+                tasks.append(asyncio.create_task(scans, name="scans"))
         if self.gateway is not None:
             tasks.append(asyncio.create_task(self._watch_gateway(), name="gateway-watch"))
         try:

@@ -40,6 +40,11 @@ class PacingGovernor:
         self._timer: asyncio.TimerHandle | None = None
         self.delayed = 0  # sends that had to wait: a figure for the status line
 
+    @classmethod
+    def unlimited(cls) -> PacingGovernor:
+        """No message rate (a backtest's): every send goes at once."""
+        return cls(rate=1e12, burst=1 << 30)
+
     @property
     def pending(self) -> int:
         return len(self._queue)

@@ -42,11 +42,6 @@ STEP = timedelta(seconds=5)  # the simulated gateway's step (GatewayConfig.step)
 END_OF_DATA = "end of the simulated gateway's data"  # as bot.lifecycle says it
 
 
-def unlimited_pacing() -> PacingGovernor:
-    """A backtest has no message rate: every send goes at once."""
-    return PacingGovernor(rate=1e12, burst=1 << 30)
-
-
 class InProcessRun:
     """One backtest over ``[start, end]`` of ``market`` (see module doc)."""
 
@@ -110,7 +105,7 @@ class InProcessRun:
         self.trader = trader = Trader(
             cfg, venue=self.venue, broker=self.broker, journal=journal, infos=infos,
             make_feed=lambda on_bar, on_tick: SimFeed(market, now, on_bar, on_tick),
-            clock=self.clock, options=Options(self.account, pacing=unlimited_pacing()),
+            clock=self.clock, options=Options(self.account, pacing=PacingGovernor.unlimited()),
         )  # fmt: skip
         await trader.executor.reconcile(verify=trader.traded)
         await self.feed.start()

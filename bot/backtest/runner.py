@@ -83,9 +83,10 @@ def plan(
     g = cfg.gateway
     if market is None:
         market = Market.load(g.data, Instruments.load(g.instruments), g.seed)
-    traded = sorted({sym for s in cfg.strategies if s.enabled for sym in s.symbols})
-    if not traded:
+    enabled = [s for s in cfg.strategies if s.enabled]
+    if not enabled:
         raise BacktestError("the config has no enabled strategy")
+    traded = sorted({sym for s in enabled for sym in s.symbols})
     by_name = {s.name: s for s in cfg.universe.symbols}
     instruments: dict[str, Instrument] = {}
     for name in traded:
@@ -93,6 +94,11 @@ def plan(
         if len(found) != 1 or not market.has_data(found[0].con_id):
             raise BacktestError(f"{name}: no market data in {g.data}")
         instruments[name] = found[0]
+    if any(s.scanner for s in enabled):  # a daily scan may pick any stock with data
+        for cid in market.con_ids():
+            inst = market.instruments.by_con_id(cid)
+            if inst.sec_type == "STK":
+                instruments.setdefault(inst.symbol, inst)
     all_days = trading_days(market, instruments.values())
     if not all_days:
         raise BacktestError(f"{g.data}: no trading days with data for {', '.join(traded)}")
@@ -150,8 +156,9 @@ async def replay(p: Plan, *, timeout: float | None = None) -> tuple[int, Any]:
 
     _fresh_out(p)
     options = RunOptions(
-        handle_signals=True, print_summary=False, gateway_end=p.end, gateway_market=p.market
-    )
+        handle_signals=True, print_summary=False, gateway_end=p.end, gateway_market=p.market,
+        lockstep=True,
+    )  # fmt: skip
     daemon = Daemon(p.cfg, options)
     code = await asyncio.wait_for(daemon.run(), timeout) if timeout else await daemon.run()
     return code, daemon

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -41,6 +42,9 @@ class MarketDriver:
         self._idle_step = gw.config.step
         self._started = False  # as-fast mode: the first step was taken
         self.wake = asyncio.Event()  # clients or subscriptions changed
+        # As-fast mode in lockstep (a backtest through the wire): awaited before every step,
+        # so the embedding client has answered everything the last step sent (see RunOptions)
+        self.barrier: Callable[[], Awaitable[None]] | None = None
 
     @property
     def stepped_to(self) -> datetime:
@@ -116,9 +120,11 @@ class MarketDriver:
                 self.wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), IDLE_POLL)
-            if not self._started:
+            if not self._started and self.barrier is None:
                 self._started = True
                 await asyncio.sleep(self.gw.config.start_delay)
+        if self.barrier is not None:
+            await self.barrier()
         step = self._idle_step
         grid = self.gw.config.step
         target = on_grid(self.stepped_to + step, grid)
@@ -140,6 +146,8 @@ class MarketDriver:
             return True
         if not gw.sessions:
             return False
+        if self.barrier is not None:
+            return True  # in lockstep the embedding client decides, step by step
         s = gw.streams
         if s.ticks or s.rt_bars or s.hist or s.scans:
             return True
