@@ -358,9 +358,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="skip a gateway-replay run estimated to take longer (default 120)")
     args = ap.parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    engine = ib.effective_engine(args.engine)
-    note = "" if engine == args.engine else " (this checkout's ibbot backtest has no --engine)"
-    print(f"engine: {engine}{note}; sizes: {'quick' if args.quick else 'full'}", flush=True)
+    engine = args.engine
+    print(f"engine: {engine}; sizes: {'quick' if args.quick else 'full'}", flush=True)
     rep = Report()
     gate = Gate(engine, args.gateway_budget)
     with tempfile.TemporaryDirectory(prefix="backtest-bench-") as name:

@@ -8,7 +8,6 @@ parameter), wall time and peak RSS of the process, and its trades.csv / kpis.jso
 from __future__ import annotations
 
 import csv
-import functools
 import json
 import os
 import subprocess
@@ -28,31 +27,6 @@ INSTRUMENTS = REPO / "config" / "instruments.yaml"
 IBBOT = [sys.executable, "-m", "bot"]
 
 
-@functools.cache
-def engine_flag_supported() -> bool:
-    """Whether this checkout's ``ibbot backtest`` knows ``--engine`` (asked once per process).
-
-    Until the in-process engine lands there is only the gateway replay and no flag: callers
-    then run without it (TEMPORARY: remove with the first release that has --engine).
-    """
-    help_text = subprocess.run(
-        [*IBBOT, "backtest", "--help"], cwd=REPO, capture_output=True, text=True, check=True
-    ).stdout
-    return "--engine" in help_text
-
-
-def effective_engine(engine: str) -> str:
-    """The engine a run asked for ``engine`` really uses (gateway while there is no flag)."""
-    return engine if engine_flag_supported() else "gateway"
-
-
-def commission_key_supported() -> bool:
-    """Whether the config schema has ``gateway.commission`` yet (being added in parallel)."""
-    from bot.config import EmbeddedGatewayConfig
-
-    return "commission" in EmbeddedGatewayConfig.model_fields
-
-
 def sma_config(
     symbols: Sequence[str],
     *,
@@ -68,10 +42,10 @@ def sma_config(
     """YAML of sma_crossover long/flat, ``quantity`` shares, on ``symbols`` (all NASDAQ stocks).
 
     Cash is ample and the order-rate limit off, so no order is refused for reasons backtrader
-    does not model; ``commission: none`` once the config has the key.
+    does not model; no commission, and market orders fill at the trade price (``fill_at:
+    last``) as backtrader fills them, not across the quoted spread as at IB.
     """
     names = ", ".join(symbols)
-    commission = "  commission: none\n" if commission_key_supported() else ""
     return (
         "ib: {client_id: 41}\n"
         "gateway:\n"
@@ -79,7 +53,8 @@ def sma_config(
         f"  instruments: {instruments}\n"
         "  seed: 1\n"
         f"  cash: {cash:.0f}\n"
-        f"{commission}"
+        "  commission: none\n"
+        "  fill_at: last\n"
         "universe:\n"
         "  defaults: {sec_type: STK, exchange: SMART, currency: USD, primary_exchange: NASDAQ}\n"
         f"  symbols: [{names}]\n"
@@ -98,7 +73,7 @@ def sma_config(
 class Run:
     """One finished ``ibbot backtest`` process."""
 
-    engine: str  # the engine it really used
+    engine: str
     returncode: int
     wall_seconds: float  # the whole process: interpreter start, imports, data, replay, reports
     peak_rss_mb: float  # of the process (ru_maxrss of exactly this child)
@@ -134,10 +109,9 @@ def backtest(
     """``ibbot backtest CONFIG --from --to --out [--engine]`` in a fresh process, measured."""
     cmd = [*IBBOT, "backtest", str(config), "--from", first.isoformat(),
            "--to", last.isoformat(), "--out", str(out)]  # fmt: skip
-    if engine_flag_supported():
-        cmd += ["--engine", engine]
+    cmd += ["--engine", engine]
     code, wall, rss, stdout, stderr = measure(cmd, timeout=timeout)
-    return Run(effective_engine(engine), code, wall, rss, out, stdout, stderr)
+    return Run(engine, code, wall, rss, out, stdout, stderr)
 
 
 def measure(

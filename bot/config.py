@@ -136,6 +136,9 @@ class EmbeddedGatewayConfig(_Model):
     participation: float | None = Field(default=None, gt=0, le=1)
     slippage_ticks: float = Field(default=0, ge=0)  # market orders, against the order
     commission: Schedule = "ib_fixed"  # bot/sim/commission.py
+    # Where marketable orders fill: "quote" (the ask for a buy, the bid for a sell, as at IB)
+    # or "last" (the trade price, as bar-based backtesters such as backtrader fill).
+    fill_at: Literal["quote", "last"] = "quote"
 
     @field_validator("data", "instruments")
     @classmethod

@@ -14,6 +14,7 @@ from bot.config import EmbeddedGatewayConfig
 
 if TYPE_CHECKING:  # the gateway package is imported only when one is started
     from bot.gateway.server import Gateway
+    from bot.sim.broker import BrokerConfig
     from bot.sim.market import Market
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,6 @@ async def start_embedded_gateway(
     depends on how fast the machine is."""
     from bot.gateway.pacing import PacingLimits
     from bot.gateway.server import Gateway, GatewayConfig
-    from bot.sim.broker import BrokerConfig
 
     gcfg = GatewayConfig(
         host="127.0.0.1",
@@ -46,7 +46,7 @@ async def start_embedded_gateway(
         cash=g.cash,
         seed=g.seed,
         server_version=None,
-        broker=BrokerConfig.of(g.participation, g.slippage_ticks, g.commission),
+        broker=broker_config(g),
         pacing=PacingLimits(enabled=not event_time),
         max_message_rate=0 if event_time else 50,
     )
@@ -60,3 +60,10 @@ async def start_embedded_gateway(
         gateway.port, g.speed or "max",
     )  # fmt: skip
     return gateway
+
+
+def broker_config(g: EmbeddedGatewayConfig) -> BrokerConfig:
+    """The simulated broker a config's ``gateway:`` block asks for (both backtest engines)."""
+    from bot.sim.broker import BrokerConfig
+
+    return BrokerConfig.of(g.participation, g.slippage_ticks, g.commission, fill_at=g.fill_at)

@@ -24,10 +24,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.config import BotConfig
+from bot.embedded_gateway import broker_config
 from bot.engine import Clock
 from bot.journal import Journal, broker_identity
 from bot.pacing import PacingGovernor
-from bot.sim.broker import BrokerConfig
 from bot.sim.clock import SimClock
 from bot.sim.market import Market
 from bot.sim.world import SimWorld
@@ -60,8 +60,7 @@ class InProcessRun:
         self.cfg = cfg
         self.start, self.end = start, end
         self.account = g.account
-        broker_cfg = BrokerConfig.of(g.participation, g.slippage_ticks, g.commission)
-        self.world = SimWorld(market, SimClock(start, None), broker_cfg)
+        self.world = SimWorld(market, SimClock(start, None), broker_config(g))
         self.world.broker.open_account(self.account, cash)
         self.broker = SimBrokerAdapter(self.world, self.account, client_id=cfg.ib.client_id)
         self.venue = SimVenue(self.world)

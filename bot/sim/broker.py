@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -93,16 +93,23 @@ class BrokerConfig:
     check_buying_power: bool = True
     day_tz: str = "US/Eastern"
     first_perm_id: int = 1_000_001
+    fill_at_quote: bool = True  # False: marketable orders fill at the trade price (no spread)
 
     @classmethod
     def of(
-        cls, participation: float | None, slippage_ticks: float, commission: Schedule
+        cls,
+        participation: float | None,
+        slippage_ticks: float,
+        commission: Schedule,
+        *,
+        fill_at: str = "quote",
     ) -> BrokerConfig:
         """The settings a run config or ``ibbot gateway`` chooses; the rest at defaults."""
         return cls(
             commission=CommissionConfig(schedule=commission),
             slippage_ticks=slippage_ticks,
             participation=participation,
+            fill_at_quote=fill_at == "quote",
         )
 
 
@@ -203,6 +210,8 @@ class SimBroker:
             return events
         inst = self.instruments.by_con_id(tick.con_id)
         liquid = tick_is_liquid(inst, tick.time)
+        if not self.config.fill_at_quote:  # one place: every fill rule then sees no spread
+            tick = replace(tick, bid=tick.last, ask=tick.last)
         for o in working:
             lim = o.resting_limit
             if lim is not None and not _reaches(o.side, lim, tick):

@@ -5,7 +5,8 @@ of the sample: entry and exit time and price, and quantity, one to one.
 Both see the same bars: the warm-up is ``WARMUP_DAYS`` trading days read before ``FIRST``
 (ibbot's "N D" warm-up from --from's regular open), fed to backtrader too, which trades only
 from FIRST's open as ibbot does. Market orders fill at the next bar's open (backtrader's
-default). Commission: none (compared once the config has ``gateway.commission``).
+default): the config says ``fill_at: last`` (the trade price, no quoted spread) and
+``commission: none``, as backtrader assumes.
 
 Timestamps. ibbot's trades.csv times are fill times: the time of the price the order filled at.
 backtrader's are bar times: the start of the bar whose open filled it (its data is dated by bar
@@ -14,10 +15,7 @@ is mapped to the start of the 1-minute bar that contains it: the in-process engi
 bar's open maps to itself, the gateway's fill on its first tick (about a second in) to the same
 bar start.
 
-Prices. The in-process engine must match backtrader exactly. The gateway replay fills a market
-order at the far side of the quote on the first tick after the decision, up to the instrument's
-quoted spread away from the bar's open; when that is the engine used (the ``--engine`` flag does
-not exist yet), prices are compared within that spread.
+Prices must match exactly, on both engines.
 """
 
 from __future__ import annotations
@@ -26,6 +24,8 @@ import math
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bench import backtrader_sma as btsma
 from bench import ibbot_backtest as ib
 from bot.sim.instruments import Instruments
@@ -33,7 +33,6 @@ from bot.sim.instruments import Instruments
 SYMBOLS = ("AAPL", "MSFT", "NVDA")
 FIRST, LAST = date(2026, 10, 2), date(2026, 10, 5)  # a Friday and a Monday: one overnight gap
 WARMUP_DAYS = 1  # 2026-10-01, the sample's first day
-ENGINE = "inprocess"
 BAR = timedelta(minutes=1)
 FIELDS = ("symbol", "quantity", "entry_time", "entry_price", "exit_time", "exit_price")
 
@@ -114,10 +113,11 @@ def test_fill_time_maps_to_its_bar_start() -> None:
     assert _bar_start("2026-10-02T13:31:00+00:00") == datetime(2026, 10, 2, 13, 31, tzinfo=UTC)
 
 
-def test_same_round_trips_as_backtrader(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["inprocess", "gateway"])
+def test_same_round_trips_as_backtrader(engine: str, tmp_path: Path) -> None:
     config = tmp_path / "sma.yaml"
     config.write_text(ib.sma_config(SYMBOLS, warmup_days=WARMUP_DAYS))
-    run = ib.backtest(config, FIRST, LAST, tmp_path / "out", engine=ENGINE, timeout=120).check()
+    run = ib.backtest(config, FIRST, LAST, tmp_path / "out", engine=engine, timeout=120).check()
 
     instruments = Instruments.load(ib.INSTRUMENTS)
     windows = [
@@ -128,10 +128,7 @@ def test_same_round_trips_as_backtrader(tmp_path: Path) -> None:
     ours = _ibbot_trips(rows)
     assert ours, "ibbot made no round trip: the slice cannot cross-check anything"
 
-    spread = max(instruments.by_symbol(s).spread for s in SYMBOLS)
-    tol = spread + 1e-9 if run.engine == "gateway" else 1e-9
-    problems = diff(ours, theirs, tol)
+    problems = diff(ours, theirs, 1e-9)
     assert not problems, f"engine {run.engine}:\n{problems}"
-    if ib.commission_key_supported():
-        paid = [float(r["commission"]) for r in rows]
-        assert not any(paid), f"commission: none, yet ibbot charged {sum(paid):g}"
+    paid = [float(r["commission"]) for r in rows]
+    assert not any(paid), f"commission: none, yet ibbot charged {sum(paid):g}"
