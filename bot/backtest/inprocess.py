@@ -30,6 +30,7 @@ from bot.journal import Journal, broker_identity
 from bot.pacing import PacingGovernor
 from bot.sim.clock import SimClock
 from bot.sim.market import Market
+from bot.sim.types import SimTick
 from bot.sim.world import SimWorld
 from bot.status import summary_text
 from bot.venues.sim import SimBrokerAdapter, SimVenue
@@ -155,7 +156,7 @@ class InProcessRun:
         world, broker = self.world, self.broker
         on_tick = world.broker.on_tick
         stop: datetime | None = None
-        for tick in world.market.ticks_of(active, t0, t1):
+        for tick in self._ticks(active, t0, t1):
             if stop is not None and tick.time > stop:
                 break
             events = on_tick(tick)
@@ -167,6 +168,22 @@ class InProcessRun:
         broker.take(world.broker.on_time(end))
         world.stepped_to = max(world.stepped_to, end)
         return end
+
+    def _ticks(self, active: list[int], t0: datetime, t1: datetime) -> list[SimTick]:
+        """The ticks that can change an order in (t0, t1]: only the next one where all that
+        works on an instrument is market orders arriving on a bar boundary (the fast path:
+        the same tick, without building the bar's path), else all of them."""
+        world = self.world
+        firsts = []
+        for cid in active:
+            tick = world.market.opening_tick(cid, t0)
+            if tick is None or not world.broker.takes_any_price(tick):
+                return world.market.ticks_of(active, t0, t1)
+            firsts.append(tick)
+        order = {cid: n for n, cid in enumerate(world.market.con_ids())}
+        return sorted(
+            (t for t in firsts if t.time <= t1), key=lambda t: (t.time, order[t.con_id])
+        )
 
     def _set_time(self, t: datetime) -> None:
         clock = self.world.clock

@@ -230,6 +230,19 @@ class SimBroker:
         """Contracts with working orders: the only ones a tick can change anything for."""
         return self._book.working_con_ids()
 
+    def takes_any_price(self, tick: SimTick) -> bool:
+        """Whether every working order on the tick's contract fills whole on it, whatever
+        its price and size (market orders, no participation cap, in their session): then
+        no later tick matters to them."""
+        if self.config.participation is not None:
+            return False
+        liquid = tick_is_liquid(self.instruments.by_con_id(tick.con_id), tick.time)
+        return all(
+            o.order.orderType == "MKT" and o.phase is Phase.ACTIVE and o.order.tif != "FOK"
+            and (liquid or o.order.outsideRth)
+            for o in self._book.working_on(tick.con_id)
+        )
+
     def open_orders(self, account: str, client_id: int | None = None) -> list[OrderSnapshot]:
         return [
             o.snapshot()

@@ -273,6 +273,23 @@ class Market:
                 cols.append(self._series_ticks(s, i0, i1, a, b))
         return _merge_ticks(cols)[1] if cols else []
 
+    def opening_tick(self, con_id: int, after: datetime) -> SimTick | None:
+        """The first tick of ``con_id`` after ``after`` when it is a bar's first one (the
+        order arrived on a bar boundary), built without the bar's path: the path starts at
+        the bar's open by construction, so this is the tick ``ticks_of`` would give, but for
+        its sizes (NaN here: use it only where sizes do not matter). None otherwise."""
+        s = self._series.get(con_id)
+        if s is None:
+            return None
+        a = _ms(after)
+        i = int(np.searchsorted(s.end_ms, a, "right"))
+        if i >= len(s.t_ms) or s.t_ms[i] < a:
+            return None  # no more data, or the next tick is inside a bar
+        price = np.array([s.o[i]])
+        bid, ask = self._bid_ask(s, price)
+        t = _dt_ms(int(s.t_ms[i]) + int(_TICK_OFFSETS_MS[0]))
+        return SimTick(t, con_id, float(price[0]), NAN, float(bid[0]), float(ask[0]), NAN, NAN)
+
     def _tick_chunk(self, chunk: int) -> tuple[I64, list[SimTick]]:
         """All ticks with time in (chunk * _CHUNK_MS, (chunk + 1) * _CHUNK_MS], merged."""
         cached = self._chunks.get(chunk)

@@ -13,6 +13,7 @@ session count, as for IB's real-time bars. The backtest loop (bot/backtest/inpro
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -77,6 +78,9 @@ class SimFeed(StreamBook):
         self.streams: dict[StreamKey, SimStream] = {}
         self._data: dict[tuple[int, str], ReplayBars] = {}
         self._tick_symbols: dict[int, str] = {}  # conId -> symbol, for tick subscriptions
+        self._due: list[int] = []  # heap of the bar ends (epoch s) streams wait for
+        self._waiting: dict[int, list[SimStream]] = {}  # bar end -> streams reading it next
+        self._order: dict[StreamKey, int] = {}  # declaration order
 
     def _new_stream(
         self, key: StreamKey, contract: Contract, tz: tzinfo, warmup: str, emit: Emit
@@ -91,6 +95,7 @@ class SimFeed(StreamBook):
         data = self._data.get((key.con_id, what))
         if data is None:
             data = self._data[(key.con_id, what)] = self.market.source_bars(key.con_id, what)
+        self._order.setdefault(key, len(self._order))
         return SimStream(key, contract, tz, warmup, emit, data)
 
     def add_ticks(self, symbol: str, contract: Contract) -> None:
@@ -131,6 +136,7 @@ class SimFeed(StreamBook):
             self.take_history(stream, bars, now)
             stream.cursor = bisect.bisect_left(stream.data.start, now_s)
             stream.warming = False
+            self._schedule(stream)
 
     def stop(self) -> None:
         self._started = False
@@ -139,35 +145,58 @@ class SimFeed(StreamBook):
 
     def next_time(self) -> datetime | None:
         """End of the next source bar any stream will read (None: all read)."""
-        best: int | None = None
-        for s in self.streams.values():
-            if s.cursor < len(s.data.end):
-                end = s.data.end[s.cursor]
-                if best is None or end < best:
-                    best = end
-        return None if best is None else _dt(best)
+        due = self._due
+        while due and not self._due_streams(due[0]):
+            heapq.heappop(due)  # every stream that waited for it was removed
+        return _dt(due[0]) if due else None
+
+    def _due_streams(self, end: int) -> list[SimStream]:
+        waiting = self._waiting.get(end, [])
+        live = [s for s in waiting if self.streams.get(s.key) is s and _end_at(s) == end]
+        if not live:
+            self._waiting.pop(end, None)
+        return live
+
+    def _schedule(self, s: SimStream) -> None:
+        if s.cursor < len(s.data.end):
+            end = s.data.end[s.cursor]
+            waiting = self._waiting.get(end)
+            if waiting is None:
+                self._waiting[end] = [s]
+                heapq.heappush(self._due, end)
+            else:
+                waiting.append(s)
 
     def advance_to(self, t: datetime) -> list[tuple[int, float]]:
         """Hand every source bar ending by ``t`` to its streams' builders (closed bars go to
-        the engine), move the market clock to ``t``; the (conId, close) of each bar read."""
+        the engine), move the market clock to ``t``; the (conId, close) of each bar read.
+        Streams are read in the order they were declared, as the gateway streams them."""
         t_s = _sec(t)
         marks: list[tuple[int, float]] = []
-        for s in list(self.streams.values()):
-            d, i = s.data, s.cursor
-            n = len(d.end)
-            if i >= n or d.end[i] > t_s:
-                continue
-            symbol, rth, builder = s.key.symbol, s.key.use_rth, s.builder
-            while i < n and d.end[i] <= t_s:
-                if not rth or d.liquid[i]:
-                    close = d.close[i]
-                    self.last_price[symbol] = close
-                    builder.add(_dt(d.start[i]), d.open[i], d.high[i], d.low[i], close, d.volume[i])
-                    marks.append((s.key.con_id, close))
-                i += 1
-            s.cursor = i
+        due: list[SimStream] = []
+        while self._due and self._due[0] <= t_s:
+            end = heapq.heappop(self._due)
+            due.extend(self._due_streams(end))
+            self._waiting.pop(end, None)
+        order = self._order
+        for s in sorted(due, key=lambda s: order[s.key]) if len(due) > 1 else due:
+            self._read(s, t_s, marks)
+            self._schedule(s)
         self.advance(t)
         return marks
+
+    def _read(self, s: SimStream, t_s: int, marks: list[tuple[int, float]]) -> None:
+        d, i = s.data, s.cursor
+        n = len(d.end)
+        symbol, rth, builder, con_id = s.key.symbol, s.key.use_rth, s.builder, s.key.con_id
+        while i < n and d.end[i] <= t_s:
+            if not rth or d.liquid[i]:
+                close = d.close[i]
+                self.last_price[symbol] = close
+                builder.add(_dt(d.start[i]), d.open[i], d.high[i], d.low[i], close, d.volume[i])
+                marks.append((con_id, close))
+            i += 1
+        s.cursor = i
 
     @property
     def tick_con_ids(self) -> list[int]:
@@ -185,6 +214,10 @@ class SimFeed(StreamBook):
             self.ticks_out += 1
             on_tick(Tick(symbol, st.time, st.bid, st.ask, last, st.bid_size, st.ask_size,
                          st.last_size))  # fmt: skip
+
+
+def _end_at(s: SimStream) -> int | None:
+    return s.data.end[s.cursor] if s.cursor < len(s.data.end) else None
 
 
 def _has_duration(warmup: str) -> bool:
