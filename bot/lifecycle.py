@@ -39,6 +39,7 @@ from bot.guard import GuardError, check_account
 from bot.journal import Journal, broker_identity, dry_run_path
 from bot.positions import PositionMismatchError
 from bot.status import status_line, summary_text
+from bot.venues.dry_run import DryRunBroker
 from bot.venues.ib import IbBroker, IbVenue
 from bot.wiring import Options, StartupError, Trader, qualify
 
@@ -188,8 +189,12 @@ class Daemon:
             config=cfg.model_dump_json(), broker=broker,
         )  # fmt: skip
         self.infos = await qualify(cfg, self.venue)
+        # A dry run trades on the simulated broker, fed by the live prices: nothing is sent.
+        orders_to = (
+            DryRunBroker(self.account, self.clock.now) if self.dry_run else IbBroker(self.ib)
+        )
         trader = Trader(
-            cfg, venue=self.venue, broker=IbBroker(self.ib),
+            cfg, venue=self.venue, broker=orders_to,
             make_feed=lambda on_bar, on_tick: Feed(
                 self.ib, on_bar, on_tick, current_time=self.venue.current_time
             ),

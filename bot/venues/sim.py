@@ -19,6 +19,7 @@ from ib_insync import (
     CommissionReport,
     Contract,
     ContractDetails,
+    Execution,
     Fill,
     Order,
     OrderStatus,
@@ -46,8 +47,17 @@ _WARNING_CODES = frozenset({110, 165, 202, 399, 404, 434, 492, 10167})
 class SimBrokerAdapter:
     """``BrokerPort`` over the world's SimBroker, for one account and client id."""
 
-    def __init__(self, world: SimWorld, account: str, *, client_id: int = 1) -> None:
+    def __init__(
+        self,
+        world: SimWorld,
+        account: str,
+        *,
+        client_id: int = 1,
+        exec_id: Callable[[Execution], str] | None = None,
+    ) -> None:
+        """``exec_id``: the id to report for an execution instead of the broker's own."""
         self.world = world
+        self._exec_id = exec_id
         self.account = account
         self.client_id = client_id
         self._trades: dict[int, Trade] = {}  # by orderId
@@ -184,6 +194,8 @@ class SimBrokerAdapter:
 
     def _execution(self, ev: ExecutionEvent) -> None:
         ex = ev.execution
+        if self._exec_id is not None:
+            ex.execId = self._exec_id(ex)
         if ex.execId in self._fills:
             return
         trade = self._trades.get(ex.orderId)
@@ -198,7 +210,7 @@ class SimBrokerAdapter:
             trade.fillEvent.emit(trade, fill)
         report = fill.commissionReport
         r = ev.commission_report
-        report.execId, report.commission, report.currency = r.execId, r.commission, r.currency
+        report.execId, report.commission, report.currency = ex.execId, r.commission, r.currency
         report.realizedPNL, report.yield_ = r.realizedPNL, r.yield_
         report.yieldRedemptionDate = r.yieldRedemptionDate
         if trade is not None:
