@@ -34,6 +34,8 @@ class SymbolInfo:
     min_tick: float
     tz: tzinfo
     sessions: tuple[tuple[datetime, datetime], ...] = ()  # liquid hours, UTC, ascending
+    # The ib_insync.ContractDetails it came from (a dry run simulates the contract from it).
+    details: Any = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_details(cls, symbol: str, details: Any) -> SymbolInfo:
@@ -45,6 +47,7 @@ class SymbolInfo:
             min_tick=float(details.minTick or 0.0),
             tz=tz,
             sessions=parse_sessions(details.liquidHours or "", tz),
+            details=details,
         )
 
 
@@ -213,7 +216,7 @@ class PnlBook:
 # ---- the context --------------------------------------------------------------------------------
 
 
-class OrderBook(Protocol):
+class PositionsAndOrders(Protocol):
     """The executor's view of a strategy's own position and working orders."""
 
     def position(self, strategy_id: str, symbol: str) -> float: ...
@@ -252,7 +255,7 @@ class EngineContext:
         strategy_id: str,
         symbols: tuple[str, ...],
         *,
-        orders: OrderBook,
+        orders: PositionsAndOrders,
         infos: Mapping[str, SymbolInfo],
         sizing: SizingLike,
         clock: Callable[[], datetime],

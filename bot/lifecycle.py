@@ -40,6 +40,7 @@ from bot.journal import Journal, broker_identity, dry_run_path
 from bot.pacing import PacingGovernor
 from bot.positions import PositionMismatchError
 from bot.status import status_line, summary_text
+from bot.venues.dry_run import DryRunBroker
 from bot.venues.ib import IbBroker, IbVenue
 from bot.wiring import Options, StartupError, Trader, qualify
 
@@ -195,8 +196,12 @@ class Daemon:
         )  # fmt: skip
         self.infos = await qualify(cfg, self.venue)
         pacing = PacingGovernor.unlimited() if self.opts.lockstep else None
+        # A dry run trades on the simulated broker, fed by the live prices: nothing is sent.
+        orders_to = (
+            DryRunBroker(self.account, self.clock.now) if self.dry_run else IbBroker(self.ib)
+        )
         trader = Trader(
-            cfg, venue=self.venue, broker=IbBroker(self.ib),
+            cfg, venue=self.venue, broker=orders_to,
             make_feed=lambda on_bar, on_tick: Feed(
                 self.ib, on_bar, on_tick, current_time=self.venue.current_time
             ),

@@ -5,6 +5,7 @@ Nothing behind these Protocols knows which venue it talks to. Adapters (bot/venu
 | port | IB (live, paper, the simulated gateway) | Sim (in-process: backtests) |
 |---|---|---|
 | ``BrokerPort`` | ``bot.venues.ib.IbBroker`` (ib_insync) | ``bot.venues.sim.SimBrokerAdapter`` |
+| ``PriceFedBroker`` | (the dry run, over IB's prices) | ``bot.venues.dry_run.DryRunBroker`` |
 | ``BarSource`` | ``bot.feed.Feed`` (ib_insync subscriptions) | ``bot.venues.sim_feed.SimFeed`` |
 | ``Venue`` | ``bot.venues.ib.IbVenue`` | ``bot.venues.sim.SimVenue`` |
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ib_insync import Contract, ContractDetails, Fill, Order, Position, Trade
 
@@ -50,6 +51,23 @@ class BrokerPort(Protocol):
     def trades(self) -> list[Trade]: ...
 
     def positions(self) -> list[Position]: ...
+
+
+@runtime_checkable
+class PriceFedBroker(BrokerPort, Protocol):
+    """A simulated broker trading at the prices the daemon sees (the dry run): the executor
+    hands it every contract, bar and price it learns."""
+
+    def add_contract(
+        self, contract: Contract, min_tick: float, details: ContractDetails | None
+    ) -> None: ...
+
+    def on_bar(
+        self, contract: Contract, open_: float, high: float, low: float, close: float,
+        end: datetime,
+    ) -> None: ...  # fmt: skip
+
+    def on_price(self, contract: Contract, price: float, time: datetime) -> None: ...
 
 
 class BarSource(Protocol):

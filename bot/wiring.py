@@ -90,7 +90,7 @@ class Trader:
             now=clock.now, mode=options.mode, live=options.live, pacing=options.pacing,
         )  # fmt: skip
         for name, info in infos.items():
-            self.executor.register_contract(name, info.contract, info.min_tick)
+            self.executor.register_contract(name, info.contract, info.min_tick, info.details)
         self.risk = RiskManager(cfg.risk, journal, next_day=self._next_trading_day)
         first_tz = next(iter(infos.values())).tz if infos else self._scanner_tz()
         self.pnl = PnlBook(first_tz, {}, self.executor.commission)
@@ -191,7 +191,7 @@ class Trader:
                 continue
             info = SymbolInfo.from_details(name, details[0])
             self.infos[name] = info
-            self.executor.register_contract(name, info.contract, info.min_tick)
+            self.executor.register_contract(name, info.contract, info.min_tick, info.details)
         return names
 
 

@@ -19,9 +19,12 @@ The loop keeps the simulated gateway's timing, so both engines give the same ord
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.config import BotConfig
 from bot.embedded_gateway import broker_config
@@ -55,6 +58,7 @@ class InProcessRun:
         end: datetime,
         cash: float,
         progress: Callable[[datetime], None] | None = None,
+        handle_signals: bool = True,
     ) -> None:
         g = cfg.gateway
         assert g is not None
@@ -67,6 +71,7 @@ class InProcessRun:
         self.venue = SimVenue(self.world)
         self.clock = Clock(start)
         self.progress = progress
+        self.handle_signals = handle_signals
         self.trader: Trader | None = None
         self.journal: Journal | None = None
         self.stop_reason = ""
@@ -90,13 +95,20 @@ class InProcessRun:
             now=self.start, account=self.account, mode=cfg.mode, dry_run=False,
             config=cfg.model_dump_json(), broker=broker_identity(self.account, embedded=True),
         )  # fmt: skip
+        previous = _on_signals(self.request_stop) if self.handle_signals else {}
         try:
             await self._start(journal)
             await self._replay()
-            self.stop_reason = END_OF_DATA
+            self.stop_reason = self.stop_reason or END_OF_DATA
         finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
             self._shutdown()
         return 0
+
+    def request_stop(self, reason: str) -> None:
+        """Stop at the next instant (a signal; the figures then cover the part replayed)."""
+        self.stop_reason = self.stop_reason or reason
 
     async def _start(self, journal: Journal) -> None:
         cfg = self.cfg
@@ -116,7 +128,7 @@ class InProcessRun:
 
     async def _replay(self) -> None:
         feed, world, broker = self.feed, self.world, self.broker
-        while True:
+        while not self.stop_reason:
             t = self._next_time()
             if t is None:
                 return
@@ -236,6 +248,19 @@ class _SummarySource:
         self.stop_reason = run.stop_reason
         self.uptime = 0.0
         self.infos = trader.infos
+
+
+def _on_signals(stop: Callable[[str], None]) -> dict[int, Any]:
+    """SIGINT / SIGTERM stop the replay between two instants. A plain handler, not the
+    loop's: the replay rarely gives the event loop a turn."""
+    def handler(signum: int, _frame: Any) -> None:
+        stop(f"signal {signal.Signals(signum).name}")
+
+    previous: dict[int, Any] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError):  # not the main thread: the caller handles them
+            previous[sig] = signal.signal(sig, handler)
+    return previous
 
 
 def _grid_ceil(t: datetime) -> datetime:

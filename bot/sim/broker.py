@@ -39,9 +39,9 @@ from bot.sim.instruments import Instrument, Instruments
 from bot.sim.matching import CLOSE_TYPES, close_fill, decide, fill_quantity
 from bot.sim.orders import (
     UNSET,
-    OrderBook,
     Phase,
     SimOrder,
+    SimOrderIndex,
     arrival_state,
     modified_state,
     oca_group,
@@ -131,7 +131,7 @@ class SimBroker:
         self._reference_price = reference_price
         self._marks: dict[int, float] = {}
         self._accounts: dict[str, Account] = {}
-        self._book = OrderBook()
+        self._book = SimOrderIndex()
         self._executions: dict[str, list[ExecutionRecord]] = {}
         self._held: dict[tuple[str, int, int], list[SimOrder]] = {}  # transmit=False groups
         self._perm_id = self.config.first_perm_id - 1

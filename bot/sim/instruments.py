@@ -268,6 +268,13 @@ class Instruments:
         _check_unique(items, source)
         return cls(items)
 
+    def add(self, inst: Instrument) -> None:
+        """One more instrument (the dry run learns them as the daemon qualifies contracts)."""
+        if inst.con_id in self._by_con_id:
+            raise ValueError(f"an instrument with conId {inst.con_id} is already known")
+        self._items.append(inst)
+        self._by_con_id[inst.con_id] = inst
+
     def __iter__(self) -> Iterator[Instrument]:
         return iter(self._items)
 

@@ -186,7 +186,7 @@ class SimOrder:
         )
 
 
-class OrderBook:
+class SimOrderIndex:
     """All orders of all accounts, indexed so a tick only touches its contract's orders."""
 
     def __init__(self) -> None:

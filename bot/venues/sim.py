@@ -19,6 +19,7 @@ from ib_insync import (
     CommissionReport,
     Contract,
     ContractDetails,
+    Execution,
     Fill,
     Order,
     OrderStatus,
@@ -46,8 +47,17 @@ _WARNING_CODES = frozenset({110, 165, 202, 399, 404, 434, 492, 10167})
 class SimBrokerAdapter:
     """``BrokerPort`` over the world's SimBroker, for one account and client id."""
 
-    def __init__(self, world: SimWorld, account: str, *, client_id: int = 1) -> None:
+    def __init__(
+        self,
+        world: SimWorld,
+        account: str,
+        *,
+        client_id: int = 1,
+        exec_id: Callable[[Execution], str] | None = None,
+    ) -> None:
+        """``exec_id``: the id to report for an execution instead of the broker's own."""
         self.world = world
+        self._exec_id = exec_id
         self.account = account
         self.client_id = client_id
         self._trades: dict[int, Trade] = {}  # by orderId
@@ -183,11 +193,13 @@ class SimBrokerAdapter:
                 trade.cancelledEvent.emit(trade)
 
     def _execution(self, ev: ExecutionEvent) -> None:
-        if ev.execution.execId in self._fills:
-            return
-        # IB's execution times have whole seconds (the wire says "yyyymmdd hh:mm:ss").
+        # A copy, as the wire would make, in IB's whole seconds ("yyyymmdd hh:mm:ss").
         ex = copy.copy(ev.execution)
         ex.time = ex.time.replace(microsecond=0)
+        if self._exec_id is not None:
+            ex.execId = self._exec_id(ex)
+        if ex.execId in self._fills:
+            return
         trade = self._trades.get(ex.orderId)
         contract = trade.contract if trade is not None else ev.contract
         fill = Fill(contract, ex, CommissionReport(), ex.time)
@@ -200,7 +212,7 @@ class SimBrokerAdapter:
             trade.fillEvent.emit(trade, fill)
         report = fill.commissionReport
         r = ev.commission_report
-        report.execId, report.commission, report.currency = r.execId, r.commission, r.currency
+        report.execId, report.commission, report.currency = ex.execId, r.commission, r.currency
         report.realizedPNL, report.yield_ = r.realizedPNL, r.yield_
         report.yieldRedemptionDate = r.yieldRedemptionDate
         if trade is not None:

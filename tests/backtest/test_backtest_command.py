@@ -157,8 +157,10 @@ def test_the_example_backtest_config_passes_check(capsys: pytest.CaptureFixture[
     assert capsys.readouterr().out.startswith("# config/backtest.yaml: OK (")
 
 
+@pytest.mark.parametrize("engine", ["inprocess", "gateway"])
 def test_an_interrupted_replay_exits_1_and_says_so(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Ctrl-C stops the daemon cleanly (exit 0 for `ibbot run`), but a backtest that did not
     reach the end of its range must not pass its partial figures off as the whole."""
@@ -166,13 +168,17 @@ def test_an_interrupted_replay_exits_1_and_says_so(
 
     from bot.backtest import runner
 
-    async def stopped_by_signal(p: Any, timeout: float | None = None) -> tuple[int, Any]:
-        return 0, types.SimpleNamespace(stop_reason="signal SIGINT", gateway=None, account="")
+    async def stopped_by_signal(p: Any, **kw: Any) -> tuple[int, Any]:
+        return 0, types.SimpleNamespace(
+            stop_reason="signal SIGINT", gateway=None, account="", bars=0,
+            net_liquidation=lambda: None,
+        )  # fmt: skip
 
-    monkeypatch.setattr(runner, "replay", stopped_by_signal)
+    monkeypatch.setattr(runner, "replay" if engine == "gateway" else "replay_inprocess",
+                        stopped_by_signal)  # fmt: skip
     out = tmp_path / "bt"
     code = main(["backtest", str(CONFIG), "--from", "2026-10-20", "--to", "2026-10-21",
-                 "--out", str(out)])  # fmt: skip
+                 "--out", str(out), "--engine", engine])  # fmt: skip
     assert code == 1
     err = capsys.readouterr().err
     assert "ibbot backtest: INTERRUPTED (signal SIGINT): the figures cover only the part" in err

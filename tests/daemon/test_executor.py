@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from fake_ib import T0, FakeIB
-from ib_insync import Contract, Order, OrderStatus, Stock, Trade
+from ib_insync import Contract, ContractDetails, Order, OrderStatus, Stock, Trade
 from ib_insync.util import UNSET_DOUBLE
 
 from bot.config import ExecutorConfig
@@ -32,6 +32,7 @@ from bot.guard import GuardError
 from bot.journal import Journal, dry_run_path
 from bot.pacing import PacingGovernor
 from bot.positions import PositionMismatchError
+from bot.venues.dry_run import DryRunBroker
 from bot.venues.ib import IbBroker
 
 AAPL = Stock("AAPL", "SMART", "USD", conId=265598, primaryExchange="NASDAQ")
@@ -46,8 +47,11 @@ class Harness:
         self.ib = ib or FakeIB(account=account)
         path = tmp / "journal.sqlite"
         self.journal = Journal(dry_run_path(path) if dry_run else path)
+        # A dry run trades on the simulated broker fed by the prices it is given; self.ib
+        # stays, to show that nothing reaches it.
+        broker = DryRunBroker(account, lambda: T0) if dry_run else IbBroker(self.ib)  # type: ignore[arg-type]
         self.ex = OrderExecutor(
-            IbBroker(self.ib),  # type: ignore[arg-type]
+            broker,
             cfg or ExecutorConfig(),
             self.journal,
             account=account,
@@ -55,8 +59,8 @@ class Harness:
             now=lambda: T0,
             pacing=pacing or PacingGovernor(rate=1000, burst=100),
         )
-        self.ex.register_contract("AAPL", AAPL, 0.01)
-        self.ex.register_contract("MSFT", MSFT, 0.01)
+        self.ex.register_contract("AAPL", AAPL, 0.01, details(AAPL))
+        self.ex.register_contract("MSFT", MSFT, 0.01, details(MSFT))
         self.fills: list[tuple[str, FillEvent]] = []
         self.views: list[tuple[str, WorkingOrder]] = []
         self.rejections: list[Rejection] = []
@@ -69,6 +73,16 @@ class Harness:
 
     def last_trade(self) -> Trade:
         return self.ib.trade(self.ib.placed()[-1].orderId)
+
+
+def details(contract: Contract) -> ContractDetails:
+    """IB's details of a NASDAQ stock in the week of T0 (Monday 2024-03-04)."""
+    days = [f"202403{d:02d}" for d in range(4, 9)]
+    return ContractDetails(
+        contract=contract, minTick=0.01, timeZoneId="US/Eastern", longName=contract.symbol,
+        tradingHours=";".join(f"{d}:0400-{d}:2000" for d in days) + ";20240309:CLOSED",
+        liquidHours=";".join(f"{d}:0930-{d}:1600" for d in days) + ";20240309:CLOSED",
+    )  # fmt: skip
 
 
 @pytest.fixture
@@ -417,14 +431,19 @@ async def test_dry_run_sends_nothing_and_fills_market_orders_locally(tmp_path: P
     h.submit(TargetPosition("MSFT", -7), ref_price=50.0)
     h.submit(CancelOrder("AAPL", "bracket"))
     await asyncio.sleep(0)
+    # Market orders fill at the next price seen (the bracket was cancelled before it).
+    h.ex.update_price("AAPL", 123.45)
+    h.ex.update_price("MSFT", 50.0)
     h.ex.flatten()
     await asyncio.sleep(0)
+    h.ex.update_price("AAPL", 100.0)
+    h.ex.update_price("MSFT", 50.0)
     assert h.ib.client.sent == []  # not one message
     assert h.ib.trades() == []
     assert [(f.symbol, f.side, f.quantity, f.price) for _, f in h.fills] == [
         ("AAPL", BUY, 10, 123.45),
         ("MSFT", SELL, 7, 50.0),
-        ("AAPL", SELL, 10, 100.0),  # the last reference price seen for AAPL (the bracket's)
+        ("AAPL", SELL, 10, 100.0),
         ("MSFT", BUY, 7, 50.0),
     ]
     assert all(f.order_id < 0 for _, f in h.fills)
@@ -438,13 +457,23 @@ async def test_dry_run_sends_nothing_and_fills_market_orders_locally(tmp_path: P
     j.close()
 
 
-def test_dry_run_leaves_resting_orders_working(tmp_path: Path) -> None:
+async def test_dry_run_leaves_resting_orders_working(tmp_path: Path) -> None:
     h = Harness(tmp_path, dry_run=True)
     h.submit(place("l", order_type=OrderType.LIMIT, limit_price=90))
+    await asyncio.sleep(0)  # the simulated broker's answer, on the next loop turn
     (w,) = h.ex.working_orders("s1", "AAPL").values()
     assert w.order_id == -1 and w.status == "Submitted"
     h.submit(CancelOrder("AAPL", "l"))
+    await asyncio.sleep(0)
     assert h.ex.working_orders("s1", "AAPL") == {}
+
+
+def test_a_dry_run_over_a_broker_that_sends_is_refused(tmp_path: Path) -> None:
+    ib = FakeIB(account="DU1234567")
+    with pytest.raises(TypeError, match="a dry run sends nothing"):
+        OrderExecutor(IbBroker(ib), ExecutorConfig(), Journal(tmp_path / "j.sqlite"),  # type: ignore[arg-type]
+                      account="DU1234567", dry_run=True, now=lambda: T0)  # fmt: skip
+    assert ib.client.sent == []
 
 
 def test_guard_refuses_a_non_paper_account(tmp_path: Path) -> None:

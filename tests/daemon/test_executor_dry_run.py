@@ -1,12 +1,13 @@
-"""Dry run: resting orders fill against the prices the executor learns (bot/dry_run.py).
+"""Dry run: orders fill on the simulated broker against the prices the executor learns
+(bot/venues/dry_run.py).
 
 Every price below is hand-computed from the fill rules of bot/sim/matching.py applied to a
-tick whose trade and quote are the price itself (AAPL min tick 0.01, no slippage).
+tick whose trade and quote are the price itself (AAPL min tick 0.01, no slippage). T0 is
+10:00 New York, inside the regular session.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -140,9 +141,7 @@ def test_bracket_legs_wait_for_the_entry_then_take_profit_cancels_the_stop(h: Ha
     assert h.ex.position("s1", "AAPL") == 0
 
 
-async def test_market_bracket_entry_fills_at_the_reference_then_stop_protects(
-    h: Harness,
-) -> None:
+def test_market_bracket_entry_fills_at_the_next_price_then_stop_protects(h: Harness) -> None:
     h.submit(
         PlaceBracket(
             "AAPL",
@@ -150,16 +149,28 @@ async def test_market_bracket_entry_fills_at_the_reference_then_stop_protects(
             OrderSpec(SELL, 20, OrderType.LIMIT, limit_price=110.00),
             OrderSpec(SELL, 20, OrderType.STOP, stop_price=95.00),
         ),
-        ref_price=100.00,
+        ref_price=99.00,  # the decision's price is past: the entry waits for the next one
     )
-    prices(h, 94.00)  # before the entry's fill (next loop turn): the legs wait
     assert h.fills == []
-    await asyncio.sleep(0)
+    prices(h, 100.00)  # the entry fills here; the legs work from the next tick on
     assert fills(h) == [("bracket", BUY, 20, 100.00)]
     prices(h, 96.00, 94.50)
     assert fills(h)[1:] == [("bracket.sl", SELL, 20, 94.50)]
     assert h.ex.working_orders("s1", "AAPL") == {}
     assert h.ex.position("s1", "AAPL") == 0
+
+
+def test_a_market_order_fills_at_the_next_bar_open(h: Harness) -> None:
+    h.ex.update_bar("AAPL", 99.00, 99.60, 98.80, 99.50, T0)  # the bar the decision saw
+    h.submit(place("m"), ref_price=99.50)
+    h.ex.update_bar("AAPL", 99.70, 100.20, 99.40, 100.00, T0 + timedelta(minutes=1))
+    assert fills(h) == [("m", BUY, 10, 99.70)]
+
+
+def test_dry_run_commissions_are_the_simulated_brokers_estimate(h: Harness) -> None:
+    h.submit(place("m", quantity=100))
+    prices(h, 50.00)
+    assert h.ex.commission("s1") == 1.0  # IB fixed: 0.005/share, at least 1.00
 
 
 def test_fills_are_journalled_with_dry_exec_ids(h: Harness) -> None:

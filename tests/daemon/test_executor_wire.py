@@ -29,9 +29,11 @@ from bot.events import (  # fmt: skip
 from bot.executor import OrderExecutor
 from bot.journal import Journal
 from bot.pacing import PacingGovernor
+from bot.venues.dry_run import DryRunBroker
 from bot.venues.ib import IbBroker
 
 from fake_ib import T0  # isort: skip
+from test_executor import details  # isort: skip
 
 AAPL = Stock("AAPL", "SMART", "USD", conId=265598, primaryExchange="NASDAQ")
 
@@ -71,12 +73,13 @@ class Wired:
     def __init__(self, tmp: Path, *, dry_run: bool = False) -> None:
         self.ib, self.sock = wired_ib()
         self.journal = Journal(tmp / "j.sqlite")
+        broker = DryRunBroker("DU1234567", lambda: T0) if dry_run else IbBroker(self.ib)
         self.ex = OrderExecutor(
-            IbBroker(self.ib), ExecutorConfig(), self.journal, account="DU1234567",
+            broker, ExecutorConfig(), self.journal, account="DU1234567",
             dry_run=dry_run,
             now=lambda: T0, pacing=PacingGovernor(rate=1000, burst=100),
         )  # fmt: skip
-        self.ex.register_contract("AAPL", AAPL, 0.01)
+        self.ex.register_contract("AAPL", AAPL, 0.01, details(AAPL))
         self.fills: list[FillEvent] = []
         self.rejections: list[Rejection] = []
         self.ex.fill_event += lambda sid, f: self.fills.append(f)
@@ -179,10 +182,12 @@ async def test_dry_run_writes_no_byte(tmp_path: Path) -> None:
     w.ex.submit("s1", PlaceOrder("AAPL", OrderSpec(Side.BUY, 1, OrderType.LIMIT, 9.0), "l"),
                 ref_price=100.0)  # fmt: skip
     w.ex.submit("s1", ModifyOrder("AAPL", "l", limit_price=9.5), ref_price=100.0)
-    await asyncio.sleep(0)  # dry fills land on the next loop turn, like real ones
+    await asyncio.sleep(0)  # the simulated broker answers on the next loop turn
+    w.ex.update_price("AAPL", 100.0)  # the market order fills at the next price
     w.ex.cancel_all()
     w.ex.flatten()
     await asyncio.sleep(0)
+    w.ex.update_price("AAPL", 100.0)
     assert w.sock.messages == [] and w.ib.client._reqIdSeq == 10
     assert [f.side for f in w.fills] == [Side.BUY, Side.SELL]  # filled locally, then flat
     assert w.ex.position("s1", "AAPL") == 0

@@ -60,7 +60,9 @@ class OrderRecord:
         return self.status in DONE_STATES and self.filled >= self.broker_filled - 1e-9
 
 
-class OrderBook:
+class OrderRecords:
+    """Every OrderRecord of this run, indexed by orderId, orderRef and (strategy, symbol, tag)."""
+
     def __init__(self) -> None:
         self.by_id: dict[int, OrderRecord] = {}
         self.by_ref: dict[str, OrderRecord] = {}

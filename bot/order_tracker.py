@@ -1,0 +1,180 @@
+"""Following sent orders: each Trade's status, fill and commission events -> records,
+positions, journal and the strategies.
+
+Fills reach ``fill_event`` exactly once per execId, whichever path sees them first (a live
+fill, reconcile's executions after a reconnect, the journal's after a restart). A fill is
+routed as soon as the broker reports the execution, with the commission known at that moment
+(usually 0: IB sends the commission report just after); the report, when it arrives, updates
+the journal row and the strategy's commission total, once per execId too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from eventkit import Event
+from ib_insync import Fill, OrderStatus, Trade
+from ib_insync.objects import CommissionReport
+from ib_insync.util import EPOCH
+
+from bot.events import FillEvent, OrderIntent, Rejection, Side
+from bot.journal import Journal
+from bot.order_records import OrderRecord, OrderRecords
+from bot.positions import PositionBook
+
+log = logging.getLogger(__name__)
+
+# Error codes that end an order without the broker refusing it (202: cancelled as asked).
+_NOT_REJECTIONS = frozenset({0, 202})
+
+
+class OrderTracker:
+    """Binds Trades to records and turns their events into the executor's three events:
+    ``fill_event`` (strategy_id, FillEvent), ``order_event`` (strategy_id, WorkingOrder),
+    ``rejection_event`` (Rejection)."""
+
+    def __init__(
+        self,
+        records: OrderRecords,
+        positions: PositionBook,
+        journal: Journal,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.records = records
+        self.positions = positions
+        self.journal = journal
+        self._now = now
+        self._seen: set[str] = journal.exec_ids()
+        self._commissioned: set[str] = set(self._seen)
+        self._bound: dict[int, Trade] = {}
+        self.fill_event = Event("fill_event")
+        self.order_event = Event("order_event")
+        self.rejection_event = Event("rejection_event")
+
+    # ---- binding ------------------------------------------------------------------------
+
+    def bind(self, rec: OrderRecord, trade: Trade) -> None:
+        rec.trade = trade
+        if id(trade) in self._bound:
+            return
+        self._bound[id(trade)] = trade
+        trade.statusEvent += self._on_status
+        trade.fillEvent += self._on_fill
+        trade.commissionReportEvent += self._on_commission
+
+    def unbind_done(self) -> None:
+        """Forget finished trades (at reconcile: their late reports have long arrived)."""
+        for key, trade in list(self._bound.items()):
+            if trade.isDone():
+                del self._bound[key]
+                trade.statusEvent -= self._on_status
+                trade.fillEvent -= self._on_fill
+                trade.commissionReportEvent -= self._on_commission
+
+    def _record_for(self, trade: Trade) -> OrderRecord | None:
+        rec = self.records.by_id.get(trade.order.orderId)
+        if rec is None or rec.ref != trade.order.orderRef:
+            rec = self.records.by_ref.get(trade.order.orderRef)
+        return rec
+
+    # ---- trade events -------------------------------------------------------------------
+
+    def _on_status(self, trade: Trade) -> None:
+        rec = self._record_for(trade)
+        if rec is None:
+            return
+        st = trade.orderStatus
+        entry = trade.log[-1] if trade.log else None
+        message = entry.message if entry else ""
+        rec.broker_filled = max(rec.broker_filled, st.filled)
+        if st.status == OrderStatus.Filled:  # all of it, whatever the filled field says
+            rec.broker_filled = max(rec.broker_filled, rec.spec.quantity)
+        self._journal_status(
+            rec, st.status, message, st.permId, st.filled, st.remaining, st.avgFillPrice
+        )
+        if (
+            st.status == OrderStatus.Cancelled
+            and entry is not None
+            and entry.errorCode not in _NOT_REJECTIONS
+        ):
+            self.refuse(rec.strategy_id, rec.intent, f"IB rejected {rec.ref}: {message}")
+        rec.status = st.status
+        self.emit_view(rec)
+
+    def _on_fill(self, trade: Trade, fill: Fill) -> None:
+        rec = self._record_for(trade)
+        if rec is not None:
+            self.route_fill(rec.strategy_id, rec.symbol, rec.tag, rec.ref, fill, rec)
+
+    def _on_commission(self, trade: Trade, fill: Fill, report: CommissionReport) -> None:
+        rec = self._record_for(trade)
+        if rec is not None:
+            self.commission(rec.strategy_id, report)
+
+    # ---- fills and commissions ----------------------------------------------------------
+
+    def commission(self, sid: str, report: CommissionReport) -> None:
+        if not report.execId or report.execId in self._commissioned:
+            return
+        self._commissioned.add(report.execId)
+        self.positions.add_commission(sid, report.commission)
+        self.journal.record_commission(report.execId, report.commission, report.realizedPNL)
+
+    def route_fill(
+        self, sid: str, symbol: str, tag: str, ref: str, fill: Fill, rec: OrderRecord | None
+    ) -> bool:
+        """Position, journal and strategy for one execution; False if already routed."""
+        ex = fill.execution
+        if ex.execId in self._seen:
+            return False
+        self._seen.add(ex.execId)
+        side = Side.BUY if ex.side in ("BOT", "BUY") else Side.SELL
+        when = ex.time if ex.time != EPOCH and ex.time.tzinfo else self._now()
+        report = fill.commissionReport
+        commission = report.commission if report.execId == ex.execId else 0.0
+        self.positions.apply(sid, symbol, side.sign * ex.shares)
+        self.journal.record_fill(
+            exec_id=ex.execId, ref=ref, strategy_id=sid, symbol=symbol, tag=tag,
+            order_id=ex.orderId, side=side.value, quantity=ex.shares, price=ex.price,
+            commission=commission, time=when,
+        )  # fmt: skip
+        if report.execId == ex.execId:
+            self.commission(sid, report)
+        event = FillEvent(
+            symbol, tag, side, ex.shares, ex.price, commission, when, ex.orderId, ex.execId
+        )
+        if rec is not None:
+            rec.filled += ex.shares
+            self.emit_view(rec)
+        self.fill_event.emit(sid, event)
+        return True
+
+    # ---- states out ---------------------------------------------------------------------
+
+    def set_status(self, rec: OrderRecord, status: str, message: str) -> None:
+        """A state the executor decides itself (never sent, ended while disconnected)."""
+        rec.status = status
+        self._journal_status(rec, status, message, 0, rec.filled, rec.remaining, 0.0)
+        self.emit_view(rec)
+
+    def _journal_status(
+        self, rec: OrderRecord, status: str, message: str, perm_id: int, filled: float,
+        remaining: float, avg_price: float,
+    ) -> None:  # fmt: skip
+        self.journal.record_status(
+            ref=rec.ref, order_id=rec.order_id, perm_id=perm_id, status=status, filled=filled,
+            remaining=remaining, avg_fill_price=avg_price, now=self._now(), message=message,
+        )  # fmt: skip
+
+    def emit_view(self, rec: OrderRecord) -> None:
+        # A done trade stays bound: its commission reports still arrive after the last fill.
+        view = self.records.refresh(rec)
+        self.order_event.emit(rec.strategy_id, view)
+
+    def refuse(self, sid: str, intent: OrderIntent, reason: str) -> None:
+        log.warning("%s: %s", sid, reason)
+        rejection = Rejection(sid, intent, reason, self._now())
+        self.journal.record_rejection(rejection)
+        self.rejection_event.emit(rejection)

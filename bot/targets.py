@@ -1,0 +1,39 @@
+"""Target arithmetic: the one order that takes a position to a target (pure functions).
+
+Orders still working toward a target count as in flight: earlier target and flatten orders
+whatever their type, and market orders (about to fill), so a repeated target never sends the
+same shares twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bot.events import OrderSpec, OrderType, Side
+from bot.order_records import OrderRecord
+
+TARGET_TAGS = ("target.", "flatten.")
+_EPS = 1e-9
+
+
+def in_flight(working: Iterable[OrderRecord]) -> float:
+    """Signed quantity still to fill of the working orders that move toward a target."""
+    return sum(
+        r.spec.action.sign * r.remaining
+        for r in working
+        if not r.done and (r.spec.order_type is OrderType.MARKET or r.tag.startswith(TARGET_TAGS))
+    )
+
+
+def target_spec(
+    target: float, position: float, inflight: float, limit_price: float | None = None
+) -> OrderSpec | None:
+    """The order for ``target - position - inflight`` (None: nothing to do): MKT, or LMT at
+    ``limit_price`` when given."""
+    diff = target - position - inflight
+    if abs(diff) < _EPS:
+        return None
+    side = Side.BUY if diff > 0 else Side.SELL
+    if limit_price is not None:
+        return OrderSpec(side, abs(diff), OrderType.LIMIT, limit_price=limit_price)
+    return OrderSpec(side, abs(diff), OrderType.MARKET)
