@@ -28,10 +28,13 @@ log = logging.getLogger(__name__)
 _DURATION = re.compile(r"\s*([0-9]+)\s*([SDWMY])\s*")
 _DURATION_S = {"S": 1, "D": 86400, "W": 7 * 86400, "M": 31 * 86400, "Y": 366 * 86400}
 REALTIME, KEEP_UP_TO_DATE = "realtime", "keep_up_to_date"  # where a stream's live bars come from
+NO_WARMUP = "none"  # a bar spec's warm-up when there is none (a backtest from the data's start)
 
 
 def duration_seconds(duration: str) -> int:
     """Rough length of an IB duration string ("10 D" -> 864000), to compare two of them."""
+    if duration == NO_WARMUP:
+        return 0
     m = _DURATION.fullmatch(duration.upper())
     if m is None:
         raise ValueError(f"bad IB duration {duration!r}")

@@ -32,6 +32,7 @@ from pydantic import (
 
 from bot import registry
 from bot.bar_sizes import BAR_SIZES
+from bot.bar_streams import NO_WARMUP
 from bot.config_errors import ConfigError, ConfigIssue, KeyPath, Problem, describe, render_path
 from bot.config_errors import did_you_mean as _did_you_mean
 from bot.config_yaml import LoadedYaml, load_yaml
@@ -280,7 +281,7 @@ class BarSpec(_Model):
     # ending now and never kept up to date, so not with source keep_up_to_date).
     what_to_show: Literal["TRADES", "MIDPOINT", "BID", "ASK", "ADJUSTED_LAST"] = "TRADES"
     use_rth: bool = True
-    warmup: str = "10 D"  # an IB duration: "<N> S|D|W|M|Y"
+    warmup: str = "10 D"  # an IB duration: "<N> S|D|W|M|Y"; "none": no warm-up history
     # Live bars: 5-second real-time bars aggregated by the bot ("realtime"), or IB's own bars of
     # this size kept up to date (reqHistoricalData keepUpToDate; each handed on when the next
     # one starts, so a session's last bar arrives with the next session's first).
@@ -297,12 +298,23 @@ class BarSpec(_Model):
     @field_validator("warmup")
     @classmethod
     def _ib_duration(cls, v: str) -> str:
+        if v.strip().lower() == NO_WARMUP:
+            return NO_WARMUP
         if not _DURATION.fullmatch(v):
             raise ValueError(
                 f"bad duration {v!r}{_duration_hint(v)};"
                 " IB durations are '<N> S|D|W|M|Y', e.g. '10 D'"
             )
         return v
+
+    @model_validator(mode="after")
+    def _warmup_for_keep_up_to_date(self) -> BarSpec:
+        if self.warmup == NO_WARMUP and self.source == "keep_up_to_date":
+            raise ValueError(
+                "warmup: none needs source: realtime (keep_up_to_date bars come with their "
+                "history request)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _adjusted_last_not_live(self) -> BarSpec:

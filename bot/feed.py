@@ -40,6 +40,7 @@ from ib_insync import IB, BarData, BarDataList, Contract, RealTimeBar, RealTimeB
 
 from bot.bar_streams import (
     KEEP_UP_TO_DATE,
+    NO_WARMUP,
     REALTIME,
     BarHandler,
     BarStream,
@@ -202,6 +203,9 @@ class Feed(StreamBook):
     async def _warm_up(self, stream: IbStream, now: datetime) -> None:
         k = stream.key
         kutd = k.source == KEEP_UP_TO_DATE
+        if stream.warmup == NO_WARMUP:  # config: realtime only (no history to ask for)
+            self.take_history(stream, [], now)
+            return
         bars = await self.ib.reqHistoricalDataAsync(
             stream.contract,
             "",

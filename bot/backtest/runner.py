@@ -29,6 +29,7 @@ from bot.backtest.report import (
 from bot.config import BotConfig
 from bot.sim.instruments import Instrument, Instruments
 from bot.sim.market import EPOCH_DAY, Market
+from bot.venues.sim_feed import finer_than_data
 
 
 class BacktestError(Exception):
@@ -94,6 +95,12 @@ def plan(
         if len(found) != 1 or not market.has_data(found[0].con_id):
             raise BacktestError(f"{name}: no market data in {g.data}")
         instruments[name] = found[0]
+    for s in enabled:
+        for name in s.symbols:
+            data_s = market.bar_seconds(instruments[name].con_id)
+            why = finer_than_data(name, s.bars.size, s.bars.size_s, data_s)
+            if why:
+                raise BacktestError(f"strategy {s.id}: {why}")
     if any(s.scanner for s in enabled):  # a daily scan may pick any stock with data
         for cid in market.con_ids():
             inst = market.instruments.by_con_id(cid)

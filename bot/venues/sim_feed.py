@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from ib_insync import Contract
 
 from bot.bar_streams import (
+    NO_WARMUP,
     REALTIME,
     BarHandler,
     BarStream,
@@ -85,12 +86,10 @@ class SimFeed(StreamBook):
     def _new_stream(
         self, key: StreamKey, contract: Contract, tz: tzinfo, warmup: str, emit: Emit
     ) -> SimStream:
-        bar_s = self.market.bar_seconds(key.con_id)
-        if key.size_s < bar_s:
-            raise BarSizeError(
-                f"{key.symbol}: the strategy's bars ({key.bar_size}) are finer than its data "
-                f"({_size_text(bar_s)} bars): use a bar size of at least {_size_text(bar_s)}"
-            )
+        data_s = self.market.bar_seconds(key.con_id)
+        why = finer_than_data(key.symbol, key.bar_size, key.size_s, data_s)
+        if why:
+            raise BarSizeError(why)
         what = live_what_to_show(key.what_to_show)
         data = self._data.get((key.con_id, what))
         if data is None:
@@ -129,7 +128,7 @@ class SimFeed(StreamBook):
             stream.warming = True
             k = stream.key
             bars = []
-            if _has_duration(stream.warmup):
+            if stream.warmup != NO_WARMUP:
                 bars = self.market.historical_bars(
                     k.con_id, now, stream.warmup, k.bar_size, k.what_to_show, k.use_rth, now
                 )
@@ -216,12 +215,19 @@ class SimFeed(StreamBook):
                          st.last_size))  # fmt: skip
 
 
+def finer_than_data(symbol: str, bar_size: str, size_s: int, data_s: int) -> str | None:
+    """Why bars of ``bar_size`` cannot be built from ``data_s``-second data (None: they can)."""
+    if size_s >= data_s:
+        return None
+    data = _size_text(data_s)
+    return (
+        f"{symbol}: the strategy's bars ({bar_size}) are finer than its data ({data} bars): "
+        f"use a bar size of at least {data}, or finer data"
+    )
+
+
 def _end_at(s: SimStream) -> int | None:
     return s.data.end[s.cursor] if s.cursor < len(s.data.end) else None
-
-
-def _has_duration(warmup: str) -> bool:
-    return bool(warmup.strip()) and not warmup.strip().startswith("0")
 
 
 def _sec(t: datetime) -> int:
