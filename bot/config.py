@@ -378,13 +378,38 @@ class ScannerConfig(_Model):
         return time(int(hh), int(mm))
 
 
+TICK_BY_TICK_TYPES = ("AllLast", "Last", "BidAsk", "MidPoint")
+
+
+class TickSpec(_Model):
+    """A strategy's ticks: IB market data (a quote-and-last snapshot per update; ``ticks: true``)
+    or tick-by-tick data of one type (``reqTickByTickData``: every trade, or every quote)."""
+
+    kind: Literal["market_data", "tick_by_tick"] = "market_data"
+    what: Literal["AllLast", "Last", "BidAsk", "MidPoint"] | None = None  # tick_by_tick only
+
+    @model_validator(mode="after")
+    def _what_for_kind(self) -> TickSpec:
+        if self.kind == "tick_by_tick" and self.what is None:
+            raise ValueError(f"tick_by_tick needs 'what': one of {', '.join(TICK_BY_TICK_TYPES)}")
+        if self.kind == "market_data" and self.what is not None:
+            raise ValueError("'what' is for kind: tick_by_tick (market data has no types)")
+        return self
+
+    @property
+    def tick_by_tick(self) -> str | None:
+        """The reqTickByTickData type, or None for market data."""
+        return self.what if self.kind == "tick_by_tick" else None
+
+
 class StrategyConfig(_Model):
     id: str
     class_: str = Field(alias="class")  # registry name
     symbols: list[str] = Field(default_factory=list)  # names from the universe
     scanner: ScannerConfig | None = None  # symbols from a daily scan, in addition
     bars: BarSpec = BarSpec()
-    ticks: bool = False
+    # false, true (market data), or {kind: tick_by_tick, what: AllLast | Last | BidAsk | MidPoint}
+    ticks: bool | TickSpec = False
     params: dict[str, Any] = Field(default_factory=dict)  # loaded: the class's Params, dumped
     sizing: Sizing
     enabled: bool = True
@@ -408,6 +433,13 @@ class StrategyConfig(_Model):
         if not self.symbols and self.scanner is None:
             raise ValueError("no symbols: set 'symbols', 'scanner' or both")
         return self
+
+    @property
+    def tick_spec(self) -> TickSpec | None:
+        """The ticks asked for in the config (None: none)."""
+        if isinstance(self.ticks, TickSpec):
+            return self.ticks
+        return TickSpec() if self.ticks else None
 
     def strategy_class(self) -> type[Strategy]:
         return registry.get(self.class_)

@@ -36,6 +36,7 @@ from bot.events import OrderType
 from bot.executor import OrderExecutor
 from bot.feed import Feed
 from bot.guard import GuardError, check_account
+from bot.ib_pnl import IbPnl
 from bot.journal import Journal, broker_identity, dry_run_path
 from bot.positions import PositionMismatchError
 from bot.status import status_line, summary_text
@@ -90,6 +91,7 @@ class Daemon:
         self.feed: Feed | None = None
         self.infos: dict[str, SymbolInfo] = {}
         self.scans: DailyScans | None = None
+        self.ib_pnl: IbPnl | None = None  # IB's own P&L (not in a dry run: not the bot's)
         self.account = ""
         self.stop_reason = ""
         self.summary = ""
@@ -201,6 +203,10 @@ class Daemon:
         await self.executor.reconcile(verify=trader.traded, reset=self.opts.reset_positions)
         assert self.feed is not None
         await self.feed.start()
+        if not self.dry_run:
+            self.ib_pnl = IbPnl(self.ib, self.infos)
+            self.ib_pnl.subscribe(self.account)
+            self.engine.ib_pnl = self.ib_pnl.daily
         self.ib.disconnectedEvent += self._on_disconnect
         log.info(
             "live: account %s%s, %d symbols, %d strategies; warm-up %d bars",
@@ -330,6 +336,8 @@ class Daemon:
 
     def status(self) -> str:
         assert self.engine is not None and self.feed is not None
+        if self.ib_pnl is not None:
+            self.ib_pnl.check(self.engine, self.clock.now())
         return status_line(self)
 
     # ---- reconnect ----------------------------------------------------------------------
@@ -379,6 +387,8 @@ class Daemon:
                 raise StartupError(f"{name} now qualifies to another contract")
         await self.executor.reconcile()
         await self.feed.start()
+        if self.ib_pnl is not None:
+            self.ib_pnl.subscribe(self.account)  # ib_insync dropped them with the connection
 
     # ---- stopping -----------------------------------------------------------------------
 
@@ -402,6 +412,8 @@ class Daemon:
         if self.executor is not None and connected and not self._refused:
             self.executor.shutdown()
         if self.engine is not None and self.feed is not None and not self._refused:
+            if self.ib_pnl is not None:
+                self.ib_pnl.check(self.engine, self.clock.now())
             self.summary = summary_text(self)
         if self.journal is not None:
             self.journal.end_run(now=self.clock.now(), summary=self.summary)
