@@ -197,8 +197,8 @@ class Engine:
             ib_pnl=lambda symbols: self.ib_pnl(symbols),
         )
         strategy = cls(ctx, params)
-        ticks = settings.ticks
-        tbt = None if isinstance(ticks, bool) else ticks.tick_by_tick
+        ticks = settings.ticks  # a {kind, what} spec wins over the strategy's own preference
+        tbt = strategy.tick_type() if isinstance(ticks, bool) else ticks.tick_by_tick
         wants_ticks = bool(ticks) or strategy.wants_ticks()
         slot = Slot(settings.id, strategy, ctx, frozenset(symbols), settings.on_error, wants_ticks,
                     tbt)  # fmt: skip

@@ -82,6 +82,11 @@ class Strategy(Generic[P]):
     def wants_ticks(self) -> bool:
         return False
 
+    def tick_type(self) -> str | None:
+        """The ``reqTickByTickData`` type its ticks should be ("AllLast", "BidAsk", ...) unless
+        the config's ``ticks`` says otherwise; None: IB market data."""
+        return None
+
     def on_start(self) -> Intents:
         return ()
 
