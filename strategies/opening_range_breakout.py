@@ -137,13 +137,12 @@ class OpeningRangeBreakout(Strategy[OpeningRangeBreakoutParams]):
     def on_tick(self, tick: Tick) -> list[OrderIntent]:
         """trigger: last. A trade of the current session after its range is complete."""
         day, price = self._days.get(tick.symbol), tick.last
-        if self.params.trigger != "last" or day is None or not day.range_done or math.isnan(price) or day.size_s <= 0:
+        if self.params.trigger != "last" or day is None or not day.range_done:
             return []
-        if tick.time >= day.open + timedelta(days=1):
-            return []  # a later session whose first bar has not arrived yet
-        start = day.open + (tick.time - day.open) // timedelta(seconds=day.size_s) * timedelta(
-            seconds=day.size_s
-        )
+        if math.isnan(price) or tick.time >= day.open + timedelta(days=1):
+            return []  # a quote, or a later session whose first bar has not arrived yet
+        size = timedelta(seconds=day.size_s)
+        start = day.open + (tick.time - day.open) // size * size
         if start != day.forming:
             day.forming, day.forming_volume = start, 0.0
         if not math.isnan(tick.last_size):
