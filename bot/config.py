@@ -408,8 +408,9 @@ class StrategyConfig(_Model):
     symbols: list[str] = Field(default_factory=list)  # names from the universe
     scanner: ScannerConfig | None = None  # symbols from a daily scan, in addition
     bars: BarSpec = BarSpec()
-    # false, true (market data), or {kind: tick_by_tick, what: AllLast | Last | BidAsk | MidPoint}
-    ticks: bool | TickSpec = False
+    # false (none, or what the strategy asks for), true (market data), or a TickSpec such as
+    # {kind: tick_by_tick, what: AllLast}; loaded: a TickSpec or None
+    ticks: TickSpec | None = None
     params: dict[str, Any] = Field(default_factory=dict)  # loaded: the class's Params, dumped
     sizing: Sizing
     enabled: bool = True
@@ -434,12 +435,16 @@ class StrategyConfig(_Model):
             raise ValueError("no symbols: set 'symbols', 'scanner' or both")
         return self
 
-    @property
-    def tick_spec(self) -> TickSpec | None:
-        """The ticks asked for in the config (None: none)."""
-        if isinstance(self.ticks, TickSpec):
-            return self.ticks
-        return TickSpec() if self.ticks else None
+    @field_validator("ticks", mode="before")
+    @classmethod
+    def _ticks_flag(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            return TickSpec() if v else None
+        if v is None or isinstance(v, dict | TickSpec):
+            return v
+        raise ValueError(
+            f"expected true, false or {{kind: market_data | tick_by_tick, what: ...}}, got {v!r}"
+        )
 
     def strategy_class(self) -> type[Strategy]:
         return registry.get(self.class_)

@@ -111,7 +111,7 @@ class StrategySettings(Protocol):
     @property
     def on_error(self) -> Literal["disable", "continue"]: ...
     @property
-    def ticks(self) -> bool | TickSpecLike: ...
+    def ticks(self) -> bool | TickSpecLike | None: ...
 
 
 @dataclass(eq=False)
@@ -197,8 +197,11 @@ class Engine:
             ib_pnl=lambda symbols: self.ib_pnl(symbols),
         )
         strategy = cls(ctx, params)
-        ticks = settings.ticks  # a {kind, what} spec wins over the strategy's own preference
-        tbt = strategy.tick_type() if isinstance(ticks, bool) else ticks.tick_by_tick
+        ticks = settings.ticks  # a spec (true: market data) wins over the strategy's preference
+        if ticks is None or isinstance(ticks, bool):
+            tbt = strategy.tick_type()
+        else:
+            tbt = ticks.tick_by_tick
         wants_ticks = bool(ticks) or strategy.wants_ticks()
         slot = Slot(settings.id, strategy, ctx, frozenset(symbols), settings.on_error, wants_ticks,
                     tbt)  # fmt: skip
