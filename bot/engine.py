@@ -49,6 +49,10 @@ log = logging.getLogger(__name__)
 INDICATOR_HISTORY = 5  # values kept per indicator: strategies may look up to 4 bars back
 
 
+class TickKindConflict(ValueError):
+    """Two strategies want different kinds of ticks on one symbol (bad input: a config fix)."""
+
+
 class Clock:
     """Event time: the end of the newest bar, or the newest tick. Never goes back."""
 
@@ -247,7 +251,7 @@ class Engine:
         kind (IB would send a second kind on the same ticker, mixed)."""
         routes = self._tick_routes.setdefault(symbol, [])
         if routes and routes[0].tick_by_tick != slot.tick_by_tick:
-            raise ValueError(
+            raise TickKindConflict(
                 f"{slot.id}: ticks on {symbol} as {_tick_kind(slot.tick_by_tick)}, but "
                 f"{routes[0].id} reads them as {_tick_kind(routes[0].tick_by_tick)}; strategies "
                 f"sharing a symbol must ask for the same ticks"

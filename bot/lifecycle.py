@@ -31,7 +31,7 @@ from ib_insync import IB
 from bot.config import BotConfig
 from bot.context import SymbolInfo
 from bot.daily_scan import DailyScans
-from bot.engine import Clock, Engine
+from bot.engine import Clock, Engine, TickKindConflict
 from bot.events import OrderType
 from bot.executor import OrderExecutor
 from bot.feed import Feed
@@ -54,7 +54,8 @@ END_OF_DATA = "end of the simulated gateway's data"
 EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2
 
 
-_REFUSALS = (GuardError, StartupError, PositionMismatchError)  # exit 2, nothing sent
+# exit 2, nothing sent
+_REFUSALS = (GuardError, StartupError, PositionMismatchError, TickKindConflict)
 
 
 @dataclass(frozen=True, slots=True)

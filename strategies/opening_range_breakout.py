@@ -53,7 +53,8 @@ class OpeningRangeBreakoutParams(StrategyParams):
     capital: float = Field(default=1000.0, gt=0)
     """Money per entry: int(capital / price) shares (no trade if 0)."""
     take_profit_pct: float = Field(default=5.0, gt=0)
-    """Take-profit distance from the entry bar's close, in percent."""
+    """Take-profit distance from the entry price (the bar's close; with trigger last, the
+    trade's), in percent."""
     vol_mult: float = Field(default=2.0, gt=0)
     """Breakout bar volume must exceed this multiple of the previous days' average bar volume."""
     lookback_days: int = Field(default=5, ge=1)
@@ -61,19 +62,19 @@ class OpeningRangeBreakoutParams(StrategyParams):
     range_minutes: int = Field(default=15, ge=1)
     """Length of the opening range from the session open."""
     max_daily_profit: float | None = Field(default=1000.0, gt=0)
-    """Kill switch when the strategy's P&L today reaches +this (null: no profit limit)."""
+    """Kill switch when the P&L today (see pnl_source) reaches +this (null: no profit limit)."""
     max_daily_loss: float | None = Field(default=500.0, gt=0)
-    """Kill switch when the strategy's P&L today reaches -this (null: no loss limit)."""
+    """Kill switch when the P&L today (see pnl_source) reaches -this (null: no loss limit)."""
     cutoff: LocalTime | None = time(15, 45)
     """Exchange-local time ("15:45") from which the kill switch ends the day (null: never)."""
     timezone: TimeZoneName = "America/New_York"
     """The exchange's time zone, for cutoff."""
     trigger: Literal["close", "last"] = "close"
     """close: a closed bar's close breaks the range; last (the course): a trade on the tick
-    stream does, with the forming bar's volume so far."""
+    stream (tick-by-tick AllLast) does, with the forming bar's volume so far."""
     pnl_source: Literal["own", "ib"] = "own"
     """Daily P&L for the kill switch: own (the bot's, from its fills) or ib (the course: the sum
-    of IB's reqPnLSingle daily P&L over the strategy's symbols)."""
+    of IB's reqPnLSingle daily P&L over its symbols; the bot's own where IB has none)."""
 
 
 @dataclass(slots=True)
@@ -97,7 +98,7 @@ class _Day:
 @register("opening_range_breakout")
 class OpeningRangeBreakout(Strategy[OpeningRangeBreakoutParams]):
     """Bracket in the direction of a high-volume break of the first 15 minutes' range (on a bar's
-    close, or intrabar on a trade with ``trigger: last``)."""
+    close, or intrabar on a trade with trigger last)."""
 
     Params = OpeningRangeBreakoutParams
 

@@ -11,6 +11,7 @@ gateway on a manual clock.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections.abc import AsyncIterator
@@ -159,3 +160,15 @@ async def test_orb_with_pnl_source_ib_kills_on_ibs_pnl_from_the_gateway(
     assert await stop(daemon, task) == 0
     kills = daemon.engine.counters.kills
     assert len(kills) == 1 and "orb_ib" in kills[0] and "daily" in kills[0], kills
+
+
+async def test_two_tick_kinds_on_one_symbol_is_bad_input(gateway: Gateway, tmp_path: Path) -> None:
+    quotes = {**tick_trader("BidAsk"), "id": "quotes"}
+    market = {**tick_trader("AllLast"), "id": "market", "ticks": True}
+    daemon, task = await start_daemon(write_config(tmp_path, gateway.port, [quotes, market]))
+    assert await asyncio.wait_for(task, 5) == 2
+    assert daemon.stop_reason == (
+        "market: ticks on AAPL as market data, but quotes reads them as tick-by-tick BidAsk; "
+        "strategies sharing a symbol must ask for the same ticks"
+    )
+    assert gateway.broker.executions(PAPER) == []
