@@ -14,7 +14,8 @@ The course's own rules are two parameters away (README, "Course rules vs ibbot d
   the (complete) range and the forming bar's volume so far (the sizes of the trades since the
   bar started) exceeds the volume filter; take-profit from that trade's price. The strategy asks
   for tick-by-tick AllLast ticks (every trade, so the volume is exact); the kill switch is then
-  checked on every trade too.
+  checked on every trade too. Trades count while the session's bars flow (up to two bar lengths
+  after the last bar seen), so extended-hours trades after the close never enter.
 - ``pnl_source: ib``: the kill switch reads IB's own daily P&L, the sum of ``reqPnLSingle`` over
   the strategy's symbols, instead of the bot's; where IB has no figure (not yet reported, a
   backtest) it falls back to the bot's own, and says so once.
@@ -91,6 +92,7 @@ class _Day:
     range_done: bool = False  # a bar ending at or after the range's end was seen
     avg: float | None = None  # the previous days' average bar volume
     size_s: int = 0  # the bar length, from the bars seen
+    last_end: datetime | None = None  # end of the last bar seen
     forming: datetime | None = None  # start of the bar the trades below belong to
     forming_volume: float = 0.0  # trade sizes since ``forming`` (trigger: last)
 
@@ -140,9 +142,12 @@ class OpeningRangeBreakout(Strategy[OpeningRangeBreakoutParams]):
         day, price = self._days.get(tick.symbol), tick.last
         if self.params.trigger != "last" or day is None or not day.range_done:
             return []
-        if math.isnan(price) or tick.time >= day.open + timedelta(days=1):
-            return []  # a quote, or a later session whose first bar has not arrived yet
         size = timedelta(seconds=day.size_s)
+        assert day.last_end is not None  # set with range_done
+        if math.isnan(price) or tick.time >= day.last_end + 2 * size:
+            # A quote; or no bar for a while: after the session (extended hours), or a later
+            # session whose first bar has not arrived yet.
+            return []
         start = day.open + (tick.time - day.open) // size * size
         if start != day.forming:
             day.forming, day.forming_volume = start, 0.0
@@ -182,7 +187,7 @@ class OpeningRangeBreakout(Strategy[OpeningRangeBreakoutParams]):
         avg = day.avg = _average(history)
         day.volume += bar.volume
         day.bars += 1
-        day.size_s = bar.size_s
+        day.size_s, day.last_end = bar.size_s, bar.end
         range_end = open_ + timedelta(minutes=self.params.range_minutes)
         if bar.time < range_end:
             day.high, day.low = max(day.high, bar.high), min(day.low, bar.low)

@@ -309,6 +309,8 @@ def test_trigger_last_fires_intrabar_once_the_forming_bar_has_the_volume(
 
 
 def test_trigger_last_sells_below_the_range_at_the_trade_price(last: OpeningRangeBreakout) -> None:
+    for mm in (45, 50, 55):  # quiet bars inside the range
+        assert last.on_bar(b5(D2, 9, mm, 100.0)) == []
     sell = bracket(Side.SELL, 10, 93.1, 101.0, "below")
     assert last.on_tick(trade(10, 1, 0, 98.0, 2500)) == [sell]
 
@@ -375,3 +377,12 @@ def test_with_trigger_last_the_kill_switch_fires_on_a_trade(
         KillSwitch("daily profit 1000.00 >= 1000.00")
     ]
     assert last.on_tick(trade(9, 47, 0, 102.0, 5000)) == []  # no entry after it that day
+
+
+def test_trigger_last_trades_only_while_the_sessions_bars_flow(last: OpeningRangeBreakout) -> None:
+    # The last bar seen ended 09:45: by 09:55 without a bar, the session is over (extended-hours
+    # trades) or not this one; a trade then is not the course's breakout.
+    assert last.on_tick(trade(9, 55, 0, 102.0, 5000)) == []
+    assert last.on_tick(trade(9, 30, 1, 102.0, 5000, day=D3)) == []  # tomorrow, before its bars
+    assert last.on_bar(b5(D2, 9, 45, 100.0)) == []
+    assert last.on_tick(trade(9, 55, 0, 102.0, 5000)) != []  # bars flow again
