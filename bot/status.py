@@ -73,6 +73,7 @@ def summary_text(d: Daemon) -> str:
     lines.append(
         f"  {'strategy':<18}{'state':<10}{'bars':>7}{'intents':>9}{'fills':>7}"
         f"{'rejects':>9}{'errors':>8}{'PnL':>12}{'today':>10}{'IB today' if ib else '':>10}"
+        .rstrip()
     )
     for sid, slot in engine.slots.items():
         state = "running" if slot.enabled else "disabled"
@@ -80,7 +81,7 @@ def summary_text(d: Daemon) -> str:
         lines.append(
             f"  {sid:<18}{state:<10}{slot.bars:>7}{slot.intents:>9}{slot.fills:>7}"
             f"{slot.rejections:>9}{slot.errors:>8}{engine.pnl.total(sid):>12.2f}"
-            f"{engine.pnl.today(sid):>10.2f}{ib_col:>10}"
+            f"{engine.pnl.today(sid):>10.2f}{ib_col:>10}".rstrip()
         )
     lines.append(f"  positions: {_positions(engine.positions())}")
     lines.append(f"  PnL (after commissions): {_signed(engine.pnl_total())}")
