@@ -107,6 +107,8 @@ class StreamBook:
         self.warmup_bars = 0
         self.ticks_out = 0
         self._tick_contracts: dict[str, Contract] = {}
+        # symbol -> reqTickByTickData type ("AllLast", "BidAsk", ...); absent: market data
+        self.tick_by_tick: dict[str, str] = {}
         self._next_flush: datetime | None = None
         self._started = False
         # Called with the market clock whenever it moves (the daily scan's time source).
@@ -146,6 +148,12 @@ class StreamBook:
 
     def add_ticks(self, symbol: str, contract: Contract) -> None:
         self._tick_contracts[symbol] = contract
+
+    def add_tick_by_tick(self, symbol: str, contract: Contract, what: str) -> None:
+        """Ticks of ``symbol`` from ``reqTickByTickData(what)`` instead of market data (a
+        simulated source without it serves its own ticks either way)."""
+        self.tick_by_tick[symbol] = what
+        self.add_ticks(symbol, contract)
 
     def _emitter(self, key: StreamKey) -> Callable[[Bar], None]:
         on_bar = self.on_bar

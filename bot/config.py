@@ -393,13 +393,39 @@ class ScannerConfig(_Model):
         return time(int(hh), int(mm))
 
 
+TICK_BY_TICK_TYPES = ("AllLast", "Last", "BidAsk", "MidPoint")
+
+
+class TickSpec(_Model):
+    """A strategy's ticks: IB market data (a quote-and-last snapshot per update; ``ticks: true``)
+    or tick-by-tick data of one type (``reqTickByTickData``: every trade, or every quote)."""
+
+    kind: Literal["market_data", "tick_by_tick"] = "market_data"
+    what: Literal["AllLast", "Last", "BidAsk", "MidPoint"] | None = None  # tick_by_tick only
+
+    @model_validator(mode="after")
+    def _what_for_kind(self) -> TickSpec:
+        if self.kind == "tick_by_tick" and self.what is None:
+            raise ValueError(f"tick_by_tick needs 'what': one of {', '.join(TICK_BY_TICK_TYPES)}")
+        if self.kind == "market_data" and self.what is not None:
+            raise ValueError("'what' is for kind: tick_by_tick (market data has no types)")
+        return self
+
+    @property
+    def tick_by_tick(self) -> str | None:
+        """The reqTickByTickData type, or None for market data."""
+        return self.what if self.kind == "tick_by_tick" else None
+
+
 class StrategyConfig(_Model):
     id: str
     class_: str = Field(alias="class")  # registry name
     symbols: list[str] = Field(default_factory=list)  # names from the universe
     scanner: ScannerConfig | None = None  # symbols from a daily scan, in addition
     bars: BarSpec = BarSpec()
-    ticks: bool = False
+    # false (none, or what the strategy asks for), true (market data), or a TickSpec such as
+    # {kind: tick_by_tick, what: AllLast}; loaded: a TickSpec or None
+    ticks: TickSpec | None = None
     params: dict[str, Any] = Field(default_factory=dict)  # loaded: the class's Params, dumped
     sizing: Sizing
     enabled: bool = True
@@ -423,6 +449,17 @@ class StrategyConfig(_Model):
         if not self.symbols and self.scanner is None:
             raise ValueError("no symbols: set 'symbols', 'scanner' or both")
         return self
+
+    @field_validator("ticks", mode="before")
+    @classmethod
+    def _ticks_flag(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            return TickSpec() if v else None
+        if v is None or isinstance(v, dict | TickSpec):
+            return v
+        raise ValueError(
+            f"expected true, false or {{kind: market_data | tick_by_tick, what: ...}}, got {v!r}"
+        )
 
     def strategy_class(self) -> type[Strategy]:
         return registry.get(self.class_)

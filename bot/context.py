@@ -239,6 +239,7 @@ class EngineContext:
     __slots__ = (
         "_book",
         "_clock",
+        "_ib_pnl",
         "_infos",
         "_nlv",
         "_orders",
@@ -261,6 +262,7 @@ class EngineContext:
         clock: Callable[[], datetime],
         net_liquidation: Callable[[], float | None],
         pnl: PnlBook | None = None,
+        ib_pnl: Callable[[Iterable[str]], float | None] = lambda _symbols: None,
     ) -> None:
         self._strategy_id = strategy_id
         self._symbols = symbols
@@ -270,6 +272,7 @@ class EngineContext:
         self._clock = clock
         self._nlv = net_liquidation
         self._pnl = pnl
+        self._ib_pnl = ib_pnl
         self._sets: dict[str, IndicatorSet] = {}
         self._specs: dict[str, IndicatorSpec] = {}
 
@@ -344,3 +347,6 @@ class EngineContext:
 
     def pnl_today(self) -> float:
         return 0.0 if self._pnl is None else self._pnl.today(self._strategy_id)
+
+    def ib_pnl_today(self, symbols: Iterable[str] | None = None) -> float | None:
+        return self._ib_pnl(self._symbols if symbols is None else symbols)

@@ -49,6 +49,10 @@ log = logging.getLogger(__name__)
 INDICATOR_HISTORY = 5  # values kept per indicator: strategies may look up to 4 bars back
 
 
+class TickKindConflict(ValueError):
+    """Two strategies want different kinds of ticks on one symbol (bad input: a config fix)."""
+
+
 class Clock:
     """Event time: the end of the newest bar, or the newest tick. Never goes back."""
 
@@ -94,6 +98,11 @@ class Executor(Protocol):
     def commission(self, strategy_id: str) -> float: ...
 
 
+class TickSpecLike(Protocol):
+    @property
+    def tick_by_tick(self) -> str | None: ...
+
+
 class StrategySettings(Protocol):
     """The fields of ``bot.config.StrategyConfig`` the engine reads."""
 
@@ -106,7 +115,7 @@ class StrategySettings(Protocol):
     @property
     def on_error(self) -> Literal["disable", "continue"]: ...
     @property
-    def ticks(self) -> bool: ...
+    def ticks(self) -> bool | TickSpecLike | None: ...
 
 
 @dataclass(eq=False)
@@ -119,6 +128,7 @@ class Slot:
     symbols: frozenset[str]
     on_error: str
     wants_ticks: bool = False
+    tick_by_tick: str | None = None  # its reqTickByTickData type; None: market data
     bar_spec: Any = None  # its bot.config.BarSpec, once attached to a feed
     enabled: bool = True
     errors: int = 0
@@ -169,6 +179,9 @@ class Engine:
         self._sets: dict[StreamKey, IndicatorSet] = {}
         self._tick_routes: dict[str, list[Slot]] = {}
         self._last_close: dict[str, float] = {}
+        # IB's daily P&L over some symbols (bot.ib_pnl), set by the daemon once connected;
+        # None where there is none (a backtest) or not yet.
+        self.ib_pnl: Callable[[Iterable[str]], float | None] = lambda _symbols: None
 
     # ---- building -----------------------------------------------------------------------
 
@@ -185,10 +198,17 @@ class Engine:
             clock=self.clock.now,
             net_liquidation=self.net_liquidation,
             pnl=self.pnl,
+            ib_pnl=lambda symbols: self.ib_pnl(symbols),
         )
         strategy = cls(ctx, params)
-        wants_ticks = bool(settings.ticks or strategy.wants_ticks())
-        slot = Slot(settings.id, strategy, ctx, frozenset(symbols), settings.on_error, wants_ticks)
+        ticks = settings.ticks  # a spec (true: market data) wins over the strategy's preference
+        if ticks is None or isinstance(ticks, bool):
+            tbt = strategy.tick_type()
+        else:
+            tbt = ticks.tick_by_tick
+        wants_ticks = bool(ticks) or strategy.wants_ticks()
+        slot = Slot(settings.id, strategy, ctx, frozenset(symbols), settings.on_error, wants_ticks,
+                    tbt)  # fmt: skip
         self.slots[settings.id] = slot
         return slot
 
@@ -223,9 +243,24 @@ class Engine:
         for ind in slot.strategy.indicators().values():
             iset.add(ind, history=INDICATOR_HISTORY)
         if slot.wants_ticks:
-            feed.add_ticks(symbol, info.contract)
-            self._tick_routes.setdefault(symbol, []).append(slot)
+            self._add_ticks(feed, slot, symbol)
         return key, iset
+
+    def _add_ticks(self, feed: Feed, slot: Slot, symbol: str) -> None:
+        """One tick subscription per symbol, so every strategy reading it must want the same
+        kind (IB would send a second kind on the same ticker, mixed)."""
+        routes = self._tick_routes.setdefault(symbol, [])
+        if routes and routes[0].tick_by_tick != slot.tick_by_tick:
+            raise TickKindConflict(
+                f"{slot.id}: ticks on {symbol} as {_tick_kind(slot.tick_by_tick)}, but "
+                f"{routes[0].id} reads them as {_tick_kind(routes[0].tick_by_tick)}; strategies "
+                f"sharing a symbol must ask for the same ticks"
+            )
+        if slot.tick_by_tick is None:
+            feed.add_ticks(symbol, self.infos[symbol].contract)
+        else:
+            feed.add_tick_by_tick(symbol, self.infos[symbol].contract, slot.tick_by_tick)
+        routes.append(slot)
 
     def set_symbols(self, feed: Feed, strategy_id: str, symbols: Iterable[str]) -> list[StreamKey]:
         """Make ``symbols`` (qualified, in ``infos``) the strategy's symbols from now on: new
@@ -471,6 +506,10 @@ def _spec(spec: Any) -> str:
     if spec.stop_price is not None:
         parts.append(f"stp {_num(spec.stop_price)}")
     return " ".join(parts)
+
+
+def _tick_kind(tick_by_tick: str | None) -> str:
+    return "market data" if tick_by_tick is None else f"tick-by-tick {tick_by_tick}"
 
 
 def _num(x: float) -> str:

@@ -59,7 +59,10 @@ class Bar:
 
 @dataclass(frozen=True, slots=True)
 class Tick:
-    """A top-of-book and last-trade snapshot; NaN where the feed has no value yet."""
+    """A top-of-book and last-trade snapshot; NaN where the feed has no value yet.
+
+    Tick-by-tick data fills only what its kind carries: AllLast/Last a trade (``last``,
+    ``last_size``), BidAsk the quote, MidPoint ``midpoint``."""
 
     symbol: str
     time: datetime
@@ -69,6 +72,7 @@ class Tick:
     bid_size: float = float("nan")
     ask_size: float = float("nan")
     last_size: float = float("nan")
+    midpoint: float = float("nan")
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,11 @@ After a reconnect ib_insync has dropped every subscription; ``start()`` again do
 steps, and the builder's ``last_end`` makes sure no bar is handed on twice: bars that closed
 while disconnected arrive as warm-up, never traded on.
 
-Ticks (``reqMktData``) are subscribed after the warm-up, for the symbols some strategy asked for.
+Ticks are subscribed after the warm-up, for the symbols some strategy asked for: market data
+(``reqMktData``, a snapshot of quote and last trade per update) or, where the engine asked for it
+(``tick_by_tick``), ``reqTickByTickData`` of one type, each item one ``Tick``. Both pass the same
+checks (time, NaN, non-positive, order; repeated quotes are dropped, repeated trade prints are
+real trades and kept).
 The consumer callbacks run synchronously inside ib_insync's socket read, so per-symbol order is
 the socket's order and there is no queue between the wire and the strategies.
 """
@@ -34,9 +38,21 @@ import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from ib_insync import IB, BarData, BarDataList, Contract, RealTimeBar, RealTimeBarList, Ticker
+from ib_insync import (
+    IB,
+    BarData,
+    BarDataList,
+    Contract,
+    RealTimeBar,
+    RealTimeBarList,
+    TickByTickAllLast,
+    TickByTickBidAsk,
+    TickByTickMidPoint,
+    Ticker,
+)
 
 from bot.bar_streams import (
     KEEP_UP_TO_DATE,
@@ -118,12 +134,11 @@ class Feed(StreamBook):
             self._unsubscribe(stream, self.ib.isConnected())
 
     def remove_ticks(self, symbol: str) -> None:
-        contract = self._tick_contracts.pop(symbol, None)
         ticker = self._tickers.pop(symbol, None)
         if ticker is not None:
-            ticker.updateEvent.clear()
-            if contract is not None and self.ib.isConnected():
-                self.ib.cancelMktData(contract)
+            self._cancel_ticks(symbol, ticker, self.ib.isConnected())
+        self._tick_contracts.pop(symbol, None)
+        self.tick_by_tick.pop(symbol, None)
 
     # ---- start / stop ----------------------------------------------------------------------
 
@@ -159,9 +174,25 @@ class Feed(StreamBook):
         for symbol, contract in self._tick_contracts.items():
             if symbol in self._tickers:
                 continue
-            ticker = self.ib.reqMktData(contract, "", False, False)
-            ticker.updateEvent += self._tick_handler(symbol)
+            what = self.tick_by_tick.get(symbol)
+            if what is None:
+                ticker = self.ib.reqMktData(contract, "", False, False)
+                ticker.updateEvent += self._tick_handler(symbol)
+            else:
+                ticker = self.ib.reqTickByTickData(contract, what)
+                ticker.updateEvent += self._tbt_handler(symbol)
             self._tickers[symbol] = ticker
+
+    def _cancel_ticks(self, symbol: str, ticker: Ticker, connected: bool) -> None:
+        ticker.updateEvent.clear()
+        contract = self._tick_contracts.get(symbol)
+        if not connected or contract is None:
+            return
+        what = self.tick_by_tick.get(symbol)
+        if what is None:
+            self.ib.cancelMktData(contract)
+        else:
+            self.ib.cancelTickByTickData(contract, what)
 
     def stop(self) -> None:
         """Cancel every subscription (when still connected); idempotent."""
@@ -169,9 +200,7 @@ class Feed(StreamBook):
         for stream in self.streams.values():
             self._unsubscribe(stream, connected)
         for symbol, ticker in self._tickers.items():
-            ticker.updateEvent.clear()
-            if connected:
-                self.ib.cancelMktData(self._tick_contracts[symbol])
+            self._cancel_ticks(symbol, ticker, connected)
         self._tickers.clear()
         self._started = False
 
@@ -322,40 +351,80 @@ class Feed(StreamBook):
 
         return on_ticker
 
+    def _tbt_handler(self, symbol: str) -> Callable[[Ticker], None]:
+        def on_ticker(ticker: Ticker) -> None:
+            for item in ticker.tickByTicks:  # this socket read's items (ib_insync resets it)
+                tick = self._checked(_tbt_tick(symbol, item), trade=_is_trade(item))
+                if tick is not None and self.on_tick is not None:
+                    self.ticks_out += 1
+                    self.on_tick(tick)
+
+        return on_ticker
+
     def _tick_of(self, symbol: str, ticker: Ticker) -> Tick | None:
         """The ticker's state as a Tick, or None (dropped and counted) if it is bad or stale."""
         t = _tick_time(ticker)
         if t is None:
             self.quality.drop(symbol, "no-time", "tick")
             return None
-        clock = self.clock
+        tick = Tick(symbol, t, _price(ticker.bid), _price(ticker.ask), _price(ticker.last),
+                    _price(ticker.bidSize), _price(ticker.askSize),
+                    _price(ticker.lastSize))  # fmt: skip
+        return self._checked(tick, trade=False)
+
+    def _checked(self, tick: Tick, *, trade: bool) -> Tick | None:
+        """``tick`` on the market clock, or None (dropped and counted) if it is bad or stale;
+        ``trade``: a tick-by-tick trade print, where an identical one is another real trade."""
+        symbol, t, clock = tick.symbol, tick.time, self.clock
         if clock is not None and abs(t - clock) > self.tick_skew:
-            # Quotes carry no time of their own, only their arrival (wall clock). When that
+            # Ticks carry no time of their own, only their arrival (wall clock). When that
             # disagrees with the market's clock (a replay at 400x), the market's clock wins.
             t = clock
-        bid, ask, last = _price(ticker.bid), _price(ticker.ask), _price(ticker.last)
-        if math.isnan(bid) and math.isnan(ask) and math.isnan(last):
+            tick = replace(tick, time=t)
+        prices = (tick.bid, tick.ask, tick.last, tick.midpoint)
+        if all(math.isnan(p) for p in prices):
             self.quality.drop(symbol, "nan", "tick")
             return None
-        if bid <= 0 or ask <= 0 or last <= 0:  # NaN compares False: only real bad values
+        if any(p <= 0 for p in prices):  # NaN compares False: only real bad values
             self.quality.drop(symbol, "non-positive", "tick")
             return None
-        tick = Tick(symbol, t, bid, ask, last, _price(ticker.bidSize), _price(ticker.askSize),
-                    _price(ticker.lastSize))  # fmt: skip
         prev = self._last_tick.get(symbol)
         if prev is not None:
             if t < prev.time:
                 self.quality.drop(symbol, "out-of-order", "tick")
                 return None
-            if _same_tick(tick, prev):
+            if not trade and _same_tick(tick, prev):
                 self.quality.drop(symbol, "duplicate", "tick")
                 return None
         self._last_tick[symbol] = tick
-        if not math.isnan(last):
-            self.last_price[symbol] = last
-        elif not math.isnan(bid) and not math.isnan(ask):
-            self.last_price[symbol] = (bid + ask) / 2
+        if not math.isnan(tick.last):
+            self.last_price[symbol] = tick.last
+        elif not math.isnan(tick.bid) and not math.isnan(tick.ask):
+            self.last_price[symbol] = (tick.bid + tick.ask) / 2
+        elif not math.isnan(tick.midpoint):
+            self.last_price[symbol] = tick.midpoint
         return tick
+
+
+
+TbtItem = TickByTickAllLast | TickByTickBidAsk | TickByTickMidPoint
+
+
+def _is_trade(item: TbtItem) -> bool:
+    return isinstance(item, TickByTickAllLast)
+
+
+def _tbt_tick(symbol: str, item: TbtItem) -> Tick:
+    """One tick-by-tick item as a Tick: only the fields its type carries, NaN elsewhere."""
+    t = item.time if item.time.tzinfo else item.time.replace(tzinfo=UTC)
+    nan = math.nan
+    if isinstance(item, TickByTickAllLast):
+        return Tick(symbol, t, nan, nan, _price(item.price), last_size=_price(item.size))
+    if isinstance(item, TickByTickBidAsk):
+        return Tick(symbol, t, _price(item.bidPrice), _price(item.askPrice), nan,
+                    _price(item.bidSize), _price(item.askSize))  # fmt: skip
+    return Tick(symbol, t, nan, nan, nan, midpoint=_price(item.midPoint))
+
 
 def _price(x: float | None) -> float:
     if x is None:
@@ -382,6 +451,7 @@ def _same_tick(a: Tick, b: Tick) -> bool:
         and _eq(a.bid_size, b.bid_size)
         and _eq(a.ask_size, b.ask_size)
         and _eq(a.last_size, b.last_size)
+        and _eq(a.midpoint, b.midpoint)
     )
 
 

@@ -31,11 +31,12 @@ from ib_insync import IB
 from bot.config import BotConfig
 from bot.context import SymbolInfo
 from bot.daily_scan import DailyScans
-from bot.engine import Clock, Engine
+from bot.engine import Clock, Engine, TickKindConflict
 from bot.events import OrderType
 from bot.executor import OrderExecutor
 from bot.feed import Feed
 from bot.guard import GuardError, check_account
+from bot.ib_pnl import IbPnl
 from bot.journal import Journal, broker_identity, dry_run_path
 from bot.pacing import PacingGovernor
 from bot.positions import PositionMismatchError
@@ -55,7 +56,8 @@ END_OF_DATA = "end of the simulated gateway's data"
 EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2
 
 
-_REFUSALS = (GuardError, StartupError, PositionMismatchError)  # exit 2, nothing sent
+# exit 2, nothing sent
+_REFUSALS = (GuardError, StartupError, PositionMismatchError, TickKindConflict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +99,7 @@ class Daemon:
         self.feed: Feed | None = None
         self.infos: dict[str, SymbolInfo] = {}
         self.scans: DailyScans | None = None
+        self.ib_pnl: IbPnl | None = None  # IB's own P&L (not in a dry run: not the bot's)
         self.account = ""
         self.stop_reason = ""
         self.summary = ""
@@ -213,6 +216,10 @@ class Daemon:
         await self.executor.reconcile(verify=trader.traded, reset=self.opts.reset_positions)
         assert self.feed is not None
         await self.feed.start()
+        if not self.dry_run:
+            self.ib_pnl = IbPnl(self.ib, self.infos)
+            self.ib_pnl.subscribe(self.account)
+            self.engine.ib_pnl = self.ib_pnl.daily
         self.ib.disconnectedEvent += self._on_disconnect
         log.info(
             "live: account %s%s, %d symbols, %d strategies; warm-up %d bars",
@@ -360,6 +367,8 @@ class Daemon:
 
     def status(self) -> str:
         assert self.engine is not None and self.feed is not None
+        if self.ib_pnl is not None:
+            self.ib_pnl.check(self.engine, self.clock.now())
         return status_line(self)
 
     # ---- reconnect ----------------------------------------------------------------------
@@ -409,6 +418,8 @@ class Daemon:
                 raise StartupError(f"{name} now qualifies to another contract")
         await self.executor.reconcile()
         await self.feed.start()
+        if self.ib_pnl is not None:
+            self.ib_pnl.subscribe(self.account)  # ib_insync dropped them with the connection
 
     # ---- stopping -----------------------------------------------------------------------
 
@@ -432,6 +443,8 @@ class Daemon:
         if self.executor is not None and connected and not self._refused:
             self.executor.shutdown()
         if self.engine is not None and self.feed is not None and not self._refused:
+            if self.ib_pnl is not None:
+                self.ib_pnl.check(self.engine, self.clock.now())
             self.summary = summary_text(self)
         if self.journal is not None:
             self.journal.end_run(now=self.clock.now(), summary=self.summary)

@@ -40,6 +40,15 @@ def _positions(pos: dict[str, float]) -> str:
     return " ".join(f"{s} {q:+g}" for s, q in sorted(pos.items()))
 
 
+def _ib(x: float | None) -> str:
+    return "n/a" if x is None else _signed(x)
+
+
+def _ib_today(d: Daemon) -> str:
+    """`` (IB +12.30)``: IB's daily P&L of the account beside the bot's own, when subscribed."""
+    return "" if d.ib_pnl is None else f" (IB {_ib(d.ib_pnl.account_daily())})"
+
+
 def status_line(d: Daemon) -> str:
     """e.g. ``status: connected | 3 symbols, 1 strategy | AAPL +10 | PnL today +12.50 | ...``"""
     engine, feed = d.engine, d.feed
@@ -54,7 +63,7 @@ def status_line(d: Daemon) -> str:
     return (
         f"status: {conn} | {len(d.infos)} symbols, {strategies} | "
         f"positions {_positions(engine.positions())} | "
-        f"PnL today {_signed(engine.pnl_today())} | "
+        f"PnL today {_signed(engine.pnl_today())}{_ib_today(d)} | "
         f"orders today {c.orders_today}, fills {c.fills}, rejections {c.rejections} | "
         f"bars {c.bars}, dropped {feed.quality.total} | "
         f"{d.clock.now():%Y-%m-%d %H:%M:%S} UTC"
@@ -81,17 +90,22 @@ def summary_text(d: RunView) -> str:
         lines.append(f"  data quality: dropped {feed.quality.total} ({parts})")
     for kill in c.kills:
         lines.append(f"  kill switch: {kill}")
+    ib = d.ib_pnl
     lines.append(
         f"  {'strategy':<18}{'state':<10}{'bars':>7}{'intents':>9}{'fills':>7}"
-        f"{'rejects':>9}{'errors':>8}{'PnL':>12}"
+        f"{'rejects':>9}{'errors':>8}{'PnL':>12}{'today':>10}{'IB today' if ib else '':>10}"
+        .rstrip()
     )
     for sid, slot in engine.slots.items():
         state = "running" if slot.enabled else "disabled"
+        ib_col = "" if ib is None else _ib(ib.daily(slot.ctx.symbols))
         lines.append(
             f"  {sid:<18}{state:<10}{slot.bars:>7}{slot.intents:>9}{slot.fills:>7}"
             f"{slot.rejections:>9}{slot.errors:>8}{engine.pnl.total(sid):>12.2f}"
+            f"{engine.pnl.today(sid):>10.2f}{ib_col:>10}".rstrip()
         )
     lines.append(f"  positions: {_positions(engine.positions())}")
     lines.append(f"  PnL (after commissions): {_signed(engine.pnl_total())}")
+    lines.append(f"  PnL today: {_signed(engine.pnl_today())}{_ib_today(d)}")
     lines.append("=" * 72)
     return "\n".join(lines)

@@ -57,6 +57,11 @@ class StrategyContext(Protocol):
         """The strategy's realized plus unrealized P&L since the start of the exchange day."""
         ...
 
+    def ib_pnl_today(self, symbols: Iterable[str] | None = None) -> float | None:
+        """IB's own daily P&L (``reqPnLSingle``) summed over ``symbols`` (default: the
+        strategy's); None where IB has not reported (yet) or there is no IB (a backtest)."""
+        ...
+
 
 Intents = Iterable[OrderIntent]
 
@@ -76,6 +81,11 @@ class Strategy(Generic[P]):
 
     def wants_ticks(self) -> bool:
         return False
+
+    def tick_type(self) -> str | None:
+        """The ``reqTickByTickData`` type its ticks should be ("AllLast", "BidAsk", ...) unless
+        the config's ``ticks`` says otherwise; None: IB market data."""
+        return None
 
     def on_start(self) -> Intents:
         return ()

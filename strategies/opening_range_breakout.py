@@ -7,28 +7,55 @@ breakout direction (market entry, take-profit ``take_profit_pct`` away, stop at 
 of the range), at most once per symbol per day. When the day's P&L reaches +max_daily_profit or
 -max_daily_loss, or at the cutoff (exchange time) with anything open, a KillSwitch cancels,
 flattens and halts until the next trading day; either way no entry follows that day.
+
+The course's own rules are two parameters away (README, "Course rules vs ibbot defaults"):
+
+- ``trigger: last``: the entry fires intrabar on the tick stream, when a trade's price is outside
+  the (complete) range and the forming bar's volume so far (the sizes of the trades since the
+  bar started) exceeds the volume filter; take-profit from that trade's price. The strategy asks
+  for tick-by-tick AllLast ticks (every trade, so the volume is exact); the kill switch is then
+  checked on every trade too. Trades count while the session's bars flow (up to two bar lengths
+  after the last bar seen), so extended-hours trades after the close never enter.
+- ``pnl_source: ib``: the kill switch reads IB's own daily P&L, the sum of ``reqPnLSingle`` over
+  the strategy's symbols, instead of the bot's; where IB has no figure (not yet reported, a
+  backtest) it falls back to the bot's own, and says so once.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
-from bot.events import Bar, KillSwitch, OrderIntent, OrderSpec, OrderType, PlaceBracket, Side
+from bot.events import (
+    Bar,
+    KillSwitch,
+    OrderIntent,
+    OrderSpec,
+    OrderType,
+    PlaceBracket,
+    Side,
+    Tick,
+)
 from bot.registry import register
 from bot.strategy import Strategy, StrategyContext
 from strategies.common import LocalTime, StrategyParams, TimeZoneName
+
+log = logging.getLogger(__name__)
 
 
 class OpeningRangeBreakoutParams(StrategyParams):
     capital: float = Field(default=1000.0, gt=0)
     """Money per entry: int(capital / price) shares (no trade if 0)."""
     take_profit_pct: float = Field(default=5.0, gt=0)
-    """Take-profit distance from the entry bar's close, in percent."""
+    """Take-profit distance from the entry price (the bar's close; with trigger last, the
+    trade's), in percent."""
     vol_mult: float = Field(default=2.0, gt=0)
     """Breakout bar volume must exceed this multiple of the previous days' average bar volume."""
     lookback_days: int = Field(default=5, ge=1)
@@ -36,13 +63,19 @@ class OpeningRangeBreakoutParams(StrategyParams):
     range_minutes: int = Field(default=15, ge=1)
     """Length of the opening range from the session open."""
     max_daily_profit: float | None = Field(default=1000.0, gt=0)
-    """Kill switch when the strategy's P&L today reaches +this (null: no profit limit)."""
+    """Kill switch when the P&L today (see pnl_source) reaches +this (null: no profit limit)."""
     max_daily_loss: float | None = Field(default=500.0, gt=0)
-    """Kill switch when the strategy's P&L today reaches -this (null: no loss limit)."""
+    """Kill switch when the P&L today (see pnl_source) reaches -this (null: no loss limit)."""
     cutoff: LocalTime | None = time(15, 45)
     """Exchange-local time ("15:45") from which the kill switch ends the day (null: never)."""
     timezone: TimeZoneName = "America/New_York"
     """The exchange's time zone, for cutoff."""
+    trigger: Literal["close", "last"] = "close"
+    """close: a closed bar's close breaks the range; last (the course): a trade on the tick
+    stream (tick-by-tick AllLast) does, with the forming bar's volume so far."""
+    pnl_source: Literal["own", "ib"] = "own"
+    """Daily P&L for the kill switch: own (the bot's, from its fills) or ib (the course: the sum
+    of IB's reqPnLSingle daily P&L over its symbols; the bot's own where IB has none)."""
 
 
 @dataclass(slots=True)
@@ -56,11 +89,18 @@ class _Day:
     volume: float = 0.0  # sum of the session's bar volumes, for the next days' average
     bars: int = 0
     traded: bool = False
+    range_done: bool = False  # a bar ending at or after the range's end was seen
+    avg: float | None = None  # the previous days' average bar volume
+    size_s: int = 0  # the bar length, from the bars seen
+    last_end: datetime | None = None  # end of the last bar seen
+    forming: datetime | None = None  # start of the bar the trades below belong to
+    forming_volume: float = 0.0  # trade sizes since ``forming`` (trigger: last)
 
 
 @register("opening_range_breakout")
 class OpeningRangeBreakout(Strategy[OpeningRangeBreakoutParams]):
-    """Bracket in the direction of a high-volume break of the first 15 minutes' range."""
+    """Bracket in the direction of a high-volume break of the first 15 minutes' range (on a bar's
+    close, or intrabar on a trade with trigger last)."""
 
     Params = OpeningRangeBreakoutParams
 
@@ -71,6 +111,13 @@ class OpeningRangeBreakout(Strategy[OpeningRangeBreakoutParams]):
         self._history: dict[str, deque[tuple[float, int]]] = {}
         self._killed: datetime | None = None  # session open of the day the kill switch fired
         self._tz = ZoneInfo(params.timezone)
+        self._fallback_said = False
+
+    def wants_ticks(self) -> bool:
+        return self.params.trigger == "last"
+
+    def tick_type(self) -> str | None:
+        return "AllLast" if self.params.trigger == "last" else None
 
     def on_warmup_bar(self, bar: Bar) -> None:
         """A history bar before going live (or replayed after a reconnect): feeds the volume
@@ -82,19 +129,48 @@ class OpeningRangeBreakout(Strategy[OpeningRangeBreakoutParams]):
         if seen is None:
             return []
         day, avg = seen
-        if self._killed != day.open and (kill := self._kill(bar)) is not None:
+        if self._killed != day.open and (kill := self._kill(bar.end)) is not None:
             self._killed = day.open
             return kill
-        p, sym = self.params, bar.symbol
-        in_range = bar.time < day.open + timedelta(minutes=p.range_minutes)
-        if in_range or self._killed == day.open or day.traded or not day.complete:
+        in_range = bar.time < day.open + timedelta(minutes=self.params.range_minutes)
+        if in_range or self.params.trigger != "close":
             return []
-        if self.ctx.position(sym) != 0 or avg is None or bar.volume <= p.vol_mult * avg:
+        return self._breakout(day, bar.symbol, bar.close, bar.volume, avg)
+
+    def on_tick(self, tick: Tick) -> list[OrderIntent]:
+        """trigger: last. A trade of the current session after its range is complete."""
+        day, price = self._days.get(tick.symbol), tick.last
+        if self.params.trigger != "last" or day is None or not day.range_done:
             return []
-        if bar.close > day.high:
-            return self._bracket(bar, day, Side.BUY, stop=day.low)
-        if bar.close < day.low:
-            return self._bracket(bar, day, Side.SELL, stop=day.high)
+        size = timedelta(seconds=day.size_s)
+        assert day.last_end is not None  # set with range_done
+        if math.isnan(price) or tick.time >= day.last_end + 2 * size:
+            # A quote; or no bar for a while: after the session (extended hours), or a later
+            # session whose first bar has not arrived yet.
+            return []
+        start = day.open + (tick.time - day.open) // size * size
+        if start != day.forming:
+            day.forming, day.forming_volume = start, 0.0
+        if not math.isnan(tick.last_size):
+            day.forming_volume += tick.last_size
+        if self._killed != day.open and (kill := self._kill(tick.time)) is not None:
+            self._killed = day.open
+            return kill
+        return self._breakout(day, tick.symbol, price, day.forming_volume, day.avg)
+
+    def _breakout(
+        self, day: _Day, sym: str, price: float, volume: float, avg: float | None
+    ) -> list[OrderIntent]:
+        """The entry rule, for a closed bar's close or a trade's price and the volume with it."""
+        p = self.params
+        if self._killed == day.open or day.traded or not day.complete:
+            return []
+        if self.ctx.position(sym) != 0 or avg is None or volume <= p.vol_mult * avg:
+            return []
+        if price > day.high:
+            return self._bracket(sym, price, day, Side.BUY, stop=day.low)
+        if price < day.low:
+            return self._bracket(sym, price, day, Side.SELL, stop=day.high)
         return []
 
     def _observe(self, bar: Bar) -> tuple[_Day, float | None] | None:
@@ -108,35 +184,51 @@ class OpeningRangeBreakout(Strategy[OpeningRangeBreakoutParams]):
             if day is not None and day.bars:
                 history.append((day.volume, day.bars))
             day = self._days[bar.symbol] = _Day(open_, complete=bar.time == open_)
-        avg = _average(history)
+        avg = day.avg = _average(history)
         day.volume += bar.volume
         day.bars += 1
-        if bar.time < open_ + timedelta(minutes=self.params.range_minutes):
+        day.size_s, day.last_end = bar.size_s, bar.end
+        range_end = open_ + timedelta(minutes=self.params.range_minutes)
+        if bar.time < range_end:
             day.high, day.low = max(day.high, bar.high), min(day.low, bar.low)
+        day.range_done = day.range_done or bar.end >= range_end
         return day, avg
 
-    def _kill(self, bar: Bar) -> list[OrderIntent] | None:
+    def _kill(self, now: datetime) -> list[OrderIntent] | None:
         """The end of the trading day: at a P&L limit or the cut-off, the kill switch (the risk
         stage halts the strategy until its next trading day). At the cut-off with nothing open
         there is nothing to cancel or flatten, so entries just stop for the day, here."""
-        p, pnl, syms = self.params, self.ctx.pnl_today(), self.ctx.symbols
+        p, pnl, syms = self.params, self._pnl_today(), self.ctx.symbols
         if p.max_daily_profit is not None and pnl >= p.max_daily_profit:
             return [KillSwitch(f"daily profit {pnl:.2f} >= {p.max_daily_profit:.2f}")]
         if p.max_daily_loss is not None and pnl <= -p.max_daily_loss:
             return [KillSwitch(f"daily loss {pnl:.2f} <= -{p.max_daily_loss:.2f}")]
-        if p.cutoff is not None and bar.end.astimezone(self._tz).time() >= p.cutoff:
+        if p.cutoff is not None and now.astimezone(self._tz).time() >= p.cutoff:
             exposed = any(self.ctx.position(s) or self.ctx.working_orders(s) for s in syms)
             return [KillSwitch(f"cut-off {p.cutoff:%H:%M} {p.timezone}")] if exposed else []
         return None
 
-    def _bracket(self, bar: Bar, day: _Day, side: Side, stop: float) -> list[OrderIntent]:
-        qty = int(self.params.capital / bar.close)
+    def _pnl_today(self) -> float:
+        if self.params.pnl_source == "ib":
+            ib = self.ctx.ib_pnl_today()
+            if ib is not None:
+                return ib
+            if not self._fallback_said:
+                self._fallback_said = True
+                log.info("%s: no P&L from IB (yet); the kill switch reads the bot's own",
+                         self.ctx.strategy_id)  # fmt: skip
+        return self.ctx.pnl_today()
+
+    def _bracket(
+        self, sym: str, price: float, day: _Day, side: Side, stop: float
+    ) -> list[OrderIntent]:
+        qty = int(self.params.capital / price)
         if qty <= 0:
             return []
         day.traded = True
-        sym, exit_side = bar.symbol, side.opposite
+        exit_side = side.opposite
         move = side.sign * self.params.take_profit_pct / 100
-        tp = self.ctx.round_to_tick(sym, bar.close * (1 + move))
+        tp = self.ctx.round_to_tick(sym, price * (1 + move))
         sl = self.ctx.round_to_tick(sym, stop)
         return [
             PlaceBracket(

@@ -27,6 +27,51 @@ strategies:
 
 CASES: list[tuple[str, str, str]] = [
     (
+        "tick-by-tick ticks without a type",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: trend
+            class: tiny_cross
+            symbols: [AAPL]
+            ticks: {kind: tick_by_tick}
+            sizing: {fixed: 10}
+        """,
+        "FILE:7: strategies[0].ticks: tick_by_tick needs 'what': one of AllLast, Last, BidAsk, "
+        "MidPoint",
+    ),
+    (
+        "an unknown tick-by-tick type",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: trend
+            class: tiny_cross
+            symbols: [AAPL]
+            ticks: {kind: tick_by_tick, what: Trades}
+            sizing: {fixed: 10}
+        """,
+        "FILE:7: strategies[0].ticks.what: bad value 'Trades'; allowed: AllLast, Last, BidAsk, "
+        "MidPoint",
+    ),
+    (
+        "ticks neither a flag nor a spec",
+        """
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: trend
+            class: tiny_cross
+            symbols: [AAPL]
+            ticks: often
+            sizing: {fixed: 10}
+        """,
+        "FILE:7: strategies[0].ticks: expected true, false or {kind: market_data | tick_by_tick, "
+        "what: ...}, got 'often'",
+    ),
+    (
         "unknown param key, closest suggested",
         """
         universe:

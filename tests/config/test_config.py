@@ -23,6 +23,7 @@ from bot.config import (
     IBConfig,
     Sizing,
     SymbolConfig,
+    TickSpec,
     load_config,
 )
 from bot.config_env import substitute
@@ -57,7 +58,7 @@ def test_defaults(write: Write, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert (s.bars.what_to_show, s.bars.use_rth, s.ticks, s.enabled, s.on_error) == (
         "TRADES",
         True,
-        False,
+        None,
         True,
         "disable",
     )
@@ -365,3 +366,26 @@ def test_embedded_gateway_gets_the_configured_broker(
         root.setLevel(level)
     assert seen == [BrokerConfig.of(0.2, 1.5, "ib_tiered")]
     assert seen[0].commission.schedule == "ib_tiered" and seen[0].slippage_ticks == 1.5
+
+
+@pytest.mark.parametrize(
+    ("ticks", "expected", "tick_by_tick"),
+    [
+        ("false", None, None),
+        ("true", TickSpec(kind="market_data"), None),  # today's market-data ticks
+        ("{kind: market_data}", TickSpec(kind="market_data"), None),
+        ("{kind: tick_by_tick, what: AllLast}", TickSpec(kind="tick_by_tick", what="AllLast"),
+         "AllLast"),
+        ("{kind: tick_by_tick, what: BidAsk}", TickSpec(kind="tick_by_tick", what="BidAsk"),
+         "BidAsk"),
+        ("{kind: tick_by_tick, what: MidPoint}", TickSpec(kind="tick_by_tick", what="MidPoint"),
+         "MidPoint"),
+    ],
+)  # fmt: skip
+def test_ticks_market_data_or_tick_by_tick(
+    write: Write, ticks: str, expected: TickSpec | None, tick_by_tick: str | None
+) -> None:
+    cfg = load_config(write(MINIMAL + f"    ticks: {ticks}\n"), env={})
+    s = cfg.strategies[0]
+    assert s.ticks == expected
+    assert (s.ticks.tick_by_tick if s.ticks else None) == tick_by_tick

@@ -101,6 +101,9 @@ class FakeFeed:
     def add_ticks(self, symbol: str, contract: Contract) -> None:
         self.ticks.append(symbol)
 
+    def add_tick_by_tick(self, symbol: str, contract: Contract, what: str) -> None:
+        self.ticks.append(f"{symbol}:{what}")
+
 
 @dataclass
 class Settings:
@@ -108,7 +111,7 @@ class Settings:
     symbols: list[str]
     sizing: Sizing = field(default_factory=lambda: Sizing(fixed=10))
     on_error: Literal["disable", "continue"] = "disable"
-    ticks: bool = False
+    ticks: Any = False
 
 
 class Scripted(Strategy[Any]):
@@ -365,3 +368,40 @@ def test_describe_intents_for_the_log() -> None:
     )
     assert describe(CancelOrder("AAPL", "stop")) == "AAPL cancel [stop]"
     assert describe(TargetPosition("AAPL", 0)) == "AAPL target position 0"
+
+
+class Spec:
+    """A config TickSpec: what the engine reads of it."""
+
+    def __init__(self, tick_by_tick: str | None) -> None:
+        self.tick_by_tick = tick_by_tick
+
+
+class AllLastLover(Scripted):
+    def tick_type(self) -> str | None:
+        return "AllLast"
+
+
+def test_tick_kinds_come_from_the_config_else_the_strategy(world: Any) -> None:
+    engine, _, _, feed = world
+    add(engine, feed, "s1", ["AAPL"], ticks=Spec("BidAsk"))
+    add(engine, feed, "s2", ["MSFT"])  # Scripted: ticks, no preference: market data
+    assert feed.ticks == ["AAPL:BidAsk", "MSFT"]
+    engine.add_strategy(Settings("s3", ["MSFT"], ticks=Spec(None)), AllLastLover, None)  # type: ignore[arg-type]
+    engine.attach(feed, "s3", BarSpec())  # type: ignore[arg-type]
+    assert feed.ticks[-1] == "MSFT"  # the config's explicit market data wins
+    engine.add_strategy(Settings("s4", ["AAPL"]), AllLastLover, None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=(
+        "s4: ticks on AAPL as tick-by-tick AllLast, but s1 reads them as tick-by-tick BidAsk"
+    )):  # fmt: skip
+        engine.attach(feed, "s4", BarSpec())  # type: ignore[arg-type]
+
+
+def test_the_context_reads_ibs_pnl_through_the_engine(world: Any) -> None:
+    engine, _, _, feed = world
+    s = add(engine, feed, "s1", ["AAPL", "MSFT"])
+    assert s.ctx.ib_pnl_today() is None  # no IB (a backtest), or not yet
+    figures = {"AAPL": 12.5, "MSFT": -2.0}
+    engine.ib_pnl = lambda symbols: sum(figures[x] for x in symbols)
+    assert s.ctx.ib_pnl_today() == 10.5
+    assert s.ctx.ib_pnl_today(["MSFT"]) == -2.0

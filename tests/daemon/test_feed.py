@@ -8,7 +8,19 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from eventkit import Event
-from ib_insync import BarData, BarDataList, Contract, RealTimeBar, RealTimeBarList, Ticker
+from ib_insync import (
+    BarData,
+    BarDataList,
+    Contract,
+    RealTimeBar,
+    RealTimeBarList,
+    TickAttribBidAsk,
+    TickAttribLast,
+    TickByTickAllLast,
+    TickByTickBidAsk,
+    TickByTickMidPoint,
+    Ticker,
+)
 
 from bot.bars import BarBuilder, QualityLog, bucket_start, price_problem
 from bot.events import Bar, Tick
@@ -42,6 +54,7 @@ class FakeIB:
         self.kutd: dict[int, BarDataList] = {}  # keepUpToDate lists by conId
         # keepUpToDate updates IB sends right after the history, before the caller resumes
         self.early_updates: list[BarData] = []
+        self.tbt_types: dict[int, str] = {}  # reqTickByTickData types by conId
 
     def isConnected(self) -> bool:
         return self.connected
@@ -101,6 +114,15 @@ class FakeIB:
 
     def cancelMktData(self, contract: Contract) -> None:
         self.cancelled.append(f"mkt:{contract.conId}")
+
+    def reqTickByTickData(self, contract: Contract, what: str) -> Ticker:
+        t = self.reqMktData(contract, "", False, False)
+        t.tickByTicks = []
+        self.tbt_types[contract.conId] = what
+        return t
+
+    def cancelTickByTickData(self, contract: Contract, what: str) -> None:
+        self.cancelled.append(f"tbt:{contract.conId}:{what}")
 
     def push(self, con_id: int, bar: RealTimeBar) -> None:
         bars = self.rt[con_id]
@@ -450,3 +472,55 @@ async def test_tick_times_follow_the_market_clock_when_the_wall_clock_disagrees(
     ticker.time, ticker.bid = T0 + timedelta(days=400), 10.0  # a replay far from the wall clock
     ticker.updateEvent.emit(ticker)
     assert [t.time for t in sink.ticks] == [T0 + S5, T0 + S5]
+
+
+def _emit_tbt(ticker: Ticker, *items: object) -> None:
+    """ib_insync: one socket read's tick-by-tick items in ``tickByTicks``, then updateEvent."""
+    ticker.tickByTicks = list(items)  # type: ignore[arg-type]
+    ticker.updateEvent.emit(ticker)
+
+
+def _last(t: datetime, price: float, size: float) -> TickByTickAllLast:
+    return TickByTickAllLast(1, t, price, size, TickAttribLast(), "NASDAQ", "")
+
+
+async def test_tick_by_tick_trades_are_ticks_each_and_bad_ones_are_dropped() -> None:
+    ib = FakeIB(T0)
+    sink = Sink()
+    feed = Feed(ib, sink.on_bar, sink.on_tick)  # type: ignore[arg-type]
+    feed.add_tick_by_tick("AAPL", AAPL, "AllLast")
+    await feed.start()
+    assert ib.tbt_types == {1: "AllLast"} and 1 not in ib.rt
+    ticker = ib.tickers[1]
+    # Two identical prints in one read are two trades; bad prices and time travel are not.
+    _emit_tbt(ticker, _last(T0, 10.0, 100), _last(T0, 10.0, 100), _last(T0, 0.0, 5))
+    _emit_tbt(ticker, _last(T0 - S5, 9.9, 1), _last(T0 + S5, math.nan, 0))
+    _emit_tbt(ticker, _last(T0 + S5, 10.1, 50))
+    assert [(t.time, t.last, t.last_size) for t in sink.ticks] == [
+        (T0, 10.0, 100), (T0, 10.0, 100), (T0 + S5, 10.1, 50),
+    ]  # fmt: skip
+    assert all(math.isnan(t.bid) and math.isnan(t.ask) for t in sink.ticks)
+    assert feed.quality.by_reason() == {"non-positive": 1, "out-of-order": 1, "nan": 1}
+    assert feed.last_price["AAPL"] == 10.1
+    feed.stop()
+    assert ib.cancelled == ["tbt:1:AllLast"]
+
+
+async def test_tick_by_tick_quotes_and_midpoints() -> None:
+    ib = FakeIB(T0)
+    sink = Sink()
+    feed = Feed(ib, sink.on_bar, sink.on_tick)  # type: ignore[arg-type]
+    feed.add_tick_by_tick("AAPL", AAPL, "BidAsk")
+    feed.add_tick_by_tick("MSFT", MSFT, "MidPoint")
+    await feed.start()
+    quote = TickByTickBidAsk(T0, 9.99, 10.01, 300, 200, TickAttribBidAsk())
+    _emit_tbt(ib.tickers[1], quote, quote)  # the same quote again says nothing new
+    _emit_tbt(ib.tickers[2], TickByTickMidPoint(T0, 20.5), TickByTickMidPoint(T0, -1.0))
+    aapl, msft = sink.ticks
+    assert (aapl.bid, aapl.ask, aapl.bid_size, aapl.ask_size) == (9.99, 10.01, 300, 200)
+    assert math.isnan(aapl.last) and math.isnan(aapl.midpoint)
+    assert msft.midpoint == 20.5 and math.isnan(msft.bid + msft.ask + msft.last)
+    assert feed.quality.by_reason() == {"duplicate": 1, "non-positive": 1}
+    assert feed.last_price == {"AAPL": pytest.approx(10.0), "MSFT": 20.5}
+    feed.remove_ticks("MSFT")
+    assert ib.cancelled == ["tbt:2:MidPoint"] and "MSFT" not in feed.tick_by_tick

@@ -96,3 +96,33 @@ class Crash(Strategy[ScriptParams]):
 
     def on_bar(self, bar: Bar) -> list[OrderIntent]:
         raise RuntimeError(f"e2e_crash on purpose at {bar.time:%H:%M}")
+
+
+class TickParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    qty: int = 1
+
+
+@register("e2e_tick_trader")
+class TickTrader(Strategy[TickParams]):
+    """Buys ``qty`` once per symbol on its first tick that carries a price (trade, quote or
+    midpoint), and records every tick and fill."""
+
+    Params = TickParams
+
+    def __init__(self, ctx: object, params: TickParams) -> None:
+        super().__init__(ctx, params)  # type: ignore[arg-type]
+        self.ticks: list[Tick] = []
+        self.fills: list[FillEvent] = []
+        self.bought: set[str] = set()
+
+    def on_tick(self, tick: Tick) -> list[OrderIntent]:
+        self.ticks.append(tick)
+        if tick.symbol in self.bought:
+            return []
+        self.bought.add(tick.symbol)
+        return [PlaceOrder(tick.symbol, OrderSpec(Side.BUY, self.params.qty), tag="t1")]
+
+    def on_fill(self, fill: FillEvent) -> list[OrderIntent]:
+        self.fills.append(fill)
+        return []

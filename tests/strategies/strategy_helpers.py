@@ -69,6 +69,7 @@ class FakeContext:
         self.orders: dict[str, dict[str, WorkingOrder]] = {}
         self.values: dict[tuple[str, str], list[Any]] = {}
         self.pnl = 0.0
+        self.ib_pnl: dict[str, float] = {}  # IB's daily P&L per symbol (reqPnLSingle)
         self.clock = datetime(2024, 1, 2, 15, tzinfo=UTC)
         self.session = time(9, 30)  # regular session open, New York time, on weekdays
         self._next_id = 1
@@ -112,6 +113,11 @@ class FakeContext:
 
     def pnl_today(self) -> float:
         return self.pnl
+
+    def ib_pnl_today(self, symbols: Iterable[str] | None = None) -> float | None:
+        known = [self.ib_pnl[s] for s in (self.symbols if symbols is None else symbols)
+                 if s in self.ib_pnl]  # fmt: skip
+        return sum(known) if known else None
 
 
 def fill(

@@ -4,9 +4,9 @@ import math
 from datetime import date, timedelta
 
 import pytest
-from strategy_helpers import FakeContext, Sim, ny
+from strategy_helpers import NAN, FakeContext, Sim, ny
 
-from bot.events import Bar, KillSwitch, OrderSpec, OrderType, PlaceBracket, Side
+from bot.events import Bar, KillSwitch, OrderSpec, OrderType, PlaceBracket, Side, Tick
 from strategies.opening_range_breakout import OpeningRangeBreakout, OpeningRangeBreakoutParams
 
 D1, D2, D3, D4 = date(2024, 1, 2), date(2024, 1, 3), date(2024, 1, 4), date(2024, 1, 5)
@@ -266,3 +266,123 @@ def test_trades_end_to_end_in_the_simulator() -> None:
     assert [f.tag for f in sim.fills][:2] == ["orb", "orb.tp"]
     # The take-profit closed it before the cut-off: flat at every cut-off, so no halt.
     assert not [i for i in sim.intents if isinstance(i, KillSwitch)]
+
+
+# ---- the course's rules: trigger on the last trade, kill on IB's P&L ---------------------------
+#
+# Written out from the course's opening-range-breakout code:
+#   after the first 15 minutes, on every trade: if its price is above the range's high and the
+#   volume of the 5-minute bar in progress exceeds 2 x the average 5-minute volume of the
+#   previous days, buy at market with a take-profit 5% above that price and a stop at the range's
+#   low (mirrored below the low); once per symbol per day;
+#   kill switch: when the sum of IB's daily P&L (pnlSingle) over the tickers reaches +profit or
+#   -loss, cancel everything and close the positions.
+
+
+def trade(hh: int, mm: int, ss: int, price: float, size: float, day: date = D2) -> Tick:
+    return Tick("AAPL", ny(day, hh, mm) + timedelta(seconds=ss), NAN, NAN, price, last_size=size)
+
+
+@pytest.fixture
+def last(ctx: FakeContext) -> OpeningRangeBreakout:
+    """trigger: last, one previous day of 1000-share bars, today's range 99-101 done."""
+    s = make(ctx, trigger="last")
+    quiet_day(s, D1)
+    opening_range(s, D2)
+    return s
+
+
+def test_trigger_last_asks_for_every_trade(ctx: FakeContext) -> None:
+    assert (make(ctx).wants_ticks(), make(ctx).tick_type()) == (False, None)
+    s = make(ctx, trigger="last")
+    assert (s.wants_ticks(), s.tick_type()) == (True, "AllLast")
+
+
+def test_trigger_last_fires_intrabar_once_the_forming_bar_has_the_volume(
+    last: OpeningRangeBreakout,
+) -> None:
+    # 09:45 bar in progress: 1500 shares so far is under 2 x 1000; 2100 is over.
+    assert last.on_tick(trade(9, 46, 0, 102.0, 1500)) == []
+    buy = bracket(Side.BUY, 9, 107.1, 99.0, "above")
+    assert last.on_tick(trade(9, 47, 10, 102.0, 600)) == [buy]
+    assert last.on_tick(trade(9, 48, 0, 103.0, 5000)) == []  # once per day
+
+
+def test_trigger_last_sells_below_the_range_at_the_trade_price(last: OpeningRangeBreakout) -> None:
+    for mm in (45, 50, 55):  # quiet bars inside the range
+        assert last.on_bar(b5(D2, 9, mm, 100.0)) == []
+    sell = bracket(Side.SELL, 10, 93.1, 101.0, "below")
+    assert last.on_tick(trade(10, 1, 0, 98.0, 2500)) == [sell]
+
+
+def test_trigger_last_volume_is_the_forming_bars_only(last: OpeningRangeBreakout) -> None:
+    assert last.on_tick(trade(9, 49, 50, 100.0, 1500)) == []  # 09:45 bar
+    assert last.on_tick(trade(9, 50, 5, 102.0, 600)) == []  # 09:50 bar: 600 only
+
+
+def test_trigger_last_needs_a_price_outside_the_range(last: OpeningRangeBreakout) -> None:
+    assert last.on_tick(trade(9, 46, 0, 101.0, 5000)) == []  # at the high is not above it
+
+
+def test_trigger_last_waits_for_the_whole_range(ctx: FakeContext) -> None:
+    s = make(ctx, trigger="last")
+    quiet_day(s, D1)
+    s.on_bar(b5(D2, 9, 30, 100, high=101, low=99.5, volume=9000))
+    s.on_bar(b5(D2, 9, 35, 100.5, high=100.8, low=99, volume=9000))
+    # 09:44: the range's last bar is still forming, so its high is not known yet.
+    assert s.on_tick(trade(9, 44, 0, 102.0, 5000)) == []
+
+
+def test_trigger_last_ignores_bar_closes(last: OpeningRangeBreakout) -> None:
+    assert last.on_bar(b5(D2, 9, 45, 102.0, volume=5000)) == []
+
+
+def test_trigger_close_ignores_ticks(ready: OpeningRangeBreakout) -> None:
+    assert ready.on_tick(trade(9, 46, 0, 102.0, 5000)) == []
+
+
+def test_pnl_source_ib_kills_on_ibs_daily_pnl(ctx: FakeContext) -> None:
+    s = make(ctx, pnl_source="ib")
+    ctx.pnl, ctx.ib_pnl = -600.0, {"AAPL": -100.0}  # the bot's own would kill; IB's does not
+    assert s.on_bar(b5(D2, 10, 0, 100.0)) == []
+    ctx.ib_pnl["AAPL"] = -500.0
+    assert s.on_bar(b5(D2, 10, 5, 100.0)) == [KillSwitch("daily loss -500.00 <= -500.00")]
+
+
+def test_pnl_source_ib_sums_the_strategys_symbols() -> None:
+    ctx = FakeContext(("AAPL", "MSFT"))
+    s = make(ctx, pnl_source="ib")
+    ctx.ib_pnl = {"AAPL": 700.0, "MSFT": 300.0, "IBM": -5000.0}  # IBM is not the strategy's
+    assert s.on_bar(b5(D2, 10, 0, 100.0)) == [KillSwitch("daily profit 1000.00 >= 1000.00")]
+
+
+def test_pnl_source_ib_falls_back_to_the_bots_own_without_ib(ctx: FakeContext) -> None:
+    s = make(ctx, pnl_source="ib")
+    ctx.pnl = -500.0  # no figure from IB (a backtest): the bot's own P&L
+    assert s.on_bar(b5(D2, 10, 0, 100.0)) == [KillSwitch("daily loss -500.00 <= -500.00")]
+
+
+def test_pnl_source_own_ignores_ib(ctx: FakeContext) -> None:
+    s = make(ctx)
+    ctx.ib_pnl = {"AAPL": -10_000.0}
+    assert s.on_bar(b5(D2, 10, 0, 100.0)) == []
+
+
+def test_with_trigger_last_the_kill_switch_fires_on_a_trade(
+    ctx: FakeContext, last: OpeningRangeBreakout
+) -> None:
+    last.params = last.params.model_copy(update={"pnl_source": "ib"})
+    ctx.ib_pnl = {"AAPL": 1000.0}
+    assert last.on_tick(trade(9, 46, 0, 100.0, 10)) == [
+        KillSwitch("daily profit 1000.00 >= 1000.00")
+    ]
+    assert last.on_tick(trade(9, 47, 0, 102.0, 5000)) == []  # no entry after it that day
+
+
+def test_trigger_last_trades_only_while_the_sessions_bars_flow(last: OpeningRangeBreakout) -> None:
+    # The last bar seen ended 09:45: by 09:55 without a bar, the session is over (extended-hours
+    # trades) or not this one; a trade then is not the course's breakout.
+    assert last.on_tick(trade(9, 55, 0, 102.0, 5000)) == []
+    assert last.on_tick(trade(9, 30, 1, 102.0, 5000, day=D3)) == []  # tomorrow, before its bars
+    assert last.on_bar(b5(D2, 9, 45, 100.0)) == []
+    assert last.on_tick(trade(9, 55, 0, 102.0, 5000)) != []  # bars flow again
