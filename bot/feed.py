@@ -70,6 +70,7 @@ from bot.bar_streams import (
 )
 from bot.bars import RT_BAR_S, clean_volume, price_problem
 from bot.events import Bar, Tick
+from bot.tick_times import keep_tick_times
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +180,7 @@ class Feed(StreamBook):
                 ticker = self.ib.reqMktData(contract, "", False, False)
                 ticker.updateEvent += self._tick_handler(symbol)
             else:
+                keep_tick_times(self.ib)
                 ticker = self.ib.reqTickByTickData(contract, what)
                 ticker.updateEvent += self._tbt_handler(symbol)
             self._tickers[symbol] = ticker

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from bot.config import BotConfig
     from bot.engine import Clock, Engine
+    from bot.ib_pnl import IbPnl
     from bot.lifecycle import Daemon
 
 
@@ -29,6 +30,10 @@ class RunView(Protocol):
     @property
     def uptime(self) -> float: ...
 
+    @property
+    def ib_pnl(self) -> IbPnl | None:
+        """IB's own P&L subscriptions (None: not subscribed, e.g. a backtest)."""
+
 
 def _signed(x: float) -> str:
     return f"{x:+.2f}"
@@ -44,7 +49,7 @@ def _ib(x: float | None) -> str:
     return "n/a" if x is None else _signed(x)
 
 
-def _ib_today(d: Daemon) -> str:
+def _ib_today(d: RunView) -> str:
     """`` (IB +12.30)``: IB's daily P&L of the account beside the bot's own, when subscribed."""
     return "" if d.ib_pnl is None else f" (IB {_ib(d.ib_pnl.account_daily())})"
 

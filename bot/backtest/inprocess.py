@@ -43,6 +43,7 @@ from bot.wiring import Options, Trader, qualify
 log = logging.getLogger(__name__)
 
 STEP = timedelta(seconds=5)  # the simulated gateway's step (GatewayConfig.step)
+_MS = timedelta(milliseconds=1)
 END_OF_DATA = "end of the simulated gateway's data"  # as bot.lifecycle says it
 
 
@@ -140,11 +141,11 @@ class InProcessRun:
                 broker.take(world.step_lazy(now, t, ()))
             self._set_time(t)
             broker.deliver()
-            if feed.tick_con_ids:
-                feed.take_ticks(world.market.ticks_of(feed.tick_con_ids, now, t))
             marks = feed.advance_to(t)
             self.bars += len(marks)
             world.mark(marks)
+            if feed.tick_con_ids:  # after the bars: ib_insync hands ticks on after each read
+                feed.take_ticks(world.market.ticks_of(feed.tick_con_ids, now, t))
             broker.deliver()
             await self._scans_done()
             if self.progress is not None:
@@ -159,6 +160,8 @@ class InProcessRun:
             t = scan
         if t is None or t > self.end:
             return None
+        if feed.tick_con_ids:  # tick readers answer at each step, as the gateway's client
+            t = min(t, _grid_ceil(self.world.stepped_to + _MS))
         return t
 
     def _match_until(self, t0: datetime, t1: datetime, active: list[int]) -> datetime:
@@ -248,6 +251,7 @@ class _SummarySource:
         self.stop_reason = run.stop_reason
         self.uptime = 0.0
         self.infos = trader.infos
+        self.ib_pnl = None  # no IB in a backtest
 
 
 def _on_signals(stop: Callable[[str], None]) -> dict[int, Any]:

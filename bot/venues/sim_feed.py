@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import bisect
 import heapq
-import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 
@@ -36,6 +35,7 @@ from bot.sim.market import Market, ReplayBars
 from bot.sim.types import SimTick
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+NAN = float("nan")
 
 
 class BarSizeError(ValueError):
@@ -79,6 +79,7 @@ class SimFeed(StreamBook):
         self.streams: dict[StreamKey, SimStream] = {}
         self._data: dict[tuple[int, str], ReplayBars] = {}
         self._tick_symbols: dict[int, str] = {}  # conId -> symbol, for tick subscriptions
+        self._quotes: dict[str, tuple[float, float, float, float]] = {}  # last quote sent
         self._due: list[int] = []  # heap of the bar ends (epoch s) streams wait for
         self._waiting: dict[int, list[SimStream]] = {}  # bar end -> streams reading it next
         self._order: dict[StreamKey, int] = {}  # declaration order
@@ -202,18 +203,41 @@ class SimFeed(StreamBook):
         return list(self._tick_symbols)
 
     def take_ticks(self, ticks: list[SimTick]) -> None:
-        """The market's ticks of the tick-subscribed instruments, in time order."""
+        """The market's ticks of the tick-subscribed instruments, in time order, as IB would
+        send them: market data whole; tick-by-tick only what its kind carries (a trade each
+        print, a quote or midpoint when it changes), stamped in whole seconds."""
         on_tick = self.on_tick
+        if on_tick is None:
+            return
         for st in ticks:
             symbol = self._tick_symbols.get(st.con_id)
-            if symbol is None or on_tick is None:
+            if symbol is None:
                 continue
-            last = st.last if st.last > 0 else math.nan
             self.last_price[symbol] = st.last
-            self.ticks_out += 1
-            on_tick(Tick(symbol, st.time, st.bid, st.ask, last, st.bid_size, st.ask_size,
-                         st.last_size))  # fmt: skip
+            tick = self._as_sent(symbol, st)
+            if tick is not None:
+                self.ticks_out += 1
+                on_tick(tick)
 
+    def _as_sent(self, symbol: str, st: SimTick) -> Tick | None:
+        t = st.time.replace(microsecond=0)
+        kind = self.tick_by_tick.get(symbol)
+        if kind is None:
+            return Tick(symbol, t, st.bid, st.ask, st.last, st.bid_size, st.ask_size,
+                        st.last_size)  # fmt: skip
+        if kind in ("Last", "AllLast"):
+            return Tick(symbol, t, NAN, NAN, st.last, last_size=st.last_size)
+        quote = (st.bid, st.ask, st.bid_size, st.ask_size)
+        prev = self._quotes.get(symbol)
+        self._quotes[symbol] = quote
+        if kind == "BidAsk":
+            if prev == quote:
+                return None
+            return Tick(symbol, t, st.bid, st.ask, NAN, st.bid_size, st.ask_size)
+        mid = (st.bid + st.ask) / 2
+        if prev is not None and (prev[0] + prev[1]) / 2 == mid:
+            return None
+        return Tick(symbol, t, NAN, NAN, NAN, midpoint=mid)
 
 def finer_than_data(symbol: str, bar_size: str, size_s: int, data_s: int) -> str | None:
     """Why bars of ``bar_size`` cannot be built from ``data_s``-second data (None: they can)."""

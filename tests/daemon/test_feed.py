@@ -21,6 +21,7 @@ from ib_insync import (
     TickByTickMidPoint,
     Ticker,
 )
+from ib_insync.wrapper import Wrapper
 
 from bot.bars import BarBuilder, QualityLog, bucket_start, price_problem
 from bot.events import Bar, Tick
@@ -55,6 +56,7 @@ class FakeIB:
         # keepUpToDate updates IB sends right after the history, before the caller resumes
         self.early_updates: list[BarData] = []
         self.tbt_types: dict[int, str] = {}  # reqTickByTickData types by conId
+        self.wrapper = Wrapper(self)  # the real one: bot.tick_times wraps its handlers
 
     def isConnected(self) -> bool:
         return self.connected
