@@ -13,6 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.backtest import kpis
 from bot.backtest.ledger import read_fills
 from bot.backtest.report import (
     Curve,
@@ -154,7 +155,13 @@ class Result:
     gateway_net_liquidation: float | None
 
 
-def run_backtest(p: Plan, *, config_name: str = "", timeout: float | None = None) -> Result:
+def run_backtest(
+    p: Plan,
+    *,
+    config_name: str = "",
+    timeout: float | None = None,
+    kpi_settings: kpis.Settings = kpis.Settings(),  # noqa: B008 (frozen)
+) -> Result:
     """Replay, then read the journal back and write equity.csv, trades.csv and kpis.json."""
     t0 = time.monotonic()
     code, daemon = asyncio.run(replay(p, timeout=timeout))
@@ -167,7 +174,7 @@ def run_backtest(p: Plan, *, config_name: str = "", timeout: float | None = None
     }
     strategies = [s.id for s in p.cfg.strategies if s.enabled]
     curve = build_curve(fills, p.days, closes, cutoffs, p.cash, strategies, p.start)
-    figures = compute_kpis(curve)
+    figures = compute_kpis(curve, kpi_settings)
     opened = open_positions(curve, closes)
     stop_reason = str(getattr(daemon, "stop_reason", ""))
     nlv = _gateway_nlv(daemon)

@@ -16,6 +16,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from bot.backtest.kpis import STYLES, Settings
 from bot.config import ConfigError, load_config
 
 HELP = "replay a config's strategies over a date range of the data and report KPIs"
@@ -38,6 +39,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="starting cash in USD (default: the config's gateway.cash)")  # fmt: skip
     p.add_argument("--out", type=Path, metavar="DIR",
                    help="output folder (default runs/backtest-<config>-<from>-<to>)")  # fmt: skip
+    p.add_argument("--report", action="store_true",
+                   help="also write report.html and PNG charts (as ibbot report)")  # fmt: skip
+    p.add_argument("--kpi-style", choices=STYLES, default="standard",
+                   help="KPI formulas: standard or course ((CAGR - rf) / vol)")  # fmt: skip
+    p.add_argument("--rf", type=float, default=0.0, metavar="RATE",
+                   help="annual risk-free rate, e.g. 0.04 (default 0)")  # fmt: skip
     p.add_argument("--log-level", default="WARNING", metavar="LEVEL",
                    help="the daemon's log level during the replay (default WARNING)")  # fmt: skip
 
@@ -67,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
         f"{p.start:%Y-%m-%d %H:%M} to {p.end:%Y-%m-%d %H:%M} UTC, cash {p.cash:,.0f}",
         flush=True,
     )
-    result = run_backtest(p, config_name=str(args.config))
+    settings = Settings(args.kpi_style, args.rf)
+    result = run_backtest(p, config_name=str(args.config), kpi_settings=settings)
     if result.code != 0:
         print(f"ibbot backtest: the replay failed ({result.stop_reason}); see the log "
               f"and {p.journal_path}", file=sys.stderr)  # fmt: skip
@@ -82,8 +90,16 @@ def run(args: argparse.Namespace) -> int:
                   f"open P&L {row['open_pnl']:,.2f}")  # fmt: skip
     print(f"\nwrote {out}/equity.csv, trades.csv, kpis.json; journal {p.journal_path}")
     print(f"replay wall time {result.wall_seconds:.1f} s")
+    if args.report and (failed := _report(out)):
+        return failed
     if result.stop_reason != END_OF_DATA:
         print(f"ibbot backtest: INTERRUPTED ({result.stop_reason}): the figures cover only the "
               "part of the range replayed before the stop", file=sys.stderr)  # fmt: skip
         return 1
     return 0
+
+
+def _report(out: Path) -> int:
+    from bot.backtest.html_report import report_command
+
+    return report_command(out)
