@@ -136,6 +136,18 @@ class EmbeddedGatewayConfig(_Model):
     participation: float | None = Field(default=None, gt=0, le=1)
     slippage_ticks: float = Field(default=0, ge=0)  # market orders, against the order
     commission: Schedule = "ib_fixed"  # bot/sim/commission.py
+    # A Parquet store (ibbot data import) holds a file per bar size: replay this one (an IB
+    # bar size string, e.g. "5 mins"); None: the finest each symbol has.
+    bar_size: str | None = None
+
+    @field_validator("bar_size")
+    @classmethod
+    def _store_bar_size(cls, v: str | None) -> str | None:
+        return None if v is None else BarSpec._ib_bar_size(v)
+
+    @property
+    def bar_seconds(self) -> int | None:
+        return None if self.bar_size is None else BAR_SIZES[self.bar_size]
 
     @field_validator("data", "instruments")
     @classmethod

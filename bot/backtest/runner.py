@@ -81,7 +81,7 @@ def plan(
         raise BacktestError(f"--cash must be positive, got {cash:g}")
     g = cfg.gateway
     if market is None:
-        market = Market.load(g.data, Instruments.load(g.instruments), g.seed)
+        market = Market.load(g.data, Instruments.load(g.instruments), g.seed, g.bar_seconds)
     traded = sorted({sym for s in cfg.strategies if s.enabled for sym in s.symbols})
     if not traded:
         raise BacktestError("the config has no enabled strategy")
