@@ -50,7 +50,7 @@ def drawdown_figure(run: RunFiles) -> go.Figure:
     for name, values in run.equity.items():
         fill = "tozeroy" if name == TOTAL else None
         fig.add_scatter(x=x, y=drawdowns(values), name=name, mode="lines", fill=fill)
-    fig.update_yaxes(title_text="drawdown", tickformat=".1%")
+    fig.update_yaxes(title_text="drawdown", tickformat=".2%")
     return fig
 
 

@@ -12,7 +12,7 @@ import csv
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ class RiskEvent:
 class PriceBars:
     symbol: str
     bar_size: str
-    time: list[datetime]
+    time: list[datetime]  # when each close printed (the bar's end)
     close: list[float]
 
 
@@ -151,14 +151,16 @@ def _prices(doc: dict[str, Any], config: Path | None, fills: list[Fill]) -> list
             )
             if len(bars) <= MAX_POINTS:
                 break
-        times = [_as_time(b.date, inst.session_close) for b in bars]
+        step = timedelta(seconds=BAR_SIZES[bar_size])
+        times = [_close_time(b.date, step, inst.session_close) for b in bars]
         out.append(PriceBars(sym, bar_size, times, [float(b.close) for b in bars]))
     return out
 
 
-def _as_time(d: date | datetime, close: Any) -> datetime:
-    """Daily bars are dated by day: place them at that day's regular close."""
+def _close_time(d: date | datetime, step: timedelta, close: Any) -> datetime:
+    """When a bar's close printed: its start plus its size, a daily bar at its session's
+    close (so fills line up with the price they traded at)."""
     if isinstance(d, datetime):
-        return d
+        return d + step
     t: datetime | None = close(d)
     return t if t is not None else datetime.combine(d, datetime.min.time())
