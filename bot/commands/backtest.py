@@ -12,6 +12,7 @@ dates, a range outside the data), 1 on a runtime failure.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from datetime import date
 from pathlib import Path
@@ -29,6 +30,16 @@ def parse_day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"bad date {text!r}: use YYYY-MM-DD") from None
 
 
+def parse_rate(text: str) -> float:
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = math.nan
+    if not -1 < rate < 1:
+        raise argparse.ArgumentTypeError(f"bad rate {text!r}: an annual rate, e.g. 0.04 for 4%")
+    return rate
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", type=Path, metavar="CONFIG", help="a YAML config with a gateway:")
     p.add_argument("--from", dest="first", type=parse_day, required=True, metavar="YYYY-MM-DD",
@@ -43,7 +54,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also write report.html and PNG charts (as ibbot report)")  # fmt: skip
     p.add_argument("--kpi-style", choices=STYLES, default="standard",
                    help="KPI formulas: standard or course ((CAGR - rf) / vol)")  # fmt: skip
-    p.add_argument("--rf", type=float, default=0.0, metavar="RATE",
+    p.add_argument("--rf", type=parse_rate, default=0.0, metavar="RATE",
                    help="annual risk-free rate, e.g. 0.04 (default 0)")  # fmt: skip
     p.add_argument("--log-level", default="WARNING", metavar="LEVEL",
                    help="the daemon's log level during the replay (default WARNING)")  # fmt: skip

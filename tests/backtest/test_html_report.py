@@ -105,3 +105,21 @@ def test_without_a_browser_the_page_is_written_and_pngs_skipped(
     assert out.strip() == f"wrote {copy}/report.html"
     assert "no PNG charts (RuntimeError: Browser not found" in err and "apt-get install" in err
     assert (copy / "report.html").is_file() and not list(copy.glob("*.png"))
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--rf", "4%"], "argument --rf: bad rate '4%': an annual rate, e.g. 0.04 for 4%"),
+        (["--rf", "nan"], "argument --rf: bad rate 'nan'"),
+        (["--kpi-style", "fancy"], "argument --kpi-style: invalid choice: 'fancy'"),
+    ],
+)
+def test_bad_kpi_flags_exit_2(
+    flags: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["backtest", "config/sma_crossover.yaml", "--from", "2026-10-20", "--to",
+              "2026-10-21", *flags])  # fmt: skip
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err

@@ -158,3 +158,30 @@ def test_config_bar_size_is_an_ib_bar_size() -> None:
     with pytest.raises(ValueError, match="bad bar size '5 min'"):
         EmbeddedGatewayConfig.model_validate({"data": str(ROOT / "data/sample"),
                                               "bar_size": "5 min"})  # fmt: skip
+
+
+def test_a_backtest_plans_on_the_store_as_on_the_flat_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import date
+
+    from bot.backtest.runner import plan
+    from bot.config import load_config
+
+    monkeypatch.chdir(ROOT)
+    store = tmp_path / "store"
+    for sym in ("AAPL", "MSFT", "NVDA", "AMZN"):  # config/sma_crossover.yaml's symbols
+        code = main(["data", "import", f"data/sample/{sym}.csv.gz", "--symbol", sym,
+                     "--store", str(store)])  # fmt: skip
+        assert code == 0
+    assert f"-> {store}/AMZN/1min.parquet" in capsys.readouterr().out
+    cfg = load_config(Path("config/sma_crossover.yaml"))
+    assert cfg.gateway is not None
+    stored = cfg.model_copy(update={"gateway": cfg.gateway.model_copy(update={"data": store})})
+    days = date(2026, 10, 20), date(2026, 10, 21)
+    a, b = plan(cfg, *days, out=tmp_path / "a"), plan(stored, *days, out=tmp_path / "b")
+    assert (a.days, a.start, a.end) == (b.days, b.start, b.end)
+    cid = a.instruments["AAPL"].con_id
+    bars = [m.historical_bars(cid, a.end, "2 D", "15 mins", "TRADES", True, a.end)
+            for m in (a.market, b.market)]  # fmt: skip
+    assert bars[0] and bars[0] == bars[1]
