@@ -12,10 +12,11 @@ from collections.abc import Sequence
 COMMANDS: dict[str, str] = {
     "run": "run the trading daemon on a YAML config",
     "backtest": "replay a config's strategies over a date range of the data and report KPIs",
+    "report": "write report.html and PNG charts for a finished backtest",
     "gateway": "serve the simulated IB Gateway (TWS wire protocol) on loopback",
     "check": "validate a config file and print it resolved",
     "schema": "print the config JSON schema (for editor completion)",
-    "data": "sample data tools (synth)",
+    "data": "market data: import CSVs into the Parquet store, list it, synth samples",
     "strategies": "list the registered strategies and their parameters",
     "scanner": "IB market scanners: list the scan codes (params), run one scan (run)",
     "fundamentals": "a company's financial statements or snapshot (reqFundamentalData)",

@@ -140,6 +140,18 @@ class EmbeddedGatewayConfig(_Model):
     # Where marketable orders fill: "quote" (the ask for a buy, the bid for a sell, as at IB)
     # or "last" (the trade price, as bar-based backtesters such as backtrader fill).
     fill_at: Literal["quote", "last"] = "quote"
+    # A Parquet store (ibbot data import) holds a file per bar size: replay this one (an IB
+    # bar size string, e.g. "5 mins"); None: the finest each symbol has.
+    bar_size: str | None = None
+
+    @field_validator("bar_size")
+    @classmethod
+    def _store_bar_size(cls, v: str | None) -> str | None:
+        return None if v is None else BarSpec._ib_bar_size(v)
+
+    @property
+    def bar_seconds(self) -> int | None:
+        return None if self.bar_size is None else BAR_SIZES[self.bar_size]
 
     @field_validator("data", "instruments")
     @classmethod

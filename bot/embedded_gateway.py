@@ -38,6 +38,7 @@ async def start_embedded_gateway(
         host="127.0.0.1",
         port=0,
         data_dir=g.data,
+        bar_seconds=g.bar_seconds,
         instruments_path=g.instruments,
         start=g.start,
         end=end,

@@ -37,6 +37,7 @@ class Curve:
     exposed: dict[str, int]  # days with a position at some time during the day
     commissions: dict[str, float]
     book: Book = field(default_factory=Book)
+    traded: dict[tuple[str, str], float] = field(default_factory=dict)  # (strategy, symbol)
 
 
 def daily_closes(
@@ -68,6 +69,7 @@ def build_curve(
     flow = dict.fromkeys(ids, 0.0)  # cash flow of fills, commissions included
     fees = dict.fromkeys(ids, 0.0)
     pos: dict[tuple[str, str], float] = {}
+    traded: dict[tuple[str, str], float] = {}
     last: dict[str, float] = {}
     eq: dict[str, list[float]] = {k: [cash] for k in [*ids, TOTAL]}
     exposed = dict.fromkeys([*ids, TOTAL], 0)
@@ -82,6 +84,7 @@ def build_curve(
             fees[f.strategy_id] += f.commission
             key = (f.strategy_id, f.symbol)
             pos[key] = pos.get(key, 0.0) + f.signed
+            traded[key] = traded.get(key, 0.0) + f.quantity * f.price
             if abs(pos[key]) < 1e-9:
                 pos[key] = 0.0
             last[f.symbol] = f.price
@@ -101,7 +104,7 @@ def build_curve(
         closes_today = [c[day] for c in cutoffs.values() if day in c]
         labels.append((max(closes_today) if closes_today else start).isoformat())
     fees[TOTAL] = sum(fees.values())
-    return Curve(labels, list(days), eq, exposed, fees, pair_trades(fills))
+    return Curve(labels, list(days), eq, exposed, fees, pair_trades(fills), traded)
 
 
 def _cutoff(cutoffs: Mapping[str, Mapping[date, datetime]], f: Fill, day: date) -> datetime:
@@ -109,19 +112,41 @@ def _cutoff(cutoffs: Mapping[str, Mapping[date, datetime]], f: Fill, day: date) 
     return by_day.get(day) or max(by_day.values(), default=f.time)
 
 
-def compute_kpis(curve: Curve) -> dict[str, dict[str, object]]:
-    """Per strategy, then TOTAL."""
+def compute_kpis(
+    curve: Curve, settings: kpis.Settings = kpis.Settings()  # noqa: B008 (frozen)
+) -> dict[str, dict[str, object]]:
+    """Per strategy, then TOTAL; each with its figures per symbol under ``by_symbol``."""
     out: dict[str, dict[str, object]] = {}
     for sid, equity in curve.equity.items():
         trades = [t for t in curve.book.trades if sid in (TOTAL, t.strategy_id)]
-        out[sid] = kpis.summarize(
+        traded = {k: v for k, v in curve.traded.items() if sid in (TOTAL, k[0])}
+        figures = kpis.summarize(
             equity,
             curve.labels,
             [t.net_pnl for t in trades],
             days_exposed=curve.exposed[sid],
             commissions=curve.commissions.get(sid, 0.0),
+            trade_returns=[_trade_return(t) for t in trades],
+            traded_value=sum(traded.values()),
+            settings=settings,
         )
+        symbols = sorted({t.symbol for t in trades} | {sym for _, sym in traded})
+        figures["by_symbol"] = {
+            sym: kpis.trade_figures(
+                [t.net_pnl for t in trades if t.symbol == sym],
+                [_trade_return(t) for t in trades if t.symbol == sym],
+                sum(v for (_, s), v in traded.items() if s == sym),
+                equity,
+            )
+            for sym in symbols
+        }
+        out[sid] = figures
     return out
+
+
+def _trade_return(t: Trade) -> float:
+    entry = t.entry_price * t.quantity
+    return t.net_pnl / entry if entry else 0.0
 
 
 def open_positions(
@@ -202,6 +227,10 @@ def _money(v: Any) -> str:
     return "n/a" if v is None else f"{float(v):,.2f}"
 
 
+def _count(v: Any) -> str:
+    return "n/a" if v is None else f"{int(v)}"
+
+
 def _day(v: Any) -> str:
     return "-" if v is None else str(v)[:10]
 
@@ -217,9 +246,13 @@ ROWS: list[tuple[str, str, Callable[[Any], str]]] = [
     ("max drawdown", "max_drawdown", _pct),
     ("  peak", "max_drawdown_peak", _day),
     ("  trough", "max_drawdown_trough", _day),
+    ("  duration (periods)", "max_drawdown_duration", _count),
     ("Calmar", "calmar", _num),
     ("trades", "trades", str),
     ("win rate", "win_rate", _pct),
+    ("max consecutive losses", "max_consecutive_losses", _count),
+    ("mean return per trade", "mean_trade_return", _pct),
+    ("turnover", "turnover", _num),
     ("profit factor", "profit_factor", _num),
     ("avg win", "avg_win", _money),
     ("avg loss", "avg_loss", _money),

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.backtest import kpis
 from bot.backtest.inprocess import InProcessRun
 from bot.backtest.ledger import read_fills
 from bot.backtest.progress import Progress
@@ -83,7 +84,7 @@ def plan(
         raise BacktestError(f"--cash must be positive, got {cash:g}")
     g = cfg.gateway
     if market is None:
-        market = Market.load(g.data, Instruments.load(g.instruments), g.seed)
+        market = Market.load(g.data, Instruments.load(g.instruments), g.seed, g.bar_seconds)
     enabled = [s for s in cfg.strategies if s.enabled]
     if not enabled:
         raise BacktestError("the config has no enabled strategy")
@@ -195,6 +196,7 @@ def run_backtest(
     timeout: float | None = None,
     engine: str = "inprocess",
     progress: bool | None = None,
+    kpi_settings: kpis.Settings = kpis.Settings(),  # noqa: B008 (frozen)
 ) -> Result:
     """Replay (``engine``: in-process, or through the embedded gateway's wire protocol), then
     read the journal back and write equity.csv, trades.csv and kpis.json."""
@@ -217,7 +219,7 @@ def run_backtest(
     }
     strategies = [s.id for s in p.cfg.strategies if s.enabled]
     curve = build_curve(fills, p.days, closes, cutoffs, p.cash, strategies, p.start)
-    figures = compute_kpis(curve)
+    figures = compute_kpis(curve, kpi_settings)
     opened = open_positions(curve, closes)
     p.out.mkdir(parents=True, exist_ok=True)
     write_equity_csv(p.out / "equity.csv", curve)

@@ -12,10 +12,12 @@ dates, a range outside the data), 1 on a runtime failure.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from datetime import date
 from pathlib import Path
 
+from bot.backtest.kpis import STYLES, Settings
 from bot.config import ConfigError, load_config
 
 HELP = "replay a config's strategies over a date range of the data and report KPIs"
@@ -26,6 +28,16 @@ def parse_day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"bad date {text!r}: use YYYY-MM-DD") from None
+
+
+def parse_rate(text: str) -> float:
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = math.nan
+    if not -1 < rate < 1:
+        raise argparse.ArgumentTypeError(f"bad rate {text!r}: an annual rate, e.g. 0.04 for 4%")
+    return rate
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -42,6 +54,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="inprocess (default): the daemon's parts stepped through the simulated "
                    "world; gateway: the whole daemon through the embedded gateway's wire "
                    "protocol (slower; a fidelity check)")  # fmt: skip
+    p.add_argument("--report", action="store_true",
+                   help="also write report.html and PNG charts (as ibbot report)")  # fmt: skip
+    p.add_argument("--kpi-style", choices=STYLES, default="standard",
+                   help="KPI formulas: standard or course ((CAGR - rf) / vol)")  # fmt: skip
+    p.add_argument("--rf", type=parse_rate, default=0.0, metavar="RATE",
+                   help="annual risk-free rate, e.g. 0.04 (default 0)")  # fmt: skip
     p.add_argument("--log-level", default="WARNING", metavar="LEVEL",
                    help="the daemon's log level during the replay (default WARNING)")  # fmt: skip
 
@@ -71,7 +89,10 @@ def run(args: argparse.Namespace) -> int:
         f"{p.start:%Y-%m-%d %H:%M} to {p.end:%Y-%m-%d %H:%M} UTC, cash {p.cash:,.0f}",
         flush=True,
     )
-    result = run_backtest(p, config_name=str(args.config), engine=args.engine)
+    settings = Settings(args.kpi_style, args.rf)
+    result = run_backtest(
+        p, config_name=str(args.config), engine=args.engine, kpi_settings=settings
+    )
     if result.code != 0:
         print(f"ibbot backtest: the replay failed ({result.stop_reason}); see the log "
               f"and {p.journal_path}", file=sys.stderr)  # fmt: skip
@@ -86,8 +107,16 @@ def run(args: argparse.Namespace) -> int:
                   f"open P&L {row['open_pnl']:,.2f}")  # fmt: skip
     print(f"\nwrote {out}/equity.csv, trades.csv, kpis.json; journal {p.journal_path}")
     print(f"replay wall time {result.wall_seconds:.1f} s")
+    if args.report and (failed := _report(out)):
+        return failed
     if result.stop_reason != END_OF_DATA:
         print(f"ibbot backtest: INTERRUPTED ({result.stop_reason}): the figures cover only the "
               "part of the range replayed before the stop", file=sys.stderr)  # fmt: skip
         return 1
     return 0
+
+
+def _report(out: Path) -> int:
+    from bot.backtest.html_report import report_command
+
+    return report_command(out)

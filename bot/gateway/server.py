@@ -54,6 +54,7 @@ class GatewayConfig:
     host: str = "127.0.0.1"
     port: int = 4002  # 0 = a free port (see Gateway.port)
     data_dir: Path = DEFAULT_DATA_DIR
+    bar_seconds: int | None = None  # a Parquet store's bar file (None: the finest per symbol)
     instruments_path: Path = DEFAULT_INSTRUMENTS_FILE
     start: datetime | None = None  # None = the session open of the data's 6th trading day
     end: datetime | None = None  # stop the market there (None = at the end of the data)
@@ -86,7 +87,9 @@ class Gateway:
         check_pinned(config.server_version)
         self.config = config
         self.instruments = instruments or Instruments.load(config.instruments_path)
-        market = market or Market.load(config.data_dir, self.instruments, config.seed)
+        market = market or Market.load(
+            config.data_dir, self.instruments, config.seed, config.bar_seconds
+        )
         start = config.start or default_start(market, self.instruments)
         self.world = SimWorld(market, SimClock(start, config.speed), config.broker)
         w = self.world

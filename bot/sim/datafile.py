@@ -17,6 +17,14 @@ Its time becomes that date's regular-session open (liquidHours) in the instrumen
 daylight saving included (13:30 UTC in summer, 14:30 in winter for New York), so its ticks run
 over that session and its close prints at the session's close (bot/sim/market.py).
 
+Naive times are UTC unless the reader is given a time zone (``ibbot data import --tz``): then
+naive times are that zone's wall clock; times written with an offset keep it.
+
+Two layouts of a data folder (``find_file``): flat, one file per symbol (``AAPL.csv.gz``), or
+the Parquet store of ``ibbot data import`` (bot/data/store.py), one folder per symbol with one
+file per bar size (``AAPL/1min.parquet``, ``AAPL/1day.parquet``); a store file's name gives its
+bar size, and per symbol the finest is read unless a bar size is asked for.
+
 Every error names the file, the row (and the line of a CSV) and the column.
 """
 
@@ -51,6 +59,9 @@ _TIME_NAMES = frozenset(("time", *ALIASES["time"]))
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DATE_ONLY = re.compile(r"\d{4}-?\d{2}-?\d{2}")
 _TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}(:\d{2})?")
+_OFFSET = re.compile(r"(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
+_BAR_NAME = re.compile(r"(\d+)(s|min|h|day)")
+_UNIT_SECONDS = {"s": 1, "min": 60, "h": 3600, "day": DAY}
 
 
 Where = Callable[[int, str], str]  # (row, column) -> "file: row r (line l), column 'c'"
@@ -76,28 +87,62 @@ class SourceBars:
     daily: bool = False
 
 
-def find_file(data_dir: Path, name: str) -> Path | None:
+def bar_name(bar_seconds: int) -> str:
+    """A store file's stem for a bar size: 5s, 1min, 15min, 1h, 1day."""
+    for unit, size in sorted(_UNIT_SECONDS.items(), key=lambda kv: -kv[1]):
+        if bar_seconds % size == 0:
+            return f"{bar_seconds // size}{unit}"
+    raise ValueError(f"bar size {bar_seconds} s is not a whole number of seconds")
+
+
+def named_bar_seconds(path: Path) -> int | None:
+    """The bar size a store file's name gives (``1min.parquet`` -> 60); None for other names."""
+    m = _BAR_NAME.fullmatch(path.name.removesuffix(".parquet"))
+    if m is None or not path.name.endswith(".parquet"):
+        return None
+    return int(m[1]) * _UNIT_SECONDS[m[2]]
+
+
+def store_files(folder: Path) -> dict[int, Path]:
+    """A store symbol folder's files by bar size, finest first."""
+    found = {b: p for p in folder.glob("*.parquet") if (b := named_bar_seconds(p)) is not None}
+    return dict(sorted(found.items()))
+
+
+def find_file(data_dir: Path, name: str, bar_seconds: int | None = None) -> Path | None:
+    """``name``'s file in a flat folder, else in the store layout: the ``bar_seconds`` file
+    (an error if the symbol has others but not that one), else the finest."""
     for suffix in SUFFIXES:
         path = data_dir / f"{name}{suffix}"
         if path.exists():
             return path
-    return None
+    files = store_files(data_dir / name)
+    if not files:
+        return None
+    if bar_seconds is None:
+        return next(iter(files.values()))
+    if bar_seconds not in files:
+        have = ", ".join(p.name for p in files.values())
+        raise DataFileError(f"{data_dir / name}: no {bar_name(bar_seconds)}.parquet (has {have})")
+    return files[bar_seconds]
 
 
-def read_bars(path: Path, inst: Instrument) -> SourceBars:
-    """``inst``'s bars from ``path``; its time zone and sessions place daily bars."""
+def read_bars(path: Path, inst: Instrument, tz: str | None = None) -> SourceBars:
+    """``inst``'s bars from ``path``; its time zone and sessions place daily bars; naive times
+    are in ``tz`` (default UTC)."""
     frame, where = _read_frame(path)
     if frame.empty:
         raise DataFileError(f"{path}: no rows")
-    times, dated = _times(frame["time"], where)
+    times, dated = _times(frame["time"], where, tz)
     values = {c: _numbers(frame[c], c, where) for c in COLUMNS[1:]}
     _check_bars(values, where)
-    daily = dated or (len(times) > 1 and int(np.diff(times).min()) >= DAY)
+    named = named_bar_seconds(path)
+    daily = dated or (named or 0) >= DAY or (len(times) > 1 and int(np.diff(times).min()) >= DAY)
     if daily:
         times = _session_opens(times, inst, where)
     return SourceBars(
         path=path,
-        bar_seconds=DAY if daily else _bar_seconds(times),
+        bar_seconds=DAY if daily else named or _bar_seconds(times),
         time=times,
         open=values["open"],
         high=values["high"],
@@ -152,7 +197,7 @@ def _first_bad(mask: np.ndarray) -> int | None:
     return int(bad[0]) if len(bad) else None
 
 
-def _times(col: pd.Series, where: Where) -> tuple[I64, bool]:
+def _times(col: pd.Series, where: Where, tz: str | None = None) -> tuple[I64, bool]:
     """Epoch seconds of each row, and whether the rows give dates alone."""
     if pd.api.types.is_datetime64_any_dtype(col):
         parsed = pd.to_datetime(col, utc=True)
@@ -164,6 +209,8 @@ def _times(col: pd.Series, where: Where) -> tuple[I64, bool]:
     row = _first_bad(parsed.isna().to_numpy())
     if row is not None:
         raise DataFileError(f"{where(row, 'time')}: not an ISO 8601 time: {col.iloc[row]!r}")
+    if tz is not None and not dated:
+        parsed = _in_zone(parsed, ~col.astype(str).str.strip().str.contains(_OFFSET), tz, where)
     ns = parsed.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]").astype(np.int64)
     row = _first_bad(ns % 5_000_000_000 != 0)
     if row is not None:
@@ -173,6 +220,22 @@ def _times(col: pd.Series, where: Where) -> tuple[I64, bool]:
     if row is not None:
         raise DataFileError(f"{where(row + 1, 'time')}: not after the previous row's time")
     return times, dated
+
+
+def _in_zone(parsed: pd.Series, naive: pd.Series, tz: str, where: Where) -> pd.Series:
+    """``parsed`` (naive rows read as UTC) with its ``naive`` rows read as ``tz``'s clock."""
+    wall = parsed[naive].dt.tz_localize(None)
+    local = wall.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+    row = _first_bad(local.isna().to_numpy())
+    if row is not None:
+        n = int(np.flatnonzero(naive.to_numpy())[row])
+        raise DataFileError(
+            f"{where(n, 'time')}: {wall.iloc[row]} does not exist or is ambiguous in {tz} "
+            "(a daylight-saving change): write it with its UTC offset"
+        )
+    out = parsed.copy()
+    out[naive] = local.dt.tz_convert("UTC")
+    return out
 
 
 def _session_opens(times: I64, inst: Instrument, where: Where) -> I64:

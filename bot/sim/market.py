@@ -151,14 +151,21 @@ class Market:
     # ---- loading -------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, data_dir: Path | str, instruments: Instruments, seed: int) -> Market:
-        """One file per instrument, named by local symbol (AAPL.csv.gz, EUR.USD.csv.gz)."""
+    def load(
+        cls,
+        data_dir: Path | str,
+        instruments: Instruments,
+        seed: int,
+        bar_seconds: int | None = None,
+    ) -> Market:
+        """One file per instrument, named by local symbol (AAPL.csv.gz, EUR.USD.csv.gz), or
+        the store layout (AAPL/1min.parquet: the ``bar_seconds`` file, else the finest)."""
         data_dir = Path(data_dir)
         if not data_dir.is_dir():
             raise DataFileError(f"{data_dir}: market data directory not found")
         series: dict[int, _Series] = {}
         for order, inst in enumerate(instruments):
-            path = find_file(data_dir, inst.local_symbol)
+            path = find_file(data_dir, inst.local_symbol, bar_seconds)
             if path is None:
                 log.warning("no market data for %s in %s", inst.local_symbol, data_dir)
                 continue

@@ -90,3 +90,75 @@ def test_summary_labels_the_drawdown() -> None:
     assert s["max_drawdown_peak"] == "d1" and s["max_drawdown_trough"] == "d2"
     assert s["exposure"] == pytest.approx(2 / 3) and s["days"] == 3
     assert s["pnl"] == 21.0 and s["commissions"] == 3.5
+
+
+def test_annualization_by_bar_size() -> None:
+    assert kpis.periods_per_year(86400) == 252  # daily bars
+    assert kpis.periods_per_year(7 * 86400) == 52 and kpis.periods_per_year(30 * 86400) == 12
+    assert kpis.periods_per_year(3600) == pytest.approx(252 * 6.5)  # 6.5 hourly bars a session
+    assert kpis.periods_per_year(900) == 252 * 26  # 26 quarter-hours in 09:30-16:00
+    r = [0.1, -0.1, 2 / 9]
+    per_hour = kpis.periods_per_year(3600)
+    assert kpis.volatility(r, per_hour) == pytest.approx(kpis.volatility(r) * math.sqrt(6.5))
+
+
+def test_risk_free_rate_lowers_the_standard_sharpe_and_sortino() -> None:
+    r = [0.1, -0.1, 2 / 9]
+    std = math.sqrt(38.58 / 27**2 / 2)
+    excess = 2 / 27 - 0.0252 / 252  # 2.52% a year = 0.0001 a day
+    assert kpis.sharpe(r, rf=0.0252) == pytest.approx(excess / std * math.sqrt(252))
+    down = math.sqrt(((-0.1 - 0.0001) ** 2) / 3)
+    assert kpis.sortino(r, rf=0.0252) == pytest.approx(excess / down * math.sqrt(252))
+
+
+def test_course_style_by_hand() -> None:
+    # CAGR over the number of prices: 4 prices -> (121/100) ** (252 / 4) - 1 = 1.21 ** 63 - 1
+    growth = kpis.cagr(CURVE, style="course")
+    assert growth == pytest.approx(1.21**63 - 1)
+    r = kpis.daily_returns(CURVE)
+    vol = math.sqrt(38.58 / 27**2 / 2) * math.sqrt(252)
+    assert kpis.course_sharpe(growth, r, 252, 0.05) == pytest.approx((1.21**63 - 1 - 0.05) / vol)
+    # Sortino: the std (ddof 1) of the negative returns only; one negative return has none
+    assert kpis.course_sortino(growth, r, 252, 0.0) is None
+    falls = [0.1, -0.1, -0.3, 0.2]  # negatives -0.1, -0.3: mean -0.2, std sqrt(0.02)
+    neg_vol = math.sqrt(0.02) * math.sqrt(252)
+    assert kpis.course_sortino(0.5, falls, 252, 0.02) == pytest.approx(0.48 / neg_vol)
+    s = kpis.summarize(CURVE, ["a", "b", "c", "d"], [], days_exposed=0, commissions=0.0,
+                       settings=kpis.Settings("course", 0.05))  # fmt: skip
+    assert s["cagr"] == pytest.approx(growth)
+    assert s["sharpe"] == pytest.approx((growth - 0.05) / vol)
+    assert s["kpi_style"] == "course" and s["rf"] == 0.05
+    assert s["volatility"] == pytest.approx(vol)  # the same in both styles
+
+
+def test_max_drawdown_duration_by_hand() -> None:
+    # under water from the peak at 0 to the recovery at 3 (3 periods), then 3 -> 5 (2 periods)
+    u = kpis.max_drawdown_duration([100, 90, 95, 100, 80, 120])
+    assert (u.periods, u.start, u.end, u.recovered) == (3, 0, 3, True)
+    # never recovers: from the peak at 1 to the last point, 4 periods
+    u = kpis.max_drawdown_duration([100, 110, 100, 105, 90, 109])
+    assert (u.periods, u.start, u.end, u.recovered) == (4, 1, 5, False)
+    assert kpis.max_drawdown_duration([100, 101, 102]).periods == 0
+    s = kpis.summarize([100, 110, 100, 105, 90, 109], list("abcdef"), [], days_exposed=0,
+                       commissions=0.0)  # fmt: skip
+    assert s["max_drawdown_duration"] == 4 and s["max_drawdown_duration_start"] == "b"
+    assert s["max_drawdown_duration_end"] == "f" and s["max_drawdown_recovered"] is False
+
+
+def test_consecutive_losses_mean_trade_return_and_turnover() -> None:
+    # losses in exit order: -1, -2 | win | -1, -1, -3 | zero ends a run | -5
+    assert kpis.max_consecutive_losses([-1, -2, 5, -1, -1, -3, 0, -5]) == 3
+    assert kpis.max_consecutive_losses([]) == 0 and kpis.max_consecutive_losses([1, 2]) == 0
+    ts = kpis.trade_stats([10.0, -5.0], [0.02, -0.01])
+    assert ts.mean_trade_return == pytest.approx(0.005) and ts.max_consecutive_losses == 1
+    # 50,000 traded against a mean equity of (100 + 110 + 99 + 121) / 4 = 107.5
+    assert kpis.turnover(50_000, CURVE) == pytest.approx(50_000 / 107.5)
+    f = kpis.trade_figures([10.0, -5.0], [0.02, -0.01], 430.0, CURVE)
+    assert f["net_pnl"] == 5.0 and f["turnover"] == pytest.approx(4.0) and f["trades"] == 2
+
+
+def test_monthly_returns_chain_month_ends() -> None:
+    dates = ["2026-01-05T14:30", "2026-01-30T21:00", "2026-02-02T21:00", "2026-02-27T21:00",
+             "2026-03-02T21:00"]  # fmt: skip
+    got = kpis.monthly_returns(dates, [100.0, 110.0, 99.0, 121.0, 127.05])
+    assert got == pytest.approx({"2026-01": 0.1, "2026-02": 0.1, "2026-03": 0.05})

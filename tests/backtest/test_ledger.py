@@ -142,3 +142,29 @@ def test_open_position_is_marked_to_each_close() -> None:
     # cash +500 - 1, position -10 x 48 -> 1000 + 499 - 480 = 1019
     assert curve.equity["s"] == pytest.approx([1000.0, 1019.0, 1019.0])
     assert curve.exposed["s"] == 2
+
+
+def test_per_symbol_figures_and_turnover_by_hand() -> None:
+    d1, d2 = date(2026, 10, 1), date(2026, 10, 2)
+    fills = [
+        fill(t(1, 14), "BUY", 10, 100.0, 1.0, "a"),
+        fill(t(1, 15), "SELL", 10, 95.0, 1.0, "b"),  # AAA: -50 - 2 = -52
+        fill(t(2, 14), "BUY", 4, 50.0, 0.0, "c", sym="BBB"),
+        fill(t(2, 15), "SELL", 4, 60.0, 0.0, "d", sym="BBB"),  # BBB: +40
+    ]
+    closes = {"AAA": {d1: 95.0, d2: 95.0}, "BBB": {d1: 50.0, d2: 60.0}}
+    cutoffs = {s: {d1: t(1, 20), d2: t(2, 20)} for s in closes}
+    curve = build_curve(fills, [d1, d2], closes, cutoffs, 1000.0, ["s"], t(1, 13, 30))
+    assert curve.equity["s"] == pytest.approx([1000.0, 948.0, 988.0])
+    figures = compute_kpis(curve)["s"]
+    by_symbol = figures["by_symbol"]
+    assert isinstance(by_symbol, dict)
+    aaa, bbb = by_symbol["AAA"], by_symbol["BBB"]
+    assert aaa["net_pnl"] == pytest.approx(-52.0) and aaa["traded_value"] == 1950.0
+    assert aaa["mean_trade_return"] == pytest.approx(-52.0 / 1000.0)
+    assert bbb["net_pnl"] == pytest.approx(40.0) and bbb["win_rate"] == 1.0
+    assert bbb["mean_trade_return"] == pytest.approx(40.0 / 200.0)
+    # traded 1950 + 440 = 2390 against a mean equity of (1000 + 948 + 988) / 3 = 978.67
+    assert figures["turnover"] == pytest.approx(2390 / (2936 / 3))
+    assert figures["mean_trade_return"] == pytest.approx((-0.052 + 0.2) / 2)
+    assert figures["max_consecutive_losses"] == 1
