@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -78,6 +79,7 @@ class InProcessRun:
         self.stop_reason = ""
         self.summary = ""
         self.bars = 0  # source bars read (all streams)
+        self.loop_seconds = 0.0  # wall time of the replay loop
 
     @property
     def feed(self) -> SimFeed:
@@ -99,7 +101,9 @@ class InProcessRun:
         previous = _on_signals(self.request_stop) if self.handle_signals else {}
         try:
             await self._start(journal)
+            t0 = time.monotonic()  # a figure for the report only: nothing reads it to decide
             await self._replay()
+            self.loop_seconds = time.monotonic() - t0
             self.stop_reason = self.stop_reason or END_OF_DATA
         finally:
             for sig, handler in previous.items():

@@ -203,13 +203,16 @@ def run_backtest(
     if engine not in ENGINES:
         raise BacktestError(f"unknown engine {engine!r}: one of {', '.join(ENGINES)}")
     t0 = time.monotonic()
+    bars: int | None = None
+    loop: float | None = None  # the replay loop's wall time (in-process only)
     if engine == "inprocess":
         code, run = asyncio.run(replay_inprocess(p, progress=progress))
         stop_reason, nlv, bars = run.stop_reason, run.net_liquidation(), run.bars
+        loop = round(run.loop_seconds, 3)
     else:
         code, daemon = asyncio.run(replay(p, timeout=timeout))
         stop_reason, nlv = str(getattr(daemon, "stop_reason", "")), _gateway_nlv(daemon)
-        bars = None
+
     wall = time.monotonic() - t0
     fills = read_fills(p.journal_path) if p.journal_path.exists() else []
     closes = daily_closes(p.market, p.instruments, p.days, p.end)
@@ -239,6 +242,7 @@ def run_backtest(
             "stop_reason": stop_reason,
             "engine": engine,
             "bars": bars,
+            "loop_seconds": loop,
             "wall_seconds": round(wall, 3),
             "gateway_net_liquidation": nlv,
             "open_positions": opened,
