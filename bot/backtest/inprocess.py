@@ -75,6 +75,7 @@ class InProcessRun:
         self.progress = progress
         self.handle_signals = handle_signals
         self.trader: Trader | None = None
+        self._instrument_order = {cid: n for n, cid in enumerate(market.con_ids())}
         self.journal: Journal | None = None
         self.stop_reason = ""
         self.summary = ""
@@ -143,11 +144,12 @@ class InProcessRun:
                 t = self._match_until(now, t, active)
             else:
                 broker.take(world.step_lazy(now, t, ()))
+            self._mark(t, set(active))
             self._set_time(t)
             broker.deliver()
             marks = feed.advance_to(t)
             self.bars += len(marks)
-            world.mark(marks)
+            world.mark(marks)  # instruments first read now: valued from their first close
             if feed.tick_con_ids:  # after the bars: ib_insync hands ticks on after each read
                 feed.take_ticks(world.market.ticks_of(feed.tick_con_ids, now, t))
             broker.deliver()
@@ -189,20 +191,42 @@ class InProcessRun:
         return end
 
     def _ticks(self, active: list[int], t0: datetime, t1: datetime) -> list[SimTick]:
-        """The ticks that can change an order in (t0, t1]: only the next one where all that
-        works on an instrument is market orders arriving on a bar boundary (the fast path:
-        the same tick, without building the bar's path), else all of them."""
-        world = self.world
-        firsts = []
+        """The ticks in (t0, t1] that can change an order (the fast paths give the very
+        ticks the full path would, or skip only ticks that cannot change anything):
+
+        * where all that works is market orders arriving on a bar boundary, only the next
+          tick, built without the bar's path;
+        * where every order rests out of reach of the bars' range, none;
+        * else all of them."""
+        market, broker = self.world.market, self.world.broker
+        ticks: list[SimTick] = []
+        full: list[int] = []
         for cid in active:
-            tick = world.market.opening_tick(cid, t0)
-            if tick is None or not world.broker.takes_any_price(tick):
-                return world.market.ticks_of(active, t0, t1)
-            firsts.append(tick)
-        order = {cid: n for n, cid in enumerate(world.market.con_ids())}
-        return sorted(
-            (t for t in firsts if t.time <= t1), key=lambda t: (t.time, order[t.con_id])
-        )
+            first = market.opening_tick(cid, t0)
+            if first is not None and broker.takes_any_price(first):
+                if first.time <= t1:
+                    ticks.append(first)
+                continue
+            span = market.price_range(cid, t0, t1)
+            if span is None or broker.quiet_between(cid, *span):
+                continue
+            full.append(cid)
+        if full:
+            ticks.extend(market.ticks_of(full, t0, t1))
+        if len(ticks) > 1:
+            order = self._instrument_order
+            ticks.sort(key=lambda t: (t.time, order[t.con_id]))
+        return ticks
+
+    def _mark(self, t: datetime, ticked: set[int]) -> None:
+        """The last prices at ``t`` of every instrument the broker values whose ticks were
+        skipped, before anyone acts: as if it had seen them all."""
+        world = self.world
+        for cid in world.broker.marked_con_ids():
+            if cid not in ticked:
+                price = world.market.last_at(cid, t)
+                if price is not None:
+                    world.broker.set_mark(cid, price)
 
     def _set_time(self, t: datetime) -> None:
         clock = self.world.clock

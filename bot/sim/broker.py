@@ -230,6 +230,33 @@ class SimBroker:
         """Contracts with working orders: the only ones a tick can change anything for."""
         return self._book.working_con_ids()
 
+    def marked_con_ids(self) -> list[int]:
+        return list(self._marks)
+
+    def quiet_between(self, con_id: int, low: float, high: float) -> bool:
+        """Whether no trade price in [low, high] (and the quotes around it) can change any
+        working order on ``con_id``: each is a resting limit, stop or if-touched order that
+        has met a tick since it arrived and whose price lies outside the range on the side
+        that matters. Then its ticks there can be skipped."""
+        inst = self.instruments.by_con_id(con_id)
+        margin = inst.spread + inst.min_tick  # the quote is within this of the trade price
+        for o in self._book.working_on(con_id):
+            if o.match.fresh or o.phase is not Phase.ACTIVE:
+                return False
+            kind, side, order = o.order.orderType, o.side, o.order
+            if kind == "LMT" or (kind == "STP LMT" and o.match.triggered):
+                lmt = order.lmtPrice
+                hit = low - margin <= lmt if side > 0 else high + margin >= lmt
+            elif kind in ("STP", "STP LMT"):
+                hit = high >= order.auxPrice if side > 0 else low <= order.auxPrice
+            elif kind == "MIT":
+                hit = low <= order.auxPrice if side > 0 else high >= order.auxPrice
+            else:  # market, trailing (its stop moves with every print), at the close
+                return False
+            if hit:
+                return False
+        return True
+
     def takes_any_price(self, tick: SimTick) -> bool:
         """Whether every working order on the tick's contract fills whole on it, whatever
         its price and size (market orders, no participation cap, in their session): then

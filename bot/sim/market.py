@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import math
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -296,6 +297,31 @@ class Market:
         bid, ask = self._bid_ask(s, price)
         t = _dt_ms(int(s.t_ms[i]) + int(_TICK_OFFSETS_MS[0]))
         return SimTick(t, con_id, float(price[0]), NAN, float(bid[0]), float(ask[0]), NAN, NAN)
+
+    def price_range(self, con_id: int, t0: datetime, t1: datetime) -> tuple[float, float] | None:
+        """Lowest low and highest high of the source bars with ticks in (t0, t1] (every tick
+        there lies between them: the paths never leave a bar's range); None: no tick."""
+        s = self._series.get(con_id)
+        if s is None:
+            return None
+        i0 = int(np.searchsorted(s.end_ms, _ms(t0), "right"))
+        i1 = int(np.searchsorted(s.t_ms, _ms(t1), "left"))
+        if i0 >= i1:
+            return None
+        return float(s.lo[i0:i1].min()), float(s.h[i0:i1].max())
+
+    def last_at(self, con_id: int, now: datetime) -> float | None:
+        """The last trade price at ``now``: a bar's close when one ends there (no path
+        needed), else the latest tick's (None: no tick yet)."""
+        s = self._series.get(con_id)
+        if s is None:
+            return None
+        ms = _ms(now)
+        i = int(np.searchsorted(s.end_ms, ms, "left"))
+        if i < len(s.end_ms) and s.end_ms[i] == ms:
+            return float(s.c[i])
+        last = self.quote(con_id, now).last
+        return None if math.isnan(last) else last
 
     def _tick_chunk(self, chunk: int) -> tuple[I64, list[SimTick]]:
         """All ticks with time in (chunk * _CHUNK_MS, (chunk + 1) * _CHUNK_MS], merged."""

@@ -51,8 +51,10 @@ def _fake_replay(fills: list[Any], rejections: list[str]) -> Any:
             j.record_rejection(Rejection("sma-cross", intent, reason, p.start.replace(hour=15 + n)))
         j.end_run(now=p.end)
         j.close()
-        return 0, SimpleNamespace(stop_reason=END_OF_DATA, gateway=None, account=None,
-                                  net_liquidation=lambda: None, bars=0)  # fmt: skip
+        return 0, SimpleNamespace(
+            stop_reason=END_OF_DATA, gateway=None, account=None,
+            net_liquidation=lambda: None, bars=0, loop_seconds=0.0,
+        )  # fmt: skip
 
     return replay
 

@@ -171,7 +171,7 @@ def test_an_interrupted_replay_exits_1_and_says_so(
     async def stopped_by_signal(p: Any, **kw: Any) -> tuple[int, Any]:
         return 0, types.SimpleNamespace(
             stop_reason="signal SIGINT", gateway=None, account="", bars=0,
-            net_liquidation=lambda: None,
+            net_liquidation=lambda: None, loop_seconds=0.0,
         )  # fmt: skip
 
     monkeypatch.setattr(runner, "replay" if engine == "gateway" else "replay_inprocess",
