@@ -17,11 +17,13 @@ from __future__ import annotations
 import gc
 import logging
 import math
+from array import array
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from ib_insync import BarData, RealTimeBar
@@ -95,16 +97,17 @@ class Quote:
 
 @dataclass(frozen=True, slots=True)
 class ReplayBars:
-    """One instrument's source bars as plain lists (epoch seconds), for a replay loop."""
+    """One instrument's source bars as compact arrays (epoch seconds) for a replay loop:
+    indexing gives plain Python numbers, at 8 bytes a value instead of a list's 32."""
 
-    start: list[int]
-    end: list[int]
-    open: list[float]
-    high: list[float]
-    low: list[float]
-    close: list[float]
-    volume: list[float]  # 0 for MIDPOINT/BID/ASK
-    liquid: list[bool]  # the bar starts inside the liquid (regular) session
+    start: array[int]
+    end: array[int]
+    open: array[float]
+    high: array[float]
+    low: array[float]
+    close: array[float]
+    volume: array[float]  # 0 for MIDPOINT/BID/ASK
+    liquid: array[int]  # 1: the bar starts inside the liquid (regular) session
     bar_s: int
 
 
@@ -465,9 +468,9 @@ class Market:
         shown = self._show(s, bars, B.check_what_to_show(what_to_show))
         liquid = (s.t >= s.liq_start) & (s.t < s.liq_end)
         return ReplayBars(
-            s.t.tolist(), s.end.tolist(), shown.open.tolist(), shown.high.tolist(),
-            shown.low.tolist(), shown.close.tolist(), np.maximum(shown.volume, 0.0).tolist(),
-            liquid.tolist(), s.bar_s,
+            _arr("q", s.t), _arr("q", s.end), _arr("d", shown.open), _arr("d", shown.high),
+            _arr("d", shown.low), _arr("d", shown.close), _arr("d", np.maximum(shown.volume, 0)),
+            _arr("b", liquid), s.bar_s,
         )  # fmt: skip
 
     # ---- historical bars -----------------------------------------------------------------
@@ -688,6 +691,15 @@ def _merge_ticks(cols: list[tuple[np.ndarray, ...]]) -> tuple[I64, list[SimTick]
         if was_enabled:
             gc.enable()
     return times, ticks
+
+
+def _arr(code: str, values: np.ndarray) -> array[Any]:
+    out = array(code)
+    out.frombytes(np.ascontiguousarray(values, dtype=_DTYPES[code]).tobytes())
+    return out
+
+
+_DTYPES: dict[str, type[np.generic]] = {"q": np.int64, "d": np.float64, "b": np.int8}
 
 
 def _ms(t: datetime) -> int:
