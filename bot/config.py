@@ -197,7 +197,7 @@ class SymbolConfig(_Model):
 
     def contract(self) -> Any:
         """An (unqualified) ``ib_insync.Contract``."""
-        from ib_insync import Contract
+        from bot.ib_client import Contract
 
         return Contract(
             secType=self.sec_type,

@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ib_insync import IB
-
 from bot.config import BotConfig
 from bot.context import SymbolInfo
 from bot.daily_scan import DailyScans
@@ -36,6 +34,7 @@ from bot.events import OrderType
 from bot.executor import OrderExecutor
 from bot.feed import Feed
 from bot.guard import GuardError, check_account
+from bot.ib_client import IB
 from bot.ib_pnl import IbPnl
 from bot.journal import Journal, broker_identity, dry_run_path
 from bot.pacing import PacingGovernor

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from ib_insync import IB
-
 from bot.config import EmbeddedGatewayConfig, IBConfig, load_config
+from bot.ib_client import IB
 
 if TYPE_CHECKING:
     from bot.gateway.server import Gateway

@@ -21,7 +21,6 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from ib_insync import IB, Contract, Forex, RequestError, Stock
 
 from bot.config import ConfigError
 from bot.fundamentals import (
@@ -32,6 +31,7 @@ from bot.fundamentals import (
     parse_snapshot,
     parse_statements,
 )
+from bot.ib_client import IB, Contract, Forex, RequestError, Stock
 from bot.text_table import render
 from bot.tool_session import (
     EXIT_BAD_INPUT,

@@ -15,9 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ib_insync import IB, RequestError, ScanData, ScannerSubscription
-
 from bot.config import ConfigError
+from bot.ib_client import IB, RequestError, ScanData, ScannerSubscription
 from bot.scanner_params import ScannerParameters, ScannerXmlError, parse_scanner_parameters
 from bot.text_table import render
 from bot.tool_session import (

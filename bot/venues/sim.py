@@ -15,7 +15,9 @@ import copy
 from collections.abc import Callable
 from datetime import datetime
 
-from ib_insync import (
+from bot.config import ScannerConfig
+from bot.daily_scan import ScanFailed, ScanRow, subscription
+from bot.ib_client import (
     CommissionReport,
     Contract,
     ContractDetails,
@@ -28,9 +30,6 @@ from ib_insync import (
     Trade,
     TradeLogEntry,
 )
-
-from bot.config import ScannerConfig
-from bot.daily_scan import ScanFailed, ScanRow, subscription
 from bot.sim.broker_events import (
     BrokerEvent,
     ExecutionEvent,
