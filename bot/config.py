@@ -199,7 +199,7 @@ class SymbolConfig(_Model):
         return f"{self.symbol}.{self.currency}" if self.sec_type == "CASH" else self.symbol
 
     def contract(self) -> Any:
-        """An (unqualified) ``ib_insync.Contract``."""
+        """An (unqualified) ``Contract`` of the client library (bot/ib_client.py)."""
         from bot.ib_client import Contract
 
         return Contract(

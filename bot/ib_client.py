@@ -208,9 +208,8 @@ def _convert(obj: Any, target: Any) -> Any:
     are. A class the target library lacks is kept as it is."""
     if isinstance(obj, list):
         return [_convert(x, target) for x in obj]
-    kind = type(obj)
-    if any(c.__name__ == "Contract" for c in kind.__mro__):
-        kind = target.Contract  # Stock, Forex... take other arguments: the plain class
+    # Stock, LimitOrder...: their __init__ takes other arguments; copy as the data class.
+    kind = next((c for c in type(obj).__mro__ if "__dataclass_fields__" in vars(c)), type(obj))
     cls = getattr(target, kind.__name__, None)
     if cls is None or cls is type(obj):
         return obj

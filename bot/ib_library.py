@@ -37,6 +37,10 @@ def wanted(configured: str | None = None) -> str:
     return name
 
 
+def installed(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
 def loaded() -> str | None:
     """The library ``bot.ib_client`` was imported with, or None before its first import."""
     module = sys.modules.get("bot.ib_client")
@@ -49,7 +53,7 @@ def select(configured: str | None = None) -> str:
     LibraryError if it is not installed, or if ``bot.ib_client`` was already imported with the
     other one (a process talks through one library)."""
     name = wanted(configured)
-    if importlib.util.find_spec(name) is None:
+    if not installed(name):
         raise LibraryError(
             f"ib.library: {name} is not installed in this Python ({sys.executable}); "
             f"install it with: {INSTALL[name]}"
