@@ -16,12 +16,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import Any
-
-from ib_insync import BarData, Contract
+from typing import TYPE_CHECKING, Any
 
 from bot.bars import RT_BAR_S, BarBuilder, QualityLog, clean_volume, price_problem
 from bot.events import Bar, Tick
+
+if TYPE_CHECKING:  # bot/config.py imports this module before the library is chosen
+    from bot.ib_client import BarData, Contract
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,8 @@ COMMANDS: dict[str, str] = {
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ibbot",
-        description="An asyncio trading bot for Interactive Brokers (ib_insync), with a "
+        description="An asyncio trading bot for Interactive Brokers (ib_insync or ib_async), "
+        "with a "
         "simulated IB Gateway for demos, tests and backtests.",
         epilog="Start with: ibbot run config/demo.yaml   (no IB account needed). "
         "Each command has its own --help.",

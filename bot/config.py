@@ -37,6 +37,7 @@ from bot.config_errors import ConfigError, ConfigIssue, KeyPath, Problem, descri
 from bot.config_errors import did_you_mean as _did_you_mean
 from bot.config_yaml import LoadedYaml, load_yaml
 from bot.events import OrderType
+from bot.ib_library import Library
 from bot.sim.commission import Schedule
 from bot.strategy import Strategy
 
@@ -91,6 +92,8 @@ class IBConfig(_Model):
     account: str | None = None  # None: the first managed account
     connect_timeout: float = Field(default=10, gt=0)
     readonly: bool = False
+    # The client library (bot/ib_library.py); unset: $IBBOT_IB_LIBRARY, else ib_insync.
+    library: Library | None = None
 
     @field_validator("account", mode="before")
     @classmethod
@@ -196,8 +199,8 @@ class SymbolConfig(_Model):
         return f"{self.symbol}.{self.currency}" if self.sec_type == "CASH" else self.symbol
 
     def contract(self) -> Any:
-        """An (unqualified) ``ib_insync.Contract``."""
-        from ib_insync import Contract
+        """An (unqualified) ``Contract`` of the client library (bot/ib_client.py)."""
+        from bot.ib_client import Contract
 
         return Contract(
             secType=self.sec_type,

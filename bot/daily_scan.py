@@ -26,9 +26,8 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from ib_insync import IB, ScanDataList, ScannerSubscription
-
 from bot.config import ScannerConfig
+from bot.ib_client import IB, ScanDataList, ScannerSubscription
 
 if TYPE_CHECKING:
     from bot.ports import Venue

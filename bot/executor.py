@@ -24,7 +24,6 @@ from dataclasses import replace
 from datetime import datetime
 
 from eventkit import Event
-from ib_insync import Contract, ContractDetails
 
 from bot.config import ExecutorConfig
 from bot.events import (
@@ -40,6 +39,7 @@ from bot.events import (
     WorkingOrder,
 )
 from bot.guard import check_account
+from bot.ib_client import Contract, ContractDetails
 from bot.journal import Journal
 from bot.order_placer import OrderPlacer
 from bot.order_records import OrderRecords

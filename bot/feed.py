@@ -41,19 +41,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from ib_insync import (
-    IB,
-    BarData,
-    BarDataList,
-    Contract,
-    RealTimeBar,
-    RealTimeBarList,
-    TickByTickAllLast,
-    TickByTickBidAsk,
-    TickByTickMidPoint,
-    Ticker,
-)
-
 from bot.bar_streams import (
     KEEP_UP_TO_DATE,
     NO_WARMUP,
@@ -70,6 +57,18 @@ from bot.bar_streams import (
 )
 from bot.bars import RT_BAR_S, clean_volume, price_problem
 from bot.events import Bar, Tick
+from bot.ib_client import (
+    IB,
+    BarData,
+    BarDataList,
+    Contract,
+    RealTimeBar,
+    RealTimeBarList,
+    TickByTickAllLast,
+    TickByTickBidAsk,
+    TickByTickMidPoint,
+    Ticker,
+)
 from bot.tick_times import keep_tick_times
 
 log = logging.getLogger(__name__)

@@ -16,9 +16,8 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from ib_insync import IB, PnL, PnLSingle
-
 from bot.context import SymbolInfo
+from bot.ib_client import IB, PnL, PnLSingle
 
 if TYPE_CHECKING:
     from bot.engine import Engine

@@ -35,10 +35,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Final
 
-from ib_insync import Order
-from ib_insync.util import UNSET_DOUBLE
-
 from bot.events import OrderIntent, OrderSpec, Rejection
+from bot.ib_client import UNSET_DOUBLE, Order
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ib_insync import IB
-
 from bot.config import BotConfig
 from bot.context import SymbolInfo
 from bot.daily_scan import DailyScans
@@ -36,6 +34,7 @@ from bot.events import OrderType
 from bot.executor import OrderExecutor
 from bot.feed import Feed
 from bot.guard import GuardError, check_account
+from bot.ib_client import describe, new_ib
 from bot.ib_pnl import IbPnl
 from bot.journal import Journal, broker_identity, dry_run_path
 from bot.pacing import PacingGovernor
@@ -89,7 +88,7 @@ class Daemon:
         self.cfg = cfg
         self.opts = options or RunOptions()
         self.dry_run = cfg.dry_run or self.opts.dry_run
-        self.ib = IB()
+        self.ib = new_ib()
         self.venue = IbVenue(self.ib)
         self.clock = Clock(datetime(1970, 1, 1, tzinfo=UTC))  # server time once connected
         self.gateway: Any = None
@@ -273,7 +272,9 @@ class Daemon:
             account=ib_cfg.account or "",
         )
         self._connected_once = True
-        log.info("connected to %s as client %d", self._address(), ib_cfg.client_id)
+        log.info(
+            "connected to %s as client %d (%s)", self._address(), ib_cfg.client_id, describe()
+        )
 
     def _choose_account(self) -> str:
         managed = self.ib.managedAccounts()

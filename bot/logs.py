@@ -7,6 +7,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from bot.ib_library import LIBRARIES
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -34,4 +36,5 @@ def setup_logging(level: str = "INFO", fmt: str = "console") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # ib_insync logs every API error (e.g. 2104 farm notices) at INFO/ERROR; keep warnings.
-    logging.getLogger("ib_insync").setLevel(max(logging.getLevelName(level), logging.WARNING))
+    for library in LIBRARIES:  # ib_insync or ib_async: their loggers are named after them
+        logging.getLogger(library).setLevel(max(logging.getLevelName(level), logging.WARNING))

@@ -13,9 +13,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from ib_insync import Contract, OrderStatus
-
 from bot.events import OrderSpec, PlaceBracket, PlaceOrder, TargetPosition
+from bot.ib_client import Contract, OrderStatus
 from bot.journal import Journal
 from bot.order_records import OrderRecord, OrderRecords
 from bot.order_tracker import OrderTracker

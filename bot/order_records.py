@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from ib_insync import Contract, Order, OrderStatus, Trade
-
 from bot.events import OrderIntent, OrderSpec, WorkingOrder
+from bot.ib_client import Contract, Order, OrderStatus, Trade
 
 _EMPTY: Mapping[str, WorkingOrder] = {}
 DONE_STATES = frozenset(OrderStatus.DoneStates)

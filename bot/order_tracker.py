@@ -15,11 +15,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from eventkit import Event
-from ib_insync import Fill, OrderStatus, Trade
-from ib_insync.objects import CommissionReport
-from ib_insync.util import EPOCH
 
 from bot.events import FillEvent, OrderIntent, Rejection, Side
+from bot.ib_client import EPOCH, CommissionReport, Fill, OrderStatus, Trade
 from bot.journal import Journal
 from bot.order_records import OrderRecord, OrderRecords
 from bot.positions import PositionBook

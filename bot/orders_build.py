@@ -12,10 +12,8 @@ import math
 from dataclasses import MISSING, dataclass, fields
 from typing import Final
 
-from ib_insync import Order
-from ib_insync.util import UNSET_DOUBLE
-
 from bot.events import OrderSpec, OrderType, PlaceBracket, Side
+from bot.ib_client import UNSET_DOUBLE, Order
 from bot.ticks import round_to_tick
 
 # Types whose limit price is mandatory, and those whose trigger (stop_price) is.

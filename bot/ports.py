@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from ib_insync import Contract, ContractDetails, Fill, Order, Position, Trade
+from bot.ib_client import Contract, ContractDetails, Fill, Order, Position, Trade
 
 if TYPE_CHECKING:
     from bot.config import ScannerConfig

@@ -7,9 +7,8 @@ import logging
 from collections.abc import Callable, Collection
 from datetime import datetime
 
-from ib_insync import OrderStatus, Trade
-
 from bot.events import PlaceOrder
+from bot.ib_client import OrderStatus, Trade
 from bot.journal import UNOWNED, Journal
 from bot.order_placer import OrderPlacer
 from bot.order_records import OrderRecord

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ib_insync import IB
+from bot.ib_client import IB
 
 _MARK = "_ibbot_tick_times"
 

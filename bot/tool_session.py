@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from ib_insync import IB
-
 from bot.config import EmbeddedGatewayConfig, IBConfig, load_config
+from bot.ib_library import LIBRARIES, LibraryError, select
+
+if TYPE_CHECKING:  # the library is chosen from the config first (target_from_args)
+    from bot.ib_client import IB
 
 if TYPE_CHECKING:
     from bot.gateway.server import Gateway
@@ -90,6 +92,10 @@ def target_from_args(args: argparse.Namespace) -> Target:
     """Raises ConfigError (a bad config) or ToolError (contradicting flags)."""
     cfg = load_config(args.config) if args.config is not None else None
     ib = cfg.ib if cfg is not None else IBConfig()
+    try:
+        select(ib.library)
+    except LibraryError as e:
+        raise ToolError(EXIT_BAD_INPUT, str(e)) from None
     gateway = cfg.gateway if cfg is not None else None
     if args.embedded and gateway is None:
         gateway = _sample_gateway()
@@ -121,7 +127,8 @@ def setup_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(levelname)s %(name)s: %(message)s")
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         # The command words IB's errors itself; ib_insync's copy of each would repeat them.
-        logging.getLogger("ib_insync").setLevel(logging.CRITICAL)
+        for library in LIBRARIES:
+            logging.getLogger(library).setLevel(logging.CRITICAL)
 
 
 def run_tool(name: str, target: Target, work: Callable[[IB, Target], Awaitable[int]]) -> int:
@@ -138,7 +145,9 @@ def run_tool(name: str, target: Target, work: Callable[[IB, Target], Awaitable[i
 async def _session(target: Target, work: Callable[[IB, Target], Awaitable[int]]) -> int:
     gateway = await _start_gateway(target.gateway) if target.gateway is not None else None
     host, port = ("127.0.0.1", gateway.port) if gateway else (target.host, target.port)
-    ib = IB()
+    from bot.ib_client import new_ib
+
+    ib = new_ib()
     ib.RaiseRequestErrors = True  # an IB error fails the request with its code and text
     try:
         try:

@@ -16,14 +16,13 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ib_insync import Contract
-
 from bot import registry
 from bot.config import BotConfig
 from bot.context import PnlBook, SymbolInfo, next_trading_day
 from bot.daily_scan import DailyScans, ScanRow, day_symbols
 from bot.engine import Clock, Engine
 from bot.executor import OrderExecutor
+from bot.ib_client import Contract
 from bot.journal import Journal
 from bot.pacing import PacingGovernor
 from bot.ports import BarSource, BrokerPort, Venue

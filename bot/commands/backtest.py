@@ -19,6 +19,7 @@ from pathlib import Path
 
 from bot.backtest.kpis import STYLES, Settings
 from bot.config import ConfigError, load_config
+from bot.ib_library import LibraryError, select
 
 HELP = "replay a config's strategies over a date range of the data and report KPIs"
 
@@ -65,14 +66,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        cfg = load_config(args.config)
+        select(cfg.ib.library)  # before the runner's modules import the client library
+    except (ConfigError, LibraryError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
     from bot.backtest.runner import BacktestError, default_out, plan, run_backtest
     from bot.sim.datafile import DataFileError
 
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
     out = args.out or default_out(args.config, args.first, args.last)
     try:
         p = plan(cfg, args.first, args.last, out=out, cash=args.cash)

@@ -19,9 +19,9 @@ import argparse
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
-from ib_insync import IB, Contract, Forex, RequestError, Stock
 
 from bot.config import ConfigError
 from bot.fundamentals import (
@@ -44,6 +44,9 @@ from bot.tool_session import (
     setup_logging,
     target_from_args,
 )
+
+if TYPE_CHECKING:  # imported once the config has chosen the library (target_from_args)
+    from bot.ib_client import IB, Contract
 
 HELP = "a company's financial statements or snapshot (reqFundamentalData)"
 REPORTS = ("ReportsFinStatements", "ReportSnapshot")
@@ -84,6 +87,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def contract_of(args: argparse.Namespace) -> Contract:
+    from bot.ib_client import Forex, Stock
+
     pair = _PAIR.fullmatch(args.symbol)
     if pair:
         return Forex(pair[1].upper() + pair[2].upper())
@@ -109,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _report(ib: IB, target: Target, args: argparse.Namespace) -> int:
+    from bot.ib_client import RequestError
+
     contract = await qualify(ib, contract_of(args), target.timeout)
     name = contract.localSymbol or contract.symbol
     try:
@@ -143,6 +150,8 @@ async def _report(ib: IB, target: Target, args: argparse.Namespace) -> int:
 
 async def qualify(ib: IB, contract: Contract, timeout: float) -> Contract:
     """The one contract IB means, or ToolError (exit 2) naming the symbol."""
+    from bot.ib_client import RequestError
+
     text = f"{contract.symbol}{'.' + contract.currency if contract.secType == 'CASH' else ''}"
     where = f"{contract.secType} {text} on {contract.exchange} in {contract.currency}"
     try:

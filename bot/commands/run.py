@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from bot.config import ConfigError, load_config
+from bot.ib_library import LibraryError, select
 
 HELP = "run the trading daemon on a YAML config"
 
@@ -71,7 +72,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         cfg = load_config(args.config)
-    except ConfigError as exc:
+        select(cfg.ib.library)  # before the daemon's modules import the client library
+    except (ConfigError, LibraryError) as exc:
         print(exc, file=sys.stderr)
         return 2
     from bot.lifecycle import Daemon, RunOptions

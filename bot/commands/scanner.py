@@ -14,8 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-
-from ib_insync import IB, RequestError, ScanData, ScannerSubscription
+from typing import TYPE_CHECKING
 
 from bot.config import ConfigError
 from bot.scanner_params import ScannerParameters, ScannerXmlError, parse_scanner_parameters
@@ -31,6 +30,9 @@ from bot.tool_session import (
     setup_logging,
     target_from_args,
 )
+
+if TYPE_CHECKING:  # imported once the config has chosen the library (target_from_args)
+    from bot.ib_client import IB, ScanData, ScannerSubscription
 
 HELP = "IB market scanners: list the scan codes (params), run one scan (run)"
 MAX_ROWS = 50  # IB's cap on a scan's numberOfRows
@@ -117,6 +119,8 @@ def scanner_subscription(args: argparse.Namespace) -> ScannerSubscription:
         )
     if problems:
         raise ToolError(EXIT_BAD_INPUT, "; ".join(problems))
+    from bot.ib_client import ScannerSubscription
+
     sub = ScannerSubscription(
         numberOfRows=args.rows,
         instrument=args.instrument.upper(),
@@ -177,6 +181,8 @@ def render_parameters(params: ScannerParameters) -> str:
 
 
 async def _run(ib: IB, target: Target, sub: ScannerSubscription) -> int:
+    from bot.ib_client import RequestError
+
     what = f"scan {sub.scanCode} {sub.instrument} {sub.locationCode}"
     try:
         rows = await answer(ib.reqScannerDataAsync(sub), what, target.timeout)

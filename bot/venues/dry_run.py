@@ -39,9 +39,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from ib_insync import Contract, ContractDetails, Execution, Order, Trade
-
 from bot.context import parse_sessions, zone
+from bot.ib_client import Contract, ContractDetails, Execution, Order, Trade
 from bot.sim.broker import BrokerConfig
 from bot.sim.clock import SimClock
 from bot.sim.instruments import Instrument, Instruments

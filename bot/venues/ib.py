@@ -9,10 +9,9 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
-from ib_insync import IB, Contract, ContractDetails, Fill, Order, Position, Trade
-
 from bot.config import ScannerConfig
 from bot.daily_scan import ScanRow, request_scan
+from bot.ib_client import IB, Contract, ContractDetails, Fill, Order, Position, Trade
 
 
 class IbBroker:

@@ -1,12 +1,14 @@
 """The Sim adapters of the broker port and the venue port: the simulated world in-process.
 
-``SimBrokerAdapter`` hands out ib_insync ``Trade`` objects and keeps them up to date from the
-SimBroker's events exactly as ib_insync's client keeps them up to date from the simulated
-gateway's messages (``IB.placeOrder`` / ``cancelOrder`` and ``Wrapper.orderStatus`` /
-``execDetails`` / ``commissionReport`` / ``error``, read from ib_insync 0.9.86), so the executor
-cannot tell the two apart. Events are queued and handed over by ``deliver()``, as a socket
-would hand them over after the call that caused them has returned: the backtester delivers
-at the end of each simulated step, where the gateway's client would read them.
+``SimBrokerAdapter`` hands out the client library's ``Trade`` objects and keeps them up to date
+from the SimBroker's events exactly as ib_insync's client keeps them up to date from the
+simulated gateway's messages (``IB.placeOrder`` / ``cancelOrder`` and ``Wrapper.orderStatus`` /
+``execDetails`` / ``commissionReport`` / ``error``, read from ib_insync 0.9.86), so the
+executor cannot tell the two apart. The world keeps ib_insync's data classes; what crosses to
+the client is the selected client library's (``bot.ib_client.from_sim`` / ``to_sim``). Events
+are queued and handed over by ``deliver()``, as a socket would hand them over after the call
+that caused them has returned: the backtester delivers at the end of each simulated step, where
+the gateway's client would read them.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import copy
 from collections.abc import Callable
 from datetime import datetime
 
-from ib_insync import (
+from bot.config import ScannerConfig
+from bot.daily_scan import ScanFailed, ScanRow, subscription
+from bot.ib_client import (
     CommissionReport,
     Contract,
     ContractDetails,
@@ -27,10 +31,9 @@ from ib_insync import (
     ScannerSubscription,
     Trade,
     TradeLogEntry,
+    from_sim,
+    to_sim,
 )
-
-from bot.config import ScannerConfig
-from bot.daily_scan import ScanFailed, ScanRow, subscription
 from bot.sim.broker_events import (
     BrokerEvent,
     ExecutionEvent,
@@ -86,7 +89,7 @@ class SimBrokerAdapter:
         order.account = order.account or self.account
         # A copy, as the wire would make: the broker keeps what it was sent, and a later
         # modify of the caller's Order must reach it as a new request.
-        sent = copy.copy(order)
+        sent = copy.copy(to_sim(order))
         self._queue(self.world.broker.place_order(order.account, self.client_id, routed, sent, now))
         return trade
 
@@ -129,7 +132,7 @@ class SimBrokerAdapter:
 
     def positions(self) -> list[Position]:
         return [
-            Position(self.account, row.contract, row.position, row.avg_cost)
+            Position(self.account, from_sim(row.contract), row.position, row.avg_cost)
             for row in self.world.broker.positions(self.account)
         ]
 
@@ -194,14 +197,14 @@ class SimBrokerAdapter:
 
     def _execution(self, ev: ExecutionEvent) -> None:
         # A copy, as the wire would make, in IB's whole seconds ("yyyymmdd hh:mm:ss").
-        ex = copy.copy(ev.execution)
+        ex = copy.copy(from_sim(ev.execution))
         ex.time = ex.time.replace(microsecond=0)
         if self._exec_id is not None:
             ex.execId = self._exec_id(ex)
         if ex.execId in self._fills:
             return
         trade = self._trades.get(ex.orderId)
-        contract = trade.contract if trade is not None else ev.contract
+        contract = trade.contract if trade is not None else from_sim(ev.contract)
         fill = Fill(contract, ex, CommissionReport(), ex.time)
         self._fills[ex.execId] = fill
         if trade is not None:
@@ -246,12 +249,12 @@ class SimVenue:
         return self.world.clock.now()
 
     async def contract_details(self, contract: Contract) -> list[ContractDetails]:
-        return self.world.contract_details(contract)
+        return [from_sim(d) for d in self.world.contract_details(to_sim(contract))]
 
     async def scan(self, cfg: ScannerConfig, timeout: float) -> list[ScanRow]:
         sub: ScannerSubscription = subscription(cfg)
         try:
-            rows = self.world.scan(sub)
+            rows = self.world.scan(to_sim(sub))
         except ScanError as e:
             raise ScanFailed(f"{e.what} is disabled") from None
         return [

@@ -17,8 +17,6 @@ import heapq
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from ib_insync import Contract
-
 from bot.bar_streams import (
     NO_WARMUP,
     REALTIME,
@@ -31,6 +29,7 @@ from bot.bar_streams import (
     live_what_to_show,
 )
 from bot.events import Tick
+from bot.ib_client import Contract
 from bot.sim.market import Market, ReplayBars
 from bot.sim.types import SimTick
 
