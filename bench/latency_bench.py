@@ -200,7 +200,7 @@ class Daemon:
         for s in feed.streams.values():
             feed._subscribe(s)
         for i, s in enumerate(feed.streams.values()):
-            feed._take_history(s, history(i, history_bars, now), now)
+            feed.take_history(s, history(i, history_bars, now), now)
         for s in feed.streams.values():
             feed._go_live(s)
         self.rt_ids = [s.rt.reqId for s in feed.streams.values()]  # type: ignore[union-attr]
