@@ -38,6 +38,7 @@ from bot.feed import Feed
 from bot.guard import GuardError, check_account
 from bot.ib_pnl import IbPnl
 from bot.journal import Journal, broker_identity, dry_run_path
+from bot.ops.server import OpsServer
 from bot.pacing import PacingGovernor
 from bot.positions import PositionMismatchError
 from bot.status import status_line, summary_text
@@ -110,6 +111,7 @@ class Daemon:
         self._connected_once = False
         self._refused = False  # refused at start-up: send nothing, not even cancels
         self._started_wall = time.monotonic()
+        self.ops: OpsServer | None = None  # metrics, health, status, control, notifications
 
     # ---- the whole run ------------------------------------------------------------------
 
@@ -181,6 +183,7 @@ class Daemon:
     async def _start(self) -> None:
         cfg = self.cfg
         self._install_signals()
+        self.ops = OpsServer(cfg)  # its secrets are checked before anything connects
         if cfg.gateway is not None:
             await self._start_gateway()
         await self._connect()
@@ -227,6 +230,7 @@ class Daemon:
             len(self.infos), len(self.engine.slots), self.feed.warmup_bars,
         )  # fmt: skip
         self.engine.start_strategies()
+        await self.ops.start(self)
 
     async def _start_gateway(self) -> None:
         from bot.embedded_gateway import start_embedded_gateway
@@ -426,6 +430,8 @@ class Daemon:
     async def _shutdown(self) -> None:
         self._stopping = True
         self._remove_signals()
+        if self.ops is not None:
+            await self.ops.stop()
         if self._reconnect is not None and not self._reconnect.done():
             self._reconnect.cancel()
             with contextlib.suppress(asyncio.CancelledError):
