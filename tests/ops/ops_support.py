@@ -21,9 +21,9 @@ STEPS = [
 ]
 
 
-def ops_config(tmp: Path, port: int, **extra: Any) -> Path:
+def ops_config(tmp: Path, port: int, steps: list[dict[str, Any]] = STEPS, **extra: Any) -> Path:
     extra.setdefault("metrics", {"port": 0})
-    return write_config(tmp, port, [scripted("s1", STEPS)], **extra)
+    return write_config(tmp, port, [scripted("s1", steps)], **extra)
 
 
 async def start(path: Path, **opts: Any) -> tuple[Daemon, asyncio.Task[int]]:
