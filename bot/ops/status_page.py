@@ -6,6 +6,7 @@ from __future__ import annotations
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ibbot status</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <style>
 body{font:14px system-ui,sans-serif;margin:1.2em;color:#222;background:#fafafa}
 h1{font-size:20px;margin:0 0 .3em} h2{font-size:15px;margin:1.2em 0 .3em}
