@@ -3,7 +3,9 @@ change when the gateway drops every connection, and recover after the reconnect.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -85,3 +87,32 @@ async def test_health_names_a_stale_feed(gateway: Gateway, tmp_path: Path) -> No
     finally:
         d.request_stop("test over")
         assert await task == 0
+
+
+async def test_daemon_tells_systemd(
+    gateway: Gateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(path))
+    sock.setblocking(False)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+    monkeypatch.setenv("WATCHDOG_USEC", "100000")
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    got: list[bytes] = []
+
+    def drain() -> list[bytes]:
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                got.append(sock.recv(256))
+        return got
+
+    try:
+        d, task = await start(ops_config(tmp_path, gateway.port))
+        await until(lambda: drain().count(b"WATCHDOG=1") >= 2, what="watchdog beats")
+        assert got[0].startswith(b"READY=1")
+        d.request_stop("test over")
+        assert await task == 0
+        assert drain()[-1] == b"STOPPING=1"
+    finally:
+        sock.close()
