@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import e2e_strategies  # noqa: F401 (registers e2e_scripted)
 import pytest
-from e2e_support import START, advance, start_gateway, until
+from e2e_support import ROOT, START, advance, start_gateway, until
 from ops_support import get, metric, ops_config, start
 
 from bot.gateway.server import Gateway
@@ -48,6 +49,9 @@ async def test_metrics_and_health_follow_a_disconnect(gateway: Gateway, tmp_path
         assert metric(text, "ibbot_reconnects") == 0.0
         assert metric(text, "ibbot_event_loop_lag_seconds") is not None
         assert metric(text, "ibbot_pnl_today", strategy="s1") is not None
+        readme = (ROOT / "README.md").read_text().split("**Metrics**")[1].split("**Status")[0]
+        for name in re.findall(r"`(ibbot_[a-z_]+)`", readme):
+            assert f"# TYPE {name} " in text, f"README names {name}, /metrics has not"
 
         gateway.fault("disconnect_all")
         await until(lambda: not d.ib.isConnected(), what="disconnected")
