@@ -11,6 +11,7 @@ import asyncio
 import re
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -58,6 +59,7 @@ class Metrics:
         self.loop_lag = Gauge("ibbot_event_loop_lag_seconds",
                               "How late the event loop ran a timer, last check", registry=r)
         self._view: DaemonView | None = None
+        self._orders: dict[str, Any] = {}
 
     def attach(self, view: DaemonView) -> None:
         self._view = view
@@ -69,7 +71,10 @@ class Metrics:
         self.bars.seen(key)
 
     def order(self, strategy_id: str, intent: OrderIntent, bar_latency_s: float | None) -> None:
-        self.orders.labels(strategy_id).inc()
+        child = self._orders.get(strategy_id)
+        if child is None:  # labels() costs a few µs: once per strategy
+            child = self._orders[strategy_id] = self.orders.labels(strategy_id)
+        child.inc()
         if bar_latency_s is not None:
             self.latency.observe(bar_latency_s)
 
