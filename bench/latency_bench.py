@@ -50,6 +50,8 @@ from bot.executor import OrderExecutor
 from bot.feed import Feed
 from bot.indicators import ATR, MACD, RSI, IndicatorSpec
 from bot.journal import Journal
+from bot.ops.freshness import BarClock
+from bot.ops.metrics import Metrics
 from bot.pacing import PacingGovernor
 from bot.risk import RiskManager
 from bot.strategy import Strategy
@@ -180,6 +182,7 @@ class Daemon:
         engine = Engine(
             risk=risk, executor=self.executor, infos=infos, clock=self.clock, prices=prices, pnl=pnl
         )
+        engine.observer = Metrics(BarClock())  # as in ibbot run: metrics on the event path
         feed = Feed(self.ib, engine.on_bar, engine.on_tick)
         engine.prices = feed.last_price
         engine.pnl.marks = feed.last_price
@@ -200,7 +203,7 @@ class Daemon:
         for s in feed.streams.values():
             feed._subscribe(s)
         for i, s in enumerate(feed.streams.values()):
-            feed._take_history(s, history(i, history_bars, now), now)
+            feed.take_history(s, history(i, history_bars, now), now)
         for s in feed.streams.values():
             feed._go_live(s)
         self.rt_ids = [s.rt.reqId for s in feed.streams.values()]  # type: ignore[union-attr]

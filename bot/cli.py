@@ -20,6 +20,9 @@ COMMANDS: dict[str, str] = {
     "strategies": "list the registered strategies and their parameters",
     "scanner": "IB market scanners: list the scan codes (params), run one scan (run)",
     "fundamentals": "a company's financial statements or snapshot (reqFundamentalData)",
+    "status": "the daemon's positions, orders, fills, P&L, risk and feeds (or the journal's)",
+    "journal": "a day's orders, fills and P&L from the journal",
+    "control": "send a command to the running daemon: stop-entries, resume-entries, flatten, ...",
 }
 
 

@@ -38,6 +38,7 @@ from bot.config_errors import did_you_mean as _did_you_mean
 from bot.config_yaml import LoadedYaml, load_yaml
 from bot.events import OrderType
 from bot.ib_library import Library
+from bot.ops.settings import ControlConfig, MetricsConfig, NotifyConfig
 from bot.sim.commission import Schedule
 from bot.strategy import Strategy
 
@@ -521,6 +522,14 @@ class JournalConfig(_Model):
 class LoggingConfig(_Model):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     format: Literal["console", "json"] = "console"
+    file: Path | None = None  # also log there, rotated (besides stderr)
+    max_bytes: int = Field(default=10_000_000, gt=0)
+    backups: int = Field(default=5, ge=0)
+
+    @field_validator("file")
+    @classmethod
+    def _log_where(cls, v: Path | None, info: ValidationInfo) -> Path | None:
+        return None if v is None else _resolve(v, info, must_exist=False)
 
     @field_validator("level", mode="before")
     @classmethod
@@ -539,6 +548,9 @@ class BotConfig(_Model):
     executor: ExecutorConfig = ExecutorConfig()
     journal: JournalConfig = JournalConfig()
     logging: LoggingConfig = LoggingConfig()
+    metrics: MetricsConfig | None = None  # bot/ops: /metrics, /health, the status page
+    control: ControlConfig | None = None
+    notify: NotifyConfig | None = None
     status_interval: str | float = "5m"  # seconds, or "30s" / "5m" / "1h"
 
     @model_validator(mode="before")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,6 +42,7 @@ from bot.events import (
     WorkingOrder,
 )
 from bot.indicators import IndicatorSet
+from bot.logs import log_context
 from bot.ports import BarSource as Feed
 from bot.strategy import Strategy
 
@@ -96,6 +98,21 @@ class Executor(Protocol):
         ...
 
     def commission(self, strategy_id: str) -> float: ...
+
+
+class Observer(Protocol):
+    """Who watches the engine's events (bot/ops: metrics, notifications, feed freshness).
+    Called synchronously on the event path: implementations must be cheap and never raise."""
+
+    def bar(self, key: StreamKey, bar: Bar, live: bool) -> None: ...
+
+    def order(self, strategy_id: str, intent: OrderIntent, bar_latency_s: float | None) -> None:
+        """An approved intent handed to the executor; ``bar_latency_s``: wall seconds since
+        the bar that caused it reached the engine (None: not caused by a bar)."""
+
+    def rejection(self, rejection: Rejection) -> None: ...
+
+    def fill(self, strategy_id: str, fill: FillEvent) -> None: ...
 
 
 class TickSpecLike(Protocol):
@@ -182,6 +199,8 @@ class Engine:
         # IB's daily P&L over some symbols (bot.ib_pnl), set by the daemon once connected;
         # None where there is none (a backtest) or not yet.
         self.ib_pnl: Callable[[Iterable[str]], float | None] = lambda _symbols: None
+        self.observer: Observer | None = None
+        self._bar_t0 = 0.0  # perf_counter() when the live bar being handled arrived; 0: none
 
     # ---- building -----------------------------------------------------------------------
 
@@ -306,22 +325,29 @@ class Engine:
 
     def on_bar(self, key: StreamKey, bar: Bar, live: bool) -> None:
         """A closed bar from the feed; ``live=False`` is warm-up (indicators only)."""
+        t0 = time.perf_counter()
         end = bar.end
         self.clock.advance(end)
         self._sets[key].on_bar(bar)
         symbol = bar.symbol
         self._last_close[symbol] = bar.close
         self.executor.update_bar(symbol, bar.open, bar.high, bar.low, bar.close, end)
+        if self.observer is not None:
+            self.observer.bar(key, bar, live)
         if not live:
             self._warm_up(key, bar)
             return
         if self.pnl.roll(end):
             self.counters.orders_today = 0
         self.counters.bars += 1
-        for slot in self._routes[key]:
-            if slot.enabled:
-                slot.bars += 1
-                self._call(slot, slot.strategy.on_bar, bar, "bar")
+        self._bar_t0 = t0
+        try:
+            for slot in self._routes[key]:
+                if slot.enabled:
+                    slot.bars += 1
+                    self._call(slot, slot.strategy.on_bar, bar, "bar")
+        finally:
+            self._bar_t0 = 0.0
 
     def _warm_up(self, key: StreamKey, bar: Bar) -> None:
         """A warm-up bar (or one replayed after a reconnect): strategies keep state, no intents."""
@@ -343,6 +369,8 @@ class Engine:
         """The executor's ``fill_event``: book it, tell the owning strategy."""
         self.counters.fills += 1
         self.pnl.on_fill(strategy_id, fill)
+        if self.observer is not None:
+            self.observer.fill(strategy_id, fill)
         log.info(
             "FILL  %s %s %s %g @ %s [%s] %s",
             strategy_id, fill.symbol, fill.side, fill.quantity, _num(fill.price), fill.tag,
@@ -361,6 +389,8 @@ class Engine:
         slot = self.slots.get(rejection.strategy_id)
         if slot is not None:
             slot.rejections += 1
+        if self.observer is not None:
+            self.observer.rejection(rejection)
 
     # ---- strategy calls ---------------------------------------------------------------------
 
@@ -376,16 +406,18 @@ class Engine:
 
     def _call(self, slot: Slot, handler: Callable[[Any], Iterable[OrderIntent] | None],
               event: Any, what: str) -> None:  # fmt: skip
-        try:
-            intents = handler(event)
-            if not intents:
+        # Log lines written meanwhile (risk, executor) carry the strategy and the symbol.
+        with log_context(slot.id, getattr(event, "symbol", None)):
+            try:
+                intents = handler(event)
+                if not intents:
+                    return
+                todo = list(intents)  # a generator's body runs here, inside the try
+            except Exception:
+                self._failed(slot, what, event)
                 return
-            todo = list(intents)  # a generator's body runs here, inside the try
-        except Exception:
-            self._failed(slot, what, event)
-            return
-        for intent in todo:
-            self.dispatch(slot, intent)
+            for intent in todo:
+                self.dispatch(slot, intent)
 
     def _failed(self, slot: Slot, what: str, event: Any) -> None:
         slot.errors += 1
@@ -428,8 +460,13 @@ class Engine:
         if rejection is not None:
             self.counters.rejections += 1
             slot.rejections += 1
+            if self.observer is not None:
+                self.observer.rejection(rejection)
             return
         self.executor.submit(sid, intent, ref_price=ref)
+        if self.observer is not None:
+            t0 = self._bar_t0
+            self.observer.order(sid, intent, time.perf_counter() - t0 if t0 else None)
         # Counted and logged after submit: the order is on the wire first.
         if not isinstance(intent, CancelOrder):
             self.counters.orders += 1

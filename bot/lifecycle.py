@@ -37,6 +37,7 @@ from bot.guard import GuardError, check_account
 from bot.ib_client import describe, new_ib
 from bot.ib_pnl import IbPnl
 from bot.journal import Journal, broker_identity, dry_run_path
+from bot.ops.server import OpsServer
 from bot.pacing import PacingGovernor
 from bot.positions import PositionMismatchError
 from bot.status import status_line, summary_text
@@ -109,6 +110,7 @@ class Daemon:
         self._connected_once = False
         self._refused = False  # refused at start-up: send nothing, not even cancels
         self._started_wall = time.monotonic()
+        self.ops: OpsServer | None = None  # metrics, health, status, control, notifications
 
     # ---- the whole run ------------------------------------------------------------------
 
@@ -180,6 +182,7 @@ class Daemon:
     async def _start(self) -> None:
         cfg = self.cfg
         self._install_signals()
+        self.ops = OpsServer(cfg)  # its secrets are checked before anything connects
         if cfg.gateway is not None:
             await self._start_gateway()
         await self._connect()
@@ -226,6 +229,7 @@ class Daemon:
             len(self.infos), len(self.engine.slots), self.feed.warmup_bars,
         )  # fmt: skip
         self.engine.start_strategies()
+        await self.ops.start(self)
 
     async def _start_gateway(self) -> None:
         from bot.embedded_gateway import start_embedded_gateway
@@ -427,6 +431,8 @@ class Daemon:
     async def _shutdown(self) -> None:
         self._stopping = True
         self._remove_signals()
+        if self.ops is not None:
+            await self.ops.stop()
         if self._reconnect is not None and not self._reconnect.done():
             self._reconnect.cancel()
             with contextlib.suppress(asyncio.CancelledError):

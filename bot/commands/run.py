@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
     from bot.lifecycle import Daemon, RunOptions
     from bot.logs import setup_logging
 
-    setup_logging(cfg.logging.level, cfg.logging.format)
+    lc = cfg.logging
+    setup_logging(lc.level, lc.format, file=lc.file, max_bytes=lc.max_bytes, backups=lc.backups)
     options = RunOptions(
         dry_run=args.dry_run,
         live=args.live,

@@ -133,7 +133,7 @@ CASES: list[tuple[str, str, str]] = [
             symbols: [AAPL]
             sizing: {fixed: 10}
         """,
-        "FILE:2: logging: unknown key 'colour'; allowed: level, format",
+        "FILE:2: logging: unknown key 'colour'; allowed: level, format, file, max_bytes, backups",
     ),
     (
         "wrong type shows the bad value",

@@ -223,7 +223,8 @@ def test_yaml_features(write: Write) -> None:
     )
     with pytest.raises(ConfigError) as exc:
         load_config(path, env={})
-    assert str(exc.value) == f"{path}:14: logging: unknown key 'on'; allowed: level, format"
+    allowed = "level, format, file, max_bytes, backups"
+    assert str(exc.value) == f"{path}:14: logging: unknown key 'on'; allowed: {allowed}"
     path.write_text(path.read_text().replace("logging:\n  on: yes\n", ""))
     cfg = load_config(path, env={})
     a, b = cfg.strategies

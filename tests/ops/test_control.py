@@ -1,0 +1,101 @@
+"""The control channel: refuses a missing or wrong token, stops and resumes entries, flattens a
+strategy, reloads params (a bad value refused with the error, nothing changed); the token is
+never written to the log."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import e2e_strategies  # noqa: F401 (registers e2e_scripted)
+import pytest
+from e2e_support import advance, start_gateway, until
+from ops_support import TOKEN, ops_config, post, start
+
+from bot.gateway.server import Gateway
+
+
+@pytest.fixture
+async def gateway() -> AsyncIterator[Gateway]:
+    gw = await start_gateway()
+    yield gw
+    await gw.stop()
+
+
+@pytest.fixture
+def token(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("IBBOT_CONTROL_TOKEN", TOKEN)
+    return TOKEN
+
+
+async def test_control_needs_the_token_and_acts(
+    gateway: Gateway, tmp_path: Path, token: str
+) -> None:
+    log_file = tmp_path / "ibbot.log"
+    steps = [{"bar": 1, "symbol": "AAPL", "kind": "buy", "qty": 10, "tag": "e1"},
+             {"bar": 5, "symbol": "MSFT", "kind": "buy", "qty": 5, "tag": "e2"}]
+    cfg = ops_config(tmp_path, gateway.port, steps, control={"token_env": "IBBOT_CONTROL_TOKEN"},
+                     logging={"format": "json", "file": str(log_file)})
+    from bot.config import load_config
+    from bot.logs import setup_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    lc = load_config(cfg).logging
+    setup_logging(lc.level, lc.format, file=lc.file)
+    d, task = await start(cfg)
+    try:
+        assert (await post(d, "stop-entries", {}, token=None))[0] == 401
+        code, body = await post(d, "stop-entries", {}, token="wrong")
+        assert code == 403 and body == {"error": "wrong token"}
+        assert (await post(d, "no-such", {}))[0] == 404
+
+        code, body = await post(d, "stop-entries", {"strategy": "s1"})
+        assert code == 200 and body["scope"] == "s1"
+        assert d.engine is not None
+        assert d.engine.risk.is_halted("s1")  # type: ignore[attr-defined]
+        await advance(gateway, 1)  # its first entry (bar 1) is refused
+        await until(lambda: d.engine.counters.rejections >= 1, what="entry refused")  # type: ignore[union-attr]
+        assert (await post(d, "resume-entries", {"strategy": "s1"}))[0] == 200
+        assert not d.engine.risk.is_halted("s1")  # type: ignore[attr-defined]
+        await advance(gateway, 5)  # bar 5: MSFT buy 5 passes (and fills)
+        await until(lambda: d.executor is not None and d.executor.position("s1", "MSFT") == 5,
+                    what="MSFT bought")
+
+        code, body = await post(d, "flatten", {"strategy": "s1"})
+        assert code == 200, body
+        await advance(gateway, 0.5)
+        await until(lambda: d.executor.position("s1", "MSFT") == 0, what="flat")  # type: ignore[union-attr]
+        assert (await post(d, "flatten", {"strategy": "nope"}))[0] == 404
+
+        strategy = d.engine.slots["s1"].strategy
+        before = strategy.params
+        code, body = await post(d, "reload", {"strategy": "s1", "params": {"steps": "bad"}})
+        assert code == 400 and "bad params, nothing changed" in body["error"], body
+        assert strategy.params is before
+        new = [{"bar": 9, "symbol": "AAPL", "kind": "buy", "qty": 1, "tag": "z"}]
+        code, body = await post(d, "reload", {"strategy": "s1", "params": {"steps": new}})
+        assert code == 200, body
+        assert strategy.params.steps[0].tag == "z"  # type: ignore[attr-defined]
+    finally:
+        d.request_stop("test over")
+        assert await task == 0
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+    text = log_file.read_text()
+    assert "control: stop-entries" in text
+    assert token not in text
+    assert '"strategy_id": "s1"' in text  # JSON lines carry the strategy
+
+
+async def test_missing_token_env_is_bad_input(
+    gateway: Gateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("IBBOT_CONTROL_TOKEN", raising=False)
+    from bot.config import load_config
+    from bot.lifecycle import Daemon, RunOptions
+
+    cfg = load_config(ops_config(tmp_path, gateway.port, control={}))
+    code = await Daemon(cfg, RunOptions(handle_signals=False, print_summary=False)).run()
+    assert code == 2
