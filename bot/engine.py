@@ -25,7 +25,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel
 
 from bot.bar_streams import StreamKey
-from bot.context import EngineContext, PnlBook, SizingLike, SymbolInfo
+from bot.context import EngineContext, SizingLike, SymbolInfo
 from bot.events import (
     Bar,
     CancelOrder,
@@ -41,6 +41,7 @@ from bot.events import (
     WorkingOrder,
 )
 from bot.indicators import IndicatorSet
+from bot.portfolio import Portfolio
 from bot.ports import BarSource as Feed
 from bot.strategy import Strategy
 
@@ -151,7 +152,7 @@ class Engine:
         infos: Mapping[str, SymbolInfo],
         clock: Clock,
         prices: Mapping[str, float],
-        pnl: PnlBook,
+        pnl: Portfolio,
         net_liquidation: Callable[[], float | None] = lambda: None,
         journal_event: Callable[..., None] | None = None,
     ) -> None:
@@ -305,9 +306,8 @@ class Engine:
                 self._call(slot, slot.strategy.on_tick, tick, "tick")
 
     def on_fill(self, strategy_id: str, fill: FillEvent) -> None:
-        """The executor's ``fill_event``: book it, tell the owning strategy."""
+        """The executor's ``fill_event`` (already in the portfolio): tell the owning strategy."""
         self.counters.fills += 1
-        self.pnl.on_fill(strategy_id, fill)
         log.info(
             "FILL  %s %s %s %g @ %s [%s] %s",
             strategy_id, fill.symbol, fill.side, fill.quantity, _num(fill.price), fill.tag,
@@ -420,16 +420,13 @@ class Engine:
 
     def positions(self) -> dict[str, float]:
         """Net position per symbol over all strategies."""
-        out: dict[str, float] = {}
-        for (_, symbol), b in self.pnl.books.items():
-            out[symbol] = out.get(symbol, 0.0) + b.position
-        return {s: q for s, q in out.items() if abs(q) > 1e-9}
+        return self.pnl.by_symbol()
 
     def pnl_today(self) -> float:
-        return sum(self.pnl.today(sid) for sid in self.slots)
+        return self.pnl.today()
 
     def pnl_total(self) -> float:
-        return sum(self.pnl.total(sid) for sid in self.slots)
+        return self.pnl.total()
 
 
 def _no_arg(fn: Callable[[], Iterable[OrderIntent]]) -> Callable[[Any], Iterable[OrderIntent]]:

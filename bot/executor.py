@@ -5,7 +5,8 @@ Where an order goes next: ``submit`` turns an intent into OrderRecords and sends
 governor bot/pacing.py, to the broker port bot/ports.py); the Trades the broker hands back are
 followed by bot/order_tracker.py, which routes each fill to its strategy through
 ``fill_event`` exactly once per execId, with commissions, and updates the per-strategy
-positions (bot/positions.py). Target arithmetic is bot/targets.py; reconcile at (re)connect is
+positions in
+the portfolio (bot/portfolio.py). Target arithmetic is bot/targets.py; reconcile at (re)connect is
 bot/reconcile.py. Everything is journalled.
 
 Dry run: the broker is the simulated one fed by the prices the executor learns
@@ -21,7 +22,7 @@ import logging
 import math
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from eventkit import Event
 from ib_insync import Contract, ContractDetails
@@ -52,8 +53,8 @@ from bot.orders_build import (
     validate_spec,
 )
 from bot.pacing import PacingGovernor
+from bot.portfolio import Portfolio
 from bot.ports import BrokerPort, PriceFedBroker
-from bot.positions import PositionBook
 from bot.reconcile import Reconciler
 from bot.targets import in_flight, target_spec
 
@@ -85,8 +86,12 @@ class OrderExecutor:
         mode: str = "paper",
         live: bool = False,
         pacing: PacingGovernor | None = None,
+        portfolio: Portfolio | None = None,
     ) -> None:
-        """Raises bot.guard.GuardError for a non-paper account unless mode=="live" and live;
+        """``portfolio``: the one ledger its fills are booked in (default: rebuilt from the
+        journal, UTC days).
+
+        Raises bot.guard.GuardError for a non-paper account unless mode=="live" and live;
         TypeError for a dry run over a broker that would send orders."""
         self._fed: PriceFedBroker | None = None
         if dry_run:
@@ -108,7 +113,7 @@ class OrderExecutor:
         self._pacer = pacing or PacingGovernor()
         self._prices: dict[str, float] = {}
         self._records = OrderRecords()
-        self._positions = PositionBook(journal.positions())
+        self._positions = portfolio or Portfolio.restore(journal, UTC, now())
         self._tracker = OrderTracker(self._records, self._positions, journal, now)
         defaults = OrderDefaults(cfg.tif, cfg.outside_rth, account)
         self._placer = OrderPlacer(
@@ -162,6 +167,10 @@ class OrderExecutor:
 
     def commission(self, strategy_id: str) -> float:
         return self._positions.commission(strategy_id)
+
+    @property
+    def portfolio(self) -> Portfolio:
+        return self._positions
 
     @property
     def pacing(self) -> PacingGovernor:

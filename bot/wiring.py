@@ -20,12 +20,13 @@ from ib_insync import Contract
 
 from bot import registry
 from bot.config import BotConfig
-from bot.context import PnlBook, SymbolInfo, next_trading_day
+from bot.context import SymbolInfo, next_trading_day
 from bot.daily_scan import DailyScans, ScanRow, day_symbols
 from bot.engine import Clock, Engine
 from bot.executor import OrderExecutor
 from bot.journal import Journal
 from bot.pacing import PacingGovernor
+from bot.portfolio import Portfolio
 from bot.ports import BarSource, BrokerPort, Venue
 from bot.risk import RiskManager
 
@@ -85,15 +86,17 @@ class Trader:
     ) -> None:
         self.cfg, self.venue, self.infos, self.clock = cfg, venue, infos, clock
         self.journal = journal
+        first_tz = next(iter(infos.values())).tz if infos else self._scanner_tz()
+        # The one ledger (positions, P&L, commissions), rebuilt from the journal.
+        self.pnl = Portfolio.restore(journal, first_tz, clock.now())
         self.executor = OrderExecutor(
             broker, cfg.executor, journal, account=options.account, dry_run=options.dry_run,
             now=clock.now, mode=options.mode, live=options.live, pacing=options.pacing,
+            portfolio=self.pnl,
         )  # fmt: skip
         for name, info in infos.items():
             self.executor.register_contract(name, info.contract, info.min_tick, info.details)
         self.risk = RiskManager(cfg.risk, journal, next_day=self._next_trading_day)
-        first_tz = next(iter(infos.values())).tz if infos else self._scanner_tz()
-        self.pnl = PnlBook(first_tz, {}, self.executor.commission)
         account = options.account
         self.engine = Engine(
             risk=self.risk,
