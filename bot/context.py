@@ -2,7 +2,8 @@
 
 Positions and P&L come from the portfolio (bot/portfolio.py), working orders from the
 executor, indicator values from the engine's ``IndicatorSet``s, tick sizes and sessions from IB's
-contract details, sizing from the strategy's config, and time from the last event the engine routed (never the wall clock).
+contract details, sizing from the strategy's config, and time from the last event the engine
+routed (never the wall clock).
 """
 
 from __future__ import annotations

@@ -76,9 +76,15 @@ class Risk(Protocol):
         ref_price: float,
         now: datetime,
         working: Mapping[str, WorkingOrder] | None = None,
-    ) -> Rejection | None: ...
+    ) -> Rejection | OrderIntent | None:
+        """None: approved; an intent: approved as this one (shrunk); a Rejection."""
+        ...
 
     def kill(self, reason: str, *, strategy_id: str | None, now: datetime) -> None: ...
+
+    def on_bar(self, symbol: str, now: datetime) -> None:
+        """Each closed live bar: the limits P&L and the clock decide (bot/risk.py)."""
+        ...
 
 
 class Executor(Protocol):
@@ -93,6 +99,7 @@ class Executor(Protocol):
         ...
 
     def commission(self, strategy_id: str) -> float: ...
+    def flatten(self, strategy_id: str | None = None, symbol: str | None = None) -> None: ...
 
 
 class StrategySettings(Protocol):
@@ -127,6 +134,7 @@ class Slot:
     intents: int = 0
     fills: int = 0
     rejections: int = 0
+    in_rejection: bool = False
 
 
 @dataclass
@@ -283,6 +291,7 @@ class Engine:
             return
         if self.pnl.roll(end):
             self.counters.orders_today = 0
+        self.risk.on_bar(symbol, end)
         self.counters.bars += 1
         for slot in self._routes[key]:
             if slot.enabled:
@@ -321,11 +330,18 @@ class Engine:
             self._call(slot, slot.strategy.on_fill, fill, "fill")
 
     def on_rejection(self, rejection: Rejection) -> None:
-        """The executor's ``rejection_event`` (refusals after risk approved, IB rejections)."""
+        """A refusal (the risk stage's, the executor's, IB's): counted, told to the strategy."""
         self.counters.rejections += 1
         slot = self.slots.get(rejection.strategy_id)
         if slot is not None:
             slot.rejections += 1
+            if slot.enabled and not slot.in_rejection:
+                # Not re-entered: an answer that is refused again is not answered again.
+                slot.in_rejection = True
+                try:
+                    self._call(slot, slot.strategy.on_rejection, rejection, "rejection")
+                finally:
+                    slot.in_rejection = False
 
     # ---- strategy calls ---------------------------------------------------------------------
 
@@ -382,7 +398,7 @@ class Engine:
             slot.rejections += 1
             return
         ref = self.ref_price(symbol)
-        rejection = self.risk.check(
+        decision = self.risk.check(
             sid,
             intent,
             position=self.executor.position(sid, symbol),
@@ -390,10 +406,11 @@ class Engine:
             now=now,
             working=self.executor.working_orders(sid, symbol),
         )
-        if rejection is not None:
-            self.counters.rejections += 1
-            slot.rejections += 1
-            return
+        if decision is not None:
+            if isinstance(decision, Rejection):
+                self.on_rejection(decision)
+                return
+            intent = decision  # approved as the risk stage shrank it
         self.executor.submit(sid, intent, ref_price=ref)
         # Counted and logged after submit: the order is on the wire first.
         if not isinstance(intent, CancelOrder):
@@ -408,6 +425,12 @@ class Engine:
         self.counters.kills.append(f"{scope or 'all'}: {intent.reason}")
         self.risk.kill(intent.reason, strategy_id=scope, now=self.clock.now())
         self.executor.submit(strategy_id or "operator", intent, ref_price=math.nan)
+
+    def flatten(self, strategy_id: str | None, symbol: str | None, reason: str) -> None:
+        """The risk stage's flatten (a limit, the close): one scope, one symbol or all."""
+        log.warning("flatten %s%s: %s", strategy_id or "all strategies",
+                    f" on {symbol}" if symbol else "", reason)  # fmt: skip
+        self.executor.flatten(strategy_id, symbol)
 
     def ref_price(self, symbol: str) -> float:
         """Freshest price known: the feed's last 5-second bar or tick, else the last close."""

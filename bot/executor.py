@@ -124,6 +124,9 @@ class OrderExecutor:
         self.fill_event: Event = self._tracker.fill_event  # (strategy_id, FillEvent)
         self.order_event: Event = self._tracker.order_event  # (strategy_id, WorkingOrder)
         self.rejection_event: Event = self._tracker.rejection_event  # (Rejection,)
+        # The risk stage's record of the orders the executor sends on its own (flatten):
+        # called before each, never refusing (bot/risk.py RiskManager.own_order).
+        self.gate: Callable[[str, OrderIntent], None] | None = None
 
     # ---- contracts and prices -----------------------------------------------------------
 
@@ -165,6 +168,14 @@ class OrderExecutor:
     def working_orders(self, strategy_id: str, symbol: str) -> Mapping[str, WorkingOrder]:
         return self._records.views(strategy_id, symbol)
 
+    def open_orders(self, strategy_id: str | None) -> int:
+        """How many orders are working (one strategy's, or all of ours)."""
+        return self._records.count(strategy_id)
+
+    def working_on(self, symbol: str) -> list[WorkingOrder]:
+        """Every strategy's working orders on one symbol."""
+        return self._records.views_on(symbol)
+
     def commission(self, strategy_id: str) -> float:
         return self._positions.commission(strategy_id)
 
@@ -190,10 +201,8 @@ class OrderExecutor:
 
     def _act(self, strategy_id: str, intent: OrderIntent, ref_price: float) -> None:
         if isinstance(intent, KillSwitch):
-            # RiskManager.check has already halted the scope; here the cancel + flatten.
-            scope = None if intent.scope == "all" else strategy_id
-            self.cancel_all(scope)
-            self.flatten(scope)
+            # The risk stage has already halted the scope; here the cancel + flatten.
+            self.kill(None if intent.scope == "all" else strategy_id)
             return
         if ref_price > 0:
             self._prices[intent.symbol] = ref_price
@@ -272,7 +281,7 @@ class OrderExecutor:
         reference price; a flatten is always MKT."""
         symbol = intent.symbol
         limit = kind == "target" and self.cfg.order_type == "LMT"
-        inflight = in_flight(self._records.working_on(sid, symbol))
+        inflight = in_flight(self._records.views(sid, symbol).values())
         spec = target_spec(intent.quantity, self.position(sid, symbol), inflight,
                            ref_price if limit else None)  # fmt: skip
         if spec is None:
@@ -295,19 +304,31 @@ class OrderExecutor:
         for rec in self._records.all_working(strategy_id):
             self._placer.cancel(rec)
 
-    def flatten(self, strategy_id: str | None = None) -> None:
-        """Cancel resting orders, then market orders that take each position to zero.
+    def kill(self, strategy_id: str | None = None) -> None:
+        """The kill switch's orders: cancel the scope's working orders (the account's: IB's
+        global cancel, reqGlobalCancel, which also reaches orders placed by hand), flatten."""
+        if strategy_id is None:
+            self._pacer.send(1, self.broker.global_cancel)
+        self.cancel_all(strategy_id)
+        self.flatten(strategy_id)
+
+    def flatten(self, strategy_id: str | None = None, symbol: str | None = None) -> None:
+        """Cancel resting orders, then market orders that take each position to zero (one
+        strategy's or all; one symbol or all); each passes ``gate`` first.
 
         Market orders already in flight are left alone (they are about to fill) and
         counted, so flatten never sends more than the position.
         """
         for rec in self._records.all_working(strategy_id):
-            if rec.spec.order_type is not OrderType.MARKET:
+            if rec.spec.order_type is not OrderType.MARKET and symbol in (None, rec.symbol):
                 self._placer.cancel(rec)
-        for (sid, symbol), _ in self._positions.items():
-            if strategy_id is None or sid == strategy_id:
-                price = self._prices.get(symbol, math.nan)
-                self._target(sid, TargetPosition(symbol, 0.0, "flatten"), price, "flatten")
+        for (sid, sym), _ in self._positions.items():
+            if strategy_id not in (None, sid) or symbol not in (None, sym):
+                continue
+            intent = TargetPosition(sym, 0.0, "flatten")
+            if self.gate is not None:
+                self.gate(sid, intent)
+            self._target(sid, intent, self._prices.get(sym, math.nan), "flatten")
 
     def shutdown(self) -> None:
         """On stop: cancel working orders if configured, send what is queued, flush."""

@@ -502,17 +502,17 @@ class Journal:
                 out = {k: max(v, out.get(k, v)) for k, v in {**out, **figures}.items()}
         return out
 
-    def risk_states(self) -> list[tuple[datetime, str | None, str, str]]:
-        """This identity's risk-state changes in order: (time, scope strategy id or None for
-        the account, kind 'hold' or 'release', JSON of the hold)."""
+    def risk_states(self) -> list[tuple[str | None, str, str, str]]:
+        """This identity's risk-state changes in order: (scope: strategy id or None for the
+        account, kind 'hold' or 'release', reason, JSON of the hold)."""
         self.flush()
         rows = self._db.execute(
-            "SELECT e.time, e.strategy_id, e.kind, e.intent FROM risk_events e "
+            "SELECT e.strategy_id, e.kind, e.reason, e.intent FROM risk_events e "
             "JOIN runs r ON r.id = e.run_id WHERE r.broker = ? AND e.kind IN ('hold', 'release')"
             " ORDER BY e.id",
             (self.broker,),
         )
-        return [(datetime.fromisoformat(t), s, k, d) for t, s, k, d in rows]
+        return [(s, k, r, d) for s, k, r, d in rows]
 
     def record_state(self, kind: str, scope: str | None, reason: str, data: str,
                      now: datetime) -> None:  # fmt: skip

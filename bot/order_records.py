@@ -108,6 +108,15 @@ class OrderRecords:
     def views(self, strategy_id: str, symbol: str) -> Mapping[str, WorkingOrder]:
         return self._views.get((strategy_id, symbol), _EMPTY)
 
+    def count(self, strategy_id: str | None = None) -> int:
+        """Working records of one strategy (None: all)."""
+        return sum(len(v) for (sid, _), v in self._working.items()
+                   if strategy_id is None or sid == strategy_id)  # fmt: skip
+
+    def views_on(self, symbol: str) -> list[WorkingOrder]:
+        """Every strategy's working orders on one symbol."""
+        return [w for (_, sym), v in self._views.items() if sym == symbol for w in v.values()]
+
     def all_working(self, strategy_id: str | None = None) -> Iterator[OrderRecord]:
         """Working records, parents before children (a snapshot: safe to cancel while iterating)."""
         recs = [

@@ -31,7 +31,8 @@ ACCOUNT = "*"  # the account scope's key among the per-strategy figures
 _EPS = 1e-9
 _HIGH_EVERY = timedelta(minutes=1)
 
-RoundTrip = Callable[[str, str, float], None]  # (strategy id, symbol, net P&L of the trip)
+# (strategy id, symbol, net P&L of the trip, time): a position went flat or flipped
+RoundTrip = Callable[[str, str, float, datetime], None]
 
 
 @dataclass(slots=True)
@@ -111,7 +112,7 @@ class Portfolio:
             else:
                 b.avg_cost = price  # flipped: the remainder opened at this price
             if self.round_trip is not None:
-                self.round_trip(strategy_id, symbol, trip)
+                self.round_trip(strategy_id, symbol, trip, time)
         self._sample(strategy_id, time)
 
     def add_commission(self, strategy_id: str, amount: float, symbol: str | None = None) -> None:

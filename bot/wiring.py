@@ -96,7 +96,13 @@ class Trader:
         )  # fmt: skip
         for name, info in infos.items():
             self.executor.register_contract(name, info.contract, info.min_tick, info.details)
-        self.risk = RiskManager(cfg.risk, journal, next_day=self._next_trading_day)
+        self.risk = RiskManager(
+            cfg.risk, journal, next_day=self._next_trading_day, portfolio=self.pnl,
+            orders=self.executor, infos=infos,
+            strategies={s.id: s.risk for s in cfg.strategies if s.enabled},
+        )  # fmt: skip
+        self.risk.restore(clock.now())
+        self.executor.gate = lambda sid, intent: self.risk.own_order(sid, intent, clock.now())
         account = options.account
         self.engine = Engine(
             risk=self.risk,
@@ -108,6 +114,7 @@ class Trader:
             net_liquidation=lambda: venue.net_liquidation(account),
             journal_event=journal.record_event,
         )
+        self.risk.flatten = self.engine.flatten
         self.feed = make_feed(self.engine.on_bar, self.engine.on_tick)
         # The feed keeps the freshest prices; the engine and the P&L read them.
         self.engine.prices = self.pnl.marks = self.feed.last_price

@@ -266,6 +266,9 @@ class _Risk:
     def kill(self, *a: Any, **kw: Any) -> None:
         pass
 
+    def on_bar(self, symbol: str, now: object) -> None:
+        pass
+
 
 class _Recorder(Strategy[Any]):
     def __init__(self, ctx: Any, params: Any) -> None:

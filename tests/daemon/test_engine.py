@@ -62,6 +62,9 @@ class FakeRisk:
     def kill(self, reason: str, *, strategy_id: str | None, now: datetime) -> None:
         self.killed.append((reason, strategy_id))
 
+    def on_bar(self, symbol: str, now: object) -> None:
+        pass
+
 
 class FakeExecutor:
     def __init__(self) -> None:
