@@ -13,6 +13,8 @@ COMMANDS: dict[str, str] = {
     "run": "run the trading daemon on a YAML config",
     "backtest": "replay a config's strategies over a date range of the data and report KPIs",
     "gateway": "serve the simulated IB Gateway (TWS wire protocol) on loopback",
+    "kill": "kill switch: cancel, flatten and halt the account or one strategy (until resume)",
+    "resume": "lift the kill switch (and the day's limits) of the account or one strategy",
     "check": "validate a config file and print it resolved",
     "schema": "print the config JSON schema (for editor completion)",
     "data": "sample data tools (synth)",

@@ -134,6 +134,18 @@ class Trader:
                 journal_event=journal.record_event,
             )  # fmt: skip
 
+    # ---- the operator's kill switch (bot/risk_control.py) -------------------------------
+
+    def kill(self, strategy_id: str | None, reason: str) -> None:
+        """HALTED until resume, cancel the scope's working orders (the account's: global
+        cancel), flatten with market orders (each passing the risk stage as its own)."""
+        self.engine.counters.kills.append(f"{strategy_id or 'all'}: {reason}")
+        self.risk.halt(reason, strategy_id=strategy_id, now=self.clock.now())
+        self.executor.kill(strategy_id)
+
+    def resume(self, strategy_id: str | None, reason: str) -> None:
+        self.risk.resume(strategy_id=strategy_id, now=self.clock.now(), reason=reason)
+
     @property
     def traded(self) -> set[str]:
         """The symbols the config's enabled strategies trade (fixed ones)."""
