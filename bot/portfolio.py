@@ -58,6 +58,13 @@ class Portfolio:
         self._journal: Journal | None = None
         self._high_journalled: datetime | None = None
         self.round_trip: RoundTrip | None = None
+        # Exposure kept up to date for the risk stage (``valued``): each position's market value
+        # at its symbol's mark as of the last ``revalue`` (or fill), summed per scope.
+        self._value: dict[tuple[str, str], float] = {}  # (scope, symbol) -> signed value
+        self._gross: dict[str, float] = {}
+        self._netv: dict[str, float] = {}
+        self._valued_at: dict[str, float] = {}  # symbol -> the mark its values use
+        self._holders: dict[str, set[str]] = {}  # symbol -> strategies with a book in it
 
     # ---- positions ----------------------------------------------------------------------
 
@@ -81,20 +88,29 @@ class Portfolio:
 
     def apply(self, strategy_id: str, symbol: str, signed_qty: float) -> float:
         """A position change without an execution (an operator's reset): cost unchanged."""
-        b = self.books.setdefault((strategy_id, symbol), Holding())
+        b = self._book(strategy_id, symbol)
         b.position += signed_qty
         if abs(b.position) < _EPS:
             b.position, b.avg_cost, b.trip = 0.0, 0.0, 0.0
         self._net[symbol] = self._net.get(symbol, 0.0) + signed_qty
+        self._revalue(symbol, strategy_id, b.avg_cost)
         return b.position
+
+    def _book(self, strategy_id: str, symbol: str) -> Holding:
+        b = self.books.get((strategy_id, symbol))
+        if b is None:
+            b = self.books[(strategy_id, symbol)] = Holding()
+            self._holders.setdefault(symbol, set()).add(strategy_id)
+        return b
 
     def on_fill(
         self, strategy_id: str, symbol: str, signed_qty: float, price: float, time: datetime
     ) -> None:
         """One execution of a strategy's order (commission comes by ``add_commission``)."""
-        b = self.books.setdefault((strategy_id, symbol), Holding())
+        b = self._book(strategy_id, symbol)
         pos = b.position
         self._net[symbol] = self._net.get(symbol, 0.0) + signed_qty
+        self._revalue(symbol, strategy_id, price)
         if pos == 0 or (pos > 0) == (signed_qty > 0):  # opening or adding
             total = pos + signed_qty
             b.avg_cost = (b.avg_cost * pos + price * signed_qty) / total
@@ -177,6 +193,38 @@ class Portfolio:
                 gross += abs(value)
                 net += value
         return gross, net
+
+    def valued(self, strategy_id: str | None = None) -> tuple[float, float]:
+        """(gross, net) exposure as ``exposure``, but at each symbol's mark as of its last
+        ``revalue`` or fill: O(1), for the risk stage's per-order checks."""
+        scope = strategy_id or ACCOUNT
+        return self._gross.get(scope, 0.0), self._netv.get(scope, 0.0)
+
+    def valued_mark(self, symbol: str) -> float:
+        """The mark ``valued`` holds ``symbol``'s positions at (0: none held)."""
+        return self._valued_at.get(symbol, 0.0)
+
+    def revalue(self, symbol: str) -> None:
+        """Value ``symbol``'s positions at its current mark (each closed bar)."""
+        mark = self.marks.get(symbol)
+        if mark is not None and mark > 0:
+            self._valued_at[symbol] = mark
+            for sid in self._holders.get(symbol, ()):
+                self._set_value(sid, symbol, self.get(sid, symbol) * mark)
+            self._set_value(ACCOUNT, symbol, self._net.get(symbol, 0.0) * mark)
+
+    def _revalue(self, symbol: str, strategy_id: str, price: float) -> None:
+        """After a position change: its values at the symbol's valued mark (else ``price``)."""
+        mark = self._valued_at.get(symbol) or price
+        self._valued_at[symbol] = mark
+        self._set_value(strategy_id, symbol, self.get(strategy_id, symbol) * mark)
+        self._set_value(ACCOUNT, symbol, self._net.get(symbol, 0.0) * mark)
+
+    def _set_value(self, scope: str, symbol: str, value: float) -> None:
+        old = self._value.get((scope, symbol), 0.0)
+        self._value[(scope, symbol)] = value
+        self._gross[scope] = self._gross.get(scope, 0.0) + abs(value) - abs(old)
+        self._netv[scope] = self._netv.get(scope, 0.0) + value - old
 
     def sample_high(self, now: datetime) -> None:
         """Update the day's equity highs (every scope) at ``now``'s marks."""

@@ -125,6 +125,8 @@ class RiskManager:
         )  # fmt: skip
         self._watch_close = any(lim.flatten_before_close_min is not None for lim in every)
         self._drawdown = any(lim.max_drawdown for lim in every)
+        self._watch_exposure = any(lim.max_gross_exposure or lim.max_net_exposure
+                                   for lim in every)  # fmt: skip
         self._next_roll: datetime | None = None
         self._sessions: dict[str, tuple[datetime, datetime] | None] = {}
         self._flattened_close: set[tuple[str, str, datetime]] = set()
@@ -366,11 +368,11 @@ class RiskManager:
                 continue
             if not ref > 0:
                 return f"exposure limits: no price for {symbol} yet to value the order"
-            gross, net = self.portfolio.exposure(who)
-            held = (self.portfolio.get(sid, symbol) if who else
-                    self.portfolio.symbol_position(symbol))  # fmt: skip
-            mark = self.portfolio.marks.get(symbol, ref)
-            mark = mark if mark == mark else ref
+            pf = self.portfolio
+            gross, net = pf.valued(who)
+            held = pf.get(sid, symbol) if who else pf.symbol_position(symbol)
+            mark = pf.valued_mark(symbol)
+            # This symbol at the order's price; the others as of their last bar.
             gross += abs((held + delta) * ref) - abs(held * mark)
             net += (held + delta) * ref - held * mark
             if lim.max_gross_exposure is not None and gross > lim.max_gross_exposure + _EPS:
@@ -461,6 +463,8 @@ class RiskManager:
                 self._pnl_limits(s, now)
         if self._watch_close:
             self._close(symbol, now)
+        if self._watch_exposure:
+            self.portfolio.revalue(symbol)
 
     def _pnl_limits(self, s: _Scope, now: datetime) -> None:
         lim, pf = s.lim, self.portfolio

@@ -115,7 +115,7 @@ def test_max_position_notional_and_exposure(journal: Journal) -> None:
     assert w.why(buy(21)) == (
         "max_position_notional 2000 exceeded for AAPL (s1): 21 x 100.00 = 2100.00"
     )
-    w.hold("s2", "MSFT", 20)  # 1000 long
+    w.hold("s2", "MSFT", 20, 50.0)  # 1000 long
     assert w.why(buy(15)) is None  # gross 2500, net 2500
     assert w.why(buy(16)) == (
         "max_net_exposure 2500 exceeded (the account): 2600.00 after the order on AAPL"
