@@ -79,16 +79,26 @@ class _NoOrders:
 class _Scope:
     """One scope's limits and counters."""
 
-    __slots__ = ("day_orders", "id", "lim", "losses", "name", "recent", "sent_intents")
+    __slots__ = ("before_close", "collar", "day_orders", "id", "lim", "losses", "name", "rates",
+                 "recent", "sent_intents", "session_only")  # fmt: skip
 
-    def __init__(self, scope_id: str, lim: RiskLimits) -> None:
+    def __init__(self, scope_id: str, lim: RiskLimits, account: RiskLimits | None = None) -> None:
         self.id = scope_id
         self.name = scope_name(scope_id)
         self.lim = lim
         self.recent: deque[datetime] = deque()
         self.day_orders = 0
         self.losses = 0  # consecutive losing round trips
-        self.sent_intents: dict[OrderIntent, datetime] = {}
+        # hash(intent) -> (intent, when sent): hashed once per decision for both scopes
+        self.sent_intents: dict[int, tuple[OrderIntent, datetime]] = {}
+        self.rates = bool(lim.max_open_orders or lim.max_orders_per_minute
+                          or lim.max_orders_per_day or lim.duplicate_window_s)  # fmt: skip
+        # A strategy's price and time rules, with the account's folded in (the tighter wins).
+        acct = account or lim
+        self.collar = _tightest(lim.price_collar_pct, acct.price_collar_pct)
+        self.session_only = lim.session_only or acct.session_only
+        self.before_close = _tightest(lim.no_entries_before_close_min,
+                                      acct.no_entries_before_close_min, largest=True)  # fmt: skip
 
 
 class RiskManager:
@@ -115,7 +125,7 @@ class RiskManager:
         self.flatten: Flatten | None = None  # set by the engine: cancel + flatten a scope
         self._account = _Scope(ACCOUNT, cfg)
         self._scopes: dict[str, _Scope] = {
-            sid: _Scope(sid, lim) for sid, lim in (strategies or {}).items()
+            sid: _Scope(sid, lim, cfg) for sid, lim in (strategies or {}).items()
         }
         every = [cfg, *(s.lim for s in self._scopes.values())]
         self._allowed = {s.id: _allowed(s.lim) for s in (self._account, *self._scopes.values())}
@@ -135,7 +145,7 @@ class RiskManager:
     def _scope(self, sid: str) -> _Scope:
         s = self._scopes.get(sid)
         if s is None:  # a strategy without its own limits (or adopted from another config)
-            s = self._scopes[sid] = _Scope(sid, RiskLimits())
+            s = self._scopes[sid] = _Scope(sid, RiskLimits(), self.cfg)
             self._allowed[sid] = None
         return s
 
@@ -256,11 +266,12 @@ class RiskManager:
             return why
         if why is not None:  # a shrunk target
             intent = why
+        key = hash(intent) if own.lim.duplicate_window_s or acct.lim.duplicate_window_s else 0
         for s in (own, acct):
-            if (rate := self._rate(s, sid, intent, now)) is not None:
+            if s.rates and (rate := self._rate(s, sid, intent, key, now)) is not None:
                 return rate
-        self._count(own, now, intent)
-        self._count(acct, now, intent)
+        self._count(own, now, intent, key)
+        self._count(acct, now, intent, key)
         return why
 
     def _order_limits(self, s: _Scope, symbol: str, spec: OrderSpec, ref: float) -> str | None:
@@ -290,7 +301,7 @@ class RiskManager:
 
     def _collar(self, own: _Scope, acct: _Scope, symbol: str, intent: OrderIntent,
                 spec: OrderSpec, last: float) -> str | None:  # fmt: skip
-        pct = _tightest(own.lim.price_collar_pct, acct.lim.price_collar_pct)
+        pct = own.collar
         if pct is None:
             return None
         if not last > 0:
@@ -384,9 +395,7 @@ class RiskManager:
         return None
 
     def _window(self, own: _Scope, acct: _Scope, symbol: str, now: datetime) -> str | None:
-        session_only = own.lim.session_only or acct.lim.session_only
-        before = _tightest(own.lim.no_entries_before_close_min,
-                           acct.lim.no_entries_before_close_min, largest=True)  # fmt: skip
+        session_only, before = own.session_only, own.before_close
         if not session_only and before is None:
             return None
         info = self.infos.get(symbol)
@@ -411,7 +420,8 @@ class RiskManager:
         self._sessions[info.symbol] = found
         return found
 
-    def _rate(self, s: _Scope, sid: str, intent: OrderIntent, now: datetime) -> str | None:
+    def _rate(self, s: _Scope, sid: str, intent: OrderIntent, key: int,
+              now: datetime) -> str | None:  # fmt: skip
         lim = s.lim
         if lim.max_open_orders is not None and not isinstance(intent, ModifyOrder):
             n = self.orders.open_orders(None if s.id == ACCOUNT else sid)
@@ -429,22 +439,24 @@ class RiskManager:
             return f"max_orders_per_day {lim.max_orders_per_day} reached ({s.name})"
         window = lim.duplicate_window_s
         if window is not None:
-            seen = s.sent_intents.get(intent)
-            if seen is not None and (now - seen).total_seconds() < window:
-                ago = (now - seen).total_seconds()
-                return f"duplicate of an intent {ago:.1f} s ago (duplicate_window_s {window:g})"
+            seen = s.sent_intents.get(key)
+            if seen is not None and seen[0] == intent:
+                ago = (now - seen[1]).total_seconds()
+                if ago < window:
+                    return f"duplicate of an intent {ago:.1f} s ago (duplicate_window_s {window:g})"
         return None
 
-    def _count(self, s: _Scope, now: datetime, intent: OrderIntent | None = None) -> None:
+    def _count(self, s: _Scope, now: datetime, intent: OrderIntent | None = None,
+               key: int = 0) -> None:  # fmt: skip
         lim = s.lim
         if lim.max_orders_per_minute:
             s.recent.append(now)
         s.day_orders += 1
         if intent is not None and lim.duplicate_window_s is not None:
-            s.sent_intents[intent] = now
+            s.sent_intents[key] = (intent, now)
             if len(s.sent_intents) > 1000:
                 cutoff = now - timedelta(seconds=lim.duplicate_window_s)
-                s.sent_intents = {k: t for k, t in s.sent_intents.items() if t > cutoff}
+                s.sent_intents = {k: v for k, v in s.sent_intents.items() if v[1] > cutoff}
 
     # ---- what P&L and the clock decide --------------------------------------------------
 
