@@ -157,6 +157,15 @@ class RiskManager:
             return self.states.state(ACCOUNT, now)
         return self.states.effective(strategy_id, now)
 
+    def not_active(self, now: datetime) -> list[str]:
+        """Scopes not ACTIVE, for the status line and summary: "s1 REDUCING (why)"."""
+        out = []
+        for scope in self.states.scopes():
+            st = self.states.state(scope, now)
+            if st.level is not Level.ACTIVE:
+                out.append(f"{scope_name(scope)} {st.level.name} ({st.reason})")
+        return out
+
     def restore(self, now: datetime) -> None:
         """The states journalled by earlier runs of this broker identity."""
         self.states.restore(now)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.risk import RiskManager
+
 if TYPE_CHECKING:
     from bot.config import BotConfig
     from bot.engine import Clock, Engine
@@ -40,6 +42,16 @@ def _positions(pos: dict[str, float]) -> str:
     return " ".join(f"{s} {q:+g}" for s, q in sorted(pos.items()))
 
 
+def _not_active(engine: Engine, now: Any) -> list[str]:
+    risk = engine.risk
+    return risk.not_active(now) if isinstance(risk, RiskManager) else []
+
+
+def _risk(engine: Engine, now: Any) -> str:
+    states = _not_active(engine, now)
+    return f" | risk: {'; '.join(states)}" if states else ""
+
+
 def status_line(d: Daemon) -> str:
     """e.g. ``status: connected | 3 symbols, 1 strategy | AAPL +10 | PnL today +12.50 | ...``"""
     engine, feed = d.engine, d.feed
@@ -54,7 +66,7 @@ def status_line(d: Daemon) -> str:
     return (
         f"status: {conn} | {len(d.infos)} symbols, {strategies} | "
         f"positions {_positions(engine.positions())} | "
-        f"PnL today {_signed(engine.pnl_today())} | "
+        f"PnL today {_signed(engine.pnl_today())}{_risk(engine, d.clock.now())} | "
         f"orders today {c.orders_today}, fills {c.fills}, rejections {c.rejections} | "
         f"bars {c.bars}, dropped {feed.quality.total} | "
         f"{d.clock.now():%Y-%m-%d %H:%M:%S} UTC"
@@ -81,6 +93,7 @@ def summary_text(d: RunView) -> str:
         lines.append(f"  data quality: dropped {feed.quality.total} ({parts})")
     for kill in c.kills:
         lines.append(f"  kill switch: {kill}")
+    lines += [f"  risk: {text}" for text in _not_active(engine, d.clock.now())]
     lines.append(
         f"  {'strategy':<18}{'state':<10}{'bars':>7}{'intents':>9}{'fills':>7}"
         f"{'rejects':>9}{'errors':>8}{'PnL':>12}"

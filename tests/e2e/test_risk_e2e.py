@@ -73,6 +73,17 @@ async def stop(bot: Bot) -> int:
             await bot.proc.wait()
 
 
+async def advance_until(gw: Gateway, cond: Any, what: str, minutes: float = 3.0) -> None:
+    """Step the clock 5 s at a time (letting the bot answer) until ``cond()``; the bot runs in
+    another process, so an order may reach the gateway a step or two after its bar."""
+    for _ in range(int(minutes * 12)):
+        if cond():
+            return
+        await advance(gw, 5 / 60)
+        await asyncio.sleep(0.05)
+    await until(cond, what=what)
+
+
 def buy(bar: int, qty: int, tag: str, symbol: str = "AAPL", **kw: Any) -> dict[str, Any]:
     return {"bar": bar, "symbol": symbol, "kind": "buy", "qty": qty, "tag": tag, **kw}
 
@@ -80,19 +91,19 @@ def buy(bar: int, qty: int, tag: str, symbol: str = "AAPL", **kw: Any) -> dict[s
 async def test_kill_flattens_a_running_daemon_a_restart_stays_halted_resume_trades(
     gateway: Gateway, tmp_path: Path
 ) -> None:
-    steps = [buy(1, 10, "e1"), buy(4, 5, "e2"), buy(7, 3, "e3")]
+    steps = [buy(1, 10, "e1"), buy(6, 5, "e2"), buy(9, 3, "e3")]
     config = write_config(tmp_path, gateway.port, [scripted("s1", steps, symbols=["AAPL"])],
                           symbols=("AAPL",))  # fmt: skip
     bot = await live(config, tmp_path)
     try:
-        await advance(gateway, 1.5)
-        await until(lambda: execs(gateway) == [("AAPL", "BOT", 10)], what="the first buy")
+        await advance(gateway, 1)
+        await advance_until(gateway, lambda: execs(gateway) == [("AAPL", "BOT", 10)],
+                            "the first buy")  # fmt: skip
         code, out = await operator("kill", config, "--reason", "test kill")
         assert code == 0 and "kill of the account requested" in out, out
         await until(lambda: bot.saw("the account is now HALTED (test kill)"), what="HALTED")
-        await advance(gateway, 0.5)
-        await until(lambda: ("AAPL", "SLD", 10) in execs(gateway), what="the flatten")
-        await advance(gateway, 3)  # bar 4's buy: refused
+        await advance_until(gateway, lambda: ("AAPL", "SLD", 10) in execs(gateway), "the flatten")
+        await advance(gateway, 6)  # bar 6's buy: refused
         await until(lambda: bot.saw("s1 is HALTED (test kill): only cancels"), what="refusal")
     finally:
         assert await stop(bot) == 0, "\n".join(bot.err)
@@ -106,8 +117,9 @@ async def test_kill_flattens_a_running_daemon_a_restart_stays_halted_resume_trad
         code, out = await operator("resume", config)
         assert code == 0, out
         await until(lambda: bot.saw("operator resume of the account"), what="the resume")
-        await advance(gateway, 3)  # bar 4: buys 5
-        await until(lambda: ("AAPL", "BOT", 5) in execs(gateway), what="trading again")
+        await advance(gateway, 4)  # to bar 6: buys 5
+        await advance_until(gateway, lambda: ("AAPL", "BOT", 5) in execs(gateway),
+                            "trading again")  # fmt: skip
     finally:
         assert await stop(bot) == 0, "\n".join(bot.err)
     code, out = await operator("kill", config, "--strategy", "nope")
