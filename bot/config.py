@@ -396,6 +396,7 @@ class RiskLimits(_Model):
     max_orders_per_minute: int | None = Field(default=None, gt=0)
     max_orders_per_day: int | None = Field(default=None, gt=0)
     price_collar_pct: float | None = Field(default=None, gt=0)  # % from the last price
+    price_collar_atr: float | None = Field(default=None, gt=0)  # N ATR(14) from the last price
     daily_loss_limit: float | None = Field(default=None, gt=0)  # REDUCING at -this today
     daily_profit_target: float | None = Field(default=None, gt=0)  # HALTED for the day at +this
     max_drawdown: float | None = Field(default=None, gt=0)  # from the day's equity high

@@ -86,6 +86,10 @@ class Risk(Protocol):
         """Each closed live bar: the limits P&L and the clock decide (bot/risk.py)."""
         ...
 
+    def observe_bar(self, bar: Bar) -> None:
+        """Each closed bar, warm-up included (the ATR of the price collar)."""
+        ...
+
 
 class Executor(Protocol):
     def position(self, strategy_id: str, symbol: str) -> float: ...
@@ -286,6 +290,7 @@ class Engine:
         symbol = bar.symbol
         self._last_close[symbol] = bar.close
         self.executor.update_bar(symbol, bar.open, bar.high, bar.low, bar.close, end)
+        self.risk.observe_bar(bar)
         if not live:
             self._warm_up(key, bar)
             return

@@ -22,15 +22,17 @@ a decision costs microseconds (bench/risk_bench.py).
 from __future__ import annotations
 
 import logging
+import math
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.config import RiskConfig, RiskLimits
 from bot.context import SymbolInfo
 from bot.events import (
+    Bar,
     CancelOrder,
     KillSwitch,
     ModifyOrder,
@@ -43,6 +45,7 @@ from bot.events import (
     TargetPosition,
     WorkingOrder,
 )
+from bot.indicators import ATR
 from bot.journal import Journal
 from bot.orders_build import validate_bracket, validate_spec
 from bot.portfolio import Portfolio
@@ -79,8 +82,8 @@ class _NoOrders:
 class _Scope:
     """One scope's limits and counters."""
 
-    __slots__ = ("before_close", "collar", "day_orders", "id", "lim", "losses", "name", "rates",
-                 "recent", "sent_intents", "session_only")  # fmt: skip
+    __slots__ = ("atr_collar", "before_close", "collar", "day_orders", "id", "lim", "losses",
+                 "name", "rates", "recent", "sent_intents", "session_only")  # fmt: skip
 
     def __init__(self, scope_id: str, lim: RiskLimits, account: RiskLimits | None = None) -> None:
         self.id = scope_id
@@ -96,6 +99,7 @@ class _Scope:
         # A strategy's price and time rules, with the account's folded in (the tighter wins).
         acct = account or lim
         self.collar = _tightest(lim.price_collar_pct, acct.price_collar_pct)
+        self.atr_collar = _tightest(lim.price_collar_atr, acct.price_collar_atr)
         self.session_only = lim.session_only or acct.session_only
         self.before_close = _tightest(lim.no_entries_before_close_min,
                                       acct.no_entries_before_close_min, largest=True)  # fmt: skip
@@ -140,6 +144,10 @@ class RiskManager:
         self._next_roll: datetime | None = None
         self._sessions: dict[str, tuple[datetime, datetime] | None] = {}
         self._flattened_close: set[tuple[str, str, datetime]] = set()
+        # ATR(14) per symbol, of its first bar size seen, for price_collar_atr.
+        self._atr: dict[str, tuple[int, Any, float]] | None = (
+            {} if any(lim.price_collar_atr for lim in every) else None
+        )
         self.portfolio.round_trip = self.on_round_trip
 
     def _scope(self, sid: str) -> _Scope:
@@ -310,21 +318,39 @@ class RiskManager:
 
     def _collar(self, own: _Scope, acct: _Scope, symbol: str, intent: OrderIntent,
                 spec: OrderSpec, last: float) -> str | None:  # fmt: skip
-        pct = own.collar
-        if pct is None:
+        pct, n_atr = own.collar, own.atr_collar
+        if pct is None and n_atr is None:
             return None
         if not last > 0:
-            return f"price_collar_pct: no last price for {symbol} yet to check the order against"
+            return f"price collar: no last price for {symbol} yet to check the order against"
+        band, shown = math.inf, ""
+        if pct is not None:
+            band, shown = last * pct / 100.0, f"{pct:g}%"
+        atr = self._atr.get(symbol) if self._atr is not None else None
+        if n_atr is not None and atr is not None and atr[2] == atr[2] and n_atr * atr[2] < band:
+            band, shown = n_atr * atr[2], f"{n_atr:g} ATR = {n_atr * atr[2]:.2f}"
         specs = [spec]
         if isinstance(intent, PlaceBracket):
             specs += [leg for leg in (intent.take_profit, intent.stop_loss) if leg is not None]
         for leg in specs:
             for name, price in (("limit", leg.limit_price), ("stop", leg.stop_price)):
-                if price is not None and abs(price - last) > last * pct / 100.0 + _EPS:
+                if price is not None and abs(price - last) > band + _EPS:
                     off = (price - last) / last * 100.0
                     return (f"price collar: {name} price {price:.2f} is {off:+.1f}% from the "
-                            f"last price {last:.2f} of {symbol} (collar {pct:g}%)")  # fmt: skip
+                            f"last price {last:.2f} of {symbol} (collar {shown})")  # fmt: skip
         return None
+
+    def observe_bar(self, bar: Bar) -> None:
+        """Every closed bar, warm-up too: the ATR the collar uses (cheap when unused)."""
+        atrs = self._atr
+        if atrs is None:
+            return
+        seen = atrs.get(bar.symbol)
+        if seen is None:
+            seen = (bar.size_s, ATR(14).incremental(), math.nan)
+        if seen[0] == bar.size_s:
+            value = seen[1].update(bar.high, bar.low, bar.close, bar.volume)
+            atrs[bar.symbol] = (seen[0], seen[1], float(value))
 
     def _entries(
         self, own: _Scope, acct: _Scope, sid: str, symbol: str, spec: OrderSpec,

@@ -269,6 +269,9 @@ class _Risk:
     def on_bar(self, symbol: str, now: object) -> None:
         pass
 
+    def observe_bar(self, bar: object) -> None:
+        pass
+
 
 class _Recorder(Strategy[Any]):
     def __init__(self, ctx: Any, params: Any) -> None:

@@ -65,6 +65,9 @@ class FakeRisk:
     def on_bar(self, symbol: str, now: object) -> None:
         pass
 
+    def observe_bar(self, bar: object) -> None:
+        pass
+
 
 class FakeExecutor:
     def __init__(self) -> None:

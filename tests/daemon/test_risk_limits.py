@@ -16,6 +16,7 @@ from ib_insync import Contract
 from bot.config import RiskConfig, RiskLimits
 from bot.context import SymbolInfo, parse_sessions
 from bot.events import (
+    Bar,
     CancelOrder,
     ModifyOrder,
     OrderSpec,
@@ -154,6 +155,17 @@ def test_price_collar_names_the_price_the_last_price_and_the_collar(journal: Jou
     wo = WorkingOrder("AAPL", "lmt", 1, OrderSpec(Side.BUY, 1, OrderType.LIMIT, 99.0), 0, "Sub")
     assert "limit price 10.00" in str(w.why(ModifyOrder("AAPL", "lmt", limit_price=10.0),
                                             working={"lmt": wo}))  # fmt: skip
+
+
+def test_price_collar_in_atr(journal: Journal) -> None:
+    w = World(journal, {"price_collar_atr": 2, "price_collar_pct": 50})
+    lmt = buy(1, order_type=OrderType.LIMIT, limit_price=104.5)
+    assert w.why(lmt) is None  # no ATR yet: the percent collar alone
+    for i in range(14):  # true range 2.00 every bar: ATR(14) = 2
+        w.risk.observe_bar(Bar("AAPL", NOW + timedelta(minutes=i), 100, 101, 99, 100, 1, 60))
+    assert w.why(buy(1, order_type=OrderType.LIMIT, limit_price=104.0)) is None  # at 2 ATR
+    assert w.why(lmt) == ("price collar: limit price 104.50 is +4.5% from the last price 100.00 "
+                          "of AAPL (collar 2 ATR = 4.00)")  # fmt: skip
 
 
 def test_short_selling_and_the_one_target_rule(journal: Journal) -> None:
