@@ -120,6 +120,9 @@ async def test_kill_flattens_a_running_daemon_a_restart_stays_halted_resume_trad
         await advance(gateway, 4)  # to bar 6: buys 5
         await advance_until(gateway, lambda: ("AAPL", "BOT", 5) in execs(gateway),
                             "trading again")  # fmt: skip
+        bot.proc.send_signal(signal.SIGUSR1)  # the same kill, by signal
+        await until(lambda: bot.saw("the account is now HALTED (SIGUSR1)"), what="SIGUSR1")
+        await advance_until(gateway, lambda: ("AAPL", "SLD", 5) in execs(gateway), "flat again")
     finally:
         assert await stop(bot) == 0, "\n".join(bot.err)
     code, out = await operator("kill", config, "--strategy", "nope")
