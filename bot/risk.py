@@ -127,6 +127,8 @@ class RiskManager:
         self.infos: Mapping[str, SymbolInfo] = infos or {}
         self.states = RiskStates(journal)
         self.flatten: Flatten | None = None  # set by the engine: cancel + flatten a scope
+        self._external: set[str] = set()  # hold keys set from outside (pause_entries)
+        self._waived: dict[tuple[str, str], datetime] = {}  # resumed daily holds: until when
         self._account = _Scope(ACCOUNT, cfg)
         self._scopes: dict[str, _Scope] = {
             sid: _Scope(sid, lim, cfg) for sid, lim in (strategies or {}).items()
@@ -189,17 +191,27 @@ class RiskManager:
         self.states.hold(strategy_id or ACCOUNT, Hold("kill", Level.HALTED, reason), now)
 
     def resume(self, *, strategy_id: str | None, now: datetime, reason: str = "") -> None:
-        """Lift every hold of a scope (the operator's word overrides the limits for the day)."""
+        """Lift every hold of a scope but outside ones (``pause_entries``): the operator's word
+        overrides the limits for the rest of their day (a daily limit does not fire again)."""
         why = reason or "operator resume"
         scope = strategy_id or ACCOUNT
-        if not self.states.release_all(scope, why, now):
+        held = self.states.holds(scope)
+        for key, hold in held.items():
+            if key in self._external:
+                continue
+            if hold.until is not None:
+                self._waived[(scope, key)] = hold.until
+            self.states.release(scope, key, why, now)
+        if not held:
             log.info("resume: %s was not held", scope_name(scope))
         s = self._account if strategy_id is None else self._scope(strategy_id)
         s.losses = 0
 
     def pause_entries(self, key: str, reason: str, *, now: datetime,
                       strategy_id: str | None = None) -> None:  # fmt: skip
-        """REDUCING for an outside reason (e.g. connectivity) until ``clear(key)``."""
+        """REDUCING for an outside reason (e.g. connectivity) until ``clear(key)``; an
+        operator's resume leaves it alone."""
+        self._external.add(key)
         self.states.hold(strategy_id or ACCOUNT, Hold(key, Level.REDUCING, reason), now)
 
     def clear(self, key: str, *, now: datetime, strategy_id: str | None = None) -> None:
@@ -541,6 +553,9 @@ class RiskManager:
                    reason: str) -> None:  # fmt: skip
         if self.states.has(s.id, key):
             return
+        waived = self._waived.get((s.id, key))
+        if waived is not None and now < waived:
+            return  # the operator resumed it for the rest of its day
         who = None if s.id == ACCOUNT else s.id
         self.states.hold(s.id, Hold(key, level, reason, self._until(who, now)), now)
         if flatten and self.flatten is not None:

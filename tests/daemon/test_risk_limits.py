@@ -218,6 +218,12 @@ def test_daily_loss_drawdown_profit_and_halt_at(journal: Journal) -> None:
     assert w.why(buy(1)) == ("s1 is REDUCING (daily loss -110.00 reached daily_loss_limit "
                              "100): only orders that reduce the position")  # fmt: skip
     assert w.why(sell(10)) is None
+    w.risk.pause_entries("feed", "entries paused", now=NOW)
+    w.risk.resume(strategy_id="s2", now=NOW)  # the operator's word: s2 trades on today
+    w.risk.on_bar("MSFT", NOW + timedelta(minutes=2))
+    assert w.risk.state("s2", NOW).reason == "entries paused"  # outside holds stay
+    assert w.risk.states.holds("s2") == {}
+    w.risk.clear("feed", now=NOW)
     tomorrow = datetime(2024, 3, 5, 15, tzinfo=UTC)
     assert w.risk.state("s1", tomorrow).level is Level.ACTIVE  # lifts at the next day
     w.risk.on_bar("AAPL", datetime(2024, 3, 4, 20, 45, tzinfo=UTC))  # 15:45 New York
