@@ -43,7 +43,7 @@ from ib_insync import IB, BarData, Contract, Execution, MarketOrder
 from ib_insync.client import Client
 
 from bot.config import BarSpec, ExecutorConfig, RiskConfig, Sizing
-from bot.context import PnlBook, SymbolInfo
+from bot.context import SymbolInfo
 from bot.engine import Clock, Engine
 from bot.events import Bar, OrderIntent, OrderSpec, PlaceOrder, Side
 from bot.executor import OrderExecutor
@@ -178,7 +178,7 @@ class Daemon:
             self.executor.register_contract(sym, info.contract, info.min_tick)
         risk = RiskManager(RiskConfig(max_orders_per_minute=None), self.journal)
         prices: dict[str, float] = {}
-        pnl = PnlBook(NY, prices, self.executor.commission)
+        pnl = self.executor.portfolio
         engine = Engine(
             risk=risk, executor=self.executor, infos=infos, clock=self.clock, prices=prices, pnl=pnl
         )

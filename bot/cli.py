@@ -14,6 +14,8 @@ COMMANDS: dict[str, str] = {
     "backtest": "replay a config's strategies over a date range of the data and report KPIs",
     "report": "write report.html and PNG charts for a finished backtest",
     "gateway": "serve the simulated IB Gateway (TWS wire protocol) on loopback",
+    "kill": "kill switch: cancel, flatten and halt the account or one strategy (until resume)",
+    "resume": "lift the kill switch (and the day's limits) of the account or one strategy",
     "check": "validate a config file and print it resolved",
     "schema": "print the config JSON schema (for editor completion)",
     "data": "market data: import CSVs into the Parquet store, list it, synth samples",

@@ -1,8 +1,9 @@
 """What a strategy may know: its ``StrategyContext``, backed by the engine's state.
 
-Positions and working orders come from the executor, indicator values from the engine's
-``IndicatorSet``s, tick sizes and sessions from IB's contract details, sizing from the strategy's
-config, and time from the last event the engine routed (never the wall clock).
+Positions and P&L come from the portfolio (bot/portfolio.py), working orders from the
+executor, indicator values from the engine's ``IndicatorSet``s, tick sizes and sessions from IB's
+contract details, sizing from the strategy's config, and time from the last event the engine
+routed (never the wall clock).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from bot.events import FillEvent, WorkingOrder
+from bot.events import WorkingOrder
 from bot.indicators import IndicatorSet, IndicatorSpec
+from bot.portfolio import Portfolio
 from bot.ticks import round_to_tick
 
 log = logging.getLogger(__name__)
@@ -141,78 +143,6 @@ def next_trading_day(infos: Iterable[SymbolInfo], now: datetime) -> datetime | N
     return out
 
 
-# ---- P&L ---------------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Book:
-    position: float = 0.0
-    avg_cost: float = 0.0
-    realized: float = 0.0
-
-
-@dataclass(slots=True)
-class PnlBook:
-    """Per strategy and symbol: average cost, realized and unrealized P&L from its own fills,
-    marked at the feed's last prices, less commissions (IB reports them after the fill, so they
-    come from ``commission(strategy_id)``: the executor's running total); ``today`` restarts at
-    each exchange midnight."""
-
-    tz: tzinfo
-    marks: Mapping[str, float]
-    commission: Callable[[str], float] = lambda _sid: 0.0
-    books: dict[tuple[str, str], _Book] = field(default_factory=dict)
-    _day_start: dict[str, float] = field(default_factory=dict)
-    _next_day: datetime | None = None
-
-    def on_fill(self, strategy_id: str, fill: FillEvent) -> None:
-        b = self.books.setdefault((strategy_id, fill.symbol), _Book())
-        qty = fill.side.sign * fill.quantity
-        pos = b.position
-        if pos == 0 or (pos > 0) == (qty > 0):  # opening or adding
-            total = pos + qty
-            b.avg_cost = (b.avg_cost * pos + fill.price * qty) / total
-            b.position = total
-        else:  # reducing, maybe through zero
-            closed = min(abs(qty), abs(pos))
-            b.realized += closed * (fill.price - b.avg_cost) * (1 if pos > 0 else -1)
-            b.position = pos + qty
-            if abs(b.position) < 1e-9:
-                b.position, b.avg_cost = 0.0, 0.0
-            elif (b.position > 0) != (pos > 0):
-                b.avg_cost = fill.price  # flipped: the remainder opened at this price
-
-    def total(self, strategy_id: str) -> float:
-        """Realized + unrealized - commissions since the start of the run."""
-        out = -self.commission(strategy_id)
-        for (sid, symbol), b in self.books.items():
-            if sid != strategy_id:
-                continue
-            out += b.realized
-            mark = self.marks.get(symbol)
-            if b.position and mark is not None and not math.isnan(mark):
-                out += b.position * (mark - b.avg_cost)
-        return out
-
-    def roll(self, now: datetime) -> bool:
-        """Start a new day's count when ``now`` is past the exchange midnight (cheap check);
-        True when a new day started."""
-        nxt = self._next_day
-        if nxt is not None and now < nxt:
-            return False
-        local = now.astimezone(self.tz)
-        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        self._next_day = (midnight + timedelta(days=1)).astimezone(UTC)
-        if nxt is None:
-            return False  # the first call only sets the boundary
-        for sid in {sid for sid, _ in self.books} | set(self._day_start):
-            self._day_start[sid] = self.total(sid)
-        return True
-
-    def today(self, strategy_id: str) -> float:
-        return self.total(strategy_id) - self._day_start.get(strategy_id, 0.0)
-
-
 # ---- the context --------------------------------------------------------------------------------
 
 
@@ -261,7 +191,7 @@ class EngineContext:
         sizing: SizingLike,
         clock: Callable[[], datetime],
         net_liquidation: Callable[[], float | None],
-        pnl: PnlBook | None = None,
+        pnl: Portfolio | None = None,
         ib_pnl: Callable[[Iterable[str]], float | None] = lambda _symbols: None,
     ) -> None:
         self._strategy_id = strategy_id

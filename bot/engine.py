@@ -26,7 +26,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel
 
 from bot.bar_streams import StreamKey
-from bot.context import EngineContext, PnlBook, SizingLike, SymbolInfo
+from bot.context import EngineContext, SizingLike, SymbolInfo
 from bot.events import (
     Bar,
     CancelOrder,
@@ -43,6 +43,7 @@ from bot.events import (
 )
 from bot.indicators import IndicatorSet
 from bot.logs import log_context
+from bot.portfolio import Portfolio
 from bot.ports import BarSource as Feed
 from bot.strategy import Strategy
 
@@ -81,9 +82,19 @@ class Risk(Protocol):
         ref_price: float,
         now: datetime,
         working: Mapping[str, WorkingOrder] | None = None,
-    ) -> Rejection | None: ...
+    ) -> Rejection | OrderIntent | None:
+        """None: approved; an intent: approved as this one (shrunk); a Rejection."""
+        ...
 
     def kill(self, reason: str, *, strategy_id: str | None, now: datetime) -> None: ...
+
+    def on_bar(self, symbol: str, now: datetime) -> None:
+        """Each closed live bar: the limits P&L and the clock decide (bot/risk.py)."""
+        ...
+
+    def observe_bar(self, bar: Bar) -> None:
+        """Each closed bar, warm-up included (the ATR of the price collar)."""
+        ...
 
 
 class Executor(Protocol):
@@ -98,6 +109,7 @@ class Executor(Protocol):
         ...
 
     def commission(self, strategy_id: str) -> float: ...
+    def flatten(self, strategy_id: str | None = None, symbol: str | None = None) -> None: ...
 
 
 class Observer(Protocol):
@@ -153,6 +165,7 @@ class Slot:
     intents: int = 0
     fills: int = 0
     rejections: int = 0
+    in_rejection: bool = False
 
 
 @dataclass
@@ -178,7 +191,7 @@ class Engine:
         infos: Mapping[str, SymbolInfo],
         clock: Clock,
         prices: Mapping[str, float],
-        pnl: PnlBook,
+        pnl: Portfolio,
         net_liquidation: Callable[[], float | None] = lambda: None,
         journal_event: Callable[..., None] | None = None,
     ) -> None:
@@ -332,6 +345,7 @@ class Engine:
         symbol = bar.symbol
         self._last_close[symbol] = bar.close
         self.executor.update_bar(symbol, bar.open, bar.high, bar.low, bar.close, end)
+        self.risk.observe_bar(bar)
         if self.observer is not None:
             self.observer.bar(key, bar, live)
         if not live:
@@ -339,6 +353,7 @@ class Engine:
             return
         if self.pnl.roll(end):
             self.counters.orders_today = 0
+        self.risk.on_bar(symbol, end)
         self.counters.bars += 1
         self._bar_t0 = t0
         try:
@@ -366,9 +381,8 @@ class Engine:
                 self._call(slot, slot.strategy.on_tick, tick, "tick")
 
     def on_fill(self, strategy_id: str, fill: FillEvent) -> None:
-        """The executor's ``fill_event``: book it, tell the owning strategy."""
+        """The executor's ``fill_event`` (already in the portfolio): tell the owning strategy."""
         self.counters.fills += 1
-        self.pnl.on_fill(strategy_id, fill)
         if self.observer is not None:
             self.observer.fill(strategy_id, fill)
         log.info(
@@ -384,11 +398,18 @@ class Engine:
             self._call(slot, slot.strategy.on_fill, fill, "fill")
 
     def on_rejection(self, rejection: Rejection) -> None:
-        """The executor's ``rejection_event`` (refusals after risk approved, IB rejections)."""
+        """A refusal (the risk stage's, the executor's, IB's): counted, told to the strategy."""
         self.counters.rejections += 1
         slot = self.slots.get(rejection.strategy_id)
         if slot is not None:
             slot.rejections += 1
+            if slot.enabled and not slot.in_rejection:
+                # Not re-entered: an answer that is refused again is not answered again.
+                slot.in_rejection = True
+                try:
+                    self._call(slot, slot.strategy.on_rejection, rejection, "rejection")
+                finally:
+                    slot.in_rejection = False
         if self.observer is not None:
             self.observer.rejection(rejection)
 
@@ -449,7 +470,7 @@ class Engine:
             slot.rejections += 1
             return
         ref = self.ref_price(symbol)
-        rejection = self.risk.check(
+        decision = self.risk.check(
             sid,
             intent,
             position=self.executor.position(sid, symbol),
@@ -457,12 +478,11 @@ class Engine:
             now=now,
             working=self.executor.working_orders(sid, symbol),
         )
-        if rejection is not None:
-            self.counters.rejections += 1
-            slot.rejections += 1
-            if self.observer is not None:
-                self.observer.rejection(rejection)
-            return
+        if decision is not None:
+            if isinstance(decision, Rejection):
+                self.on_rejection(decision)
+                return
+            intent = decision  # approved as the risk stage shrank it
         self.executor.submit(sid, intent, ref_price=ref)
         if self.observer is not None:
             t0 = self._bar_t0
@@ -481,6 +501,12 @@ class Engine:
         self.risk.kill(intent.reason, strategy_id=scope, now=self.clock.now())
         self.executor.submit(strategy_id or "operator", intent, ref_price=math.nan)
 
+    def flatten(self, strategy_id: str | None, symbol: str | None, reason: str) -> None:
+        """The risk stage's flatten (a limit, the close): one scope, one symbol or all."""
+        log.warning("flatten %s%s: %s", strategy_id or "all strategies",
+                    f" on {symbol}" if symbol else "", reason)  # fmt: skip
+        self.executor.flatten(strategy_id, symbol)
+
     def ref_price(self, symbol: str) -> float:
         """Freshest price known: the feed's last 5-second bar or tick, else the last close."""
         p = self.prices.get(symbol)
@@ -492,16 +518,13 @@ class Engine:
 
     def positions(self) -> dict[str, float]:
         """Net position per symbol over all strategies."""
-        out: dict[str, float] = {}
-        for (_, symbol), b in self.pnl.books.items():
-            out[symbol] = out.get(symbol, 0.0) + b.position
-        return {s: q for s, q in out.items() if abs(q) > 1e-9}
+        return self.pnl.by_symbol()
 
     def pnl_today(self) -> float:
-        return sum(self.pnl.today(sid) for sid in self.slots)
+        return self.pnl.today()
 
     def pnl_total(self) -> float:
-        return sum(self.pnl.total(sid) for sid in self.slots)
+        return self.pnl.total()
 
 
 def _no_arg(fn: Callable[[], Iterable[OrderIntent]]) -> Callable[[Any], Iterable[OrderIntent]]:

@@ -5,7 +5,8 @@ Where an order goes next: ``submit`` turns an intent into OrderRecords and sends
 governor bot/pacing.py, to the broker port bot/ports.py); the Trades the broker hands back are
 followed by bot/order_tracker.py, which routes each fill to its strategy through
 ``fill_event`` exactly once per execId, with commissions, and updates the per-strategy
-positions (bot/positions.py). Target arithmetic is bot/targets.py; reconcile at (re)connect is
+positions in
+the portfolio (bot/portfolio.py). Target arithmetic is bot/targets.py; reconcile at (re)connect is
 bot/reconcile.py. Everything is journalled.
 
 Dry run: the broker is the simulated one fed by the prices the executor learns
@@ -21,7 +22,7 @@ import logging
 import math
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from eventkit import Event
 
@@ -52,8 +53,8 @@ from bot.orders_build import (
     validate_spec,
 )
 from bot.pacing import PacingGovernor
+from bot.portfolio import Portfolio
 from bot.ports import BrokerPort, PriceFedBroker
-from bot.positions import PositionBook
 from bot.reconcile import Reconciler
 from bot.targets import in_flight, target_spec
 
@@ -85,8 +86,12 @@ class OrderExecutor:
         mode: str = "paper",
         live: bool = False,
         pacing: PacingGovernor | None = None,
+        portfolio: Portfolio | None = None,
     ) -> None:
-        """Raises bot.guard.GuardError for a non-paper account unless mode=="live" and live;
+        """``portfolio``: the one ledger its fills are booked in (default: rebuilt from the
+        journal, UTC days).
+
+        Raises bot.guard.GuardError for a non-paper account unless mode=="live" and live;
         TypeError for a dry run over a broker that would send orders."""
         self._fed: PriceFedBroker | None = None
         if dry_run:
@@ -108,7 +113,7 @@ class OrderExecutor:
         self._pacer = pacing or PacingGovernor()
         self._prices: dict[str, float] = {}
         self._records = OrderRecords()
-        self._positions = PositionBook(journal.positions())
+        self._positions = portfolio or Portfolio.restore(journal, UTC, now())
         self._tracker = OrderTracker(self._records, self._positions, journal, now)
         defaults = OrderDefaults(cfg.tif, cfg.outside_rth, account)
         self._placer = OrderPlacer(
@@ -119,6 +124,9 @@ class OrderExecutor:
         self.fill_event: Event = self._tracker.fill_event  # (strategy_id, FillEvent)
         self.order_event: Event = self._tracker.order_event  # (strategy_id, WorkingOrder)
         self.rejection_event: Event = self._tracker.rejection_event  # (Rejection,)
+        # The risk stage's record of the orders the executor sends on its own (flatten):
+        # called before each, never refusing (bot/risk.py RiskManager.own_order).
+        self.gate: Callable[[str, OrderIntent], None] | None = None
 
     # ---- contracts and prices -----------------------------------------------------------
 
@@ -160,8 +168,20 @@ class OrderExecutor:
     def working_orders(self, strategy_id: str, symbol: str) -> Mapping[str, WorkingOrder]:
         return self._records.views(strategy_id, symbol)
 
+    def open_orders(self, strategy_id: str | None) -> int:
+        """How many orders are working (one strategy's, or all of ours)."""
+        return self._records.count(strategy_id)
+
+    def working_on(self, symbol: str) -> list[WorkingOrder]:
+        """Every strategy's working orders on one symbol."""
+        return self._records.views_on(symbol)
+
     def commission(self, strategy_id: str) -> float:
         return self._positions.commission(strategy_id)
+
+    @property
+    def portfolio(self) -> Portfolio:
+        return self._positions
 
     @property
     def pacing(self) -> PacingGovernor:
@@ -181,10 +201,8 @@ class OrderExecutor:
 
     def _act(self, strategy_id: str, intent: OrderIntent, ref_price: float) -> None:
         if isinstance(intent, KillSwitch):
-            # RiskManager.check has already halted the scope; here the cancel + flatten.
-            scope = None if intent.scope == "all" else strategy_id
-            self.cancel_all(scope)
-            self.flatten(scope)
+            # The risk stage has already halted the scope; here the cancel + flatten.
+            self.kill(None if intent.scope == "all" else strategy_id)
             return
         if ref_price > 0:
             self._prices[intent.symbol] = ref_price
@@ -263,7 +281,7 @@ class OrderExecutor:
         reference price; a flatten is always MKT."""
         symbol = intent.symbol
         limit = kind == "target" and self.cfg.order_type == "LMT"
-        inflight = in_flight(self._records.working_on(sid, symbol))
+        inflight = in_flight(self._records.views(sid, symbol).values())
         spec = target_spec(intent.quantity, self.position(sid, symbol), inflight,
                            ref_price if limit else None)  # fmt: skip
         if spec is None:
@@ -286,19 +304,31 @@ class OrderExecutor:
         for rec in self._records.all_working(strategy_id):
             self._placer.cancel(rec)
 
-    def flatten(self, strategy_id: str | None = None) -> None:
-        """Cancel resting orders, then market orders that take each position to zero.
+    def kill(self, strategy_id: str | None = None) -> None:
+        """The kill switch's orders: cancel the scope's working orders (the account's: IB's
+        global cancel, reqGlobalCancel, which also reaches orders placed by hand), flatten."""
+        if strategy_id is None:
+            self._pacer.send(1, self.broker.global_cancel)
+        self.cancel_all(strategy_id)
+        self.flatten(strategy_id)
+
+    def flatten(self, strategy_id: str | None = None, symbol: str | None = None) -> None:
+        """Cancel resting orders, then market orders that take each position to zero (one
+        strategy's or all; one symbol or all); each passes ``gate`` first.
 
         Market orders already in flight are left alone (they are about to fill) and
         counted, so flatten never sends more than the position.
         """
         for rec in self._records.all_working(strategy_id):
-            if rec.spec.order_type is not OrderType.MARKET:
+            if rec.spec.order_type is not OrderType.MARKET and symbol in (None, rec.symbol):
                 self._placer.cancel(rec)
-        for (sid, symbol), _ in self._positions.items():
-            if strategy_id is None or sid == strategy_id:
-                price = self._prices.get(symbol, math.nan)
-                self._target(sid, TargetPosition(symbol, 0.0, "flatten"), price, "flatten")
+        for (sid, sym), _ in self._positions.items():
+            if strategy_id not in (None, sid) or symbol not in (None, sym):
+                continue
+            intent = TargetPosition(sym, 0.0, "flatten")
+            if self.gate is not None:
+                self.gate(sid, intent)
+            self._target(sid, intent, self._prices.get(sym, math.nan), "flatten")
 
     def shutdown(self) -> None:
         """On stop: cancel working orders if configured, send what is queued, flush."""

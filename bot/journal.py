@@ -5,7 +5,9 @@ its account and broker identity), ``intents`` (what strategies asked for), ``ris
 (rejections, kill switch), ``orders`` (one row per order, latest state) with ``order_events``
 (its status history), ``fills`` (execId unique per broker, commission filled in when IB's report
 arrives), ``position_adjustments`` (operator resets of the strategies' book) and ``events``
-(connects, reconciles, anything else). All times are UTC ISO 8601 strings.
+(connects, reconciles, day baselines, anything else) and ``control`` (operator kill and
+resume requests, written by ``ibbot kill`` / ``ibbot resume`` from another process and read by
+the daemon, bot/risk_control.py). All times are UTC ISO 8601 strings.
 
 Broker identity: the world whose orders and executions a run saw. For a real IB connection it
 is the account (``ib:DU1234567``): every run against that account continues the same book. The
@@ -30,7 +32,7 @@ import logging
 import sqlite3
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Any, Final
@@ -80,6 +82,9 @@ CREATE TABLE IF NOT EXISTS position_adjustments (
     id INTEGER PRIMARY KEY, run_id INTEGER, broker TEXT NOT NULL, time TEXT NOT NULL,
     strategy_id TEXT NOT NULL, symbol TEXT NOT NULL, quantity REAL NOT NULL,
     reason TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS control (
+    id INTEGER PRIMARY KEY, time TEXT NOT NULL, action TEXT NOT NULL, strategy_id TEXT,
+    reason TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY, run_id INTEGER, time TEXT NOT NULL, kind TEXT NOT NULL,
     strategy_id TEXT, message TEXT NOT NULL, data TEXT);
@@ -168,7 +173,8 @@ class Journal:
         self.commit_interval = commit_interval
         self.max_pending = max_pending
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None)
+        # The timeout: ``ibbot kill`` may be writing a request from another process.
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across app crashes
         self._migrate()
@@ -457,6 +463,83 @@ class Journal:
             (self.broker,),
         )
         return {ref: float(q) for ref, q in rows if ref}
+
+    def ledger(self) -> list[tuple[datetime, str, str, float, float | None, float]]:
+        """Fills and adjustments of this identity in time order, as (time, strategy_id,
+        symbol, signed quantity, price or None for an adjustment, commission)."""
+        self.flush()
+        rows = self._db.execute(
+            "SELECT time, strategy_id, symbol, q, price, fee FROM ("
+            " SELECT time, strategy_id, symbol, CASE side WHEN 'BUY' THEN quantity"
+            " ELSE -quantity END AS q, price, commission AS fee, 0 AS k, rowid AS r"
+            " FROM fills WHERE broker = ? AND strategy_id != ?"
+            " UNION ALL SELECT time, strategy_id, symbol, quantity, NULL, 0, 1, id"
+            " FROM position_adjustments WHERE broker = ? AND strategy_id != ?"
+            ") ORDER BY time, k, r",
+            (self.broker, UNOWNED, self.broker, UNOWNED),
+        )
+        return [(datetime.fromisoformat(t), s, sym, float(q), p, float(f or 0.0))
+                for t, s, sym, q, p, f in rows]  # fmt: skip
+
+    def day_figures(self, kind: str, start: datetime) -> dict[str, float] | None:
+        """Per-scope figures journalled as ``kind`` events (``day_start``: the last one;
+        ``equity_high``: the highest of each) of this identity on the day from ``start``."""
+        self.flush()
+        end = start + timedelta(days=1)
+        rows = self._db.execute(
+            "SELECT e.data FROM events e JOIN runs r ON r.id = e.run_id WHERE r.broker = ? "
+            "AND e.kind = ? AND e.time >= ? AND e.time < ? ORDER BY e.id",
+            (self.broker, kind, start.isoformat(), end.isoformat()),
+        )
+        out: dict[str, float] | None = None
+        for (data,) in rows:
+            figures = {str(k): float(v) for k, v in json.loads(data).items()}
+            if kind == "day_start" or out is None:
+                out = figures
+            else:
+                out = {k: max(v, out.get(k, v)) for k, v in {**out, **figures}.items()}
+        return out
+
+    def risk_states(self) -> list[tuple[str | None, str, str, str]]:
+        """This identity's risk-state changes in order: (scope: strategy id or None for the
+        account, kind 'hold' or 'release', reason, JSON of the hold)."""
+        self.flush()
+        rows = self._db.execute(
+            "SELECT e.strategy_id, e.kind, e.reason, e.intent FROM risk_events e "
+            "JOIN runs r ON r.id = e.run_id WHERE r.broker = ? AND e.kind IN ('hold', 'release')"
+            " ORDER BY e.id",
+            (self.broker,),
+        )
+        return [(s, k, r, d) for s, k, r, d in rows]
+
+    def record_state(self, kind: str, scope: str | None, reason: str, data: str,
+                     now: datetime) -> None:  # fmt: skip
+        """A risk state change (``kind`` 'hold' or 'release'); ``data``: the hold as JSON."""
+        self._add(
+            "INSERT INTO risk_events (run_id, time, strategy_id, kind, reason, intent) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (self.run_id, now, scope, kind, reason, data),
+        )
+
+    # ---- operator requests (may come from another process) ------------------------------
+
+    def request(self, action: str, strategy_id: str | None, reason: str, now: datetime) -> int:
+        """Write a kill or resume request now (not buffered: another process reads it)."""
+        self.flush()
+        cur = self._db.execute(
+            "INSERT INTO control (time, action, strategy_id, reason) VALUES (?, ?, ?, ?)",
+            (now.isoformat(), action, strategy_id, reason),
+        )
+        return int(cur.lastrowid or 0)
+
+    def requests(self, after: int = 0) -> list[tuple[int, str, str | None, str]]:
+        """Operator requests with an id above ``after``: (id, action, strategy_id, reason)."""
+        self.flush()
+        rows = self._db.execute(
+            "SELECT id, action, strategy_id, reason FROM control WHERE id > ? ORDER BY id",
+            (after,),
+        )
+        return [(int(i), a, s, r) for i, a, s, r in rows]
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Read-only helper for tools and tests."""

@@ -40,6 +40,7 @@ from bot.journal import Journal, broker_identity, dry_run_path
 from bot.ops.server import OpsServer
 from bot.pacing import PacingGovernor
 from bot.positions import PositionMismatchError
+from bot.risk_control import OperatorControl
 from bot.status import status_line, summary_text
 from bot.venues.dry_run import DryRunBroker
 from bot.venues.ib import IbBroker, IbVenue
@@ -100,6 +101,8 @@ class Daemon:
         self.infos: dict[str, SymbolInfo] = {}
         self.scans: DailyScans | None = None
         self.ib_pnl: IbPnl | None = None  # IB's own P&L (not in a dry run: not the bot's)
+        self.trader: Trader | None = None
+        self.control: OperatorControl | None = None
         self.account = ""
         self.stop_reason = ""
         self.summary = ""
@@ -214,6 +217,7 @@ class Daemon:
             options=Options(self.account, self.dry_run, cfg.mode, self.opts.live, pacing),
         )  # fmt: skip
         self.executor, self.engine, self.scans = trader.executor, trader.engine, trader.scans
+        self.trader = trader
         self.feed = trader.feed  # type: ignore[assignment]
         await self.executor.reconcile(verify=trader.traded, reset=self.opts.reset_positions)
         assert self.feed is not None
@@ -223,6 +227,12 @@ class Daemon:
             self.ib_pnl.subscribe(self.account)
             self.engine.ib_pnl = self.ib_pnl.daily
         self.ib.disconnectedEvent += self._on_disconnect
+        # Operator kills not yet resumed hold again, before any strategy may send an order.
+        self.control = OperatorControl(
+            self.journal, kill=trader.kill, resume=trader.resume, now=self.clock.now,
+            kill_file=cfg.risk.kill_file, known=lambda sid: sid in trader.engine.slots,
+        )  # fmt: skip
+        self.control.start()
         log.info(
             "live: account %s%s, %d symbols, %d strategies; warm-up %d bars",
             self.account, " (dry run: nothing is sent)" if self.dry_run else "",
@@ -304,6 +314,8 @@ class Daemon:
                 loop.call_later(self.opts.duration, self.request_stop, "--duration reached")
             )
         tasks = [asyncio.create_task(self._status_loop(), name="status")]
+        if self.control is not None:
+            tasks.append(asyncio.create_task(self.control.run(), name="operator-control"))
         if self.scans:
             assert self.feed is not None
             feed = self.feed
@@ -488,14 +500,24 @@ class Daemon:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self.request_stop, f"signal {sig.name}")
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGUSR1, self._sigusr1)
 
     def _remove_signals(self) -> None:
         if not self.opts.handle_signals:
             return
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(sig)
+
+    def _sigusr1(self) -> None:
+        """SIGUSR1: the operator's kill of the account (once trading; ignored before)."""
+        if self.trader is None or self.ready is None or not self.ready.is_set():
+            log.warning("SIGUSR1 before start-up finished: use ibbot kill (the next start "
+                        "honours it)")  # fmt: skip
+            return
+        self.trader.kill(None, "SIGUSR1")
 
     @property
     def uptime(self) -> float:

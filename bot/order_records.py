@@ -67,12 +67,20 @@ class OrderRecords:
         self.by_ref: dict[str, OrderRecord] = {}
         self._working: dict[tuple[str, str], dict[str, OrderRecord]] = {}
         self._views: dict[tuple[str, str], dict[str, WorkingOrder]] = {}
+        self._count: dict[str, int] = {}  # working records per strategy
+        self._symbols: dict[str, list[tuple[str, str]]] = {}  # symbol -> (strategy, symbol) keys
 
     def add(self, rec: OrderRecord) -> None:
         self.by_id[rec.order_id] = rec
         self.by_ref[rec.ref] = rec
         key = (rec.strategy_id, rec.symbol)
-        self._working.setdefault(key, {})[rec.tag] = rec
+        if key not in self._working:
+            self._symbols.setdefault(rec.symbol, []).append(key)
+        by_tag = self._working.setdefault(key, {})
+        old = by_tag.get(rec.tag)
+        if old is None or old.done:
+            self._count[rec.strategy_id] = self._count.get(rec.strategy_id, 0) + 1
+        by_tag[rec.tag] = rec
         self._views.setdefault(key, {})[rec.tag] = rec.view()
 
     def reindex(self, rec: OrderRecord, old_id: int) -> None:
@@ -98,6 +106,7 @@ class OrderRecords:
             recs = self._working.get(key)
             if recs is not None and recs.get(rec.tag) is rec:
                 del recs[rec.tag]
+                self._count[rec.strategy_id] -= 1
                 if views is not None:
                     views.pop(rec.tag, None)
         elif views is not None and self._working[key].get(rec.tag) is rec:
@@ -106,6 +115,17 @@ class OrderRecords:
 
     def views(self, strategy_id: str, symbol: str) -> Mapping[str, WorkingOrder]:
         return self._views.get((strategy_id, symbol), _EMPTY)
+
+    def count(self, strategy_id: str | None = None) -> int:
+        """Working records of one strategy (None: all)."""
+        if strategy_id is not None:
+            return self._count.get(strategy_id, 0)
+        return sum(self._count.values())
+
+    def views_on(self, symbol: str) -> list[WorkingOrder]:
+        """Every strategy's working orders on one symbol."""
+        views = self._views
+        return [w for key in self._symbols.get(symbol, ()) for w in views.get(key, {}).values()]
 
     def all_working(self, strategy_id: str | None = None) -> Iterator[OrderRecord]:
         """Working records, parents before children (a snapshot: safe to cancel while iterating)."""

@@ -20,7 +20,7 @@ from bot.events import FillEvent, OrderIntent, Rejection, Side
 from bot.ib_client import EPOCH, CommissionReport, Fill, OrderStatus, Trade
 from bot.journal import Journal
 from bot.order_records import OrderRecord, OrderRecords
-from bot.positions import PositionBook
+from bot.portfolio import Portfolio
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class OrderTracker:
     def __init__(
         self,
         records: OrderRecords,
-        positions: PositionBook,
+        positions: Portfolio,
         journal: Journal,
         now: Callable[[], datetime],
     ) -> None:
@@ -109,15 +109,15 @@ class OrderTracker:
     def _on_commission(self, trade: Trade, fill: Fill, report: CommissionReport) -> None:
         rec = self._record_for(trade)
         if rec is not None:
-            self.commission(rec.strategy_id, report)
+            self.commission(rec.strategy_id, report, rec.symbol)
 
     # ---- fills and commissions ----------------------------------------------------------
 
-    def commission(self, sid: str, report: CommissionReport) -> None:
+    def commission(self, sid: str, report: CommissionReport, symbol: str | None = None) -> None:
         if not report.execId or report.execId in self._commissioned:
             return
         self._commissioned.add(report.execId)
-        self.positions.add_commission(sid, report.commission)
+        self.positions.add_commission(sid, report.commission, symbol)
         self.journal.record_commission(report.execId, report.commission, report.realizedPNL)
 
     def route_fill(
@@ -132,14 +132,14 @@ class OrderTracker:
         when = ex.time if ex.time != EPOCH and ex.time.tzinfo else self._now()
         report = fill.commissionReport
         commission = report.commission if report.execId == ex.execId else 0.0
-        self.positions.apply(sid, symbol, side.sign * ex.shares)
+        self.positions.on_fill(sid, symbol, side.sign * ex.shares, ex.price, when)
         self.journal.record_fill(
             exec_id=ex.execId, ref=ref, strategy_id=sid, symbol=symbol, tag=tag,
             order_id=ex.orderId, side=side.value, quantity=ex.shares, price=ex.price,
             commission=commission, time=when,
         )  # fmt: skip
         if report.execId == ex.execId:
-            self.commission(sid, report)
+            self.commission(sid, report, symbol)
         event = FillEvent(
             symbol, tag, side, ex.shares, ex.price, commission, when, ex.orderId, ex.execId
         )

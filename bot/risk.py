@@ -1,32 +1,38 @@
-"""Risk stage: every intent passes ``RiskManager.check`` before the executor sees it.
+"""Risk stage: every order passes ``RiskManager`` before the executor sees it.
 
-``check`` does no I/O beyond buffering a journal row for a rejection, allocates nothing on
-the approve path and costs a few microseconds. Its checks, in order:
+Two scopes are checked for each intent: the strategy's own limits (``strategies[i].risk``: its
+own position, orders and P&L) and the account's (``risk:``: sums over every strategy). Checks,
+in order, the first failing one rejecting (journalled, and told to the strategy):
 
-1. kill switch: a halted scope accepts only cancels and position-reducing orders; a
-   strategy's own kill lasts until its next exchange trading day (``next_day``), an
-   operator's ("all") until ``resume``;
-2. order completeness (prices the order type needs, bracket legs on the other side);
-3. allowed order types;
-4. max order notional (quantity x limit/stop price, else the reference price);
-5. max position per symbol, absolute, after the order and any same-side working orders;
-   an order that shrinks the position is never refused by this check;
-6. max orders per minute per strategy (orders, brackets, modifies, target trades).
+1. state: HALTED accepts only cancels, REDUCING only orders that reduce the strategy's position
+   (bot/risk_state.py); the risk stage's own flatten is never refused (``own_order``);
+2. order completeness, allowed order types, ``allow_short``;
+3. max order quantity / notional, the price collar (fat finger);
+4. trading window (liquid hours, the last minutes before the close): entries only;
+5. max position (shares, notional) per symbol, gross / net exposure: entries only, counting
+   same-side working orders; a ``TargetPosition`` over max_position is shrunk to it;
+6. max open orders, orders per minute / per day, identical intents in a short window.
 
-The only state it changes is the orders-per-minute window (an approved order counts) and
-the kill switch. Cancel/flatten sent by the executor itself never pass through here.
+``on_bar`` (each closed bar) evaluates what P&L and the clock decide: daily loss and drawdown
+(-> REDUCING, optionally flatten), daily profit target and ``halt_at`` (-> flatten, HALTED for
+the day), flatten before the close, cooldowns lift. ``check`` reads states and counters only, so
+a decision costs microseconds (bench/risk_bench.py).
 """
 
 from __future__ import annotations
 
 import logging
+import math
+from bisect import bisect_right
 from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
-from bot.config import RiskConfig
+from bot.config import RiskConfig, RiskLimits
+from bot.context import SymbolInfo
 from bot.events import (
+    Bar,
     CancelOrder,
     KillSwitch,
     ModifyOrder,
@@ -36,73 +42,186 @@ from bot.events import (
     PlaceBracket,
     PlaceOrder,
     Rejection,
-    Side,
     TargetPosition,
     WorkingOrder,
 )
+from bot.indicators import ATR
 from bot.journal import Journal
 from bot.orders_build import validate_bracket, validate_spec
+from bot.portfolio import Portfolio
+from bot.risk_state import ACCOUNT, Hold, Level, RiskStates, State, scope_name
+from bot.targets import in_flight, target_spec
 
 log = logging.getLogger(__name__)
 
 _MINUTE = timedelta(minutes=1)
-_ALL = "*"  # kill-switch scope key for "every strategy"
+_EPS = 1e-9
+_NO_WORKING: Mapping[str, WorkingOrder] = {}
 
 NextDay = Callable[[str, datetime], datetime | None]  # (strategy id, now) -> next day's start
+Flatten = Callable[[str | None, str | None, str], None]  # (strategy or None, symbol or None, why)
+Decision = Rejection | OrderIntent | None  # reject | approve this (shrunk) intent | approve
 
 
-@dataclass(frozen=True, slots=True)
-class _Halt:
-    reason: str
-    until: datetime | None  # event time at which it lifts by itself; None: until resume
+class OpenOrders(Protocol):
+    """What the risk stage reads of the working orders (the executor offers these)."""
+
+    def open_orders(self, strategy_id: str | None) -> int: ...
+
+    def working_on(self, symbol: str) -> Iterable[WorkingOrder]: ...
+
+
+class _NoOrders:
+    def open_orders(self, strategy_id: str | None) -> int:
+        return 0
+
+    def working_on(self, symbol: str) -> Iterable[WorkingOrder]:
+        return ()
+
+
+class _Scope:
+    """One scope's limits and counters."""
+
+    __slots__ = ("atr_collar", "before_close", "collar", "day_orders", "id", "lim", "losses",
+                 "name", "rates", "recent", "sent_intents", "session_only")  # fmt: skip
+
+    def __init__(self, scope_id: str, lim: RiskLimits, account: RiskLimits | None = None) -> None:
+        self.id = scope_id
+        self.name = scope_name(scope_id)
+        self.lim = lim
+        self.recent: deque[datetime] = deque()
+        self.day_orders = 0
+        self.losses = 0  # consecutive losing round trips
+        # hash(intent) -> (intent, when sent): hashed once per decision for both scopes
+        self.sent_intents: dict[int, tuple[OrderIntent, datetime]] = {}
+        self.rates = bool(lim.max_open_orders or lim.max_orders_per_minute
+                          or lim.max_orders_per_day or lim.duplicate_window_s)  # fmt: skip
+        # A strategy's price and time rules, with the account's folded in (the tighter wins).
+        acct = account or lim
+        self.collar = _tightest(lim.price_collar_pct, acct.price_collar_pct)
+        self.atr_collar = _tightest(lim.price_collar_atr, acct.price_collar_atr)
+        self.session_only = lim.session_only or acct.session_only
+        self.before_close = _tightest(lim.no_entries_before_close_min,
+                                      acct.no_entries_before_close_min, largest=True)  # fmt: skip
 
 
 class RiskManager:
-    def __init__(self, cfg: RiskConfig, journal: Journal, next_day: NextDay | None = None) -> None:
+    def __init__(
+        self,
+        cfg: RiskConfig,
+        journal: Journal,
+        next_day: NextDay | None = None,
+        *,
+        strategies: Mapping[str, RiskLimits] | None = None,
+        portfolio: Portfolio | None = None,
+        orders: OpenOrders | None = None,
+        infos: Mapping[str, SymbolInfo] | None = None,
+    ) -> None:
         """``next_day(strategy_id, now)``: start of the strategy's next exchange trading day
-        (``bot.context.next_trading_day`` over its contracts); without it, or when it returns
-        None, a strategy's kill also lasts until ``resume``."""
+        (``bot.context.next_trading_day`` over its contracts): daily holds last until then."""
         self.cfg = cfg
         self.journal = journal
         self._next_day = next_day
-        allowed = frozenset(str(OrderType(t)) for t in cfg.allowed_order_types)
-        # All types allowed (the default): skip the check instead of a set lookup per intent.
-        self._allowed: frozenset[str] | None = None if len(allowed) == len(OrderType) else allowed
-        self._recent: dict[str, deque[datetime]] = {}
-        self._halted: dict[str, _Halt] = {}  # strategy id or _ALL
+        self.portfolio = portfolio or Portfolio(UTC)
+        self.orders: OpenOrders = orders or _NoOrders()
+        self.infos: Mapping[str, SymbolInfo] = infos or {}
+        self.states = RiskStates(journal)
+        self.flatten: Flatten | None = None  # set by the engine: cancel + flatten a scope
+        self._external: set[str] = set()  # hold keys set from outside (pause_entries)
+        self._waived: dict[tuple[str, str], datetime] = {}  # resumed daily holds: until when
+        self._account = _Scope(ACCOUNT, cfg)
+        self._scopes: dict[str, _Scope] = {
+            sid: _Scope(sid, lim, cfg) for sid, lim in (strategies or {}).items()
+        }
+        every = [cfg, *(s.lim for s in self._scopes.values())]
+        self._allowed = {s.id: _allowed(s.lim) for s in (self._account, *self._scopes.values())}
+        self._watch_pnl = any(
+            lim.daily_loss_limit or lim.max_drawdown or lim.daily_profit_target
+            or lim.halt_at for lim in every
+        )  # fmt: skip
+        self._watch_close = any(lim.flatten_before_close_min is not None for lim in every)
+        self._drawdown = any(lim.max_drawdown for lim in every)
+        self._watch_exposure = any(lim.max_gross_exposure or lim.max_net_exposure
+                                   for lim in every)  # fmt: skip
+        self._next_roll: datetime | None = None
+        self._sessions: dict[str, tuple[datetime, datetime] | None] = {}
+        self._flattened_close: set[tuple[str, str, datetime]] = set()
+        # ATR(14) per symbol, of its first bar size seen, for price_collar_atr.
+        self._atr: dict[str, tuple[int, Any, float]] | None = (
+            {} if any(lim.price_collar_atr for lim in every) else None
+        )
+        self.portfolio.round_trip = self.on_round_trip
 
-    # ---- kill switch --------------------------------------------------------------------
+    def _scope(self, sid: str) -> _Scope:
+        s = self._scopes.get(sid)
+        if s is None:  # a strategy without its own limits (or adopted from another config)
+            s = self._scopes[sid] = _Scope(sid, RiskLimits(), self.cfg)
+            self._allowed[sid] = None
+        return s
+
+    # ---- states -------------------------------------------------------------------------
+
+    def state(self, strategy_id: str | None, now: datetime) -> State:
+        """A strategy's effective state (its own or the account's), or the account's."""
+        if strategy_id is None:
+            return self.states.state(ACCOUNT, now)
+        return self.states.effective(strategy_id, now)
+
+    def not_active(self, now: datetime) -> list[str]:
+        """Scopes not ACTIVE, for the status line and summary: "s1 REDUCING (why)"."""
+        out = []
+        for scope in self.states.scopes():
+            st = self.states.state(scope, now)
+            if st.level is not Level.ACTIVE:
+                out.append(f"{scope_name(scope)} {st.level.name} ({st.reason})")
+        return out
+
+    def restore(self, now: datetime) -> None:
+        """The states journalled by earlier runs of this broker identity."""
+        self.states.restore(now)
 
     def kill(self, reason: str, *, strategy_id: str | None, now: datetime) -> None:
-        """Halt new entries for one strategy until its next trading day (a daily limit must
-        not end the strategy's later days), or for all (when None) until ``resume``."""
-        until = None
+        """HALTED: a strategy's (its KillSwitch: until its next trading day) or the account's
+        (the operator's: until ``resume``). The caller cancels and flattens."""
+        until = None if strategy_id is None else self._until(strategy_id, now)
+        self.states.hold(strategy_id or ACCOUNT, Hold("kill", Level.HALTED, reason, until), now)
+
+    def halt(self, reason: str, *, strategy_id: str | None, now: datetime) -> None:
+        """The operator's kill of one scope: HALTED until ``resume``."""
+        self.states.hold(strategy_id or ACCOUNT, Hold("kill", Level.HALTED, reason), now)
+
+    def resume(self, *, strategy_id: str | None, now: datetime, reason: str = "") -> None:
+        """Lift every hold of a scope but outside ones (``pause_entries``): the operator's word
+        overrides the limits for the rest of their day (a daily limit does not fire again)."""
+        why = reason or "operator resume"
+        scope = strategy_id or ACCOUNT
+        held = self.states.holds(scope)
+        for key, hold in held.items():
+            if key in self._external:
+                continue
+            if hold.until is not None:
+                self._waived[(scope, key)] = hold.until
+            self.states.release(scope, key, why, now)
+        if not held:
+            log.info("resume: %s was not held", scope_name(scope))
+        s = self._account if strategy_id is None else self._scope(strategy_id)
+        s.losses = 0
+
+    def pause_entries(self, key: str, reason: str, *, now: datetime,
+                      strategy_id: str | None = None) -> None:  # fmt: skip
+        """REDUCING for an outside reason (e.g. connectivity) until ``clear(key)``; an
+        operator's resume leaves it alone."""
+        self._external.add(key)
+        self.states.hold(strategy_id or ACCOUNT, Hold(key, Level.REDUCING, reason), now)
+
+    def clear(self, key: str, *, now: datetime, strategy_id: str | None = None) -> None:
+        self.states.release(strategy_id or ACCOUNT, key, "cleared", now)
+
+    def _until(self, strategy_id: str | None, now: datetime) -> datetime:
+        nxt = None
         if strategy_id is not None and self._next_day is not None:
-            until = self._next_day(strategy_id, now)
-        self._halted[strategy_id or _ALL] = _Halt(reason, until)
-        scope = strategy_id or "all strategies"
-        lasts = "resume" if until is None else f"{until:%Y-%m-%d %H:%M} UTC"
-        log.warning("kill switch for %s until %s: %s", scope, lasts, reason)
-        self.journal.record_risk_event("kill", reason, now, strategy_id=strategy_id)
-
-    def resume(self, *, strategy_id: str | None, now: datetime) -> None:
-        self._halted.pop(strategy_id or _ALL, None)
-        self.journal.record_risk_event("resume", "operator resume", now, strategy_id=strategy_id)
-
-    def is_halted(self, strategy_id: str, now: datetime | None = None) -> bool:
-        """Whether new entries are refused (at ``now``: a strategy's kill may have lifted)."""
-        return bool(self._halted) and self._halt(strategy_id, now) is not None
-
-    def _halt(self, sid: str, now: datetime | None) -> _Halt | None:
-        """The halt in force for ``sid``: its own (lifted here once ``now`` reaches its end,
-        journalled as a resume), else the operator's."""
-        own = self._halted.get(sid)
-        if own is not None and own.until is not None and now is not None and now >= own.until:
-            del self._halted[sid]
-            log.info("kill switch for %s lifted: a new trading day", sid)
-            self.journal.record_risk_event("resume", "new trading day", now, strategy_id=sid)
-            own = None
-        return own or self._halted.get(_ALL)
+            nxt = self._next_day(strategy_id, now)
+        return nxt or self.portfolio.day_start(now) + timedelta(days=1)
 
     # ---- the check ----------------------------------------------------------------------
 
@@ -115,107 +234,90 @@ class RiskManager:
         ref_price: float,
         now: datetime,
         working: Mapping[str, WorkingOrder] | None = None,
-    ) -> Rejection | None:
-        """None to approve, else a journalled Rejection saying what to change.
+    ) -> Decision:
+        """None to approve, a (shrunk) intent to approve instead, else a journalled Rejection.
 
         ``working``: the strategy's working orders on the intent's symbol (the executor's
-        ``working_orders``); when given, same-side working quantity counts toward
-        max_position and ModifyOrder is checked against the order it modifies.
+        ``working_orders``): same-side working quantity counts toward the position limits,
+        ModifyOrder is checked against the order it modifies.
         """
         if isinstance(intent, KillSwitch):
-            # The kill switch rides the intent path: halt here, the executor cancels + flattens.
             scope = None if intent.scope == "all" else strategy_id
             self.kill(intent.reason, strategy_id=scope, now=now)
             return None
-        reason = self._reason(strategy_id, intent, position, ref_price, now, working)
-        if reason is None:
-            if self.cfg.max_orders_per_minute and _sends(intent, position):
-                self._recent.setdefault(strategy_id, deque()).append(now)
-            return None
-        rejection = Rejection(strategy_id, intent, reason, now)
+        if isinstance(intent, CancelOrder):
+            return None  # cancelling never adds risk, whatever the state
+        decided = self._decide(strategy_id, intent, position, ref_price, now, working)
+        if decided is None or not isinstance(decided, str):
+            return decided
+        rejection = Rejection(strategy_id, intent, decided, now)
         self.journal.record_rejection(rejection)
-        log.warning("rejected %s for %s: %s", type(intent).__name__, strategy_id, reason)
+        log.warning("rejected %s for %s: %s", type(intent).__name__, strategy_id, decided)
         return rejection
 
-    def _reason(
-        self,
-        sid: str,
-        intent: OrderIntent,
-        position: float,
-        ref_price: float,
-        now: datetime,
+    def own_order(self, strategy_id: str, intent: OrderIntent, now: datetime) -> None:
+        """An order the bot sends on its own (flatten): never refused, always journalled."""
+        reason = getattr(intent, "reason", "") or type(intent).__name__
+        self.journal.record_risk_event("own_order", reason, now, strategy_id=strategy_id)
+        self._count(self._scope(strategy_id), now)
+        self._count(self._account, now)
+
+    def _decide(
+        self, sid: str, intent: OrderIntent, position: float, ref: float, now: datetime,
         working: Mapping[str, WorkingOrder] | None,
-    ) -> str | None:
-        if isinstance(intent, CancelOrder | KillSwitch):
-            return None  # cancelling never adds risk, even when halted
-        spec, why = self._as_spec(intent, position, working)
-        if why is not None:
-            return why
+    ) -> str | OrderIntent | None:  # fmt: skip
+        spec, malformed = _as_spec(intent, position, working)
+        if malformed is not None:
+            return malformed
         if spec is None:
-            return None  # nothing to trade (target already reached)
-        symbol = intent.symbol
-        delta = spec.action.sign * spec.quantity
-        # Reducing = toward flat without crossing it: never a new entry, whatever the limits.
-        reduces = position * delta < 0 and abs(delta) <= abs(position) + 1e-9
-        if self._halted and not reduces and (halt := self._halt(sid, now)) is not None:
-            return f"kill switch active for {sid}: {halt.reason}; only exits are accepted"
-        if self._allowed is not None and str(spec.order_type) not in self._allowed:
-            allowed = ", ".join(sorted(self._allowed))
-            return f"order type {spec.order_type} not allowed (risk.allowed_order_types: {allowed})"
-        if (why := self._notional(symbol, spec, ref_price)) is not None:
+            return None  # nothing to trade (target already reached, a price change)
+        symbol = spec_symbol(intent)
+        sign = spec.action.sign
+        delta = sign * spec.quantity
+        reduces = position * delta < 0 and abs(delta) <= abs(position) + _EPS
+        st = self.states.effective(sid, now) if self.states else None
+        if st is not None and st.level is not Level.ACTIVE:
+            if st.level is Level.HALTED:
+                return f"{sid} is HALTED ({st.reason}): only cancels are accepted"
+            if not reduces:
+                return f"{sid} is REDUCING ({st.reason}): only orders that reduce the position"
+        own, acct = self._scope(sid), self._account
+        if spec.quantity == 0:  # a price change of a working order: the collar only
+            return self._collar(own, acct, symbol, intent, spec, ref)
+        for s in (own, acct):
+            if (bad := self._order_limits(s, symbol, spec, ref)) is not None:
+                return bad
+        why: str | OrderIntent | None = self._collar(own, acct, symbol, intent, spec, ref)
+        if why is None and not reduces:
+            why = self._entries(own, acct, sid, symbol, spec, position, ref, now, working,
+                                isinstance(intent, TargetPosition))  # fmt: skip
+        if isinstance(why, str):
             return why
-        if not reduces and (why := self._position(symbol, spec, position, working)) is not None:
-            return why
-        return self._rate(sid, now)
+        if why is not None:  # a shrunk target
+            intent = why
+        key = hash(intent) if own.lim.duplicate_window_s or acct.lim.duplicate_window_s else 0
+        for s in (own, acct):
+            if s.rates and (rate := self._rate(s, sid, intent, key, now)) is not None:
+                return rate
+        self._count(own, now, intent, key)
+        self._count(acct, now, intent, key)
+        return why
 
-    def _as_spec(
-        self,
-        intent: OrderIntent,
-        position: float,
-        working: Mapping[str, WorkingOrder] | None,
-    ) -> tuple[OrderSpec | None, str | None]:
-        """The order leg that adds exposure (the entry of a bracket), or why it is malformed."""
-        if isinstance(intent, PlaceOrder):
-            return intent.order, validate_spec(intent.order, intent.symbol)
-        if isinstance(intent, PlaceBracket):
-            return intent.entry, validate_bracket(intent)
-        if isinstance(intent, TargetPosition):
-            diff = intent.quantity - position
-            if abs(diff) < 1e-9:
-                return None, None
-            side = Side.BUY if diff > 0 else Side.SELL
-            return OrderSpec(side, abs(diff)), None
-        if isinstance(intent, ModifyOrder):
-            return self._modified_spec(intent, working)
-        return None, None  # unknown intents (e.g. KillSwitch) are the engine's business
-
-    @staticmethod
-    def _modified_spec(
-        intent: ModifyOrder, working: Mapping[str, WorkingOrder] | None
-    ) -> tuple[OrderSpec | None, str | None]:
-        if working is None:
-            return None, None  # the executor will refuse a modify of an unknown tag
-        wo = working.get(intent.tag)
-        if wo is None:
-            return None, f"no working order tagged {intent.tag!r} on {intent.symbol} to modify"
-        if intent.quantity is not None and intent.quantity <= wo.filled:
-            return None, (
-                f"cannot modify {intent.tag!r} on {intent.symbol} to {intent.quantity:g}: "
-                f"{wo.filled:g} already filled"
-            )
-        old = wo.spec
-        extra = intent.quantity - old.quantity if intent.quantity is not None else 0.0
-        if extra <= 0:
-            return None, None  # a price change or a smaller order adds no exposure
-        limit = intent.limit_price if intent.limit_price is not None else old.limit_price
-        stop = intent.stop_price if intent.stop_price is not None else old.stop_price
-        return OrderSpec(old.action, extra, old.order_type, limit, stop), None
-
-    def _notional(self, symbol: str, spec: OrderSpec, ref_price: float) -> str | None:
-        cap = self.cfg.max_order_notional
+    def _order_limits(self, s: _Scope, symbol: str, spec: OrderSpec, ref: float) -> str | None:
+        lim = s.lim
+        allowed = self._allowed[s.id]
+        if allowed is not None and str(spec.order_type) not in allowed:
+            names = ", ".join(sorted(allowed))
+            where = "risk" if s.id == ACCOUNT else f"{s.id}'s risk"
+            return (f"order type {spec.order_type} not allowed "
+                    f"({where}.allowed_order_types: {names})")  # fmt: skip
+        if lim.max_order_quantity is not None and spec.quantity > lim.max_order_quantity + _EPS:
+            return (f"max_order_quantity {lim.max_order_quantity:g} exceeded for {symbol} "
+                    f"({s.name}): order {spec.quantity:g}")  # fmt: skip
+        cap = lim.max_order_notional
         if cap is None:
             return None
-        price = spec.limit_price or spec.stop_price or ref_price
+        price = spec.limit_price or spec.stop_price or ref
         if not price > 0:  # NaN too: an unpriced order cannot be shown to be under the cap
             return f"max_order_notional: no reference price for {symbol} yet to value the order"
         notional = spec.quantity * price
@@ -226,52 +328,350 @@ class RiskManager:
             )
         return None
 
-    def _position(
-        self,
-        symbol: str,
-        spec: OrderSpec,
-        position: float,
-        working: Mapping[str, WorkingOrder] | None,
-    ) -> str | None:
-        cap = self.cfg.max_position
-        if cap is None:
+    def _collar(self, own: _Scope, acct: _Scope, symbol: str, intent: OrderIntent,
+                spec: OrderSpec, last: float) -> str | None:  # fmt: skip
+        pct, n_atr = own.collar, own.atr_collar
+        if pct is None and n_atr is None:
             return None
-        sign = spec.action.sign
-        pending = 0.0
-        if working:
-            # Worst case: every same-side working order fills (exits on the other side may not).
-            for wo in working.values():
-                if wo.spec.action is spec.action:
-                    pending += max(wo.spec.quantity - wo.filled, 0.0)
-        after = position + sign * (pending + spec.quantity)
-        if abs(after) <= cap + 1e-9:
-            return None
-        shown = f"position {position:g}"
-        if pending:
-            shown += f" + working {sign * pending:g}"
-        order = sign * spec.quantity
-        return f"max_position {cap:g} exceeded for {symbol}: {shown} + order {order:g}"
-
-    def _rate(self, sid: str, now: datetime) -> str | None:
-        cap = self.cfg.max_orders_per_minute
-        if not cap:
-            return None
-        recent = self._recent.get(sid)
-        if recent is None:
-            return None
-        cutoff = now - _MINUTE
-        while recent and recent[0] <= cutoff:
-            recent.popleft()
-        if len(recent) >= cap:
-            n = len(recent)
-            return f"max_orders_per_minute {cap} reached for {sid}: {n} in the last minute"
+        if not last > 0:
+            return f"price collar: no last price for {symbol} yet to check the order against"
+        band, shown = math.inf, ""
+        if pct is not None:
+            band, shown = last * pct / 100.0, f"{pct:g}%"
+        atr = self._atr.get(symbol) if self._atr is not None else None
+        if n_atr is not None and atr is not None and atr[2] == atr[2] and n_atr * atr[2] < band:
+            band, shown = n_atr * atr[2], f"{n_atr:g} ATR = {n_atr * atr[2]:.2f}"
+        specs = [spec]
+        if isinstance(intent, PlaceBracket):
+            specs += [leg for leg in (intent.take_profit, intent.stop_loss) if leg is not None]
+        for leg in specs:
+            for name, price in (("limit", leg.limit_price), ("stop", leg.stop_price)):
+                if price is not None and abs(price - last) > band + _EPS:
+                    off = (price - last) / last * 100.0
+                    return (f"price collar: {name} price {price:.2f} is {off:+.1f}% from the "
+                            f"last price {last:.2f} of {symbol} (collar {shown})")  # fmt: skip
         return None
 
+    def observe_bar(self, bar: Bar) -> None:
+        """Every closed bar, warm-up too: the ATR the collar uses (cheap when unused)."""
+        atrs = self._atr
+        if atrs is None:
+            return
+        seen = atrs.get(bar.symbol)
+        if seen is None:
+            seen = (bar.size_s, ATR(14).incremental(), math.nan)
+        if seen[0] == bar.size_s:
+            value = seen[1].update(bar.high, bar.low, bar.close, bar.volume)
+            atrs[bar.symbol] = (seen[0], seen[1], float(value))
 
-def _sends(intent: OrderIntent, position: float) -> bool:
-    """Whether an approved intent puts an order on the wire (counts toward the rate)."""
-    if isinstance(intent, CancelOrder | KillSwitch):
-        return False
+    def _entries(
+        self, own: _Scope, acct: _Scope, sid: str, symbol: str, spec: OrderSpec,
+        position: float, ref: float, now: datetime, working: Mapping[str, WorkingOrder] | None,
+        is_target: bool,
+    ) -> str | OrderIntent | None:  # fmt: skip
+        """The checks only an order that adds exposure must pass; a TargetPosition over
+        max_position comes back shrunk to it."""
+        if (why := self._window(own, acct, symbol, now)) is not None:
+            return why
+        sign = spec.action.sign
+        pf = self.portfolio
+        net = pf.symbol_position(symbol)
+        for s, held in ((own, position), (acct, net)):
+            lim = s.lim
+            if not lim.allow_short and held + sign * spec.quantity < -_EPS:
+                return (f"short selling not allowed ({s.name}): {symbol} position {held:g} "
+                        f"+ order {sign * spec.quantity:g}")  # fmt: skip
+        qty = spec.quantity
+        for s, held in ((own, position), (acct, net)):
+            lim = s.lim
+            if lim.max_position is None and lim.max_position_notional is None:
+                continue
+            views = _views(working) if s is own else self.orders.working_on(symbol)
+            pending = _pending(views, spec)
+            level = held + sign * pending
+            if lim.max_position is not None:
+                room = lim.max_position - sign * level
+                if qty > room + _EPS:
+                    if is_target and room > _EPS:
+                        qty = room
+                    else:
+                        return _position_text(lim.max_position, symbol, s, held, sign * pending,
+                                              sign * spec.quantity)  # fmt: skip
+            if lim.max_position_notional is not None:
+                price = spec.limit_price or spec.stop_price or ref
+                if not price > 0:
+                    return f"max_position_notional: no price for {symbol} yet"
+                value = abs(level + sign * qty) * price
+                if value > lim.max_position_notional + _EPS:
+                    return (f"max_position_notional {lim.max_position_notional:g} exceeded for "
+                            f"{symbol} ({s.name}): {abs(level + sign * qty):g} x {price:.2f} = "
+                            f"{value:.2f}")  # fmt: skip
+        if (why := self._exposure(own, acct, sid, symbol, sign * qty, ref)) is not None:
+            return why
+        if qty < spec.quantity - _EPS:
+            target = position + in_flight(_views(working)) + sign * qty
+            asked = position + in_flight(_views(working)) + sign * spec.quantity
+            self.journal.record_risk_event(
+                "shrink", f"TargetPosition {symbol} {asked:g} -> {target:g}: max_position", now,
+                strategy_id=sid,
+            )  # fmt: skip
+            return TargetPosition(symbol, target, f"shrunk to max_position ({target:g})")
+        return None
+
+    def _exposure(self, own: _Scope, acct: _Scope, sid: str, symbol: str, delta: float,
+                  ref: float) -> str | None:  # fmt: skip
+        for s, who in ((own, sid), (acct, None)):
+            lim = s.lim
+            if lim.max_gross_exposure is None and lim.max_net_exposure is None:
+                continue
+            if not ref > 0:
+                return f"exposure limits: no price for {symbol} yet to value the order"
+            pf = self.portfolio
+            gross, net = pf.valued(who)
+            held = pf.get(sid, symbol) if who else pf.symbol_position(symbol)
+            mark = pf.valued_mark(symbol)
+            # This symbol at the order's price; the others as of their last bar.
+            gross += abs((held + delta) * ref) - abs(held * mark)
+            net += (held + delta) * ref - held * mark
+            if lim.max_gross_exposure is not None and gross > lim.max_gross_exposure + _EPS:
+                return (f"max_gross_exposure {lim.max_gross_exposure:g} exceeded ({s.name}): "
+                        f"{gross:.2f} after the order on {symbol}")  # fmt: skip
+            if lim.max_net_exposure is not None and abs(net) > lim.max_net_exposure + _EPS:
+                return (f"max_net_exposure {lim.max_net_exposure:g} exceeded ({s.name}): "
+                        f"{net:.2f} after the order on {symbol}")  # fmt: skip
+        return None
+
+    def _window(self, own: _Scope, acct: _Scope, symbol: str, now: datetime) -> str | None:
+        session_only, before = own.session_only, own.before_close
+        if not session_only and before is None:
+            return None
+        info = self.infos.get(symbol)
+        if info is None or not info.sessions:
+            return None  # no trading hours known (e.g. a test contract): nothing to enforce
+        session = self._session(info, now)
+        if session is None:
+            return f"trading window: {symbol} is outside its liquid hours at {now:%H:%M} UTC"
+        if before is not None and session[1] - now < timedelta(minutes=before):
+            return (f"trading window: no new entries on {symbol} in the last {before:g} min "
+                    f"before the close ({session[1]:%H:%M} UTC)")  # fmt: skip
+        return None
+
+    def _session(self, info: SymbolInfo, now: datetime) -> tuple[datetime, datetime] | None:
+        """The liquid session ``now`` falls in, if any (cached until it ends)."""
+        cached = self._sessions.get(info.symbol)
+        if cached is not None and cached[0] <= now < cached[1]:
+            return cached
+        opens = [a for a, _ in info.sessions]
+        i = bisect_right(opens, now) - 1
+        found = info.sessions[i] if i >= 0 and now < info.sessions[i][1] else None
+        self._sessions[info.symbol] = found
+        return found
+
+    def _rate(self, s: _Scope, sid: str, intent: OrderIntent, key: int,
+              now: datetime) -> str | None:  # fmt: skip
+        lim = s.lim
+        if lim.max_open_orders is not None and not isinstance(intent, ModifyOrder):
+            n = self.orders.open_orders(None if s.id == ACCOUNT else sid)
+            if n >= lim.max_open_orders:
+                return f"max_open_orders {lim.max_open_orders} reached ({s.name}): {n} working"
+        cap = lim.max_orders_per_minute
+        if cap:
+            recent, cutoff = s.recent, now - _MINUTE
+            while recent and recent[0] <= cutoff:
+                recent.popleft()
+            if len(recent) >= cap:
+                return (f"max_orders_per_minute {cap} reached for {s.name}: {len(recent)} "
+                        "in the last minute")  # fmt: skip
+        if lim.max_orders_per_day is not None and s.day_orders >= lim.max_orders_per_day:
+            return f"max_orders_per_day {lim.max_orders_per_day} reached ({s.name})"
+        window = lim.duplicate_window_s
+        if window is not None:
+            seen = s.sent_intents.get(key)
+            if seen is not None and seen[0] == intent:
+                ago = (now - seen[1]).total_seconds()
+                if ago < window:
+                    return f"duplicate of an intent {ago:.1f} s ago (duplicate_window_s {window:g})"
+        return None
+
+    def _count(self, s: _Scope, now: datetime, intent: OrderIntent | None = None,
+               key: int = 0) -> None:  # fmt: skip
+        lim = s.lim
+        if lim.max_orders_per_minute:
+            s.recent.append(now)
+        s.day_orders += 1
+        if intent is not None and lim.duplicate_window_s is not None:
+            s.sent_intents[key] = (intent, now)
+            if len(s.sent_intents) > 1000:
+                cutoff = now - timedelta(seconds=lim.duplicate_window_s)
+                s.sent_intents = {k: v for k, v in s.sent_intents.items() if v[1] > cutoff}
+
+    # ---- what P&L and the clock decide --------------------------------------------------
+
+    def on_bar(self, symbol: str, now: datetime) -> None:
+        """Each closed live bar: day counters, P&L limits, the close (cheap when unused)."""
+        nxt = self._next_roll
+        if nxt is None or now >= nxt:
+            self._next_roll = self.portfolio.day_start(now) + timedelta(days=1)
+            if nxt is not None:
+                for s in (self._account, *self._scopes.values()):
+                    s.day_orders = 0
+        if self._watch_pnl:
+            if self._drawdown:
+                self.portfolio.sample_high(now)
+            for s in (self._account, *self._scopes.values()):
+                self._pnl_limits(s, now)
+        if self._watch_close:
+            self._close(symbol, now)
+        if self._watch_exposure:
+            self.portfolio.revalue(symbol)
+
+    def _pnl_limits(self, s: _Scope, now: datetime) -> None:
+        lim, pf = s.lim, self.portfolio
+        who = None if s.id == ACCOUNT else s.id
+        today = pf.today(who)
+        if lim.daily_loss_limit is not None and today <= -lim.daily_loss_limit:
+            self._limit_hit(s, "daily_loss", Level.REDUCING, now, lim.flatten_on_limit,
+                            f"daily loss {today:.2f} reached daily_loss_limit "
+                            f"{lim.daily_loss_limit:g}")  # fmt: skip
+        if lim.max_drawdown is not None and pf.drawdown(who) >= lim.max_drawdown:
+            self._limit_hit(s, "drawdown", Level.REDUCING, now, lim.flatten_on_limit,
+                            f"drawdown {pf.drawdown(who):.2f} from the day's high "
+                            f"{pf.day_high(who):.2f} reached max_drawdown {lim.max_drawdown:g}")
+        if lim.daily_profit_target is not None and today >= lim.daily_profit_target:
+            self._limit_hit(s, "profit_target", Level.HALTED, now, True,
+                            f"daily profit {today:.2f} reached daily_profit_target "
+                            f"{lim.daily_profit_target:g}")  # fmt: skip
+        at = lim.halt_time
+        if at is not None and self.infos:
+            tz = next(iter(self.infos.values())).tz
+            local = now.astimezone(tz)
+            if local.time() >= at and local.weekday() < 5:
+                self._limit_hit(s, "halt_at", Level.HALTED, now, True,
+                                f"halt_at {lim.halt_at} exchange time")  # fmt: skip
+
+    def _limit_hit(self, s: _Scope, key: str, level: Level, now: datetime, flatten: bool,
+                   reason: str) -> None:  # fmt: skip
+        if self.states.has(s.id, key):
+            return
+        waived = self._waived.get((s.id, key))
+        if waived is not None and now < waived:
+            return  # the operator resumed it for the rest of its day
+        who = None if s.id == ACCOUNT else s.id
+        self.states.hold(s.id, Hold(key, level, reason, self._until(who, now)), now)
+        if flatten and self.flatten is not None:
+            self.flatten(who, None, reason)
+
+    def _close(self, symbol: str, now: datetime) -> None:
+        info = self.infos.get(symbol)
+        if info is None or not info.sessions:
+            return
+        session = self._session(info, now)
+        if session is None:
+            return
+        pf = self.portfolio
+        for s in (self._account, *self._scopes.values()):
+            mins = s.lim.flatten_before_close_min
+            if mins is None or session[1] - now > timedelta(minutes=mins):
+                continue
+            mark = (s.id, symbol, session[1])
+            if mark in self._flattened_close:
+                continue
+            who = None if s.id == ACCOUNT else s.id
+            held = pf.symbol_position(symbol) if who is None else pf.get(who, symbol)
+            if abs(held) > _EPS and self.flatten is not None:
+                self._flattened_close.add(mark)
+                why = f"flatten_before_close_min {mins:g}: {symbol} closes {session[1]:%H:%M} UTC"
+                self.journal.record_risk_event("flatten", why, now, strategy_id=who)
+                self.flatten(who, symbol, why)
+
+    def on_round_trip(self, strategy_id: str, symbol: str, pnl: float, now: datetime) -> None:
+        """A position went flat (or flipped): count consecutive losers for the cooldowns."""
+        for s in (self._scope(strategy_id), self._account):
+            s.losses = s.losses + 1 if pnl < 0 else 0
+            n = s.lim.cooldown_after_losses
+            if n is not None and s.losses >= n:
+                s.losses = 0
+                until = now + timedelta(minutes=s.lim.cooldown_min)
+                reason = f"cooldown {s.lim.cooldown_min:g} min after {n} losing round trips"
+                self.states.hold(s.id, Hold("cooldown", Level.REDUCING, reason, until), now)
+
+
+# ---- helpers -------------------------------------------------------------------------------
+
+
+def spec_symbol(intent: OrderIntent) -> str:
+    return "" if isinstance(intent, KillSwitch) else intent.symbol
+
+
+def _allowed(lim: RiskLimits) -> frozenset[str] | None:
+    allowed = frozenset(str(OrderType(t)) for t in lim.allowed_order_types)
+    # All types allowed (the default): skip the check instead of a set lookup per intent.
+    return None if len(allowed) == len(OrderType) else allowed
+
+
+def _tightest(a: float | None, b: float | None, *, largest: bool = False) -> float | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return max(a, b) if largest else min(a, b)
+
+
+def _views(working: Mapping[str, WorkingOrder] | None) -> Iterable[WorkingOrder]:
+    return () if working is None else working.values()
+
+
+def _pending(views: Iterable[WorkingOrder], spec: OrderSpec) -> float:
+    """Worst case: every same-side working order fills (exits on the other side may not)."""
+    return sum(max(w.spec.quantity - w.filled, 0.0) for w in views if w.spec.action is spec.action)
+
+
+def _position_text(cap: float, symbol: str, s: _Scope, held: float, pending: float,
+                   order: float) -> str:  # fmt: skip
+    shown = f"position {held:g}"
+    if pending:
+        shown += f" + working {pending:g}"
+    where = "" if s.id != ACCOUNT else " (the account, all strategies)"
+    return f"max_position {cap:g} exceeded for {symbol}{where}: {shown} + order {order:g}"
+
+
+def _as_spec(intent: OrderIntent, position: float, working: Mapping[str, WorkingOrder] | None,
+             ) -> tuple[OrderSpec | None, str | None]:  # fmt: skip
+    """The order leg that adds exposure (the entry of a bracket), or why it is malformed."""
+    if isinstance(intent, PlaceOrder):
+        return intent.order, validate_spec(intent.order, intent.symbol)
+    if isinstance(intent, PlaceBracket):
+        return intent.entry, validate_bracket(intent)
     if isinstance(intent, TargetPosition):
-        return abs(intent.quantity - position) >= 1e-9
-    return True
+        # The executor's own rule (bot/targets.py): target - position - in flight.
+        spec = target_spec(intent.quantity, position, in_flight(_views(working)))
+        if spec is None:
+            return None, None
+        return spec, None
+    if isinstance(intent, ModifyOrder):
+        return _modified_spec(intent, working)
+    return None, None
+
+
+def _modified_spec(intent: ModifyOrder, working: Mapping[str, WorkingOrder] | None,
+                   ) -> tuple[OrderSpec | None, str | None]:  # fmt: skip
+    if working is None:
+        return None, None  # the executor will refuse a modify of an unknown tag
+    wo = working.get(intent.tag)
+    if wo is None:
+        return None, f"no working order tagged {intent.tag!r} on {intent.symbol} to modify"
+    if intent.quantity is not None and intent.quantity <= wo.filled:
+        return None, (
+            f"cannot modify {intent.tag!r} on {intent.symbol} to {intent.quantity:g}: "
+            f"{wo.filled:g} already filled"
+        )
+    old = wo.spec
+    extra = intent.quantity - old.quantity if intent.quantity is not None else 0.0
+    limit = intent.limit_price if intent.limit_price is not None else old.limit_price
+    stop = intent.stop_price if intent.stop_price is not None else old.stop_price
+    if extra <= 0:
+        # A price change or a smaller order adds no exposure; its new price meets the collar.
+        if limit == old.limit_price and stop == old.stop_price:
+            return None, None
+        return OrderSpec(old.action, 0.0, old.order_type, limit, stop), None
+    return OrderSpec(old.action, extra, old.order_type, limit, stop), None

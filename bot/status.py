@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.risk import RiskManager
+
 if TYPE_CHECKING:
     from bot.config import BotConfig
     from bot.engine import Clock, Engine
@@ -52,6 +54,14 @@ def _ib(x: float | None) -> str:
 def _ib_today(d: RunView) -> str:
     """`` (IB +12.30)``: IB's daily P&L of the account beside the bot's own, when subscribed."""
     return "" if d.ib_pnl is None else f" (IB {_ib(d.ib_pnl.account_daily())})"
+def _not_active(engine: Engine, now: Any) -> list[str]:
+    risk = engine.risk
+    return risk.not_active(now) if isinstance(risk, RiskManager) else []
+
+
+def _risk(engine: Engine, now: Any) -> str:
+    states = _not_active(engine, now)
+    return f" | risk: {'; '.join(states)}" if states else ""
 
 
 def status_line(d: Daemon) -> str:
@@ -68,7 +78,7 @@ def status_line(d: Daemon) -> str:
     return (
         f"status: {conn} | {len(d.infos)} symbols, {strategies} | "
         f"positions {_positions(engine.positions())} | "
-        f"PnL today {_signed(engine.pnl_today())}{_ib_today(d)} | "
+        f"PnL today {_signed(engine.pnl_today())}{_ib_today(d)}{_risk(engine, d.clock.now())} | "
         f"orders today {c.orders_today}, fills {c.fills}, rejections {c.rejections} | "
         f"bars {c.bars}, dropped {feed.quality.total} | "
         f"{d.clock.now():%Y-%m-%d %H:%M:%S} UTC"
@@ -96,6 +106,7 @@ def summary_text(d: RunView) -> str:
     for kill in c.kills:
         lines.append(f"  kill switch: {kill}")
     ib = d.ib_pnl
+    lines += [f"  risk: {text}" for text in _not_active(engine, d.clock.now())]
     lines.append(
         f"  {'strategy':<18}{'state':<10}{'bars':>7}{'intents':>9}{'fills':>7}"
         f"{'rejects':>9}{'errors':>8}{'PnL':>12}{'today':>10}{'IB today' if ib else '':>10}"

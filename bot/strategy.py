@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.events import Bar, FillEvent, OrderIntent, Tick, WorkingOrder
+from bot.events import Bar, FillEvent, OrderIntent, Rejection, Tick, WorkingOrder
 from bot.indicators.base import IndicatorSpec
 
 
@@ -101,6 +101,11 @@ class Strategy(Generic[P]):
         return ()
 
     def on_fill(self, fill: FillEvent) -> Intents:
+        return ()
+
+    def on_rejection(self, rejection: Rejection) -> Intents:
+        """One of its intents was refused (by the risk stage, the executor or IB), with the
+        reason; it may answer with other intents (a smaller order, a cancel)."""
         return ()
 
     def on_stop(self) -> Intents:

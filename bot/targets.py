@@ -9,19 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bot.events import OrderSpec, OrderType, Side
-from bot.order_records import OrderRecord
+from bot.events import OrderSpec, OrderType, Side, WorkingOrder
 
 TARGET_TAGS = ("target.", "flatten.")
 _EPS = 1e-9
 
 
-def in_flight(working: Iterable[OrderRecord]) -> float:
-    """Signed quantity still to fill of the working orders that move toward a target."""
+def in_flight(working: Iterable[WorkingOrder]) -> float:
+    """Signed quantity still to fill of the working orders that move toward a target (the
+    one rule: the executor sizes a TargetPosition with it, and so does the risk stage)."""
     return sum(
-        r.spec.action.sign * r.remaining
-        for r in working
-        if not r.done and (r.spec.order_type is OrderType.MARKET or r.tag.startswith(TARGET_TAGS))
+        w.spec.action.sign * max(w.spec.quantity - w.filled, 0.0)
+        for w in working
+        if w.spec.order_type is OrderType.MARKET or w.tag.startswith(TARGET_TAGS)
     )
 
 

@@ -18,13 +18,14 @@ from zoneinfo import ZoneInfo
 
 from bot import registry
 from bot.config import BotConfig
-from bot.context import PnlBook, SymbolInfo, next_trading_day
+from bot.context import SymbolInfo, next_trading_day
 from bot.daily_scan import DailyScans, ScanRow, day_symbols
 from bot.engine import Clock, Engine
 from bot.executor import OrderExecutor
 from bot.ib_client import Contract
 from bot.journal import Journal
 from bot.pacing import PacingGovernor
+from bot.portfolio import Portfolio
 from bot.ports import BarSource, BrokerPort, Venue
 from bot.risk import RiskManager
 
@@ -84,15 +85,23 @@ class Trader:
     ) -> None:
         self.cfg, self.venue, self.infos, self.clock = cfg, venue, infos, clock
         self.journal = journal
+        first_tz = next(iter(infos.values())).tz if infos else self._scanner_tz()
+        # The one ledger (positions, P&L, commissions), rebuilt from the journal.
+        self.pnl = Portfolio.restore(journal, first_tz, clock.now())
         self.executor = OrderExecutor(
             broker, cfg.executor, journal, account=options.account, dry_run=options.dry_run,
             now=clock.now, mode=options.mode, live=options.live, pacing=options.pacing,
+            portfolio=self.pnl,
         )  # fmt: skip
         for name, info in infos.items():
             self.executor.register_contract(name, info.contract, info.min_tick, info.details)
-        self.risk = RiskManager(cfg.risk, journal, next_day=self._next_trading_day)
-        first_tz = next(iter(infos.values())).tz if infos else self._scanner_tz()
-        self.pnl = PnlBook(first_tz, {}, self.executor.commission)
+        self.risk = RiskManager(
+            cfg.risk, journal, next_day=self._next_trading_day, portfolio=self.pnl,
+            orders=self.executor, infos=infos,
+            strategies={s.id: s.risk for s in cfg.strategies if s.enabled},
+        )  # fmt: skip
+        self.risk.restore(clock.now())
+        self.executor.gate = lambda sid, intent: self.risk.own_order(sid, intent, clock.now())
         account = options.account
         self.engine = Engine(
             risk=self.risk,
@@ -104,6 +113,7 @@ class Trader:
             net_liquidation=lambda: venue.net_liquidation(account),
             journal_event=journal.record_event,
         )
+        self.risk.flatten = self.engine.flatten
         self.feed = make_feed(self.engine.on_bar, self.engine.on_tick)
         # The feed keeps the freshest prices; the engine and the P&L read them.
         self.engine.prices = self.pnl.marks = self.feed.last_price
@@ -122,6 +132,18 @@ class Trader:
                 venue, scanners, self.take_scan, heartbeat=heartbeat,
                 journal_event=journal.record_event,
             )  # fmt: skip
+
+    # ---- the operator's kill switch (bot/risk_control.py) -------------------------------
+
+    def kill(self, strategy_id: str | None, reason: str) -> None:
+        """HALTED until resume, cancel the scope's working orders (the account's: global
+        cancel), flatten with market orders (each passing the risk stage as its own)."""
+        self.engine.counters.kills.append(f"{strategy_id or 'all'}: {reason}")
+        self.risk.halt(reason, strategy_id=strategy_id, now=self.clock.now())
+        self.executor.kill(strategy_id)
+
+    def resume(self, strategy_id: str | None, reason: str) -> None:
+        self.risk.resume(strategy_id=strategy_id, now=self.clock.now(), reason=reason)
 
     @property
     def traded(self) -> set[str]:

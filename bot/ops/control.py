@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 Command = Callable[[dict[str, Any]], dict[str, Any]]
 
 
+_OPERATOR_HOLD = "operator-entries"  # the risk hold stop-entries sets
+
 class CommandError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -114,15 +116,16 @@ class DaemonCommands:
         return cast("RiskManager", self.d.engine.risk)
 
     def stop_entries(self, body: dict[str, Any]) -> dict[str, Any]:
-        # Today's RiskManager: its kill switch refuses entries and lets exits pass (issue 9's
-        # REDUCING state takes this over).
+        """REDUCING (exits and cancels pass) until resume-entries, journalled like any hold."""
         sid = self._strategy(body, required=False)
-        self._risk().kill("operator: stop entries", strategy_id=sid, now=self.d.clock.now())
+        self._risk().pause_entries(
+            _OPERATOR_HOLD, "operator: entries stopped", now=self.d.clock.now(), strategy_id=sid
+        )
         return {"ok": True, "entries": "stopped", "scope": sid or "all"}
 
     def resume_entries(self, body: dict[str, Any]) -> dict[str, Any]:
         sid = self._strategy(body, required=False)
-        self._risk().resume(strategy_id=sid, now=self.d.clock.now())
+        self._risk().clear(_OPERATOR_HOLD, now=self.d.clock.now(), strategy_id=sid)
         return {"ok": True, "entries": "resumed", "scope": sid or "all"}
 
     def flatten(self, body: dict[str, Any]) -> dict[str, Any]:

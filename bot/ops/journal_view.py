@@ -10,8 +10,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.context import PnlBook
-from bot.events import FillEvent, Side
+from bot.events import Side
+from bot.portfolio import Portfolio
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,21 +65,20 @@ def day_report(path: Path, day: date) -> DayReport:
 
 
 def _pnl(fills: list[dict[str, Any]], day_start: str) -> dict[str, dict[str, float]]:
-    book = PnlBook(UTC, {})
+    book = Portfolio(UTC)
     before: dict[str, float] = {}
     out: dict[str, dict[str, float]] = {}
     for f in fills:
         sid = f["strategy_id"]
         if f["time"] >= day_start:
             if sid not in out:
-                before[sid] = book.total(sid)
+                before[sid] = book.realized(sid)
                 out[sid] = {"realized": 0.0, "commission": 0.0, "fills": 0}
             out[sid]["commission"] += f["commission"] or 0.0
             out[sid]["fills"] += 1
-        book.on_fill(sid, FillEvent(f["symbol"], f["tag"] or "", Side(f["side"]), f["quantity"],
-                                    f["price"], 0.0, datetime.fromisoformat(f["time"]), 0,
-                                    f["exec_id"]))  # fmt: skip
+        signed = f["quantity"] * Side(f["side"]).sign
+        book.on_fill(sid, f["symbol"], signed, f["price"], datetime.fromisoformat(f["time"]))
     for sid, row in out.items():
-        row["realized"] = book.total(sid) - before[sid]
+        row["realized"] = book.realized(sid) - before[sid]
         row["net"] = row["realized"] - row["commission"]
     return out

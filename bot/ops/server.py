@@ -103,7 +103,9 @@ class OpsServer:
         """Once live: observe the engine, serve, notify, tell systemd."""
         assert daemon.engine is not None
         engine = daemon.engine
-        state = DaemonState(daemon.ib, engine.risk, list(engine.slots))  # type: ignore[arg-type]
+        state = DaemonState(
+            daemon.ib, engine.risk, list(engine.slots), daemon.clock.now  # type: ignore[arg-type]
+        )
         self.state = state
         gw = daemon.gateway
         market_now = gw.clock.now if gw is not None else (lambda: datetime.now(UTC))

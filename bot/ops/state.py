@@ -4,19 +4,21 @@
 (issue 9) plug in by giving the daemon their own implementation of a method, one line each in
 ``DaemonState``. Today's facts: connected or not from ``ib.isConnected()``, reconnects counted
 on ``ib.connectedEvent``, data farms from IB's farm notices (codes 2103..2108, 2157, 2158), and
-per strategy HALTED or ACTIVE from the RiskManager's kill switch.
+the risk manager's ACTIVE / REDUCING / HALTED per strategy and for the account, with why.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ib_insync import IB
 
     from bot.risk import RiskManager
+    from bot.risk_state import State
 
 RISK_STATES = ("ACTIVE", "REDUCING", "HALTED")
 CONNECTION_STATES = ("connected", "disconnected")
@@ -46,7 +48,7 @@ class StateSource(Protocol):
         """Data farm name -> "ok" | "broken" | "inactive"."""
 
     def risk_states(self) -> Mapping[str, RiskState]:
-        """Strategy id (or ALL) -> its risk state."""
+        """Strategy id (or ALL, the account) -> its state and why."""
 
 
 class FarmNotices:
@@ -65,9 +67,16 @@ class FarmNotices:
 class DaemonState:
     """Today's StateSource over a running Daemon's ib_insync connection and RiskManager."""
 
-    def __init__(self, ib: IB, risk: RiskManager | None, strategy_ids: list[str]) -> None:
+    def __init__(
+        self,
+        ib: IB,
+        risk: RiskManager | None,
+        strategy_ids: list[str],
+        now: Callable[[], datetime],
+    ) -> None:
         self.ib = ib
         self.risk = risk
+        self.now = now
         self.strategy_ids = strategy_ids
         self.farms = FarmNotices()
         self._connects = 0
@@ -95,8 +104,13 @@ class DaemonState:
         risk = self.risk
         if risk is None:
             return {}
-        # now=None: a read, never lifting a halt (that is the risk manager's business).
-        out = {ALL: RiskState("HALTED" if risk.is_halted("\0") else "ACTIVE")}
+        now = self.now()
+        # A read on the bot's clock: the risk manager's own states (bot/risk_state.py).
+        out = {ALL: _risk_state(risk.state(None, now))}
         for sid in self.strategy_ids:
-            out[sid] = RiskState("HALTED" if risk.is_halted(sid) else "ACTIVE")
+            out[sid] = _risk_state(risk.state(sid, now))
         return out
+
+
+def _risk_state(state: State) -> RiskState:
+    return RiskState(state.level.name, state.reason)

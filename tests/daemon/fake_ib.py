@@ -76,6 +76,9 @@ class FakeIB:
         self.newOrderEvent.emit(trade)
         return trade
 
+    def reqGlobalCancel(self) -> None:
+        self.client.send("reqGlobalCancel")
+
     def cancelOrder(self, order: Order) -> Trade | None:
         if not self.connected:
             raise ConnectionError("Not connected")

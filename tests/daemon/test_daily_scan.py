@@ -16,7 +16,7 @@ from eventkit import Event
 from ib_insync import Contract, ContractDetails, ScanData, ScanDataList
 
 from bot.config import BarSpec, ScannerConfig, Sizing
-from bot.context import PnlBook, SymbolInfo
+from bot.context import SymbolInfo
 from bot.daily_scan import (
     DailyScans,
     ScanRow,
@@ -30,6 +30,7 @@ from bot.engine import Clock, Engine
 from bot.events import Bar, OrderIntent, Rejection, WorkingOrder
 from bot.feed import Feed
 from bot.indicators import SMA, IndicatorSpec
+from bot.portfolio import Portfolio
 from bot.strategy import Strategy
 from bot.venues.ib import IbVenue
 
@@ -265,6 +266,12 @@ class _Risk:
     def kill(self, *a: Any, **kw: Any) -> None:
         pass
 
+    def on_bar(self, symbol: str, now: object) -> None:
+        pass
+
+    def observe_bar(self, bar: object) -> None:
+        pass
+
 
 class _Recorder(Strategy[Any]):
     def __init__(self, ctx: Any, params: Any) -> None:
@@ -302,7 +309,7 @@ def test_engine_takes_scanned_symbols_with_their_own_streams_and_drops_them() ->
         for i, s in enumerate(["NVDA", "AMD", "TSLA"], start=1)
     }
     engine = Engine(risk=_Risk(), executor=_Executor(), infos=infos, clock=Clock(TUE),
-                    prices={}, pnl=PnlBook(NY, {}))  # fmt: skip
+                    prices={}, pnl=Portfolio(NY, {}))  # fmt: skip
     feed = Feed(_FeedIB(), engine.on_bar)  # type: ignore[arg-type]
     slot = engine.add_strategy(_Settings(), _Recorder, None)  # type: ignore[arg-type]
     engine.attach(feed, "scan", BarSpec(size="5 mins", warmup="1 D"))

@@ -14,7 +14,7 @@ import pytest
 from ib_insync import Contract
 
 from bot.config import BarSpec, RiskConfig, Sizing
-from bot.context import PnlBook, SymbolInfo, next_trading_day, parse_sessions
+from bot.context import SymbolInfo, next_trading_day, parse_sessions
 from bot.engine import Clock, Engine, describe
 from bot.events import (
     Bar,
@@ -36,6 +36,7 @@ from bot.events import (
 from bot.feed import Feed, StreamKey
 from bot.indicators import SMA, IndicatorSpec
 from bot.journal import Journal
+from bot.portfolio import Portfolio
 from bot.risk import RiskManager
 from bot.strategy import Strategy
 
@@ -60,6 +61,12 @@ class FakeRisk:
 
     def kill(self, reason: str, *, strategy_id: str | None, now: datetime) -> None:
         self.killed.append((reason, strategy_id))
+
+    def on_bar(self, symbol: str, now: object) -> None:
+        pass
+
+    def observe_bar(self, bar: object) -> None:
+        pass
 
 
 class FakeExecutor:
@@ -171,7 +178,7 @@ def world() -> tuple[Engine, FakeRisk, FakeExecutor, FakeFeed]:
         infos={"AAPL": info("AAPL", 1), "MSFT": info("MSFT", 2)},
         clock=Clock(T0),
         prices=prices,
-        pnl=PnlBook(NY, prices),
+        pnl=Portfolio(NY, prices),
     )
     return engine, risk, ex, feed
 
@@ -260,6 +267,8 @@ def test_fills_go_to_the_owning_strategy_and_its_answers_are_dispatched(world: A
     a = add(engine, feed, "a", ["AAPL"])
     b = add(engine, feed, "b", ["AAPL"])
     fill = FillEvent("AAPL", "entry", Side.BUY, 10, 100.0, 0.0, T0, 7, "e1")
+    for sid in ("b", "someone-else"):  # the executor books each fill in the portfolio first
+        engine.pnl.on_fill(sid, "AAPL", 10, 100.0, T0)
     engine.on_fill("b", fill)
     engine.on_fill("someone-else", fill)  # adopted from an old run: booked, not routed
     assert a.fills == [] and b.fills == [fill]
@@ -323,7 +332,7 @@ def test_a_strategy_kill_ends_its_day_not_its_later_days(tmp_path: Path) -> None
     )
     ex, feed, prices = FakeExecutor(), FakeFeed(), {}  # type: ignore[var-annotated]
     engine = Engine(risk=risk, executor=ex, infos={"AAPL": aapl}, clock=Clock(T0),
-                    prices=prices, pnl=PnlBook(NY, prices))  # fmt: skip
+                    prices=prices, pnl=Portfolio(NY, prices))  # fmt: skip
     s = add(engine, feed, "s1", ["AAPL"])
     key = feed.keys[0]
     engine.on_bar(key, bar("AAPL", 0, 10), True)

@@ -11,9 +11,10 @@ import pytest
 from ib_insync import Contract, ContractDetails
 
 from bot.config import Sizing
-from bot.context import EngineContext, PnlBook, SymbolInfo, parse_sessions, session_open
-from bot.events import Bar, FillEvent, Side, WorkingOrder
+from bot.context import EngineContext, SymbolInfo, parse_sessions, session_open
+from bot.events import Bar, WorkingOrder
 from bot.indicators import SMA, IndicatorSet
+from bot.portfolio import Portfolio
 
 NY = ZoneInfo("US/Eastern")
 HOURS = "20240304:0930-20240304:1600;20240305:0930-20240305:1600;20240309:CLOSED"
@@ -40,7 +41,9 @@ def info() -> SymbolInfo:
     return SymbolInfo.from_details("AAPL", details)
 
 
-def ctx(sizing: Sizing, nlv: float | None = 100_000.0, pnl: PnlBook | None = None) -> EngineContext:
+def ctx(
+    sizing: Sizing, nlv: float | None = 100_000.0, pnl: Portfolio | None = None
+) -> EngineContext:
     return EngineContext(
         "s1",
         ("AAPL",),
@@ -123,21 +126,16 @@ def test_indicator_lookup_by_declared_name() -> None:
 
 def test_pnl_today_restarts_at_the_exchange_midnight() -> None:
     marks: dict[str, float] = {}
-    commissions = {"s1": 0.0}
-    book = PnlBook(NY, marks, commissions.__getitem__)
+    book = Portfolio(NY, marks)
     day1 = datetime(2024, 3, 4, 15, tzinfo=UTC)
     book.roll(day1)
-
-    def fill(side: Side, qty: float, price: float) -> FillEvent:
-        return FillEvent("AAPL", "entry", side, qty, price, 1.0, day1, 1, f"x{qty}{price}")
-
-    book.on_fill("s1", fill(Side.BUY, 10, 100))
-    book.on_fill("s1", fill(Side.BUY, 10, 110))
-    commissions["s1"] = 2.0
+    book.on_fill("s1", "AAPL", 10, 100, day1)
+    book.on_fill("s1", "AAPL", 10, 110, day1)
+    book.add_commission("s1", 2.0, "AAPL")
     marks["AAPL"] = 120
     assert book.total("s1") == pytest.approx(20 * (120 - 105) - 2)
-    book.on_fill("s1", fill(Side.SELL, 30, 120))  # closes 20 at +15, opens 10 short at 120
-    commissions["s1"] = 3.0
+    book.on_fill("s1", "AAPL", -30, 120, day1)  # closes 20 at +15, opens 10 short at 120
+    book.add_commission("s1", 1.0, "AAPL")
     assert book.books[("s1", "AAPL")].position == -10
     assert book.total("s1") == pytest.approx(300 - 3)
     c = ctx(Sizing(fixed=1), pnl=book)

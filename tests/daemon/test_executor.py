@@ -418,6 +418,7 @@ def test_kill_switch_intent_cancels_and_flattens_its_scope(h: Harness) -> None:
     assert [(o.action, o.totalQuantity) for o in h.ib.placed()[2:]] == [("SELL", 30)]
     h.submit(KillSwitch("operator", scope="all"), sid="a")
     assert [(o.action, o.totalQuantity) for o in h.ib.placed()[3:]] == [("SELL", 5)]
+    assert ("reqGlobalCancel",) in h.ib.client.sent  # the account's kill: IB's global cancel
 
 
 # ---- dry run, guard, pacing --------------------------------------------------------------

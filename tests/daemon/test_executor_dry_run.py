@@ -17,9 +17,9 @@ from fake_ib import T0
 from test_engine import NY, FakeExecutor, FakeFeed, FakeRisk, add, info
 from test_executor import Harness, place
 
-from bot.context import PnlBook
 from bot.engine import Clock, Engine
 from bot.events import Bar, ModifyOrder, OrderSpec, OrderType, PlaceBracket, Side
+from bot.portfolio import Portfolio
 
 BUY, SELL = Side.BUY, Side.SELL
 
@@ -199,7 +199,7 @@ class _BarExecutor(FakeExecutor):
 def test_the_engine_hands_whole_bars_to_an_executor_that_takes_them() -> None:
     ex, feed, prices = _BarExecutor(), FakeFeed(), {}  # type: ignore[var-annotated]
     engine = Engine(risk=FakeRisk(), executor=ex, infos={"AAPL": info("AAPL", 1)},
-                    clock=Clock(T0), prices=prices, pnl=PnlBook(NY, prices))  # fmt: skip
+                    clock=Clock(T0), prices=prices, pnl=Portfolio(NY, prices))  # fmt: skip
     add(engine, feed, "s1", ["AAPL"])
     b = Bar("AAPL", T0, 10.0, 10.5, 9.5, 10.2, 100, 900)
     engine.on_bar(feed.keys[0], b, True)

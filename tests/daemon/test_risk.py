@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from ib_insync import Contract
 
-from bot.config import RiskConfig
+from bot.config import RiskConfig, RiskLimits
 from bot.context import SymbolInfo, next_trading_day, parse_sessions
 from bot.events import (
     CancelOrder,
@@ -28,6 +28,7 @@ from bot.events import (
 )
 from bot.journal import Journal
 from bot.risk import RiskManager
+from bot.risk_state import Level, State
 
 NOW = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
 BUY, SELL = Side.BUY, Side.SELL
@@ -41,8 +42,9 @@ def journal(tmp_path: Path) -> Iterator[Journal]:
 
 
 def risk(journal: Journal, **cfg: object) -> RiskManager:
-    cfg.setdefault("max_orders_per_minute", None)
-    return RiskManager(RiskConfig(**cfg), journal)  # type: ignore[arg-type]
+    """Limits of strategy s1 (its own position: the ``position`` argument of a check)."""
+    return RiskManager(RiskConfig(max_orders_per_minute=None), journal,
+                       strategies={"s1": RiskLimits(**cfg)})  # type: ignore[arg-type]  # fmt: skip
 
 
 def buy(qty: float, symbol: str = "AAPL", **kw: object) -> PlaceOrder:
@@ -56,6 +58,7 @@ def sell(qty: float, symbol: str = "AAPL", **kw: object) -> PlaceOrder:
 def reason(r: RiskManager, intent: object, position: float = 0, price: float = 100.0,
            now: datetime = NOW, **kw: object) -> str | None:  # fmt: skip
     rej = r.check("s1", intent, position=position, ref_price=price, now=now, **kw)  # type: ignore[arg-type]
+    assert rej is None or isinstance(rej, Rejection)
     return rej.reason if rej else None
 
 
@@ -123,7 +126,7 @@ def test_allowed_order_types(journal: Journal) -> None:
     r = risk(journal, allowed_order_types=("MKT", "LMT"))
     assert reason(r, buy(1, order_type=OrderType.LIMIT, limit_price=1.0)) is None
     assert reason(r, buy(1, order_type=OrderType.STOP, stop_price=1.0)) == (
-        "order type STP not allowed (risk.allowed_order_types: LMT, MKT)"
+        "order type STP not allowed (s1's risk.allowed_order_types: LMT, MKT)"
     )
 
 
@@ -161,9 +164,12 @@ def test_max_orders_per_minute_is_a_sliding_window_per_strategy(journal: Journal
 def test_target_position_is_checked_as_the_difference(journal: Journal) -> None:
     r = risk(journal, max_position=100, max_order_notional=5_000)
     assert reason(r, TargetPosition("AAPL", 100), position=60, price=100.0) is None  # 40 x 100
-    assert reason(r, TargetPosition("AAPL", 120), position=60, price=50.0) == (
-        "max_position 100 exceeded for AAPL: position 60 + order 60"
-    )
+    # Over max_position, a target is shrunk to it (journalled), not refused.
+    shrunk = r.check("s1", TargetPosition("AAPL", 120), position=60, ref_price=50.0, now=NOW)
+    assert shrunk == TargetPosition("AAPL", 100, "shrunk to max_position (100)")
+    assert journal.query("SELECT kind, reason FROM risk_events WHERE kind = 'shrink'") == [
+        ("shrink", "TargetPosition AAPL 120 -> 100: max_position")
+    ]
     assert reason(r, TargetPosition("AAPL", 0), position=60, price=100.0) == (
         "max_order_notional 5000 exceeded for AAPL: order 60 x 100.00 = 6000.00"
     )
@@ -200,16 +206,18 @@ def test_modify_checks_only_added_quantity(journal: Journal) -> None:
 def test_kill_switch_halts_entries_but_lets_exits_and_cancels_through(journal: Journal) -> None:
     r = risk(journal)
     r.kill("daily loss -500", strategy_id="s1", now=NOW)
-    assert r.is_halted("s1") and not r.is_halted("s2")
-    assert reason(r, buy(10)) == (
-        "kill switch active for s1: daily loss -500; only exits are accepted"
-    )
-    assert reason(r, sell(10), position=10) is None
-    assert reason(r, TargetPosition("AAPL", 0), position=-10) is None
+    assert r.state("s1", NOW).level is Level.HALTED and r.state("s2", NOW).level is Level.ACTIVE
+    halted = "s1 is HALTED (daily loss -500): only cancels are accepted"
+    assert reason(r, buy(10)) == halted
+    assert reason(r, sell(10), position=10) == halted  # the kill's own flatten does the exits
     assert reason(r, CancelOrder("AAPL", "x")) is None
     assert r.check("s2", buy(10), position=0, ref_price=1, now=NOW) is None
+    r.pause_entries("connectivity", "entries paused: disconnected", now=NOW)
+    assert r.check("s2", buy(10), position=0, ref_price=1, now=NOW) is not None
+    assert r.check("s2", sell(10), position=10, ref_price=1, now=NOW) is None  # REDUCING
+    r.clear("connectivity", now=NOW)
     r.kill("operator", strategy_id=None, now=NOW)
-    assert r.is_halted("s2")
+    assert r.state("s2", NOW) == State(Level.HALTED, "operator")
     r.resume(strategy_id=None, now=NOW)
     r.resume(strategy_id="s1", now=NOW)
     assert reason(r, buy(10)) is None
@@ -218,11 +226,11 @@ def test_kill_switch_halts_entries_but_lets_exits_and_cancels_through(journal: J
 def test_kill_switch_intent_arms_the_switch_for_its_scope(journal: Journal) -> None:
     r = risk(journal)
     assert reason(r, KillSwitch("cut-off time")) is None
-    assert r.is_halted("s1") and not r.is_halted("s2")
+    assert r.state("s1", NOW).level is Level.HALTED and r.state("s2", NOW).level is Level.ACTIVE
     assert r.check("s2", KillSwitch("panic", "all"), position=0, ref_price=1, now=NOW) is None
-    assert r.is_halted("s2")
+    assert r.state("s2", NOW).level is Level.HALTED
     rows = journal.query("SELECT strategy_id, kind, reason FROM risk_events ORDER BY id")
-    assert rows == [("s1", "kill", "cut-off time"), (None, "kill", "panic")]
+    assert rows == [("s1", "hold", "cut-off time"), (None, "hold", "panic")]
 
 
 # A week of IB liquid hours around a DST change: US clocks go forward on Sunday 2024-03-10, so
@@ -266,30 +274,29 @@ def test_a_strategy_kill_lasts_until_its_next_trading_day(journal: Journal) -> N
         journal,
         next_day=lambda sid, now: next_trading_day([AAPL], now),
     )
-    halted = "kill switch active for s1: cut-off; only exits are accepted"
+    halted = "s1 is HALTED (cut-off): only cancels are accepted"
     assert reason(r, KillSwitch("cut-off"), now=FRI_CUTOFF) is None
-    assert r.is_halted("s1", FRI_CUTOFF)
+    assert r.state("s1", FRI_CUTOFF).level is Level.HALTED
     assert reason(r, buy(10), now=FRI_CUTOFF + timedelta(minutes=5)) == halted
     assert reason(r, buy(10), now=MON_OPEN - timedelta(seconds=1)) == halted
     assert reason(r, buy(10), now=MON_OPEN) is None  # lifted by Monday's first event
-    assert not r.is_halted("s1", MON_OPEN)
+    assert r.state("s1", MON_OPEN).level is Level.ACTIVE
     # The engine's path (risk.kill) lifts the same way; the operator's kill does not lift.
     r.kill("daily loss", strategy_id="s1", now=MON_OPEN + timedelta(hours=1))
     r.kill("operator", strategy_id=None, now=MON_OPEN + timedelta(hours=1))
     later = utc(3, 20, 15)
-    assert reason(r, buy(10), now=later) == (
-        "kill switch active for s1: operator; only exits are accepted"
-    )
+    assert reason(r, buy(10), now=later) == "s1 is HALTED (operator): only cancels are accepted"
     r.resume(strategy_id=None, now=later)
     assert reason(r, buy(10), now=later) is None
     rows = journal.query("SELECT time, strategy_id, kind, reason FROM risk_events ORDER BY id")
+    lifted = "its time is up (a new trading day)"
     assert [row for row in rows if row[2] != "rejection"] == [
-        (FRI_CUTOFF.isoformat(), "s1", "kill", "cut-off"),
-        (MON_OPEN.isoformat(), "s1", "resume", "new trading day"),
-        ((MON_OPEN + timedelta(hours=1)).isoformat(), "s1", "kill", "daily loss"),
-        ((MON_OPEN + timedelta(hours=1)).isoformat(), None, "kill", "operator"),
-        (later.isoformat(), "s1", "resume", "new trading day"),
-        (later.isoformat(), None, "resume", "operator resume"),
+        (FRI_CUTOFF.isoformat(), "s1", "hold", "cut-off"),
+        (MON_OPEN.isoformat(), "s1", "release", lifted),
+        ((MON_OPEN + timedelta(hours=1)).isoformat(), "s1", "hold", "daily loss"),
+        ((MON_OPEN + timedelta(hours=1)).isoformat(), None, "hold", "operator"),
+        (later.isoformat(), "s1", "release", lifted),
+        (later.isoformat(), None, "release", "operator resume"),
     ]
 
 

@@ -17,6 +17,7 @@ from bot.events import (
     OrderType,
     PlaceBracket,
     PlaceOrder,
+    Rejection,
     Side,
     Tick,
 )
@@ -28,9 +29,10 @@ class Step(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     bar: int  # the n-th live bar of `symbol` (1-based)
     symbol: str
-    kind: Literal["buy", "sell", "bracket"]
+    kind: Literal["buy", "sell", "bracket", "limit_buy"]
     qty: int
     tag: str
+    price_factor: float = 1.0  # limit_buy: the limit price is the bar's close x this
 
 
 class ScriptParams(BaseModel):
@@ -51,6 +53,7 @@ class Scripted(Strategy[ScriptParams]):
         self.bars: list[Bar] = []
         self.fills: list[FillEvent] = []
         self.ticks: list[Tick] = []
+        self.rejections: list[Rejection] = []
 
     def wants_ticks(self) -> bool:
         return self.params.ticks
@@ -78,6 +81,10 @@ class Scripted(Strategy[ScriptParams]):
                         tag=s.tag,
                     )
                 )
+            elif s.kind == "limit_buy":
+                price = self.ctx.round_to_tick(bar.symbol, bar.close * s.price_factor)
+                spec = OrderSpec(Side.BUY, s.qty, OrderType.LIMIT, limit_price=price)
+                out.append(PlaceOrder(bar.symbol, spec, tag=s.tag))
             else:
                 side = Side.BUY if s.kind == "buy" else Side.SELL
                 out.append(PlaceOrder(bar.symbol, OrderSpec(side, s.qty), tag=s.tag))
@@ -85,6 +92,10 @@ class Scripted(Strategy[ScriptParams]):
 
     def on_fill(self, fill: FillEvent) -> list[OrderIntent]:
         self.fills.append(fill)
+        return []
+
+    def on_rejection(self, rejection: Rejection) -> list[OrderIntent]:
+        self.rejections.append(rejection)
         return []
 
 

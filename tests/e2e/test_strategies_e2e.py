@@ -100,9 +100,12 @@ async def test_opening_range_breakout_trades_again_the_day_after_its_kill_switch
     )
     days = sorted({day for (day,) in entries})
     assert days == ["2026-10-20", "2026-10-21"]
-    events = journal_rows(journal, "SELECT time, kind, reason FROM risk_events ORDER BY id")
+    events = journal_rows(
+        journal,
+        "SELECT time, kind, reason FROM risk_events WHERE kind IN ('hold', 'release') ORDER BY id",
+    )
     assert [(kind, reason) for _, kind, reason in events] == [
-        ("kill", "cut-off 15:45 America/New_York"),
-        ("resume", "new trading day"),
+        ("hold", "cut-off 15:45 America/New_York"),
+        ("release", "its time is up (a new trading day)"),
     ]
     assert events[1][0] >= "2026-10-21T13:30"

@@ -54,11 +54,12 @@ async def test_control_needs_the_token_and_acts(
         code, body = await post(d, "stop-entries", {"strategy": "s1"})
         assert code == 200 and body["scope"] == "s1"
         assert d.engine is not None
-        assert d.engine.risk.is_halted("s1")  # type: ignore[attr-defined]
+        now = d.clock.now()
+        assert d.engine.risk.state("s1", now).level.name == "REDUCING"  # type: ignore[attr-defined]
         await advance(gateway, 1)  # its first entry (bar 1) is refused
         await until(lambda: d.engine.counters.rejections >= 1, what="entry refused")  # type: ignore[union-attr]
         assert (await post(d, "resume-entries", {"strategy": "s1"}))[0] == 200
-        assert not d.engine.risk.is_halted("s1")  # type: ignore[attr-defined]
+        assert d.engine.risk.state("s1", d.clock.now()).level.name == "ACTIVE"  # type: ignore[attr-defined]
         await advance(gateway, 5)  # bar 5: MSFT buy 5 passes (and fills)
         await until(lambda: d.executor is not None and d.executor.position("s1", "MSFT") == 5,
                     what="MSFT bought")

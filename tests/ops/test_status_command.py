@@ -51,7 +51,7 @@ async def test_status_journal_and_control_commands(
         code = await asyncio.to_thread(main, ["control", str(cfg), "stop-entries"])
         assert code == 0 and '"entries": "stopped"' in capsys.readouterr().out
         assert await asyncio.to_thread(main, ["status", str(cfg)]) == 0
-        assert "all    HALTED" in capsys.readouterr().out
+        assert "all    REDUCING" in capsys.readouterr().out
         monkeypatch.setenv("IBBOT_CONTROL_TOKEN", "wrong")
         assert await asyncio.to_thread(main, ["control", str(cfg), "resume-entries"]) == 2
         assert "refused (403): wrong token" in capsys.readouterr().err

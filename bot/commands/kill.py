@@ -1,0 +1,27 @@
+"""``ibbot kill CONFIG [--strategy ID] [--reason TEXT] [--dry-run]``: the operator's kill switch.
+
+Writes a kill request into the config's journal (bot/risk_control.py): a running daemon acts
+within a second (cancel the scope's working orders, flatten, HALTED), a stopped one at its next
+start; the scope stays HALTED across restarts until ``ibbot resume``. Exit 2 on a bad config or
+an unknown strategy.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from bot.risk_control import KILL, request_from_cli
+
+HELP = "kill switch: cancel, flatten and halt the account or one strategy (until resume)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", metavar="CONFIG", help="the YAML config of the daemon")
+    p.add_argument("--strategy", metavar="ID", help="kill one strategy (default: the account)")
+    p.add_argument("--reason", default="operator kill", help="journalled with the kill")
+    p.add_argument("--dry-run", action="store_true",
+                   help="the dry run's journal (also when the config sets dry_run)")  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    return request_from_cli(KILL, args)
