@@ -19,9 +19,13 @@ A stream with ``source="keep_up_to_date"`` takes IB's own bars instead of buildi
    during the warm-up are caught up when the stream goes live (the seam); the last bar is never
    handed on while it is the last, so a session's final bar arrives when the next one starts.
 
-After a reconnect ib_insync has dropped every subscription; ``start()`` again does the same
-steps, and the builder's ``last_end`` makes sure no bar is handed on twice: bars that closed
-while disconnected arrive as warm-up, never traded on.
+After an outage (a reconnect, 1101/1102, a data farm back, a stale stream) ``restart`` or
+``start()`` again does the same steps as a backfill: the history request asks only for the
+missing range, from the builder's ``last_end`` (history before it is in memory) to the server's
+time, with an explicit endDateTime, so it never repeats an earlier request. Its bars reach the
+strategies once, in order: the one that closed within a bar interval live, older ones as
+warm-up (``StreamBook.take_history``). Every historical request waits its turn in the
+``HistoryGovernor`` (bot/history_pacing.py), which keeps IB's pacing rules and retries a 162.
 
 Ticks (``reqMktData``) are subscribed after the warm-up, for the symbols some strategy asked for.
 The consumer callbacks run synchronously inside ib_insync's socket read, so per-symbol order is
@@ -51,8 +55,9 @@ from bot.bar_streams import (
     duration_seconds,
     live_what_to_show,
 )
-from bot.bars import RT_BAR_S, clean_volume, price_problem
+from bot.bars import DAY_S, RT_BAR_S, clean_volume, price_problem
 from bot.events import Bar, Tick
+from bot.history_pacing import HistoryGovernor, HistoryKey, is_pacing_violation
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +71,7 @@ _5S = timedelta(seconds=RT_BAR_S)
 class IbStream(BarStream):
     """A stream's ib_insync subscription besides the shared state."""
 
-    __slots__ = ("buffer", "hist", "last_rt", "rt")
+    __slots__ = ("buffer", "hist", "last_data", "last_rt", "rt", "subscribed_at")
 
     def __init__(
         self, key: StreamKey, contract: Contract, tz: tzinfo, warmup: str, emit: Emit
@@ -76,6 +81,10 @@ class IbStream(BarStream):
         self.hist: BarDataList | None = None  # the keepUpToDate list (source KEEP_UP_TO_DATE)
         self.buffer: list[RealTimeBar] = []
         self.last_rt: datetime | None = None  # start of the last 5-second bar accepted
+        # For the staleness watchdog (bot/watchdog.py), in market time: the newest data seen
+        # and the server's time when the subscription was (re)made.
+        self.last_data: datetime | None = None
+        self.subscribed_at: datetime | None = None
 
 
 class Feed(StreamBook):
@@ -91,10 +100,12 @@ class Feed(StreamBook):
         history_timeout: float = 60.0,
         tick_skew_s: float = 30.0,
         current_time: Callable[[], Awaitable[datetime]] | None = None,
+        governor: HistoryGovernor | None = None,
     ) -> None:
         """``current_time``: the broker's clock (default ``ib.reqCurrentTimeAsync``; the
         daemon shares one request with its other readers: bot.venues.ib.IbVenue)."""
         super().__init__(on_bar, on_tick, grace_s=grace_s)
+        self.governor = governor or HistoryGovernor()
         self.ib = ib
         self.current_time = current_time or (lambda: ib.reqCurrentTimeAsync())
         self.tick_skew = timedelta(seconds=tick_skew_s)
@@ -139,18 +150,33 @@ class Feed(StreamBook):
         self._start_ticks()
         self._started = True
 
+    async def restart(self, keys: list[StreamKey] | None = None, *, ticks: bool = False) -> None:
+        """Cancel and subscribe again (every stream, or ``keys``), backfilling what each
+        missed; ``ticks``: the tick subscriptions too (after 1101 IB has dropped them all)."""
+        if not self._started or not self.ib.isConnected():
+            return
+        streams = list(self.streams.values()) if keys is None else [
+            self.streams[k] for k in keys if k in self.streams]  # fmt: skip
+        for stream in streams:
+            self._unsubscribe(stream, True)
+        if ticks:
+            self._cancel_ticks(True)
+        await self._bring_up(streams)
+
     async def start_streams(self, keys: list[StreamKey]) -> None:
         """Subscribe, warm up and go live with streams added while running (a daily scan's
         new symbols); before ``start()`` (or while disconnected) they wait for it."""
         if not self._started or not self.ib.isConnected():
             return
-        streams = [self.streams[k] for k in keys if k in self.streams]
+        await self._bring_up([self.streams[k] for k in keys if k in self.streams])
+
+    async def _bring_up(self, streams: list[IbStream]) -> None:
         for stream in streams:
             self._subscribe(stream)
         now = await self.current_time()
         await asyncio.gather(*(self._warm_up(s, now) for s in streams))
         for stream in streams:
-            if self.streams.get(stream.key) is stream:  # not removed meanwhile
+            if self.streams.get(stream.key) is stream and stream.warming:  # not removed
                 self._go_live(stream)
         self._start_ticks()
 
@@ -167,12 +193,15 @@ class Feed(StreamBook):
         connected = self.ib.isConnected()
         for stream in self.streams.values():
             self._unsubscribe(stream, connected)
+        self._cancel_ticks(connected)
+        self._started = False
+
+    def _cancel_ticks(self, connected: bool) -> None:
         for symbol, ticker in self._tickers.items():
             ticker.updateEvent.clear()
             if connected:
                 self.ib.cancelMktData(self._tick_contracts[symbol])
         self._tickers.clear()
-        self._started = False
 
     def _unsubscribe(self, stream: IbStream, connected: bool) -> None:
         if stream.rt is not None:
@@ -200,23 +229,47 @@ class Feed(StreamBook):
         stream.rt = rt
 
     async def _warm_up(self, stream: IbStream, now: datetime) -> None:
+        """The warm-up, or after an outage the backfill of just the missing range."""
         k = stream.key
         kutd = k.source == KEEP_UP_TO_DATE
-        bars = await self.ib.reqHistoricalDataAsync(
-            stream.contract,
-            "",
-            stream.warmup,
-            k.bar_size,
-            k.what_to_show,
-            k.use_rth,
-            formatDate=2,
-            keepUpToDate=kutd,
-            timeout=self.history_timeout,
-        )
+        last_end = stream.builder.last_end
+        duration = stream.warmup if last_end is None else gap_duration(now - last_end, k.size_s)
+        # IB takes no endDateTime with keepUpToDate or ADJUSTED_LAST; elsewhere an explicit
+        # one (the server's time) makes every request differ from the previous ones.
+        end = "" if kutd or k.what_to_show.upper() == "ADJUSTED_LAST" else _ib_time(now)
+        stream.subscribed_at = now
+        bars = await self._history(stream, end, duration, kutd)
         if kutd and bars is not None:
             stream.hist = bars
             bars.updateEvent += self._kutd_handler(stream)
-        self.take_history(stream, list(bars or ()), now)
+        self.take_history(stream, list(bars or ()), now, backfill=last_end is not None)
+
+    async def _history(
+        self, stream: IbStream, end: str, duration: str, kutd: bool
+    ) -> BarDataList | None:
+        """One reqHistoricalData through the governor, sent again after a 162 pacing
+        violation (which ib_insync answers with an empty list)."""
+        k, contract = stream.key, stream.contract
+        paced: list[bool] = []
+
+        def on_error(req_id: int, code: int, text: str, c: Contract | None) -> None:
+            if c is not None and c.conId == k.con_id and is_pacing_violation(code, text):
+                paced.append(True)
+
+        def send() -> Awaitable[BarDataList]:
+            paced.clear()
+            return self.ib.reqHistoricalDataAsync(
+                contract, end, duration, k.bar_size, k.what_to_show, k.use_rth, formatDate=2,
+                keepUpToDate=kutd, timeout=self.history_timeout,
+            )  # fmt: skip
+
+        key = HistoryKey(k.con_id, contract.exchange, k.what_to_show, k.bar_size, duration, end,
+                         k.use_rth)  # fmt: skip
+        self.ib.errorEvent += on_error
+        try:
+            return await self.governor.request(key, send, lambda: bool(paced))
+        finally:
+            self.ib.errorEvent -= on_error
 
     def _go_live(self, stream: IbStream) -> None:
         buffered, stream.buffer = stream.buffer, []
@@ -230,6 +283,10 @@ class Feed(StreamBook):
 
     def _kutd_handler(self, stream: IbStream) -> Callable[[BarDataList, bool], None]:
         def on_update(bars: BarDataList, has_new_bar: bool) -> None:
+            if bars:
+                t = bar_time(bars[-1], stream.builder.tz)
+                if t is not None and (stream.last_data is None or t > stream.last_data):
+                    stream.last_data = t
             if bars and not stream.warming:
                 self._take_kutd(stream, bars)
 
@@ -279,6 +336,7 @@ class Feed(StreamBook):
             rtb = bars[-1]
             if len(bars) > _RT_KEEP:
                 del bars[:-1]
+            stream.last_data = rtb.time + _5S
             if stream.warming:
                 stream.buffer.append(rtb)
             else:
@@ -352,6 +410,19 @@ class Feed(StreamBook):
         elif not math.isnan(bid) and not math.isnan(ask):
             self.last_price[symbol] = (bid + ask) / 2
         return tick
+
+def gap_duration(gap: timedelta, size_s: int) -> str:
+    """The IB duration that covers ``gap`` and the bar in progress: seconds up to a day
+    (IB's limit for "S"), whole days beyond, and at least a day for daily bars."""
+    seconds = max(0, math.ceil(gap.total_seconds())) + size_s
+    if size_s >= DAY_S or seconds > DAY_S:
+        return f"{math.ceil(seconds / DAY_S)} D"
+    return f"{seconds} S"
+
+
+def _ib_time(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y%m%d %H:%M:%S UTC")
+
 
 def _price(x: float | None) -> float:
     if x is None:
