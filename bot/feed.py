@@ -71,7 +71,7 @@ _5S = timedelta(seconds=RT_BAR_S)
 class IbStream(BarStream):
     """A stream's ib_insync subscription besides the shared state."""
 
-    __slots__ = ("buffer", "hist", "last_data", "last_rt", "rt", "subscribed_at")
+    __slots__ = ("buffer", "covered", "hist", "last_data", "last_rt", "rt", "subscribed_at")
 
     def __init__(
         self, key: StreamKey, contract: Contract, tz: tzinfo, warmup: str, emit: Emit
@@ -81,6 +81,9 @@ class IbStream(BarStream):
         self.hist: BarDataList | None = None  # the keepUpToDate list (source KEEP_UP_TO_DATE)
         self.buffer: list[RealTimeBar] = []
         self.last_rt: datetime | None = None  # start of the last 5-second bar accepted
+        # The market data in the builder reaches this far: the history's time, then the end of
+        # each 5-second bar taken. A later bar that leaves a hole means an outage.
+        self.covered: datetime | None = None
         # For the staleness watchdog (bot/watchdog.py), in market time: the newest data seen
         # and the server's time when the subscription was (re)made.
         self.last_data: datetime | None = None
@@ -111,6 +114,9 @@ class Feed(StreamBook):
         self.tick_skew = timedelta(seconds=tick_skew_s)
         self.history_timeout = history_timeout
         self.streams: dict[StreamKey, IbStream] = {}
+        self.gap_backfills = 0  # 5-second bars skipped (a silent outage): streams backfilled
+        self._restarting = asyncio.Lock()  # one restart at a time: they share streams
+        self._tasks: set[asyncio.Task[None]] = set()
         self._tickers: dict[str, Ticker] = {}
         self._last_tick: dict[str, Tick] = {}
 
@@ -153,15 +159,16 @@ class Feed(StreamBook):
     async def restart(self, keys: list[StreamKey] | None = None, *, ticks: bool = False) -> None:
         """Cancel and subscribe again (every stream, or ``keys``), backfilling what each
         missed; ``ticks``: the tick subscriptions too (after 1101 IB has dropped them all)."""
-        if not self._started or not self.ib.isConnected():
-            return
-        streams = list(self.streams.values()) if keys is None else [
-            self.streams[k] for k in keys if k in self.streams]  # fmt: skip
-        for stream in streams:
-            self._unsubscribe(stream, True)
-        if ticks:
-            self._cancel_ticks(True)
-        await self._bring_up(streams)
+        async with self._restarting:
+            if not self._started or not self.ib.isConnected():
+                return
+            streams = list(self.streams.values()) if keys is None else [
+                self.streams[k] for k in keys if k in self.streams]  # fmt: skip
+            for stream in streams:
+                self._unsubscribe(stream, True)
+            if ticks:
+                self._cancel_ticks(True)
+            await self._bring_up(streams)
 
     async def start_streams(self, keys: list[StreamKey]) -> None:
         """Subscribe, warm up and go live with streams added while running (a daily scan's
@@ -216,6 +223,7 @@ class Feed(StreamBook):
             stream.hist = None
         stream.warming = True
         stream.buffer.clear()
+        stream.covered = None
 
     def _subscribe(self, stream: IbStream) -> None:
         k = stream.key
@@ -243,6 +251,7 @@ class Feed(StreamBook):
             stream.hist = bars
             bars.updateEvent += self._kutd_handler(stream)
         self.take_history(stream, list(bars or ()), now, backfill=last_end is not None)
+        stream.covered = now  # the bar in progress is in the history up to now
 
     async def _history(
         self, stream: IbStream, end: str, duration: str, kutd: bool
@@ -355,7 +364,14 @@ class Feed(StreamBook):
         if last is not None and t <= last:
             self.quality.drop(symbol, "duplicate" if t == last else "out-of-order", "5-second bar")
             return
+        covered = stream.covered
+        if covered is not None and t < covered:
+            return  # in the history's bar already: the expected overlap at the seam
+        if covered is not None and t - covered >= _5S and self._skips_a_bucket(stream, covered, t):
+            self._backfill_gap(stream, covered, t)
+            return
         stream.last_rt = t
+        stream.covered = t + _5S
         self.last_price[symbol] = rtb.close
         builder = stream.builder
         before = builder.last_end
@@ -364,6 +380,30 @@ class Feed(StreamBook):
             return
         builder.add(t, rtb.open_, rtb.high, rtb.low, rtb.close, clean_volume(rtb.volume))
         self.advance(t + _5S)
+
+    @staticmethod
+    def _skips_a_bucket(stream: IbStream, covered: datetime, t: datetime) -> bool:
+        """Whether 5-second bars stopped inside a bucket or a whole one went by: the bars
+        built from here on would be partial or missing (an outage IB did not announce, a
+        farm back, 1102). Between sessions the last bucket closed complete: no gap."""
+        b = stream.builder
+        return b.open_end is not None or b.bucket(t)[0] > b.bucket(covered)[0]
+
+    def _backfill_gap(self, stream: IbStream, covered: datetime, t: datetime) -> None:
+        log.info("%s %s: no 5-second bars from %s to %s; backfilling the gap",
+                 stream.key.symbol, stream.key.bar_size, f"{covered:%H:%M:%S}",
+                 f"{t:%H:%M:%S}")  # fmt: skip
+        self.gap_backfills += 1
+        stream.warming = True  # what arrives until the restart is in the backfill
+        task = asyncio.get_running_loop().create_task(self._restart_logged(stream.key))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _restart_logged(self, key: StreamKey) -> None:
+        try:
+            await self.restart([key])
+        except Exception as e:  # the socket went meanwhile: the reconnect backfills instead
+            log.warning("%s: backfilling the gap failed: %s", key.symbol, e or type(e).__name__)
 
     # ---- ticks -----------------------------------------------------------------------------
 

@@ -290,7 +290,7 @@ def test_a_crash_in_on_warmup_bar_disables_only_that_strategy(world: Any) -> Non
 async def test_bars_replayed_after_a_reconnect_reach_on_warmup_bar(world: Any) -> None:
     from test_feed import FakeIB, hist  # the feed's own fake of the ib_insync calls
 
-    engine, _, ex, _ = world
+    engine, _, _, _ = world
     ib = FakeIB(T0 + timedelta(minutes=2, seconds=30), {1: [hist(T0, 100), hist(T0 + M1, 101)]})
     feed = Feed(ib, engine.on_bar)  # type: ignore[arg-type]
     slot = engine.add_strategy(Settings("s1", ["AAPL"]), Scripted, None)  # type: ignore[arg-type]
