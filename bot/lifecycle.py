@@ -404,7 +404,7 @@ class Daemon:
     # ---- what the supervisor asks (bot.supervisor.Hooks) --------------------------------------
 
     async def resume(self) -> None:
-        """After a socket loss: connect, re-qualify, reconcile, resubscribe and backfill."""
+        """After a socket loss: connect, re-qualify, reconcile (``resubscribe`` follows)."""
         assert self.feed is not None and self.executor is not None
         await self._connect()
         try:
@@ -418,9 +418,12 @@ class Daemon:
                     f"was {self.infos[name].contract.conId}): check universe.symbols"
                 )
         await self.executor.reconcile()
-        await self.feed.start()
         if self.journal is not None:
             self.journal.record_event("reconnect", f"as client {self.client_id}", self.clock.now())
+
+    async def resubscribe(self) -> None:
+        assert self.feed is not None
+        await self.feed.start()
 
     async def restart_streams(self, ticks: bool) -> None:
         assert self.feed is not None

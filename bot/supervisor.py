@@ -98,8 +98,11 @@ class Hooks(Protocol):
     """What the supervisor asks of the daemon."""
 
     async def resume(self) -> None:
-        """Connect again, re-qualify, reconcile, resubscribe and backfill (raises
-        ``FatalConnectionError`` when retrying cannot help)."""
+        """Connect again, re-qualify and reconcile (raises ``FatalConnectionError`` when
+        retrying cannot help)."""
+
+    async def resubscribe(self) -> None:
+        """After ``resume``: subscribe every stream again and backfill the gaps."""
 
     async def restart_streams(self, ticks: bool) -> None:
         """Resubscribe every bar stream (and ticks) and backfill the gaps."""
@@ -196,11 +199,9 @@ class Supervisor:
         what = "data lost: resubscribing" if lost else "data kept: backfilling the gap"
         log.warning("IB connectivity restored (%d), %s", code, what)
         self._to(ConnState.CONNECTED, f"{code} {text}")
-        try:
-            await self.hooks.restart_streams(lost)
-        finally:  # a stream that still fails is the staleness watchdog's from here
-            if self.state is ConnState.CONNECTED:
-                self.gate.resume(CONNECTIVITY)
+        # Entries resume first: the backfill's freshest bar is live and may be acted on.
+        self.gate.resume(CONNECTIVITY)
+        await self.hooks.restart_streams(lost)
 
     def _farm(self, code: int, text: str) -> None:
         ok = code in _FARM_OK
@@ -244,7 +245,16 @@ class Supervisor:
                 continue
             self.reconnects += 1
             self._to(ConnState.CONNECTED, f"reconnected after {attempt} attempt(s)")
-            self.gate.resume(CONNECTIVITY)
+            self.gate.resume(CONNECTIVITY)  # before the backfill: its freshest bar is live
+            try:
+                await self.hooks.resubscribe()
+            except Exception as e:
+                log.warning("resubscribing after the reconnect failed: %s", e or type(e).__name__)
+                if self.state is ConnState.CONNECTED:  # not a socket loss: start over
+                    self._to(ConnState.RECONNECTING, "resubscribing failed")
+                    self.gate.pause(CONNECTIVITY, "resubscribing failed")
+                    self.hooks.drop_connection()
+                continue  # RECONNECTING (a socket loss meanwhile set it too), or STOPPED
             return
 
     def _peek(self, attempt: int) -> float:

@@ -40,6 +40,9 @@ class Hooks:
         if self.fail:
             raise self.fail.pop(0)
 
+    async def resubscribe(self) -> None:
+        self.calls.append("resubscribe")
+
     async def restart_streams(self, ticks: bool) -> None:
         self.calls.append(f"restart ticks={ticks}")
 
@@ -103,13 +106,13 @@ async def test_a_socket_loss_reconnects_with_backoff_until_it_works() -> None:
     sup.on_disconnect()
     assert sup.state is ConnState.RECONNECTING and gate.paused("connectivity")
     await settle()
-    assert hooks.calls == ["drop", "resume", "drop", "resume", "drop", "resume"]
+    assert hooks.calls == ["drop", "resume", "drop", "resume", "drop", "resume", "resubscribe"]
     assert sup.state is ConnState.CONNECTED and gate.pauses == [] and sup.reconnects == 1
 
 
 async def test_a_fatal_error_stops_instead_of_retrying() -> None:
     hooks = Hooks(fail=[FatalConnectionError("AAPL now qualifies to another contract")])
-    sup, gate = make(hooks)
+    sup, _ = make(hooks)
     sup.on_disconnect()
     await settle()
     assert sup.state is ConnState.STOPPED
