@@ -33,13 +33,16 @@ class EntryGate:
     def __init__(self) -> None:
         self._pauses: dict[tuple[str, str, str], Pause] = {}
 
-    def pause(self, reason: str, detail: str, *, strategy_id: str = ALL, symbol: str = ALL) -> bool:
-        """Pause entries in that scope; False if that pause was already in force."""
+    def pause(self, reason: str, detail: str, *, strategy_id: str = ALL, symbol: str = ALL,
+              expected: bool = False) -> bool:  # fmt: skip
+        """Pause entries in that scope; False if that pause was already in force.
+        ``expected`` (the maintenance window): logged at INFO, not as an alarm."""
         key = (reason, strategy_id, symbol)
         if key in self._pauses:
             return False
         self._pauses[key] = Pause(reason, detail, strategy_id, symbol)
-        log.warning("entries paused%s: %s (%s)", _scope(strategy_id, symbol), reason, detail)
+        log.log(logging.INFO if expected else logging.WARNING, "entries paused%s: %s (%s)",
+                _scope(strategy_id, symbol), reason, detail)  # fmt: skip
         return True
 
     def resume(self, reason: str, *, strategy_id: str = ALL, symbol: str = ALL) -> bool:

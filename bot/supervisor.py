@@ -185,9 +185,9 @@ class Supervisor:
     def on_disconnect(self) -> None:
         if self.state in (ConnState.STOPPED, ConnState.CONNECTING, ConnState.RECONNECTING):
             return
-        self.gate.pause(CONNECTIVITY, "the socket to IB is gone")
-        self.hooks.drop_connection()
         expected = self._in_window or self._window_now()
+        self.gate.pause(CONNECTIVITY, "the socket to IB is gone", expected=expected)
+        self.hooks.drop_connection()
         why = "disconnected during the maintenance window (expected)" if expected else (
             "socket lost")  # fmt: skip
         self._to(ConnState.RECONNECTING, why)
@@ -272,7 +272,7 @@ class Supervisor:
         inside = self.maintenance.contains(now)
         if inside and not self._in_window:
             self._in_window = True
-            self.gate.pause(MAINTENANCE, "IB's daily maintenance window")
+            self.gate.pause(MAINTENANCE, "IB's daily maintenance window", expected=True)
             self._journal("maintenance", "window started: entries paused, disconnect expected")
         elif not inside and self._in_window:
             self._in_window = False
