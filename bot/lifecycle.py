@@ -432,6 +432,9 @@ class Daemon:
     def stop(self, reason: str) -> None:
         self.request_stop(reason)
 
+    def is_connected(self) -> bool:
+        return self.ib.isConnected()
+
     def drop_connection(self) -> None:
         if self.ib.isConnected():
             assert self.supervisor is not None

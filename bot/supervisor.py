@@ -109,6 +109,8 @@ class Hooks(Protocol):
 
     def stop(self, reason: str) -> None: ...
 
+    def is_connected(self) -> bool: ...
+
     def drop_connection(self) -> None:
         """Forget the connection's subscriptions and close a half-made one (without it
         counting as a new socket loss)."""
@@ -243,6 +245,9 @@ class Supervisor:
                         attempt, e or type(e).__name__, self._peek(attempt))  # fmt: skip
                 self.hooks.drop_connection()
                 continue
+            if not self.hooks.is_connected():  # lost again while resuming
+                self.hooks.drop_connection()
+                continue
             self.reconnects += 1
             self._to(ConnState.CONNECTED, f"reconnected after {attempt} attempt(s)")
             self.gate.resume(CONNECTIVITY)  # before the backfill: its freshest bar is live
@@ -254,8 +259,10 @@ class Supervisor:
                     self._to(ConnState.RECONNECTING, "resubscribing failed")
                     self.gate.pause(CONNECTIVITY, "resubscribing failed")
                     self.hooks.drop_connection()
-                continue  # RECONNECTING (a socket loss meanwhile set it too), or STOPPED
-            return
+            if self.state is not ConnState.RECONNECTING:
+                return
+            # The socket went again meanwhile (on_disconnect left this loop to go on).
+            attempt = 0
 
     def _peek(self, attempt: int) -> float:
         return min(self.backoff.cap, self.backoff.initial * 2 ** min(attempt, 30))

@@ -34,6 +34,8 @@ class Hooks:
         self.fail = fail or []
         self.calls: list[str] = []
         self.stopped = ""
+        self.connected = True
+        self.on_resubscribe: list[Any] = []  # run (once each) while resubscribing
 
     async def resume(self) -> None:
         self.calls.append("resume")
@@ -42,6 +44,11 @@ class Hooks:
 
     async def resubscribe(self) -> None:
         self.calls.append("resubscribe")
+        if self.on_resubscribe:
+            self.on_resubscribe.pop(0)()
+
+    def is_connected(self) -> bool:
+        return self.connected
 
     async def restart_streams(self, ticks: bool) -> None:
         self.calls.append(f"restart ticks={ticks}")
@@ -108,6 +115,16 @@ async def test_a_socket_loss_reconnects_with_backoff_until_it_works() -> None:
     await settle()
     assert hooks.calls == ["drop", "resume", "drop", "resume", "drop", "resume", "resubscribe"]
     assert sup.state is ConnState.CONNECTED and gate.pauses == [] and sup.reconnects == 1
+
+
+async def test_a_socket_loss_while_resubscribing_reconnects_again() -> None:
+    hooks = Hooks()
+    sup, gate = make(hooks)
+    hooks.on_resubscribe.append(sup.on_disconnect)  # a gateway restart mid-backfill
+    sup.on_disconnect()
+    await settle()
+    assert hooks.calls == ["drop", "resume", "resubscribe", "drop", "resume", "resubscribe"]
+    assert sup.state is ConnState.CONNECTED and gate.pauses == [] and sup.reconnects == 2
 
 
 async def test_a_fatal_error_stops_instead_of_retrying() -> None:
