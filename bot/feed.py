@@ -66,6 +66,7 @@ __all__ = ["KEEP_UP_TO_DATE", "REALTIME", "Feed", "StreamKey", "duration_seconds
 _RT_KEEP = 256  # real-time bars ib_insync may keep in its list (it would grow without end)
 _KUTD_KEEP = 64  # likewise for keepUpToDate bars (all of the warm-up stays until the first trim)
 _5S = timedelta(seconds=RT_BAR_S)
+_BETWEEN_SESSIONS = timedelta(minutes=30)  # a shorter hole in 5-second bars is an outage
 
 
 class IbStream(BarStream):
@@ -383,11 +384,13 @@ class Feed(StreamBook):
 
     @staticmethod
     def _skips_a_bucket(stream: IbStream, covered: datetime, t: datetime) -> bool:
-        """Whether 5-second bars stopped inside a bucket or a whole one went by: the bars
-        built from here on would be partial or missing (an outage IB did not announce, a
-        farm back, 1102). Between sessions the last bucket closed complete: no gap."""
+        """Whether a hole in the 5-second bars (``covered`` .. ``t``) would make the bars built
+        from here on partial or missing (an outage IB did not announce, a farm back, 1102).
+        A long hole with an empty bucket on either side is taken as the time between two
+        sessions (the staleness watchdog catches a long outage inside one)."""
         b = stream.builder
-        return b.open_end is not None or b.bucket(t)[0] > b.bucket(covered)[0]
+        clean = b.open_end is None and b.bucket(t)[0] == t
+        return not clean or t - covered < _BETWEEN_SESSIONS
 
     def _backfill_gap(self, stream: IbStream, covered: datetime, t: datetime) -> None:
         log.info("%s %s: no 5-second bars from %s to %s; backfilling the gap",
