@@ -72,7 +72,8 @@ _BETWEEN_SESSIONS = timedelta(minutes=30)  # a shorter hole in 5-second bars is 
 class IbStream(BarStream):
     """A stream's ib_insync subscription besides the shared state."""
 
-    __slots__ = ("buffer", "covered", "hist", "last_data", "last_rt", "rt", "subscribed_at")
+    __slots__ = ("buffer", "covered", "generation", "hist", "last_data", "last_rt", "rt",
+                 "subscribed_at")
 
     def __init__(
         self, key: StreamKey, contract: Contract, tz: tzinfo, warmup: str, emit: Emit
@@ -85,6 +86,7 @@ class IbStream(BarStream):
         # The market data in the builder reaches this far: the history's time, then the end of
         # each 5-second bar taken. A later bar that leaves a hole means an outage.
         self.covered: datetime | None = None
+        self.generation = 0  # subscriptions made: a gap's backfill skips a stream made anew
         # For the staleness watchdog (bot/watchdog.py), in market time: the newest data seen
         # and the server's time when the subscription was (re)made.
         self.last_data: datetime | None = None
@@ -157,14 +159,19 @@ class Feed(StreamBook):
         self._start_ticks()
         self._started = True
 
-    async def restart(self, keys: list[StreamKey] | None = None, *, ticks: bool = False) -> None:
+    async def restart(self, keys: list[StreamKey] | None = None, *, ticks: bool = False,
+                      unless_renewed: int | None = None) -> None:  # fmt: skip
         """Cancel and subscribe again (every stream, or ``keys``), backfilling what each
-        missed; ``ticks``: the tick subscriptions too (after 1101 IB has dropped them all)."""
+        missed; ``ticks``: the tick subscriptions too (after 1101 IB has dropped them all);
+        ``unless_renewed``: skip a stream subscribed again since that generation (another
+        restart has backfilled it meanwhile)."""
         async with self._restarting:
             if not self._started or not self.ib.isConnected():
                 return
             streams = list(self.streams.values()) if keys is None else [
                 self.streams[k] for k in keys if k in self.streams]  # fmt: skip
+            if unless_renewed is not None:
+                streams = [s for s in streams if s.generation == unless_renewed]
             for stream in streams:
                 self._unsubscribe(stream, True)
             if ticks:
@@ -228,6 +235,7 @@ class Feed(StreamBook):
 
     def _subscribe(self, stream: IbStream) -> None:
         k = stream.key
+        stream.generation += 1
         stream.warming = True
         stream.buffer.clear()
         if k.source == KEEP_UP_TO_DATE:
@@ -398,13 +406,14 @@ class Feed(StreamBook):
                  f"{t:%H:%M:%S}")  # fmt: skip
         self.gap_backfills += 1
         stream.warming = True  # what arrives until the restart is in the backfill
-        task = asyncio.get_running_loop().create_task(self._restart_logged(stream.key))
+        task = asyncio.get_running_loop().create_task(
+            self._restart_logged(stream.key, stream.generation))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _restart_logged(self, key: StreamKey) -> None:
+    async def _restart_logged(self, key: StreamKey, generation: int) -> None:
         try:
-            await self.restart([key])
+            await self.restart([key], unless_renewed=generation)
         except Exception as e:  # the socket went meanwhile: the reconnect backfills instead
             log.warning("%s: backfilling the gap failed: %s", key.symbol, e or type(e).__name__)
 
