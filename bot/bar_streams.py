@@ -167,16 +167,22 @@ class StreamBook:
 
     # ---- warm-up ---------------------------------------------------------------------------
 
-    def take_history(self, stream: BarStream, bars: list[BarData], now: datetime) -> None:
+    def take_history(
+        self, stream: BarStream, bars: list[BarData], now: datetime, *, backfill: bool = False
+    ) -> None:
         """Complete bars -> warm-up; the in-progress last one seeds the live builder (a
-        keepUpToDate stream: stays with IB, which completes it)."""
+        keepUpToDate stream: stays with IB, which completes it).
+
+        ``backfill``: the bars of an outage, after the ones already handed on. Each reaches the
+        strategies once, in order; one that closed within a bar interval of ``now`` is still
+        fresh enough to act on and goes out live, the older ones as warm-up."""
         if self.streams.get(stream.key) is not stream:
             return  # removed while its history was on the way
         builder = stream.builder
         builder.discard_open()
         symbol = stream.key.symbol
         last_start: datetime | None = None
-        n = 0
+        n = live = 0
         for bd in bars:
             bar = self.history_bar(stream, bd)
             if bar is None:
@@ -193,12 +199,24 @@ class StreamBook:
                       int((end - start).total_seconds()))  # fmt: skip
             if end <= now:
                 builder.last_end = end
+                if backfill and now - end < timedelta(seconds=stream.key.size_s):
+                    builder.emit(bar)  # closed just now: live, as if the outage never was
+                    live += 1
+                    continue
                 self.warmup_bars += 1
                 n += 1
                 self.on_bar(stream.key, bar, False)
             elif stream.key.source == REALTIME:
                 builder.seed(bar)  # still in progress: live bars complete it
-        log.info("%s %s: %d warm-up bars", symbol, stream.key.bar_size, n)
+        what = stream.key.bar_size
+        if backfill:
+            log.info("%s %s: backfilled %d bars (%d as warm-up, %d live)", symbol, what,
+                     n + live, n, live)  # fmt: skip
+        elif n:
+            log.info("%s %s: %d warm-up bars", symbol, what, n)
+        else:
+            log.warning("%s %s: IB returned no warm-up bars; its indicators start cold",
+                        symbol, what)  # fmt: skip
 
     def history_bar(self, stream: BarStream, bd: BarData, what: str = "warm-up bar") -> Bar | None:
         symbol = stream.key.symbol

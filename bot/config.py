@@ -87,15 +87,93 @@ class _Model(BaseModel):
 # --- IB connection and the embedded simulated gateway ----------------------------------------
 
 
+def _hh_mm(v: Any) -> Any:
+    if isinstance(v, int) and not isinstance(v, bool):  # YAML 1.1 reads 9:35 as 575
+        raise ValueError('write the time in quotes, e.g. "09:35"')
+    if isinstance(v, str) and not _HHMM.fullmatch(v.strip()):
+        raise ValueError(f"bad time {v!r}; write exchange-local 'HH:MM', e.g. '09:35'")
+    return v.strip() if isinstance(v, str) else v
+
+
+def _known_zone(v: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {v!r}, e.g. America/New_York") from None
+    return v
+
+
+def _time_of(hh_mm: str) -> time:
+    hh, mm = hh_mm.split(":")
+    return time(int(hh), int(mm))
+
+
+class ReconnectConfig(_Model):
+    """Backoff between reconnect attempts: ``initial`` seconds, doubling up to ``max``, each
+    moved by up to ``jitter`` of itself (``seed``: a fixed jitter sequence, for tests)."""
+
+    initial: float = Field(default=0.5, gt=0)
+    max: float = Field(default=30.0, gt=0)
+    jitter: float = Field(default=0.2, ge=0, le=1)
+    seed: int | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReconnectConfig:
+        if self.max < self.initial:
+            raise ValueError(f"max {self.max:g} is below initial {self.initial:g}")
+        return self
+
+
+class MaintenanceConfig(_Model):
+    """IB Gateway's daily restart: entries pause and the disconnect is expected."""
+
+    start: str
+    end: str
+    timezone: str = "America/New_York"
+
+    _hh_mm = field_validator("start", "end", mode="before")(classmethod(lambda cls, v: _hh_mm(v)))
+    _known_zone = field_validator("timezone")(classmethod(lambda cls, v: _known_zone(v)))
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> MaintenanceConfig:
+        if self.start == self.end:
+            raise ValueError(f"start and end are both {self.start}: the window would be empty")
+        return self
+
+    @property
+    def start_time(self) -> time:
+        return _time_of(self.start)
+
+    @property
+    def end_time(self) -> time:
+        return _time_of(self.end)
+
+
+class WatchdogConfig(_Model):
+    """Staleness watchdog: a bar stream silent for ``stale_bars`` bar intervals in liquid
+    hours is resubscribed; ``pause_after`` resubscriptions in a row pause its entries."""
+
+    stale_bars: float = Field(default=2.0, ge=1)
+    pause_after: int = Field(default=3, ge=1)
+    poll: float = Field(default=5.0, gt=0)  # wall seconds between checks
+
+
 class IBConfig(_Model):
     host: str = "127.0.0.1"
     port: int = Field(default=4002, ge=1, le=65535)
     client_id: int = Field(default=1, ge=0)
+    # Error 326 (client id in use): try client_id+1 ... up to this many ids in all.
+    client_id_tries: int = Field(default=1, ge=1, le=32)
     account: str | None = None  # None: the first managed account
     connect_timeout: float = Field(default=10, gt=0)
     readonly: bool = False
     # The client library (bot/ib_library.py); unset: $IBBOT_IB_LIBRARY, else ib_insync.
     library: Library | None = None
+    reconnect: ReconnectConfig = ReconnectConfig()
+    maintenance: MaintenanceConfig | None = None
+    watchdog: WatchdogConfig = WatchdogConfig()
 
     @field_validator("account", mode="before")
     @classmethod
@@ -377,25 +455,8 @@ class ScannerConfig(_Model):
     below_price: float | None = Field(default=None, gt=0)
     above_volume: int | None = Field(default=None, ge=0)
 
-    @field_validator("at", mode="before")
-    @classmethod
-    def _hh_mm(cls, v: Any) -> Any:
-        if isinstance(v, int) and not isinstance(v, bool):  # YAML 1.1 reads 9:35 as 575
-            raise ValueError('write the time in quotes, e.g. "09:35"')
-        if isinstance(v, str) and not _HHMM.fullmatch(v.strip()):
-            raise ValueError(f"bad time {v!r}; write exchange-local 'HH:MM', e.g. '09:35'")
-        return v.strip() if isinstance(v, str) else v
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, v: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r}, e.g. America/New_York") from None
-        return v
+    _hh_mm = field_validator("at", mode="before")(classmethod(lambda cls, v: _hh_mm(v)))
+    _known_zone = field_validator("timezone")(classmethod(lambda cls, v: _known_zone(v)))
 
     @model_validator(mode="after")
     def _price_band(self) -> ScannerConfig:
@@ -406,8 +467,7 @@ class ScannerConfig(_Model):
 
     @property
     def at_time(self) -> time:
-        hh, mm = self.at.split(":")
-        return time(int(hh), int(mm))
+        return _time_of(self.at)
 
 
 TICK_BY_TICK_TYPES = ("AllLast", "Last", "BidAsk", "MidPoint")
@@ -538,6 +598,8 @@ class RiskConfig(RiskLimits):
     """``risk:``: the account's limits, plus the operator's kill file."""
 
     max_orders_per_minute: int | None = Field(default=60, gt=0)
+    # This many broker rejections of one strategy's orders in a row pause its entries.
+    reject_storm: int = Field(default=5, ge=1)
     kill_file: Path | None = None  # while it exists: kill the account (flatten, HALTED)
 
     @field_validator("kill_file")

@@ -27,6 +27,7 @@ from pydantic import BaseModel
 
 from bot.bar_streams import StreamKey
 from bot.context import EngineContext, SizingLike, SymbolInfo
+from bot.entry_gate import EntryGate
 from bot.events import (
     Bar,
     CancelOrder,
@@ -49,6 +50,7 @@ from bot.strategy import Strategy
 
 log = logging.getLogger(__name__)
 
+_ACCEPTED = frozenset({"PreSubmitted", "Submitted", "Filled"})
 INDICATOR_HISTORY = 5  # values kept per indicator: strategies may look up to 4 bars back
 
 
@@ -166,6 +168,7 @@ class Slot:
     fills: int = 0
     rejections: int = 0
     in_rejection: bool = False
+    broker_rejections_in_a_row: int = 0  # reset by a fill or an accepted order
 
 
 @dataclass
@@ -194,7 +197,11 @@ class Engine:
         pnl: Portfolio,
         net_liquidation: Callable[[], float | None] = lambda: None,
         journal_event: Callable[..., None] | None = None,
+        journal_rejection: Callable[[Rejection], None] | None = None,
+        reject_storm: int = 5,
     ) -> None:
+        """``reject_storm``: this many broker rejections of one strategy's orders in a row
+        pause its entries (``gate``) until the operator restarts it."""
         self.risk = risk
         self.executor = executor
         self.infos = infos
@@ -203,6 +210,9 @@ class Engine:
         self.pnl = pnl
         self.net_liquidation = net_liquidation
         self.journal_event = journal_event
+        self.journal_rejection = journal_rejection
+        self.reject_storm = reject_storm
+        self.gate = EntryGate()  # paused entries (connectivity, stale data, reject storms)
         self.slots: dict[str, Slot] = {}
         self.counters = Counters()
         self._routes: dict[StreamKey, list[Slot]] = {}
@@ -394,6 +404,7 @@ class Engine:
         if slot is None:  # adopted from an earlier run with another config
             return
         slot.fills += 1
+        slot.broker_rejections_in_a_row = 0
         if slot.enabled:
             self._call(slot, slot.strategy.on_fill, fill, "fill")
 
@@ -412,6 +423,30 @@ class Engine:
                     slot.in_rejection = False
         if self.observer is not None:
             self.observer.rejection(rejection)
+
+    def on_broker_rejection(self, rejection: Rejection) -> None:
+        """The executor's ``rejection_event`` (its refusals, the broker's rejections): a run of
+        ``reject_storm`` in a row pauses the strategy's entries; then as any rejection."""
+        slot = self.slots.get(rejection.strategy_id)
+        if slot is not None:
+            slot.broker_rejections_in_a_row += 1
+            if slot.broker_rejections_in_a_row >= self.reject_storm:
+                detail = (f"{slot.broker_rejections_in_a_row} broker rejections in a row, the "
+                          f"last: {rejection.reason}")  # fmt: skip
+                if self.gate.pause("reject storm", detail, strategy_id=slot.id):
+                    self._journal("reject_storm", f"{slot.id}: entries paused: {detail}", slot.id)
+        self.on_rejection(rejection)
+
+    def on_order(self, strategy_id: str, order: WorkingOrder) -> None:
+        """The executor's ``order_event``: an order the broker accepted ends a reject run."""
+        if order.status in _ACCEPTED:
+            slot = self.slots.get(strategy_id)
+            if slot is not None:
+                slot.broker_rejections_in_a_row = 0
+
+    def _journal(self, kind: str, message: str, strategy_id: str | None = None) -> None:
+        if self.journal_event is not None:
+            self.journal_event(kind, message, self.clock.now(), strategy_id=strategy_id)
 
     # ---- strategy calls ---------------------------------------------------------------------
 
@@ -470,10 +505,14 @@ class Engine:
             slot.rejections += 1
             return
         ref = self.ref_price(symbol)
+        position = self.executor.position(sid, symbol)
+        if (why := self.gate.refusal(sid, intent, position)) is not None:
+            self._refuse(slot, intent, why, now)
+            return
         decision = self.risk.check(
             sid,
             intent,
-            position=self.executor.position(sid, symbol),
+            position=position,
             ref_price=ref,
             now=now,
             working=self.executor.working_orders(sid, symbol),
@@ -493,6 +532,13 @@ class Engine:
             self.counters.orders_today += 1
         if log.isEnabledFor(logging.INFO):
             log.info("ORDER %s %s", sid, describe(intent))
+
+    def _refuse(self, slot: Slot, intent: OrderIntent, why: str, now: datetime) -> None:
+        self.counters.rejections += 1
+        slot.rejections += 1
+        log.warning("refused %s for %s: %s", type(intent).__name__, slot.id, why)
+        if self.journal_rejection is not None:
+            self.journal_rejection(Rejection(slot.id, intent, why, now))
 
     def kill(self, intent: KillSwitch, strategy_id: str | None) -> None:
         """Halt (one strategy or all), cancel working orders and flatten: risk then executor."""

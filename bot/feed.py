@@ -19,9 +19,13 @@ A stream with ``source="keep_up_to_date"`` takes IB's own bars instead of buildi
    during the warm-up are caught up when the stream goes live (the seam); the last bar is never
    handed on while it is the last, so a session's final bar arrives when the next one starts.
 
-After a reconnect ib_insync has dropped every subscription; ``start()`` again does the same
-steps, and the builder's ``last_end`` makes sure no bar is handed on twice: bars that closed
-while disconnected arrive as warm-up, never traded on.
+After an outage (a reconnect, 1101/1102, a data farm back, a stale stream) ``restart`` or
+``start()`` again does the same steps as a backfill: the history request asks only for the
+missing range, from the builder's ``last_end`` (history before it is in memory) to the server's
+time, with an explicit endDateTime, so it never repeats an earlier request. Its bars reach the
+strategies once, in order: the one that closed within a bar interval live, older ones as
+warm-up (``StreamBook.take_history``). Every historical request waits its turn in the
+``HistoryGovernor`` (bot/history_pacing.py), which keeps IB's pacing rules and retries a 162.
 
 Ticks are subscribed after the warm-up, for the symbols some strategy asked for: market data
 (``reqMktData``, a snapshot of quote and last trade per update) or, where the engine asked for it
@@ -55,8 +59,9 @@ from bot.bar_streams import (
     duration_seconds,
     live_what_to_show,
 )
-from bot.bars import RT_BAR_S, clean_volume, price_problem
+from bot.bars import DAY_S, RT_BAR_S, clean_volume, price_problem
 from bot.events import Bar, Tick
+from bot.history_pacing import HistoryGovernor, HistoryKey, is_pacing_violation
 from bot.ib_client import (
     IB,
     BarData,
@@ -78,12 +83,14 @@ __all__ = ["KEEP_UP_TO_DATE", "REALTIME", "Feed", "StreamKey", "duration_seconds
 _RT_KEEP = 256  # real-time bars ib_insync may keep in its list (it would grow without end)
 _KUTD_KEEP = 64  # likewise for keepUpToDate bars (all of the warm-up stays until the first trim)
 _5S = timedelta(seconds=RT_BAR_S)
+_BETWEEN_SESSIONS = timedelta(minutes=30)  # a shorter hole in 5-second bars is an outage
 
 
 class IbStream(BarStream):
     """A stream's ib_insync subscription besides the shared state."""
 
-    __slots__ = ("buffer", "hist", "last_rt", "rt")
+    __slots__ = ("buffer", "covered", "generation", "hist", "last_data", "last_rt", "rt",
+                 "subscribed_at")
 
     def __init__(
         self, key: StreamKey, contract: Contract, tz: tzinfo, warmup: str, emit: Emit
@@ -93,6 +100,14 @@ class IbStream(BarStream):
         self.hist: BarDataList | None = None  # the keepUpToDate list (source KEEP_UP_TO_DATE)
         self.buffer: list[RealTimeBar] = []
         self.last_rt: datetime | None = None  # start of the last 5-second bar accepted
+        # The market data in the builder reaches this far: the history's time, then the end of
+        # each 5-second bar taken. A later bar that leaves a hole means an outage.
+        self.covered: datetime | None = None
+        self.generation = 0  # subscriptions made: a gap's backfill skips a stream made anew
+        # For the staleness watchdog (bot/watchdog.py), in market time: the newest data seen
+        # and the server's time when the subscription was (re)made.
+        self.last_data: datetime | None = None
+        self.subscribed_at: datetime | None = None
 
 
 class Feed(StreamBook):
@@ -108,15 +123,20 @@ class Feed(StreamBook):
         history_timeout: float = 60.0,
         tick_skew_s: float = 30.0,
         current_time: Callable[[], Awaitable[datetime]] | None = None,
+        governor: HistoryGovernor | None = None,
     ) -> None:
         """``current_time``: the broker's clock (default ``ib.reqCurrentTimeAsync``; the
         daemon shares one request with its other readers: bot.venues.ib.IbVenue)."""
         super().__init__(on_bar, on_tick, grace_s=grace_s)
+        self.governor = governor or HistoryGovernor()
         self.ib = ib
         self.current_time = current_time or (lambda: ib.reqCurrentTimeAsync())
         self.tick_skew = timedelta(seconds=tick_skew_s)
         self.history_timeout = history_timeout
         self.streams: dict[StreamKey, IbStream] = {}
+        self.gap_backfills = 0  # 5-second bars skipped (a silent outage): streams backfilled
+        self._restarting = asyncio.Lock()  # one restart at a time: they share streams
+        self._tasks: set[asyncio.Task[None]] = set()
         self._tickers: dict[str, Ticker] = {}
         self._last_tick: dict[str, Tick] = {}
 
@@ -136,7 +156,7 @@ class Feed(StreamBook):
     def remove_ticks(self, symbol: str) -> None:
         ticker = self._tickers.pop(symbol, None)
         if ticker is not None:
-            self._cancel_ticks(symbol, ticker, self.ib.isConnected())
+            self._cancel_ticker(symbol, ticker, self.ib.isConnected())
         self._tick_contracts.pop(symbol, None)
         self.tick_by_tick.pop(symbol, None)
 
@@ -155,18 +175,39 @@ class Feed(StreamBook):
         self._start_ticks()
         self._started = True
 
+    async def restart(self, keys: list[StreamKey] | None = None, *, ticks: bool = False,
+                      unless_renewed: int | None = None) -> None:  # fmt: skip
+        """Cancel and subscribe again (every stream, or ``keys``), backfilling what each
+        missed; ``ticks``: the tick subscriptions too (after 1101 IB has dropped them all);
+        ``unless_renewed``: skip a stream subscribed again since that generation (another
+        restart has backfilled it meanwhile)."""
+        async with self._restarting:
+            if not self._started or not self.ib.isConnected():
+                return
+            streams = list(self.streams.values()) if keys is None else [
+                self.streams[k] for k in keys if k in self.streams]  # fmt: skip
+            if unless_renewed is not None:
+                streams = [s for s in streams if s.generation == unless_renewed]
+            for stream in streams:
+                self._unsubscribe(stream, True)
+            if ticks:
+                self._cancel_ticks(True)
+            await self._bring_up(streams)
+
     async def start_streams(self, keys: list[StreamKey]) -> None:
         """Subscribe, warm up and go live with streams added while running (a daily scan's
         new symbols); before ``start()`` (or while disconnected) they wait for it."""
         if not self._started or not self.ib.isConnected():
             return
-        streams = [self.streams[k] for k in keys if k in self.streams]
+        await self._bring_up([self.streams[k] for k in keys if k in self.streams])
+
+    async def _bring_up(self, streams: list[IbStream]) -> None:
         for stream in streams:
             self._subscribe(stream)
         now = await self.current_time()
         await asyncio.gather(*(self._warm_up(s, now) for s in streams))
         for stream in streams:
-            if self.streams.get(stream.key) is stream:  # not removed meanwhile
+            if self.streams.get(stream.key) is stream and stream.warming:  # not removed
                 self._go_live(stream)
         self._start_ticks()
 
@@ -184,7 +225,7 @@ class Feed(StreamBook):
                 ticker.updateEvent += self._tbt_handler(symbol)
             self._tickers[symbol] = ticker
 
-    def _cancel_ticks(self, symbol: str, ticker: Ticker, connected: bool) -> None:
+    def _cancel_ticker(self, symbol: str, ticker: Ticker, connected: bool) -> None:
         ticker.updateEvent.clear()
         contract = self._tick_contracts.get(symbol)
         if not connected or contract is None:
@@ -200,10 +241,13 @@ class Feed(StreamBook):
         connected = self.ib.isConnected()
         for stream in self.streams.values():
             self._unsubscribe(stream, connected)
-        for symbol, ticker in self._tickers.items():
-            self._cancel_ticks(symbol, ticker, connected)
-        self._tickers.clear()
+        self._cancel_ticks(connected)
         self._started = False
+
+    def _cancel_ticks(self, connected: bool) -> None:
+        for symbol, ticker in self._tickers.items():
+            self._cancel_ticker(symbol, ticker, connected)
+        self._tickers.clear()
 
     def _unsubscribe(self, stream: IbStream, connected: bool) -> None:
         if stream.rt is not None:
@@ -218,9 +262,11 @@ class Feed(StreamBook):
             stream.hist = None
         stream.warming = True
         stream.buffer.clear()
+        stream.covered = None
 
     def _subscribe(self, stream: IbStream) -> None:
         k = stream.key
+        stream.generation += 1
         stream.warming = True
         stream.buffer.clear()
         if k.source == KEEP_UP_TO_DATE:
@@ -231,26 +277,51 @@ class Feed(StreamBook):
         stream.rt = rt
 
     async def _warm_up(self, stream: IbStream, now: datetime) -> None:
+        """The warm-up, or after an outage the backfill of just the missing range."""
         k = stream.key
         kutd = k.source == KEEP_UP_TO_DATE
-        if stream.warmup == NO_WARMUP:  # config: realtime only (no history to ask for)
+        last_end = stream.builder.last_end
+        if stream.warmup == NO_WARMUP and last_end is None:  # realtime only: no history
             self.take_history(stream, [], now)
             return
-        bars = await self.ib.reqHistoricalDataAsync(
-            stream.contract,
-            "",
-            stream.warmup,
-            k.bar_size,
-            k.what_to_show,
-            k.use_rth,
-            formatDate=2,
-            keepUpToDate=kutd,
-            timeout=self.history_timeout,
-        )
+        duration = stream.warmup if last_end is None else gap_duration(now - last_end, k.size_s)
+        # IB takes no endDateTime with keepUpToDate or ADJUSTED_LAST; elsewhere an explicit
+        # one (the server's time) makes every request differ from the previous ones.
+        end = "" if kutd or k.what_to_show.upper() == "ADJUSTED_LAST" else _ib_time(now)
+        stream.subscribed_at = now
+        bars = await self._history(stream, end, duration, kutd)
         if kutd and bars is not None:
             stream.hist = bars
             bars.updateEvent += self._kutd_handler(stream)
-        self.take_history(stream, list(bars or ()), now)
+        self.take_history(stream, list(bars or ()), now, backfill=last_end is not None)
+        stream.covered = now  # the bar in progress is in the history up to now
+
+    async def _history(
+        self, stream: IbStream, end: str, duration: str, kutd: bool
+    ) -> BarDataList | None:
+        """One reqHistoricalData through the governor, sent again after a 162 pacing
+        violation (which ib_insync answers with an empty list)."""
+        k, contract = stream.key, stream.contract
+        paced: list[bool] = []
+
+        def on_error(req_id: int, code: int, text: str, c: Contract | None) -> None:
+            if c is not None and c.conId == k.con_id and is_pacing_violation(code, text):
+                paced.append(True)
+
+        def send() -> Awaitable[BarDataList]:
+            paced.clear()
+            return self.ib.reqHistoricalDataAsync(
+                contract, end, duration, k.bar_size, k.what_to_show, k.use_rth, formatDate=2,
+                keepUpToDate=kutd, timeout=self.history_timeout,
+            )  # fmt: skip
+
+        key = HistoryKey(k.con_id, contract.exchange, k.what_to_show, k.bar_size, duration, end,
+                         k.use_rth)  # fmt: skip
+        self.ib.errorEvent += on_error
+        try:
+            return await self.governor.request(key, send, lambda: bool(paced))
+        finally:
+            self.ib.errorEvent -= on_error
 
     def _go_live(self, stream: IbStream) -> None:
         buffered, stream.buffer = stream.buffer, []
@@ -264,6 +335,10 @@ class Feed(StreamBook):
 
     def _kutd_handler(self, stream: IbStream) -> Callable[[BarDataList, bool], None]:
         def on_update(bars: BarDataList, has_new_bar: bool) -> None:
+            if bars:
+                t = bar_time(bars[-1], stream.builder.tz)
+                if t is not None and (stream.last_data is None or t > stream.last_data):
+                    stream.last_data = t
             if bars and not stream.warming:
                 self._take_kutd(stream, bars)
 
@@ -313,6 +388,7 @@ class Feed(StreamBook):
             rtb = bars[-1]
             if len(bars) > _RT_KEEP:
                 del bars[:-1]
+            stream.last_data = rtb.time + _5S
             if stream.warming:
                 stream.buffer.append(rtb)
             else:
@@ -331,7 +407,14 @@ class Feed(StreamBook):
         if last is not None and t <= last:
             self.quality.drop(symbol, "duplicate" if t == last else "out-of-order", "5-second bar")
             return
+        covered = stream.covered
+        if covered is not None and t < covered:
+            return  # in the history's bar already: the expected overlap at the seam
+        if covered is not None and t - covered >= _5S and self._skips_a_bucket(stream, covered, t):
+            self._backfill_gap(stream, covered, t)
+            return
         stream.last_rt = t
+        stream.covered = t + _5S
         self.last_price[symbol] = rtb.close
         builder = stream.builder
         before = builder.last_end
@@ -340,6 +423,33 @@ class Feed(StreamBook):
             return
         builder.add(t, rtb.open_, rtb.high, rtb.low, rtb.close, clean_volume(rtb.volume))
         self.advance(t + _5S)
+
+    @staticmethod
+    def _skips_a_bucket(stream: IbStream, covered: datetime, t: datetime) -> bool:
+        """Whether a hole in the 5-second bars (``covered`` .. ``t``) would make the bars built
+        from here on partial or missing (an outage IB did not announce, a farm back, 1102).
+        A long hole with an empty bucket on either side is taken as the time between two
+        sessions (the staleness watchdog catches a long outage inside one)."""
+        b = stream.builder
+        clean = b.open_end is None and b.bucket(t)[0] == t
+        return not clean or t - covered < _BETWEEN_SESSIONS
+
+    def _backfill_gap(self, stream: IbStream, covered: datetime, t: datetime) -> None:
+        log.info("%s %s: no 5-second bars from %s to %s; backfilling the gap",
+                 stream.key.symbol, stream.key.bar_size, f"{covered:%H:%M:%S}",
+                 f"{t:%H:%M:%S}")  # fmt: skip
+        self.gap_backfills += 1
+        stream.warming = True  # what arrives until the restart is in the backfill
+        task = asyncio.get_running_loop().create_task(
+            self._restart_logged(stream.key, stream.generation))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _restart_logged(self, key: StreamKey, generation: int) -> None:
+        try:
+            await self.restart([key], unless_renewed=generation)
+        except Exception as e:  # the socket went meanwhile: the reconnect backfills instead
+            log.warning("%s: backfilling the gap failed: %s", key.symbol, e or type(e).__name__)
 
     # ---- ticks -----------------------------------------------------------------------------
 
@@ -425,6 +535,19 @@ def _tbt_tick(symbol: str, item: TbtItem) -> Tick:
         return Tick(symbol, t, _price(item.bidPrice), _price(item.askPrice), nan,
                     _price(item.bidSize), _price(item.askSize))  # fmt: skip
     return Tick(symbol, t, nan, nan, nan, midpoint=_price(item.midPoint))
+
+
+def gap_duration(gap: timedelta, size_s: int) -> str:
+    """The IB duration that covers ``gap`` and the bar in progress: seconds up to a day
+    (IB's limit for "S"), whole days beyond, and at least a day for daily bars."""
+    seconds = max(0, math.ceil(gap.total_seconds())) + size_s
+    if size_s >= DAY_S or seconds > DAY_S:
+        return f"{math.ceil(seconds / DAY_S)} D"
+    return f"{seconds} S"
+
+
+def _ib_time(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y%m%d %H:%M:%S UTC")
 
 
 def _price(x: float | None) -> float:

@@ -11,8 +11,11 @@ Strategies with a ``scanner`` get their symbols each trading day from a market s
 (``bot/daily_scan.py``): the scanned contracts are qualified here, then ``Engine.set_symbols``
 and ``Feed.start_streams`` subscribe and warm them up.
 
-On ``disconnectedEvent`` it reconnects with backoff, re-qualifies, resubscribes (bars missed
-while away arrive as warm-up, never traded on) and reconciles orders and executions.
+Faults are the connection supervisor's (``bot/supervisor.py``): socket loss, 1100/1101/1102,
+data farms, 326, the maintenance window; on a reconnect it asks this daemon to ``resume``:
+connect, re-qualify (a contract that now qualifies differently stops the run), reconcile orders
+and executions, resubscribe and backfill the gap (bots/feed.py). The staleness watchdog
+(``bot/watchdog.py``) is polled here with the server's time.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.config import BotConfig
-from bot.context import SymbolInfo
+from bot.context import SymbolInfo, zone
 from bot.daily_scan import DailyScans
 from bot.engine import Clock, Engine, TickKindConflict
 from bot.events import OrderType
@@ -42,8 +45,17 @@ from bot.pacing import PacingGovernor
 from bot.positions import PositionMismatchError
 from bot.risk_control import OperatorControl
 from bot.status import status_line, summary_text
+from bot.supervisor import (
+    Backoff,
+    FatalConnectionError,
+    MaintenanceWindow,
+    Supervisor,
+    connect_with_client_ids,
+    wall_estimate,
+)
 from bot.venues.dry_run import DryRunBroker
 from bot.venues.ib import IbBroker, IbVenue
+from bot.watchdog import StaleWatchdog, WatchdogSettings
 from bot.wiring import Options, StartupError, Trader, qualify
 
 if TYPE_CHECKING:  # loaded only with the embedded gateway
@@ -68,7 +80,6 @@ class RunOptions:
     duration: float | None = None  # wall seconds, then stop
     handle_signals: bool = True
     stop_timeout: float = 5.0
-    reconnect_delays: tuple[float, ...] = (0.5, 1, 2, 4, 8, 15, 30)
     print_summary: bool = True
     # Embedded gateway: end its replay at this simulated time (None: at the end of the data).
     gateway_end: datetime | None = None
@@ -109,8 +120,9 @@ class Daemon:
         self.ready: asyncio.Event | None = None  # set once live (tests await it)
         self._stop: asyncio.Event | None = None
         self._stopping = False
-        self._reconnect: asyncio.Task[None] | None = None
-        self._connected_once = False
+        self.supervisor: Supervisor | None = None
+        self.watchdog: StaleWatchdog | None = None
+        self.client_id = cfg.ib.client_id  # the one connected (326: a later one)
         self._refused = False  # refused at start-up: send nothing, not even cancels
         self._started_wall = time.monotonic()
         self.ops: OpsServer | None = None  # metrics, health, status, control, notifications
@@ -134,6 +146,10 @@ class Daemon:
             self.stop_reason = str(e)
             self._refused = True
             code = EXIT_BAD_INPUT
+        except FatalConnectionError as e:
+            log.error("%s", e)
+            self.stop_reason = f"error: {e}"
+            code = EXIT_RUNTIME
         except (ConnectionError, OSError, TimeoutError) as e:
             log.error(
                 "cannot reach IB at %s: %s. Is TWS or IB Gateway running, logged in, with the API "
@@ -226,13 +242,13 @@ class Daemon:
             self.ib_pnl = IbPnl(self.ib, self.infos)
             self.ib_pnl.subscribe(self.account)
             self.engine.ib_pnl = self.ib_pnl.daily
-        self.ib.disconnectedEvent += self._on_disconnect
         # Operator kills not yet resumed hold again, before any strategy may send an order.
         self.control = OperatorControl(
             self.journal, kill=trader.kill, resume=trader.resume, now=self.clock.now,
             kill_file=cfg.risk.kill_file, known=lambda sid: sid in trader.engine.slots,
         )  # fmt: skip
         self.control.start()
+        self._supervise()
         log.info(
             "live: account %s%s, %d symbols, %d strategies; warm-up %d bars",
             self.account, " (dry run: nothing is sent)" if self.dry_run else "",
@@ -273,22 +289,48 @@ class Daemon:
         return f"{self.cfg.ib.host}:{self.cfg.ib.port}"
 
     async def _connect(self) -> None:
+        """Connect with the configured client id, or (326) the next free of its tries."""
         ib_cfg = self.cfg.ib
         host, port = ib_cfg.host, ib_cfg.port
         if self.gateway is not None:
             host, port = "127.0.0.1", int(self.gateway.port)
-        await self.ib.connectAsync(
-            host,
-            port,
-            clientId=ib_cfg.client_id,
-            timeout=ib_cfg.connect_timeout,
-            readonly=ib_cfg.readonly or self.dry_run,
-            account=ib_cfg.account or "",
+
+        async def connect(client_id: int) -> None:
+            await self.ib.connectAsync(
+                host,
+                port,
+                clientId=client_id,
+                timeout=ib_cfg.connect_timeout,
+                readonly=ib_cfg.readonly or self.dry_run,
+                account=ib_cfg.account or "",
+            )
+
+        self.client_id = await connect_with_client_ids(
+            self.ib, connect, ib_cfg.client_id, ib_cfg.client_id_tries
         )
-        self._connected_once = True
-        log.info(
-            "connected to %s as client %d (%s)", self._address(), ib_cfg.client_id, describe()
-        )
+        log.info("connected to %s as client %d (%s)", self._address(), self.client_id, describe())
+
+    def _supervise(self) -> None:
+        """Hand the connection to the supervisor and the streams to the watchdog."""
+        assert self.engine is not None and self.feed is not None
+        ib_cfg, feed = self.cfg.ib, self.feed
+        r, m = ib_cfg.reconnect, ib_cfg.maintenance
+        window = None
+        if m is not None:
+            window = MaintenanceWindow(m.start_time, m.end_time, zone(m.timezone))
+        self.supervisor = Supervisor(
+            self, self.engine.gate, backoff=Backoff(r.initial, r.max, r.jitter), seed=r.seed,
+            maintenance=window, now=wall_estimate(self.clock.now),
+            journal_event=self.journal.record_event if self.journal else None,
+        )  # fmt: skip
+        w = ib_cfg.watchdog
+        self.watchdog = StaleWatchdog(
+            lambda: feed.streams, self.infos, self.engine.gate, feed.restart,
+            WatchdogSettings(w.stale_bars, w.pause_after, w.poll),
+        )  # fmt: skip
+        self.ib.errorEvent += self.supervisor.on_error
+        self.ib.disconnectedEvent += self.supervisor.on_disconnect
+        self.supervisor.connected()
 
     def _choose_account(self) -> str:
         managed = self.ib.managedAccounts()
@@ -313,7 +355,10 @@ class Daemon:
             timers.append(
                 loop.call_later(self.opts.duration, self.request_stop, "--duration reached")
             )
-        tasks = [asyncio.create_task(self._status_loop(), name="status")]
+        tasks = [
+            asyncio.create_task(self._status_loop(), name="status"),
+            asyncio.create_task(self._watch_loop(), name="watchdog"),
+        ]
         if self.control is not None:
             tasks.append(asyncio.create_task(self.control.run(), name="operator-control"))
         if self.scans:
@@ -343,6 +388,28 @@ class Daemon:
         while True:
             await asyncio.sleep(interval)
             log.info("%s", self.status())
+
+    async def _watch_loop(self) -> None:
+        """Every few wall seconds: the server's time moves the clock, the maintenance window
+        and the staleness watchdog."""
+        assert self.supervisor is not None and self.watchdog is not None
+        sup, dog = self.supervisor, self.watchdog
+        while True:
+            await asyncio.sleep(dog.settings.poll_s)
+            if not self.ib.isConnected():
+                continue
+            try:
+                now = await asyncio.wait_for(self.venue.current_time(), 10)
+            except (TimeoutError, ConnectionError) as e:
+                log.debug("no server time for the watchdog: %s", e)
+                continue
+            self.clock.advance(now)
+            sup.tick(now)
+            if sup.data_expected:
+                try:
+                    await dog.check(now)
+                except (ConnectionError, TimeoutError) as e:  # the supervisor takes over
+                    log.warning("resubscribing stale streams failed: %s", e or type(e).__name__)
 
     async def _watch_gateway(self) -> None:
         """Stop when the embedded gateway's replay has passed the end of the data this run
@@ -388,55 +455,50 @@ class Daemon:
             self.ib_pnl.check(self.engine, self.clock.now())
         return status_line(self)
 
-    # ---- reconnect ----------------------------------------------------------------------
+    # ---- what the supervisor asks (bot.supervisor.Hooks) --------------------------------------
 
-    def _on_disconnect(self) -> None:
-        if self._stopping:
-            return
-        log.warning("disconnected from IB; reconnecting")
-        if self.feed is not None:
-            self.feed.stop()
-        if self.journal is not None:
-            self.journal.record_event("disconnect", "connection lost", self.clock.now())
-        if self._reconnect is None or self._reconnect.done():
-            self._reconnect = asyncio.create_task(self._reconnect_loop(), name="reconnect")
-
-    async def _reconnect_loop(self) -> None:
-        delays = self.opts.reconnect_delays
-        attempt = 0
-        while not self._stopping:
-            delay = delays[min(attempt, len(delays) - 1)]
-            attempt += 1
-            await asyncio.sleep(delay)
-            if self._stopping:
-                return
-            try:
-                await self._resume()
-            except Exception as e:
-                log.warning("reconnect attempt %d failed: %s", attempt, e or type(e).__name__)
-                if self.ib.isConnected():
-                    self.ib.disconnectedEvent -= self._on_disconnect
-                    self.ib.disconnect()
-                    self.ib.disconnectedEvent += self._on_disconnect
-                continue
-            log.info("reconnected after %d attempt(s)", attempt)
-            if self.journal is not None:
-                self.journal.record_event(
-                    "reconnect", f"after {attempt} attempts", self.clock.now()
-                )
-            return
-
-    async def _resume(self) -> None:
+    async def resume(self) -> None:
+        """After a socket loss: connect, re-qualify, reconcile (``resubscribe`` follows)."""
         assert self.feed is not None and self.executor is not None
         await self._connect()
-        infos = await qualify(self.cfg, self.venue)
+        try:
+            infos = await qualify(self.cfg, self.venue)
+        except StartupError as e:
+            raise FatalConnectionError(str(e)) from None
         for name, info in infos.items():
             if info.contract.conId != self.infos[name].contract.conId:
-                raise StartupError(f"{name} now qualifies to another contract")
+                raise FatalConnectionError(
+                    f"{name} now qualifies to another contract (conId {info.contract.conId}, "
+                    f"was {self.infos[name].contract.conId}): check universe.symbols"
+                )
         await self.executor.reconcile()
+        if self.journal is not None:
+            self.journal.record_event("reconnect", f"as client {self.client_id}", self.clock.now())
+
+    async def resubscribe(self) -> None:
+        assert self.feed is not None
         await self.feed.start()
         if self.ib_pnl is not None:
             self.ib_pnl.subscribe(self.account)  # ib_insync dropped them with the connection
+
+    async def restart_streams(self, ticks: bool) -> None:
+        assert self.feed is not None
+        await self.feed.restart(ticks=ticks)
+
+    def stop(self, reason: str) -> None:
+        self.request_stop(reason)
+
+    def is_connected(self) -> bool:
+        return self.ib.isConnected()
+
+    def drop_connection(self) -> None:
+        if self.ib.isConnected():
+            assert self.supervisor is not None
+            self.ib.disconnectedEvent -= self.supervisor.on_disconnect
+            self.ib.disconnect()
+            self.ib.disconnectedEvent += self.supervisor.on_disconnect
+        if self.feed is not None:
+            self.feed.stop()
 
     # ---- stopping -----------------------------------------------------------------------
 
@@ -445,10 +507,8 @@ class Daemon:
         self._remove_signals()
         if self.ops is not None:
             await self.ops.stop()
-        if self._reconnect is not None and not self._reconnect.done():
-            self._reconnect.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reconnect
+        if self.supervisor is not None:
+            await self.supervisor.stop()
         connected = self.ib.isConnected()
         if self.engine is not None and connected and self.ready and self.ready.is_set():
             sent = self.engine.counters.orders

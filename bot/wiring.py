@@ -112,6 +112,8 @@ class Trader:
             pnl=self.pnl,
             net_liquidation=lambda: venue.net_liquidation(account),
             journal_event=journal.record_event,
+            journal_rejection=journal.record_rejection,
+            reject_storm=cfg.risk.reject_storm,
         )
         self.risk.flatten = self.engine.flatten
         self.feed = make_feed(self.engine.on_bar, self.engine.on_tick)
@@ -124,7 +126,8 @@ class Trader:
             self.engine.add_strategy(s, registry.get(s.class_), s.typed_params())
             self.engine.attach(self.feed, s.id, s.bars)
         self.executor.fill_event += self.engine.on_fill
-        self.executor.rejection_event += self.engine.on_rejection
+        self.executor.rejection_event += self.engine.on_broker_rejection
+        self.executor.order_event += self.engine.on_order
         scanners = {s.id: s.scanner for s in cfg.strategies if s.enabled and s.scanner}
         self.scans: DailyScans | None = None
         if scanners:

@@ -302,7 +302,7 @@ def test_a_crash_in_on_warmup_bar_disables_only_that_strategy(world: Any) -> Non
 async def test_bars_replayed_after_a_reconnect_reach_on_warmup_bar(world: Any) -> None:
     from test_feed import FakeIB, hist  # the feed's own fake of the ib_insync calls
 
-    engine, _, ex, _ = world
+    engine, _, _, _ = world
     ib = FakeIB(T0 + timedelta(minutes=2, seconds=30), {1: [hist(T0, 100), hist(T0 + M1, 101)]})
     feed = Feed(ib, engine.on_bar)  # type: ignore[arg-type]
     slot = engine.add_strategy(Settings("s1", ["AAPL"]), Scripted, None)  # type: ignore[arg-type]
@@ -316,8 +316,9 @@ async def test_bars_replayed_after_a_reconnect_reach_on_warmup_bar(world: Any) -
     ib.history = {1: [hist(T0 + m * M1, 100 + m) for m in range(6)]}
     ib.now = T0 + timedelta(minutes=5, seconds=30)
     await feed.start()
-    assert [b.time for b, _ in s.warm] == [T0 + m * M1 for m in range(5)]
-    assert s.seen == [] and ex.submitted == []  # never traded on
+    # The backfill: older bars as warm-up, never traded on; 15:04, closed 30 s ago, live.
+    assert [b.time for b, _ in s.warm] == [T0 + m * M1 for m in range(4)]
+    assert [b.time for b in s.seen] == [T0 + 4 * M1]
 
 
 def test_a_strategy_kill_ends_its_day_not_its_later_days(tmp_path: Path) -> None:

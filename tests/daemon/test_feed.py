@@ -57,6 +57,8 @@ class FakeIB:
         self.early_updates: list[BarData] = []
         self.tbt_types: dict[int, str] = {}  # reqTickByTickData types by conId
         self.wrapper = Wrapper(self)  # the real one: bot.tick_times wraps its handlers
+        self.errorEvent = Event("errorEvent")  # (reqId, code, text, contract)
+        self.hist_ends: list[str] = []  # endDateTime of each history request, as sent
 
     def isConnected(self) -> bool:
         return self.connected
@@ -80,6 +82,7 @@ class FakeIB:
                                      keepUpToDate: bool = False,
                                      timeout: float = 60) -> BarDataList:  # fmt: skip
         self.hist_calls.append((contract.conId, duration, size))
+        self.hist_ends.append(end)
         for cb in self.on_history:
             cb()  # type: ignore[operator]
         out = BarDataList()
@@ -340,10 +343,14 @@ async def test_reconnect_resubscribes_without_handing_a_bar_on_twice() -> None:
     ib.now = T0 + timedelta(minutes=5, seconds=30)
     await feed.start()
     warm = [b.time for b in sink.warm()]
-    assert warm == [T0 + timedelta(minutes=m) for m in (0, 1, 3, 4)]  # 15:02 not again
+    assert warm == [T0 + timedelta(minutes=m) for m in (0, 1, 3)]  # 15:02 not again
+    # The backfill asked for just the gap (15:03 .. now, and the bar in progress), up to the
+    # server's time; 15:04, closed within a bar interval, was still fresh enough to act on.
+    assert ib.hist_calls[-1] == (1, f"{150 + 60} S", "1 min")
+    assert ib.hist_ends[-1] == "20240304 15:05:30 UTC"
     for i in range(6):
         ib.push(1, rtb(T0 + timedelta(minutes=5, seconds=30) + i * S5, 105))
-    assert [b.time for b in sink.live()] == [T0 + timedelta(minutes=m) for m in (2, 5)]
+    assert [b.time for b in sink.live()] == [T0 + timedelta(minutes=m) for m in (2, 4, 5)]
 
 
 # ---- keepUpToDate bars ------------------------------------------------------------------------
@@ -415,9 +422,11 @@ async def test_keep_up_to_date_reconnect_never_hands_a_bar_on_twice() -> None:
     ib.history = {1: [hist(T0 + m * M, 100 + m) for m in range(5)]}
     ib.now = T0 + 4 * M + timedelta(seconds=30)
     await feed.start()
-    assert [b.time for b in sink.warm()] == [T0, T0 + 2 * M, T0 + 3 * M]
+    # 15:02 as warm-up; 15:03, closed 30 s ago, live; keepUpToDate takes no endDateTime.
+    assert [b.time for b in sink.warm()] == [T0, T0 + 2 * M]
+    assert ib.hist_ends[-1] == ""
     ib.update(1, hist(T0 + 5 * M, 105))
-    assert [b.time for b in sink.live()] == [T0 + M, T0 + 4 * M]
+    assert [b.time for b in sink.live()] == [T0 + M, T0 + 3 * M, T0 + 4 * M]
 
 
 async def test_a_realtime_and_a_keep_up_to_date_stream_are_two_subscriptions() -> None:

@@ -50,7 +50,8 @@ class Scripted(Strategy[ScriptParams]):
     def __init__(self, ctx: object, params: ScriptParams) -> None:
         super().__init__(ctx, params)  # type: ignore[arg-type]
         self.count: dict[str, int] = {}
-        self.bars: list[Bar] = []
+        self.bars: list[Bar] = []  # live bars
+        self.warm: list[Bar] = []  # warm-up bars (and a backfill's older ones)
         self.fills: list[FillEvent] = []
         self.ticks: list[Tick] = []
         self.rejections: list[Rejection] = []
@@ -61,6 +62,9 @@ class Scripted(Strategy[ScriptParams]):
     def on_tick(self, tick: Tick) -> list[OrderIntent]:
         self.ticks.append(tick)
         return []
+
+    def on_warmup_bar(self, bar: Bar) -> None:
+        self.warm.append(bar)
 
     def on_bar(self, bar: Bar) -> list[OrderIntent]:
         self.bars.append(bar)

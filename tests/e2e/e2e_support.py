@@ -44,10 +44,13 @@ def write_config(
     symbols: tuple[str, ...] = ("AAPL", "MSFT"),
     dry_run: bool = False,
     client_id: int = 21,
+    ib: dict[str, Any] | None = None,
     **extra: Any,
 ) -> Path:
+    """``ib``: more keys of the ``ib`` section (reconnect, watchdog, ...)."""
     cfg = {
-        "ib": {"host": "127.0.0.1", "port": port, "client_id": client_id, "connect_timeout": 5},
+        "ib": {"host": "127.0.0.1", "port": port, "client_id": client_id, "connect_timeout": 5,
+               **(ib or {})},
         "dry_run": dry_run,
         "universe": {
             "defaults": {"primary_exchange": "NASDAQ"},

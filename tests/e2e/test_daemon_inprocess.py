@@ -169,8 +169,9 @@ async def test_reconnect_resubscribes_reconciles_and_never_repeats_a_bar(
     gateway: Gateway, tmp_path: Path
 ) -> None:
     steps = [*STEPS[:2], {"bar": 5, "symbol": "AAPL", "kind": "sell", "qty": 10, "tag": "x1"}]
-    path = write_config(tmp_path, gateway.port, [scripted("s1", steps)], client_id=31)
-    daemon, task = await start_daemon(path, reconnect_delays=(0.2,))
+    path = write_config(tmp_path, gateway.port, [scripted("s1", steps)], client_id=31,
+                        ib={"reconnect": {"initial": 0.2, "jitter": 0}})  # fmt: skip
+    daemon, task = await start_daemon(path)
     await advance(gateway, 3)  # 14:00 .. 14:02 live; e1 and the bracket placed
     assert daemon.engine is not None and daemon.executor is not None
     await until(lambda: daemon.engine.counters.fills >= 2, what="2 fills")  # type: ignore[union-attr]

@@ -23,12 +23,12 @@ STEPS = [
 
 def ops_config(tmp: Path, port: int, steps: list[dict[str, Any]] = STEPS, **extra: Any) -> Path:
     extra.setdefault("metrics", {"port": 0})
+    extra.setdefault("ib", {"reconnect": {"initial": 0.1, "max": 0.2, "jitter": 0}})
     return write_config(tmp, port, [scripted("s1", steps)], **extra)
 
 
 async def start(path: Path, **opts: Any) -> tuple[Daemon, asyncio.Task[int]]:
-    d = Daemon(load_config(path), RunOptions(handle_signals=False, print_summary=False,
-                                             reconnect_delays=(0.1,), **opts))
+    d = Daemon(load_config(path), RunOptions(handle_signals=False, print_summary=False, **opts))
     task = asyncio.create_task(d.run())
     await until(lambda: task.done() or (d.ready is not None and d.ready.is_set()), 15,
                 what="daemon ready")

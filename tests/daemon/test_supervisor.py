@@ -1,0 +1,238 @@
+"""The connection supervisor's state machine with fake hooks, its backoff, the maintenance
+window, the entry gate it drives, and the staleness watchdog on a fake stream."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, time, timedelta
+from types import SimpleNamespace
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from ib_insync import Contract
+
+from bot.bar_streams import StreamKey
+from bot.context import SymbolInfo
+from bot.entry_gate import EntryGate, adds_exposure
+from bot.events import CancelOrder, OrderSpec, PlaceBracket, PlaceOrder, Side, TargetPosition
+from bot.supervisor import (
+    Backoff,
+    ConnState,
+    FatalConnectionError,
+    MaintenanceWindow,
+    Supervisor,
+)
+from bot.watchdog import StaleWatchdog, WatchdogSettings
+
+NY = ZoneInfo("America/New_York")
+T0 = datetime(2026, 10, 29, 14, 0, tzinfo=UTC)
+
+
+class Hooks:
+    def __init__(self, fail: list[BaseException] | None = None) -> None:
+        self.fail = fail or []
+        self.calls: list[str] = []
+        self.stopped = ""
+        self.connected = True
+        self.on_resubscribe: list[Any] = []  # run (once each) while resubscribing
+
+    async def resume(self) -> None:
+        self.calls.append("resume")
+        if self.fail:
+            raise self.fail.pop(0)
+
+    async def resubscribe(self) -> None:
+        self.calls.append("resubscribe")
+        if self.on_resubscribe:
+            self.on_resubscribe.pop(0)()
+
+    def is_connected(self) -> bool:
+        return self.connected
+
+    async def restart_streams(self, ticks: bool) -> None:
+        self.calls.append(f"restart ticks={ticks}")
+
+    def stop(self, reason: str) -> None:
+        self.stopped = reason
+
+    def drop_connection(self) -> None:
+        self.calls.append("drop")
+
+
+def make(hooks: Hooks, **kw: Any) -> tuple[Supervisor, EntryGate]:
+    gate = EntryGate()
+    sup = Supervisor(hooks, gate, backoff=Backoff(0.001, 0.004, 0.5), seed=3,
+                     now=lambda: T0, **kw)  # fmt: skip
+    sup.connected()
+    return sup, gate
+
+
+async def settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0.005)
+
+
+async def test_1100_pauses_entries_and_1101_resubscribes_everything() -> None:
+    hooks = Hooks()
+    sup, gate = make(hooks)
+    sup.on_error(-1, 1100, "Connectivity between IB and Trader Workstation has been lost.")
+    assert sup.state is ConnState.IB_LOST and gate.paused("connectivity")
+    assert not sup.data_expected
+    sup.on_error(-1, 1101, "Connectivity ... restored - data lost.")
+    await settle()
+    assert hooks.calls == ["restart ticks=True"]
+    assert sup.state is ConnState.CONNECTED and not gate.paused("connectivity")
+
+
+async def test_1102_backfills_but_keeps_the_tick_subscriptions() -> None:
+    hooks = Hooks()
+    sup, gate = make(hooks)
+    sup.on_error(-1, 1100, "lost")
+    sup.on_error(-1, 1102, "restored - data maintained")
+    await settle()
+    assert hooks.calls == ["restart ticks=False"] and gate.pauses == []
+
+
+async def test_a_market_farm_back_after_being_broken_is_resubscribed_once() -> None:
+    hooks = Hooks()
+    sup, _ = make(hooks)
+    sup.on_error(-1, 2104, "Market data farm connection is OK:usfarm")  # on connect: nothing
+    sup.on_error(-1, 2103, "Market data farm connection is broken:usfarm")
+    assert not sup.data_expected and sup.farms == {"market data:usfarm": False}
+    sup.on_error(-1, 2105, "HMDS data farm connection is broken:ushmds")
+    sup.on_error(-1, 2106, "HMDS data farm connection is OK:ushmds")  # history only: no resub
+    sup.on_error(-1, 2104, "Market data farm connection is OK:usfarm")
+    await settle()
+    assert hooks.calls == ["restart ticks=False"] and sup.data_expected
+
+
+async def test_a_socket_loss_reconnects_with_backoff_until_it_works() -> None:
+    hooks = Hooks(fail=[ConnectionRefusedError(), ConnectionRefusedError()])
+    sup, gate = make(hooks)
+    sup.on_disconnect()
+    assert sup.state is ConnState.RECONNECTING and gate.paused("connectivity")
+    await settle()
+    assert hooks.calls == ["drop", "resume", "drop", "resume", "drop", "resume", "resubscribe"]
+    assert sup.state is ConnState.CONNECTED and gate.pauses == [] and sup.reconnects == 1
+
+
+async def test_a_socket_loss_while_resubscribing_reconnects_again() -> None:
+    hooks = Hooks()
+    sup, gate = make(hooks)
+    hooks.on_resubscribe.append(sup.on_disconnect)  # a gateway restart mid-backfill
+    sup.on_disconnect()
+    await settle()
+    assert hooks.calls == ["drop", "resume", "resubscribe", "drop", "resume", "resubscribe"]
+    assert sup.state is ConnState.CONNECTED and gate.pauses == [] and sup.reconnects == 2
+
+
+async def test_a_fatal_error_stops_instead_of_retrying() -> None:
+    hooks = Hooks(fail=[FatalConnectionError("AAPL now qualifies to another contract")])
+    sup, _ = make(hooks)
+    sup.on_disconnect()
+    await settle()
+    assert sup.state is ConnState.STOPPED
+    assert hooks.stopped == "error: AAPL now qualifies to another contract"
+    assert hooks.calls == ["drop", "resume"]
+
+
+def test_backoff_doubles_up_to_the_cap_with_seeded_jitter() -> None:
+    b = Backoff(0.5, 8.0, 0.2)
+    d1, d2 = b.delays(seed=42), b.delays(seed=42)
+    first = [d1(n) for n in range(8)]
+    assert first == [d2(n) for n in range(8)]  # the same seed, the same delays
+    for n, d in enumerate(first):
+        base = min(8.0, 0.5 * 2**n)
+        assert base * 0.8 <= d <= base * 1.2
+    assert Backoff(1, 4, 0).delays()(10) == 4
+
+
+def test_a_maintenance_window_past_midnight() -> None:
+    w = MaintenanceWindow(time(23, 45), time(0, 15), NY)
+    at = lambda h, m: datetime(2026, 10, 29, h, m, tzinfo=NY)  # noqa: E731
+    assert w.contains(at(23, 50)) and w.contains(at(0, 10))
+    assert not w.contains(at(0, 15)) and not w.contains(at(23, 44)) and not w.contains(at(12, 0))
+
+
+async def test_the_maintenance_window_pauses_entries_and_expects_the_disconnect(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [datetime(2026, 10, 29, 23, 50, tzinfo=NY)]
+    hooks = Hooks()
+    gate = EntryGate()
+    sup = Supervisor(hooks, gate, backoff=Backoff(0.001, 0.002, 0), now=lambda: now[0],
+                     maintenance=MaintenanceWindow(time(23, 45), time(0, 15), NY))  # fmt: skip
+    sup.connected()
+    sup.tick(now[0])
+    assert gate.paused("maintenance")
+    caplog.set_level("INFO")
+    sup.on_disconnect()
+    assert "disconnected during the maintenance window (expected)" in caplog.text
+    assert not [r for r in caplog.records if r.name.startswith("bot.") and r.levelno > 20]
+    await settle()
+    now[0] = datetime(2026, 10, 30, 0, 16, tzinfo=NY)
+    sup.tick(now[0])
+    assert gate.pauses == []
+
+
+# ---- the entry gate -----------------------------------------------------------------------------
+
+
+def test_only_intents_that_add_exposure_are_refused() -> None:
+    buy = OrderSpec(Side.BUY, 10)
+    sell = OrderSpec(Side.SELL, 10)
+    assert adds_exposure(PlaceOrder("AAPL", buy), 0)
+    assert adds_exposure(PlaceOrder("AAPL", buy), 5)  # adds to a long
+    assert not adds_exposure(PlaceOrder("AAPL", sell), 10)  # closes it
+    assert adds_exposure(PlaceOrder("AAPL", OrderSpec(Side.SELL, 20)), 10)  # flips it
+    assert adds_exposure(PlaceBracket("AAPL", buy, None, None), 0)
+    assert not adds_exposure(TargetPosition("AAPL", 5), 10)
+    assert adds_exposure(TargetPosition("AAPL", -5), 10)
+    assert not adds_exposure(CancelOrder("AAPL", "e1"), 10)
+
+
+def test_pauses_have_scopes() -> None:
+    gate = EntryGate()
+    gate.pause("stale data", "AAPL silent", symbol="AAPL")
+    gate.pause("reject storm", "5 in a row", strategy_id="s2")
+    entry = PlaceOrder("AAPL", OrderSpec(Side.BUY, 1))
+    why = gate.refusal("s1", entry, 0)
+    assert why == "stale data: entries paused (AAPL silent); only exits are accepted"
+    assert gate.refusal("s1", PlaceOrder("MSFT", OrderSpec(Side.BUY, 1)), 0) is None
+    assert gate.refusal("s2", PlaceOrder("MSFT", OrderSpec(Side.BUY, 1)), 0) is not None
+    assert not gate.pause("stale data", "again", symbol="AAPL")  # already in force
+    assert gate.resume("stale data", symbol="AAPL") and gate.refusal("s1", entry, 0) is None
+
+
+# ---- the staleness watchdog ---------------------------------------------------------------------
+
+
+def stream(symbol: str = "AAPL") -> tuple[StreamKey, SimpleNamespace]:
+    key = StreamKey(symbol, 1, "1 min", 60, "TRADES", True)
+    return key, SimpleNamespace(warming=False, last_data=T0, subscribed_at=T0 - timedelta(hours=1))
+
+
+async def test_a_silent_stream_is_resubscribed_then_its_entries_pause() -> None:
+    key, s = stream()
+    gate = EntryGate()
+    restarted: list[list[StreamKey]] = []
+
+    async def restart(keys: list[StreamKey]) -> None:
+        restarted.append(keys)
+        s.subscribed_at = now
+
+    session = ((T0 - timedelta(hours=4), T0 + timedelta(hours=2)),)
+    infos = {"AAPL": SymbolInfo("AAPL", Contract(conId=1), 0.01, NY, session)}
+    dog = StaleWatchdog(lambda: {key: s}, infos, gate, restart, WatchdogSettings(pause_after=2))
+    now = T0 + timedelta(seconds=119)
+    assert await dog.check(now) == []  # under 2 bar intervals
+    now = T0 + timedelta(seconds=121)
+    assert await dog.check(now) == [key] and not gate.pauses
+    now += timedelta(seconds=121)
+    assert await dog.check(now) == [key] and gate.paused("stale data", symbol="AAPL")
+    s.last_data = now + timedelta(seconds=5)  # data again
+    assert await dog.check(now + timedelta(seconds=10)) == []
+    assert gate.pauses == [] and dog.strikes == {}
+    # Outside liquid hours silence is not staleness.
+    assert await dog.check(T0 + timedelta(hours=3)) == []

@@ -1,0 +1,92 @@
+"""Seeded random fault schedules: a few faults of random kinds and lengths, one after another,
+with trading between them; after the schedule the same invariants as the fault matrix. A
+handful of seeds run by default; 200 with ``-m slow``. A failing seed replays exactly:
+``pytest tests/e2e/test_fault_schedules.py -k 'seed-17'``."""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+
+import pytest
+from e2e_support import start_gateway
+from fault_support import Run, check_invariants, start_run, until_trading, walk
+
+from bot.gateway.server import Gateway
+
+STEPS = [
+    {"bar": 1, "symbol": "AAPL", "kind": "buy", "qty": 10, "tag": "e1"},
+    {"bar": 2, "symbol": "MSFT", "kind": "buy", "qty": 5, "tag": "e2"},
+    {"bar": 6, "symbol": "AAPL", "kind": "sell", "qty": 4, "tag": "x1"},
+    {"bar": 9, "symbol": "MSFT", "kind": "sell", "qty": 5, "tag": "x2"},
+    {"bar": 12, "symbol": "AAPL", "kind": "buy", "qty": 2, "tag": "e3"},
+]
+
+
+async def one_fault(gw: Gateway, run: Run, rng: random.Random) -> str:
+    """Fire one random fault and let it run its random course; what it was."""
+    kind = rng.choice(["drop", "restart", "1101", "1102", "farm", "stop", "reject"])
+    length = rng.randrange(30, 150, 5)
+    if kind == "drop":
+        gw.fault("disconnect_all")
+    elif kind == "restart":
+        gw.fault("restart", seconds=min(length, 60))
+        await walk(gw, min(length, 60), pause=0.03)
+    elif kind in ("1101", "1102"):
+        gw.fault("connectivity_lost")
+        await walk(gw, length)
+        gw.fault("connectivity_restored", data="lost" if kind == "1101" else "kept")
+    elif kind == "farm":
+        gw.fault("farm_broken", farm="market")
+        await walk(gw, length)
+        gw.fault("farm_ok", farm="market")
+    elif kind == "stop":
+        gw.fault("stop_data")
+        await walk(gw, length, pause=0.03)
+        gw.fault("resume_data")
+    else:
+        gw.fault("reject_orders", count=rng.randint(1, 3))
+    await until_trading(run)
+    return f"{kind} {length}s"
+
+
+async def run_schedule(seed: int, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    rng = random.Random(seed)
+    gw = await start_gateway()
+    try:
+        run = await start_run(gw, tmp_path, STEPS, client_id=70 + seed % 20)
+        done = []
+        await walk(gw, rng.randrange(15, 90, 5))
+        for _ in range(3):
+            done.append(await one_fault(gw, run, rng))
+            await walk(gw, rng.randrange(10, 60, 5))
+        end = gw.clock.now()
+        await walk(gw, 120)
+        try:
+            await check_invariants(run, gw, end, caplog.text)
+        except AssertionError as e:
+            raise AssertionError(f"seed {seed}, faults {done}: {e}") from e
+        assert await run.stop() == 0
+    finally:
+        await gw.stop()
+
+
+@pytest.fixture(autouse=True)
+def _logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3], ids=lambda s: f"seed-{s}")
+async def test_a_random_fault_schedule_keeps_every_invariant(
+    seed: int, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    await run_schedule(seed, tmp_path, caplog)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(4, 204), ids=lambda s: f"seed-{s}")
+async def test_many_random_fault_schedules(
+    seed: int, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    await run_schedule(seed, tmp_path, caplog)
