@@ -124,9 +124,12 @@ class Feed(StreamBook):
         tick_skew_s: float = 30.0,
         current_time: Callable[[], Awaitable[datetime]] | None = None,
         governor: HistoryGovernor | None = None,
+        max_data_lines: int = 100,
     ) -> None:
         """``current_time``: the broker's clock (default ``ib.reqCurrentTimeAsync``; the
-        daemon shares one request with its other readers: bot.venues.ib.IbVenue)."""
+        daemon shares one request with its other readers: bot.venues.ib.IbVenue).
+        ``max_data_lines``: the account's market-data lines; tick subscriptions past them are
+        refused here (logged with the symbol) instead of by IB (error 101)."""
         super().__init__(on_bar, on_tick, grace_s=grace_s)
         self.governor = governor or HistoryGovernor()
         self.ib = ib
@@ -138,6 +141,8 @@ class Feed(StreamBook):
         self._restarting = asyncio.Lock()  # one restart at a time: they share streams
         self._tasks: set[asyncio.Task[None]] = set()
         self._tickers: dict[str, Ticker] = {}
+        self.max_data_lines = max_data_lines
+        self.lines_refused: set[str] = set()  # tick subscriptions over the lines
         self._last_tick: dict[str, Tick] = {}
 
     # ---- set-up ---------------------------------------------------------------------------
@@ -215,6 +220,14 @@ class Feed(StreamBook):
         for symbol, contract in self._tick_contracts.items():
             if symbol in self._tickers:
                 continue
+            if len(self._tickers) >= self.max_data_lines:
+                if symbol not in self.lines_refused:
+                    self.lines_refused.add(symbol)
+                    log.error("%s: no ticks: all %d market-data lines are in use (raise "
+                              "ib.max_data_lines if the account has more; IB would answer "
+                              "error 101)", symbol, self.max_data_lines)  # fmt: skip
+                continue
+            self.lines_refused.discard(symbol)
             what = self.tick_by_tick.get(symbol)
             if what is None:
                 ticker = self.ib.reqMktData(contract, "", False, False)

@@ -227,7 +227,8 @@ class Daemon:
         trader = Trader(
             cfg, venue=self.venue, broker=orders_to,
             make_feed=lambda on_bar, on_tick: Feed(
-                self.ib, on_bar, on_tick, current_time=self.venue.current_time
+                self.ib, on_bar, on_tick, current_time=self.venue.current_time,
+                max_data_lines=cfg.ib.max_data_lines,
             ),
             journal=self.journal, infos=self.infos, clock=self.clock, heartbeat=self.ib,
             options=Options(self.account, self.dry_run, cfg.mode, self.opts.live, pacing),

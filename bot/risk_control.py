@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.config import ConfigError, load_config
+from bot.config import BotConfig, ConfigError, load_config
 from bot.journal import Journal, dry_run_path
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,9 @@ def request_from_cli(action: str, args: argparse.Namespace) -> int:
         print(f"{args.config}: no strategy {sid!r} (strategies: {', '.join(ids)})",
               file=sys.stderr)  # fmt: skip
         return 2
+    sent = _through_channel(cfg, action, sid, args.reason)
+    if sent is not None:
+        return sent
     path = dry_run_path(cfg.journal.path) if args.dry_run or cfg.dry_run else cfg.journal.path
     journal = Journal(path)
     try:
@@ -134,4 +137,30 @@ def request_from_cli(action: str, args: argparse.Namespace) -> int:
     scope = f"strategy {sid}" if sid else "the account"
     print(f"{action} of {scope} requested (#{rid} in {path}); a running daemon acts within "
           f"{POLL_S:g} s, otherwise its next start does")  # fmt: skip
+    return 0
+
+
+def _through_channel(cfg: BotConfig, action: str, sid: str | None, reason: str) -> int | None:
+    """A running daemon with a control channel (``control:`` and ``metrics:``) takes the
+    request at once; None when there is no channel, no token, or no daemon answering (then
+    the journal request reaches it within a second, or its next start)."""
+    import os
+    import urllib.error
+
+    from bot.commands.control import send
+
+    if cfg.control is None or cfg.metrics is None or not cfg.metrics.port:
+        return None
+    token = os.environ.get(cfg.control.token_env, "")
+    if not token:
+        return None
+    try:
+        code, body = send(cfg.metrics.port, action, {"strategy": sid, "reason": reason}, token)
+    except (urllib.error.URLError, OSError):
+        return None  # not running: the journal carries it to the next start
+    if code != 200:
+        print(f"ibbot {action}: the daemon refused: {body.get('error', code)}", file=sys.stderr)
+        return 2
+    scope = f"strategy {sid}" if sid else "the account"
+    print(f"{action} of {scope}: done by the running daemon (request #{body['request']})")
     return 0

@@ -1,9 +1,11 @@
 """``ibbot kill CONFIG [--strategy ID] [--reason TEXT] [--dry-run]``: the operator's kill switch.
 
-Writes a kill request into the config's journal (bot/risk_control.py): a running daemon acts
-within a second (cancel the scope's working orders, flatten, HALTED), a stopped one at its next
-start; the scope stays HALTED across restarts until ``ibbot resume``. Exit 2 on a bad config or
-an unknown strategy.
+A running daemon with a control channel (``control:`` and a fixed ``metrics.port``, the token
+in its environment variable) takes it through the channel at once; otherwise the request is
+written into the config's journal (bot/risk_control.py) and a running daemon acts within a
+second, a stopped one at its next start. Either way: cancel the scope's working orders,
+flatten, HALTED, across restarts until ``ibbot resume``. Exit 2 on a bad config or an unknown
+strategy.
 """
 
 from __future__ import annotations

@@ -20,11 +20,13 @@ import hmac
 import ipaddress
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ValidationError
 
 from bot.ops.http import Request, Response, json_response
+from bot.risk_control import KILL, RESUME
 
 if TYPE_CHECKING:
     from bot.lifecycle import Daemon
@@ -98,6 +100,21 @@ class DaemonCommands:
         control.register("resume-entries", self.resume_entries)
         control.register("flatten", self.flatten)
         control.register("reload", self.reload)
+        control.register("kill", lambda body: self._operator(KILL, body))
+        control.register("resume", lambda body: self._operator(RESUME, body))
+
+    def _operator(self, action: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``ibbot kill`` / ``ibbot resume`` through the channel: the same journalled request
+        the commands write when the daemon is down (so a kill still holds across restarts),
+        acted on at once instead of at the next poll."""
+        sid = self._strategy(body, required=False)
+        journal, operator = self.d.journal, self.d.control
+        if journal is None or operator is None:
+            raise CommandError(503, "the daemon is not trading yet")
+        reason = str(body.get("reason") or f"operator {action}")
+        rid = journal.request(action, sid, reason, datetime.now(UTC))
+        operator.poll()
+        return {"ok": True, action: sid or "all", "request": rid}
 
     def _strategy(self, body: dict[str, Any], *, required: bool) -> str | None:
         sid = body.get("strategy")

@@ -535,3 +535,19 @@ async def test_tick_by_tick_quotes_and_midpoints() -> None:
     assert feed.last_price == {"AAPL": pytest.approx(10.0), "MSFT": 20.5}
     feed.remove_ticks("MSFT")
     assert ib.cancelled == ["tbt:2:MidPoint"] and "MSFT" not in feed.tick_by_tick
+
+
+async def test_tick_subscriptions_stop_at_the_accounts_market_data_lines(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ib = FakeIB(T0)
+    feed = Feed(ib, Sink().on_bar, Sink().on_tick, max_data_lines=1)  # type: ignore[arg-type]
+    feed.add_tick_by_tick("AAPL", AAPL, "AllLast")
+    feed.add_ticks("MSFT", MSFT)
+    await feed.start()
+    assert set(ib.tickers) == {1}  # AAPL holds the one line; MSFT is refused, not sent
+    assert feed.lines_refused == {"MSFT"}
+    assert any("MSFT: no ticks: all 1 market-data lines are in use" in m for m in caplog.messages)
+    feed.remove_ticks("AAPL")  # a line comes free: the next start takes MSFT
+    feed._start_ticks()
+    assert 2 in ib.tickers and feed.lines_refused == set()

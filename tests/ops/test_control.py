@@ -100,3 +100,32 @@ async def test_missing_token_env_is_bad_input(
     cfg = load_config(ops_config(tmp_path, gateway.port, control={}))
     code = await Daemon(cfg, RunOptions(handle_signals=False, print_summary=False)).run()
     assert code == 2
+
+
+async def test_ibbot_kill_and_resume_go_through_the_channel_of_a_running_daemon(
+    gateway: Gateway, tmp_path: Path, token: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+    import socket
+
+    from bot.cli import main
+
+    with socket.socket() as s:  # a fixed port: the command reads it from the config
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = ops_config(tmp_path, gateway.port, control={"token_env": "IBBOT_CONTROL_TOKEN"},
+                     metrics={"port": port})  # fmt: skip
+    d, task = await start(cfg)
+    try:
+        assert d.engine is not None
+        code = await asyncio.to_thread(main, ["kill", str(cfg), "--strategy", "s1"])
+        assert code == 0 and "done by the running daemon" in capsys.readouterr().out
+        assert d.engine.risk.state("s1", d.clock.now()).level.name == "HALTED"  # type: ignore[attr-defined]
+        code = await asyncio.to_thread(main, ["resume", str(cfg), "--strategy", "s1"])
+        assert code == 0 and "done by the running daemon" in capsys.readouterr().out
+        assert d.engine.risk.state("s1", d.clock.now()).level.name == "ACTIVE"  # type: ignore[attr-defined]
+        bad = await asyncio.to_thread(main, ["kill", str(cfg), "--strategy", "nope"])
+        assert bad == 2  # refused before anything is sent
+    finally:
+        d.request_stop("test over")
+        await task
