@@ -94,12 +94,12 @@ class InProcessRun:
     async def run(self) -> int:
         """Replay to the end; the exit code (0: ran to its end)."""
         cfg = self.cfg
-        self.journal = journal = Journal(cfg.journal.path)
+        previous = _on_signals(self.request_stop) if self.handle_signals else {}
+        self.journal = journal = Journal(cfg.journal.path)  # its file: the replay is under way
         journal.begin_run(
             now=self.start, account=self.account, mode=cfg.mode, dry_run=False,
             config=cfg.model_dump_json(), broker=broker_identity(self.account, embedded=True),
         )  # fmt: skip
-        previous = _on_signals(self.request_stop) if self.handle_signals else {}
         try:
             await self._start(journal)
             t0 = time.monotonic()  # a figure for the report only: nothing reads it to decide

@@ -192,8 +192,12 @@ def test_ctrl_c_stops_a_backtest_process_with_its_partial_figures(tmp_path: Path
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
     assert proc.stdout is not None
-    assert proc.stdout.readline().startswith("backtest ")  # planned: the replay is under way
-    time.sleep(1.5)
+    assert proc.stdout.readline().startswith("backtest ")  # planned
+    deadline = time.monotonic() + 60
+    while not (out / "journal.sqlite").exists():  # the replay is under way (signals handled)
+        assert proc.poll() is None and time.monotonic() < deadline, "the replay never started"
+        time.sleep(0.05)
+    time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, err
