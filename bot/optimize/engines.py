@@ -1,0 +1,152 @@
+"""Where a sweep's tasks run. Every engine yields Outcomes as tasks finish (any order; the
+caller orders them by task index) and stops its workers when the caller stops reading.
+
+- local: a process pool; each worker receives the Job and the Market once, when it starts.
+  With one worker the tasks run in this process.
+- ray: Ray tasks; the Job and the Market go into Ray's object store once (``ray.put``) and
+  each Ray worker process fetches them on its first task and keeps them for the next ones.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import multiprocessing
+import signal
+from collections.abc import Generator, Sequence
+from pathlib import Path
+from typing import Any
+
+from bot.optimize.tasks import Job, Outcome, Task, Worker
+from bot.sim.market import Market
+
+ENGINES = ("local", "ray")
+Outcomes = Generator[Outcome, None, None]
+
+
+class EngineError(Exception):
+    """An engine that cannot start (ray missing, bad address): exit code 2."""
+
+
+def run_tasks(
+    engine: str, job: Job, market: Market, tasks: Sequence[Task], *, workers: int,
+    scratch: Path, address: str | None = None,
+) -> Outcomes:  # fmt: skip
+    """The Outcomes of ``tasks`` as they finish; closing the iterator stops the workers."""
+    if engine == "ray":
+        return _ray(job, market, tasks, workers, address)
+    if engine != "local":
+        raise EngineError(f"unknown engine {engine!r}: one of {', '.join(ENGINES)}")
+    if workers == 1 or len(tasks) <= 1:
+        return _here(job, market, tasks, scratch)
+    return _pool(job, market, tasks, min(workers, len(tasks)), scratch)
+
+
+def require(engine: str, address: str | None) -> None:
+    """Refuse an engine that cannot run, before anything is loaded."""
+    if engine not in ENGINES:
+        raise EngineError(f"unknown engine {engine!r}: one of {', '.join(ENGINES)}")
+    if address and engine != "ray":
+        raise EngineError("--address is for --engine ray")
+    if engine == "ray" and importlib.util.find_spec("ray") is None:
+        raise EngineError(_NO_RAY)
+
+
+_NO_RAY = "--engine ray needs Ray: pip install 'ibbot[ray]' (or pip install 'ray>=2.9')"
+
+
+# ---- local -------------------------------------------------------------------------------
+
+
+def _here(job: Job, market: Market, tasks: Sequence[Task], scratch: Path) -> Outcomes:
+    worker = Worker(job, market, scratch)
+    try:
+        for task in tasks:
+            yield worker.run(task)
+    finally:
+        worker.close()
+
+
+_worker: Worker | None = None  # a pool process's own, set by _init
+
+
+def _init(job: Job, market: Market, scratch: Path) -> None:
+    global _worker
+    # Ctrl-C reaches the whole process group: the parent alone decides, and terminates us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _worker = Worker(job, market, scratch)
+
+
+def _run(task: Task) -> Outcome:
+    assert _worker is not None
+    return _worker.run(task)
+
+
+def _pool(
+    job: Job, market: Market, tasks: Sequence[Task], workers: int, scratch: Path
+) -> Outcomes:
+    pool = multiprocessing.get_context().Pool(workers, _init, (job, market, scratch))
+    try:
+        yield from pool.imap_unordered(_run, tasks, chunksize=1)
+        pool.close()
+    finally:
+        pool.terminate()  # the scratch folders go with the caller's
+        pool.join()
+
+
+# ---- ray ---------------------------------------------------------------------------------
+
+_ray_workers: dict[str, Worker] = {}  # a Ray worker process's own, by the shared object's id
+
+
+def _ray_task(shared: list[Any], task: Task) -> Outcome:
+    # The ref travels inside a list so Ray does not resolve it per task: a worker process
+    # fetches the Job and Market on its first task only.
+    import ray
+
+    ref = shared[0]
+    worker = _ray_workers.get(ref.hex())
+    if worker is None:
+        job, market = ray.get(ref)
+        _ray_workers.clear()  # an earlier sweep's market: let it go
+        worker = _ray_workers[ref.hex()] = Worker(job, market)
+    return worker.run(task)
+
+
+def _ray(
+    job: Job, market: Market, tasks: Sequence[Task], workers: int, address: str | None
+) -> Outcomes:
+    try:
+        import ray
+    except ImportError:
+        raise EngineError(_NO_RAY) from None
+    started = _ray_init(ray, workers, address)
+    try:
+        remote = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
+        shared = [ray.put((job, market))]
+        pending = [remote.remote(shared, t) for t in tasks]
+        try:
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                for ref in done:
+                    yield ray.get(ref)
+        finally:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _ray_init(ray: Any, workers: int, address: str | None) -> bool:
+    """Connect (``address``) or start a local Ray instance; True when this call did it."""
+    if ray.is_initialized():
+        return False
+    try:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    except (ConnectionError, ValueError, RuntimeError) as e:
+        where = address or "a local instance"
+        raise EngineError(f"--engine ray: cannot start Ray on {where}: {e}") from None
+    return True
