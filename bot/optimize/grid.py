@@ -172,4 +172,5 @@ def candidates(
 def _reason(e: ValidationError) -> str:
     first = e.errors()[0]
     where = ".".join(str(p) for p in first.get("loc", ()))
-    return f"{where}: {first['msg']}" if where else str(first["msg"])
+    msg = str(first["msg"]).removeprefix("Value error, ")  # a model validator's own words
+    return f"{where}: {msg}" if where else msg

@@ -72,10 +72,13 @@ def _scalar(v: object) -> bool:
 
 
 def write_results_csv(path: Path, rows: Sequence[Row], names: Sequence[str], metric: str) -> None:
-    """One row per parameter set, in task order: [window,] the parameters, the rank, the
-    metric, then every other KPI of the total."""
-    order = {id(r): n for n, r in enumerate(ranked(rows, metric), start=1)}
+    """One row per parameter set, in task order: [window,] the parameters, the rank (within
+    the window), the metric, then every other KPI of the total."""
     windows = any(r.window is not None for r in rows)
+    order: dict[int, int] = {}  # id(row) -> its rank (within its walk-forward window)
+    for w in dict.fromkeys(r.window for r in rows):
+        group = [r for r in rows if r.window == w]
+        order.update({id(r): n for n, r in enumerate(ranked(group, metric), start=1)})
     kcols = [k for k in kpi_columns(rows) if k != metric]
     with path.open("w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
