@@ -76,8 +76,8 @@ def write_results_csv(path: Path, rows: Sequence[Row], names: Sequence[str], met
     the window), the metric, then every other KPI of the total."""
     windows = any(r.window is not None for r in rows)
     order: dict[int, int] = {}  # id(row) -> its rank (within its walk-forward window)
-    for w in dict.fromkeys(r.window for r in rows):
-        group = [r for r in rows if r.window == w]
+    for win in dict.fromkeys(r.window for r in rows):
+        group = [r for r in rows if r.window == win]
         order.update({id(r): n for n, r in enumerate(ranked(group, metric), start=1)})
     kcols = [k for k in kpi_columns(rows) if k != metric]
     with path.open("w", newline="") as f:
