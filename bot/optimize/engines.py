@@ -87,9 +87,12 @@ def _pool(
     pool = multiprocessing.get_context().Pool(workers, _init, (job, market, scratch))
     try:
         yield from pool.imap_unordered(_run, tasks, chunksize=1)
+    except BaseException:  # Ctrl-C, a failed task, or the caller stopped reading
+        pool.terminate()  # the running backtests too: their scratch goes with the caller's
+        raise
+    else:
         pool.close()
     finally:
-        pool.terminate()  # the scratch folders go with the caller's
         pool.join()
 
 
