@@ -16,7 +16,7 @@ from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.optimize.tasks import Job, Outcome, Task, Worker
+from bot.optimize.tasks import Job, Outcome, Task, TaskError, Worker
 from bot.sim.market import Market
 
 ENGINES = ("local", "ray")
@@ -131,13 +131,22 @@ def _ray(
             while pending:
                 done, pending = ray.wait(pending, num_returns=1)
                 for ref in done:
-                    yield ray.get(ref)
+                    yield _ray_get(ray, ref)
         finally:
             for ref in pending:
                 ray.cancel(ref, force=True)
     finally:
         if started:
             ray.shutdown()
+
+
+def _ray_get(ray: Any, ref: Any) -> Outcome:
+    try:
+        outcome: Outcome = ray.get(ref)
+    except ray.exceptions.RayTaskError as e:  # the task's own error, without Ray's wrapping
+        cause = getattr(e, "cause", None)
+        raise TaskError(str(cause) if isinstance(cause, TaskError) else str(e)) from None
+    return outcome
 
 
 def _ray_init(ray: Any, workers: int, address: str | None) -> bool:

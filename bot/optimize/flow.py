@@ -141,8 +141,11 @@ def _run(args: argparse.Namespace, s: StrategyConfig, p: Plan, runner: Runner,
                   f"{results._fmt(r.oos.outcome.total.get('total_return'))}")  # fmt: skip
     print(f"\nwrote {out}/" + ", ".join(written))
     if stopped:
-        print(f"ibbot optimize: INTERRUPTED: {len(rows)} of the backtests finished; the files "
-              "hold those only", file=sys.stderr)  # fmt: skip
+        print(f"ibbot optimize: STOPPED, {stopped}: {len(rows)} in-sample and "
+              f"{len(done)} out-of-sample backtests finished; the files hold those only"
+              if wins else f"ibbot optimize: STOPPED, {stopped}: {len(rows)} of "
+              f"{len(cands.params)} backtests finished; the files hold those only",
+              file=sys.stderr)  # fmt: skip
         return 1
     return 0
 

@@ -1,7 +1,7 @@
 """Run a sweep's tasks on an engine with a progress bar, and the walk-forward on top of it.
 
-Ctrl-C stops the engine's workers and returns what had finished, flagged interrupted: the
-caller writes those rows and exits 1."""
+Ctrl-C, or a backtest that fails, stops the engine's workers and returns what had finished
+with the reason: the caller writes those rows and exits 1."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 from bot.optimize.engines import run_tasks
 from bot.optimize.grid import Candidates
 from bot.optimize.results import Row, ranked
-from bot.optimize.tasks import Job, Outcome, Task
+from bot.optimize.tasks import Job, Outcome, Task, TaskError
 from bot.optimize.walk_forward import Window, WindowResult
 from bot.sim.market import Market
 
@@ -30,8 +30,8 @@ class Runner:
     address: str | None = None
     progress: bool | None = None  # None: on a terminal only
 
-    def run(self, tasks: Sequence[Task], desc: str) -> tuple[dict[int, Outcome], bool]:
-        """(outcomes by task index, interrupted)."""
+    def run(self, tasks: Sequence[Task], desc: str) -> tuple[dict[int, Outcome], str]:
+        """(outcomes by task index, why it stopped early or "")."""
         got: dict[int, Outcome] = {}
         bar = _bar(len(tasks), desc, self.progress)
         outcomes = run_tasks(self.engine, self.job, self.market, tasks, workers=self.workers,
@@ -42,12 +42,14 @@ class Runner:
                 if bar is not None:
                     bar.update()
         except KeyboardInterrupt:
-            return got, True
+            return got, "interrupted (Ctrl-C)"
+        except TaskError as e:
+            return got, str(e)
         finally:
             outcomes.close()  # stops the workers
             if bar is not None:
                 bar.close()
-        return got, False
+        return got, ""
 
 
 def _bar(total: int, desc: str, enabled: bool | None) -> Any:
@@ -61,8 +63,9 @@ def _bar(total: int, desc: str, enabled: bool | None) -> Any:
 def sweep(
     runner: Runner, cands: Candidates, first: date, last: date, window: int | None = None,
     start: int = 0,
-) -> tuple[list[Row], bool]:  # fmt: skip
-    """Every candidate over [first, last]: (the finished rows in grid order, interrupted)."""
+) -> tuple[list[Row], str]:  # fmt: skip
+    """Every candidate over [first, last]: (the finished rows in grid order, why it stopped
+    early or "")."""
     tasks = [Task(start + n, p, first, last) for n, p in enumerate(cands.params)]
     desc = "sweep" if window is None else f"window {window}"
     got, stopped = runner.run(tasks, desc)
@@ -73,9 +76,9 @@ def sweep(
 
 def walk_forward_sweep(
     runner: Runner, cands: Candidates, wins: Sequence[Window], metric: str
-) -> tuple[list[Row], list[WindowResult], bool]:
+) -> tuple[list[Row], list[WindowResult], str]:
     """Optimize on each in-sample span, test the winner on the next out-of-sample span:
-    (all in-sample rows, the windows completed, interrupted)."""
+    (all in-sample rows, the windows completed, why it stopped early or "")."""
     tasks: list[Task] = []
     owner: dict[int, tuple[int, int]] = {}  # task index -> (window position, candidate)
     for w_pos, win in enumerate(wins):
@@ -86,7 +89,7 @@ def walk_forward_sweep(
     rows = [Row(cands.varied[c], cands.params[c], got[i], wins[w].number)
             for i, (w, c) in owner.items() if i in got]  # fmt: skip
     if stopped:
-        return rows, [], True
+        return rows, [], stopped
     bests = [ranked([r for r in rows if r.window == win.number], metric)[0] for win in wins]
     oos_tasks = [Task(n, b.params, win.out_of_sample[0], win.out_of_sample[-1])
                  for n, (b, win) in enumerate(zip(bests, wins, strict=True))]  # fmt: skip

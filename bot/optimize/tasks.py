@@ -44,6 +44,10 @@ class Outcome:
     stop_reason: str
 
 
+class TaskError(Exception):
+    """A backtest of the sweep failed (a strategy raised, bad data): the sweep stops there."""
+
+
 def with_params(cfg: BotConfig, strategy_id: str, params: dict[str, Any]) -> BotConfig:
     strategies = [
         s.model_copy(update={"params": params}) if s.id == strategy_id else s
@@ -62,8 +66,16 @@ class Worker:
     def run(self, task: Task) -> Outcome:
         job = self.job
         cfg = with_params(job.cfg, job.strategy_id, task.params)
-        p = plan(cfg, task.first, task.last, out=self.scratch, market=self.market)
-        r = run_backtest(p, progress=False, kpi_settings=job.kpi_settings, handle_signals=False)
+        try:
+            p = plan(cfg, task.first, task.last, out=self.scratch, market=self.market)
+            r = run_backtest(p, progress=False, kpi_settings=job.kpi_settings,
+                             handle_signals=False)  # fmt: skip
+        except Exception as e:  # one line naming the task, not a worker's traceback
+            raise TaskError(f"the backtest of {task.params} from {task.first} to {task.last} "
+                            f"failed: {type(e).__name__}: {e}") from None  # fmt: skip
+        if r.code != 0:
+            raise TaskError(f"the backtest of {task.params} from {task.first} to {task.last} "
+                            f"failed ({r.stop_reason})")  # fmt: skip
         total = {k: v for k, v in r.figures[TOTAL].items() if k != "by_symbol"}
         curve = r.curve
         return Outcome(task.index, total, tuple(curve.labels), tuple(curve.equity[TOTAL]),

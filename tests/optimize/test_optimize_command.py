@@ -12,16 +12,22 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import BaseModel
 
 from bot.backtest.runner import plan, run_backtest
 from bot.cli import main
 from bot.config import load_config
+from bot.events import Bar, OrderIntent
+from bot.indicators import IndicatorSpec
 from bot.optimize.tasks import with_params
+from bot.registry import register
+from bot.strategy import Strategy
 from strategies.sma_crossover import SmaCrossoverParams
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -228,8 +234,47 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_finished_rows(tmp_path: Path) -> Non
     os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole group
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 1, stderr
-    assert "INTERRUPTED" in stderr and "Traceback" not in stderr
+    assert "STOPPED, interrupted (Ctrl-C)" in stderr and "Traceback" not in stderr
     assert f"wrote {out}/results.csv" in stdout
     rows = _rows(out / "results.csv")
     assert len(rows) < 60
     assert all(int(r["fast"]) in range(2, 62) and int(r["days"]) == 2 for r in rows)
+
+
+class _BoomParams(BaseModel):
+    n: int = 1
+
+
+@register("sweep_boom_probe")
+class _Boom(Strategy[_BoomParams]):
+    """Fails to start when n == 3: a backtest of the sweep that raises."""
+
+    Params = _BoomParams
+
+    def indicators(self) -> Mapping[str, IndicatorSpec]:
+        if self.params.n == 3:
+            raise RuntimeError("n=3 cannot start")
+        return {}
+
+    def on_bar(self, bar: Bar) -> list[OrderIntent]:
+        return []
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_failing_backtest_stops_the_sweep_keeping_the_finished_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], workers: str
+) -> None:
+    cfg = tmp_path / "boom.yaml"
+    cfg.write_text(_config(tmp_path).read_text().replace(
+        "class: sma_crossover", "class: sweep_boom_probe").replace(
+        "params: {fast: 5, slow: 20, mode: long_short}", "params: {}"))  # fmt: skip
+    code = main(["optimize", str(cfg), "--grid", "n=1..6", "--from", DAY1, "--to", DAY1,
+                 "--out", str(tmp_path / "o"), "--workers", workers])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1
+    assert ("STOPPED, the backtest of {'n': 3} from 2026-10-13 to 2026-10-13 failed: "
+            "RuntimeError: n=3 cannot start") in err  # fmt: skip
+    rows = _rows(tmp_path / "o" / "results.csv")
+    ns = [r["n"] for r in rows]
+    # In order on one worker; on two, 3 starts when 1 or 2 has finished, and the rest stop.
+    assert ns == ["1", "2"] if workers == "1" else (ns and "3" not in ns)
