@@ -76,3 +76,6 @@ def run(args: argparse.Namespace) -> int:
     except InputError as exc:
         print(f"ibbot optimize: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # while loading or starting Ray: the sweep's own stop is cleaner
+        print("ibbot optimize: interrupted (Ctrl-C) before the sweep ran", file=sys.stderr)
+        return 1

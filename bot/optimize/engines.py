@@ -9,10 +9,12 @@ caller orders them by task index) and stops its workers when the caller stops re
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import multiprocessing
 import signal
-from collections.abc import Generator, Sequence
+import tempfile
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,27 +60,27 @@ _NO_RAY = "--engine ray needs Ray: pip install 'ibbot[ray]' (or pip install 'ray
 
 
 def _here(job: Job, market: Market, tasks: Sequence[Task], scratch: Path) -> Outcomes:
-    worker = Worker(job, market, scratch)
-    try:
+    worker = Worker(job, market)
+    with tempfile.TemporaryDirectory(prefix="worker-", dir=scratch) as mine:
         for task in tasks:
-            yield worker.run(task)
-    finally:
-        worker.close()
+            yield worker.run(task, Path(mine))
 
 
-_worker: Worker | None = None  # a pool process's own, set by _init
+_worker: tuple[Worker, Path] | None = None  # a pool process's own, set by _init
 
 
 def _init(job: Job, market: Market, scratch: Path) -> None:
     global _worker
     # Ctrl-C reaches the whole process group: the parent alone decides, and terminates us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _worker = Worker(job, market, scratch)
+    # Under the caller's scratch, which it removes: a terminated worker cleans nothing up.
+    _worker = Worker(job, market), Path(tempfile.mkdtemp(prefix="worker-", dir=scratch))
 
 
 def _run(task: Task) -> Outcome:
     assert _worker is not None
-    return _worker.run(task)
+    worker, mine = _worker
+    return worker.run(task, mine)
 
 
 def _pool(
@@ -112,7 +114,9 @@ def _ray_task(shared: list[Any], task: Task) -> Outcome:
         job, market = ray.get(ref)
         _ray_workers.clear()  # an earlier sweep's market: let it go
         worker = _ray_workers[ref.hex()] = Worker(job, market)
-    return worker.run(task)
+    # A folder per task, removed after it: Ray ends its worker processes without a clean-up.
+    with tempfile.TemporaryDirectory(prefix="ibbot-sweep-") as scratch:
+        return worker.run(task, Path(scratch))
 
 
 def _ray(
@@ -135,6 +139,23 @@ def _ray(
         finally:
             for ref in pending:
                 ray.cancel(ref, force=True)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+@contextlib.contextmanager
+def session(engine: str, workers: int, address: str | None) -> Iterator[None]:
+    """Ray started (or connected) once for several run_tasks calls, e.g. a walk-forward's
+    in-sample and out-of-sample rounds; nothing to hold for the local engine."""
+    if engine != "ray":
+        yield
+        return
+    import ray
+
+    started = _ray_init(ray, workers, address)
+    try:
+        yield
     finally:
         if started:
             ray.shutdown()

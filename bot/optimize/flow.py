@@ -15,7 +15,7 @@ from bot.backtest import kpis
 from bot.backtest.runner import BacktestError, Plan, plan
 from bot.config import BotConfig, StrategyConfig
 from bot.optimize import report, results, walk_forward
-from bot.optimize.engines import EngineError, require
+from bot.optimize.engines import EngineError, require, session
 from bot.optimize.grid import Candidates, GridError, candidates, check_names, parse_grid
 from bot.optimize.results import MetricError, Row
 from bot.optimize.sweep import Runner, sweep, walk_forward_sweep
@@ -85,7 +85,8 @@ def execute(args: argparse.Namespace, cfg: BotConfig, settings: kpis.Settings) -
         out = args.out or Path("runs") / f"optimize-{args.config.stem}-{s.id}"
         _announce(args, s, p, cands, drawn, len(wins))
         try:
-            return _run(args, s, p, runner, cands, wins, out)
+            with session(args.engine, args.workers, args.address):
+                return _run(args, s, p, runner, cands, wins, out)
         except EngineError as e:
             raise InputError(str(e)) from None
 
@@ -111,7 +112,7 @@ def _run(args: argparse.Namespace, s: StrategyConfig, p: Plan, runner: Runner,
     out.mkdir(parents=True, exist_ok=True)
     results.write_results_csv(out / "results.csv", rows, names, args.metric)
     written = ["results.csv"]
-    best = _best(rows, done, args.metric)
+    best = _best(rows, done, args.metric, bool(wins))
     if best is not None:
         context = f"{args.config} --grid '{args.grid}' ({p.days[0]} to {p.days[-1]})"
         model = s.strategy_class().Params
@@ -150,10 +151,11 @@ def _run(args: argparse.Namespace, s: StrategyConfig, p: Plan, runner: Runner,
     return 0
 
 
-def _best(rows: list[Row], done: list[walk_forward.WindowResult], metric: str) -> Row | None:
+def _best(rows: list[Row], done: list[walk_forward.WindowResult], metric: str,
+          walk: bool) -> Row | None:  # fmt: skip
     """The full-range sweep's best; for a walk-forward, the last window's (the one to trade
-    next)."""
-    if done:
-        return done[-1].best
+    next), none if no window completed."""
+    if walk:
+        return done[-1].best if done else None
     ranked = results.ranked(rows, metric)
     return ranked[0] if ranked else None

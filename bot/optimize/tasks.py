@@ -1,11 +1,9 @@
 """One sweep task = one in-process backtest of the config with one parameter set over one date
-range. A Worker holds what every task shares (the config, the market data loaded once) and a
-scratch folder of its own, where each task's journal replaces the previous one."""
+range. A Worker holds what every task shares (the config, the market data loaded once); each
+task's journal goes to a scratch folder the engine gives it, never to --out."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -57,17 +55,18 @@ def with_params(cfg: BotConfig, strategy_id: str, params: dict[str, Any]) -> Bot
 
 
 class Worker:
-    """Runs tasks one after another on one market, in a scratch folder under ``root``."""
+    """Runs tasks one after another on one market."""
 
-    def __init__(self, job: Job, market: Market, root: Path | None = None) -> None:
+    def __init__(self, job: Job, market: Market) -> None:
         self.job, self.market = job, market
-        self.scratch = Path(tempfile.mkdtemp(prefix="ibbot-sweep-", dir=root))
 
-    def run(self, task: Task) -> Outcome:
+    def run(self, task: Task, scratch: Path) -> Outcome:
+        """The task's backtest, its journal and CSVs written in ``scratch`` (replacing the
+        previous task's)."""
         job = self.job
         cfg = with_params(job.cfg, job.strategy_id, task.params)
         try:
-            p = plan(cfg, task.first, task.last, out=self.scratch, market=self.market)
+            p = plan(cfg, task.first, task.last, out=scratch, market=self.market)
             r = run_backtest(p, progress=False, kpi_settings=job.kpi_settings,
                              handle_signals=False)  # fmt: skip
         except Exception as e:  # one line naming the task, not a worker's traceback
@@ -80,6 +79,3 @@ class Worker:
         curve = r.curve
         return Outcome(task.index, total, tuple(curve.labels), tuple(curve.equity[TOTAL]),
                        r.stop_reason)  # fmt: skip
-
-    def close(self) -> None:
-        shutil.rmtree(self.scratch, ignore_errors=True)
