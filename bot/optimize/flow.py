@@ -120,6 +120,10 @@ def _run(args: argparse.Namespace, s: StrategyConfig, p: Plan, runner: Runner,
             results.best_yaml(best, model, strategy=s.id, metric=args.metric, context=context)
         )
         written.append("best.yaml")
+        if best.value(args.metric) is None:
+            print(f"ibbot optimize: no parameter set has a {args.metric} (undefined, e.g. no "
+                  "volatility over too short a range): best.yaml holds the first in grid "
+                  "order", file=sys.stderr)  # fmt: skip
     if done:
         walk_forward.write_csv(out / "walk_forward.csv", done, names, args.metric)
         walk_forward.write_equity_csv(out / "oos_equity.csv", *walk_forward.stitch(done))

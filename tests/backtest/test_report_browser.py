@@ -2,45 +2,16 @@
 ``chromium-driver``, which .ci/run installs) opens the file offline, every chart has drawn its
 SVG with its traces, the console shows no error, and the page's screenshot is saved as
 docs/report.png (the README shows it). Without Chromium the test is skipped, except in CI
-(``CI=true``), where it fails."""
+(``CI=true``), where it fails (the ``browser`` fixture: tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from report_run import ROOT, ReportRun
 
-CHROMIUM = shutil.which("chromium")
-DRIVER = shutil.which("chromedriver")
 SCREENSHOT = ROOT / "docs" / "report.png"
 CHARTS = 6  # equity, drawdown, and the price of each of the run's four symbols
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not (CHROMIUM and DRIVER):
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium and chromium-driver are missing: .ci/run must install them")
-        pytest.skip("no chromium/chromedriver (apt-get install chromium chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1280,1000"):  # fmt: skip
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def test_every_chart_renders_without_console_errors(report_run: ReportRun, browser: Any) -> None:
