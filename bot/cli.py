@@ -13,6 +13,7 @@ COMMANDS: dict[str, str] = {
     "run": "run the trading daemon on a YAML config",
     "backtest": "replay a config's strategies over a date range of the data and report KPIs",
     "report": "write report.html and PNG charts for a finished backtest",
+    "optimize": "sweep a strategy's parameters over backtests (grid, random, walk-forward)",
     "gateway": "serve the simulated IB Gateway (TWS wire protocol) on loopback",
     "kill": "kill switch: cancel, flatten and halt the account or one strategy (until resume)",
     "resume": "lift the kill switch (and the day's limits) of the account or one strategy",

@@ -147,11 +147,14 @@ def _fresh_out(p: Plan) -> None:
             Path(f"{p.journal_path}{suffix}").unlink(missing_ok=True)
 
 
-async def replay_inprocess(p: Plan, *, progress: bool | None = None) -> tuple[int, InProcessRun]:
+async def replay_inprocess(
+    p: Plan, *, progress: bool | None = None, handle_signals: bool = True
+) -> tuple[int, InProcessRun]:
     """Run the daemon's parts in-process over the plan's span; (exit code, the run)."""
     _fresh_out(p)
     bar = Progress(p.start, p.end, enabled=progress)
-    run = InProcessRun(p.cfg, p.market, start=p.start, end=p.end, cash=p.cash, progress=bar)
+    run = InProcessRun(p.cfg, p.market, start=p.start, end=p.end, cash=p.cash, progress=bar,
+                       handle_signals=handle_signals)  # fmt: skip
     try:
         return await run.run(), run
     finally:
@@ -197,16 +200,22 @@ def run_backtest(
     engine: str = "inprocess",
     progress: bool | None = None,
     kpi_settings: kpis.Settings = kpis.Settings(),  # noqa: B008 (frozen)
+    handle_signals: bool = True,
 ) -> Result:
     """Replay (``engine``: in-process, or through the embedded gateway's wire protocol), then
-    read the journal back and write equity.csv, trades.csv and kpis.json."""
+    read the journal back and write equity.csv, trades.csv and kpis.json.
+
+    ``handle_signals=False`` (in-process only) leaves SIGINT / SIGTERM to the caller: a sweep
+    stops its workers itself rather than letting each replay end early with partial figures."""
     if engine not in ENGINES:
         raise BacktestError(f"unknown engine {engine!r}: one of {', '.join(ENGINES)}")
     t0 = time.monotonic()
     bars: int | None = None
     loop: float | None = None  # the replay loop's wall time (in-process only)
     if engine == "inprocess":
-        code, run = asyncio.run(replay_inprocess(p, progress=progress))
+        code, run = asyncio.run(
+            replay_inprocess(p, progress=progress, handle_signals=handle_signals)
+        )
         stop_reason, nlv, bars = run.stop_reason, run.net_liquidation(), run.bars
         loop = round(run.loop_seconds, 3)
     else:
