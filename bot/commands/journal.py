@@ -6,24 +6,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.commands.backtest import parse_day
 from bot.config import ConfigError, load_config
 
 HELP = "a day's orders, fills and P&L from the journal"
 
 
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bad day {text!r}: write YYYY-MM-DD") from None
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", type=Path, metavar="CONFIG", help="the YAML config file")
-    p.add_argument("--day", type=_day, metavar="YYYY-MM-DD", help="the day (default: today, UTC)")
+    p.add_argument("--day", type=parse_day, metavar="YYYY-MM-DD",
+                   help="the day (default: today, UTC)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -104,8 +104,9 @@ async def test_ibs_pnl_arrives_matches_the_account_and_comes_back_after_a_reconn
         {"bar": 1, "symbol": "AAPL", "kind": "buy", "qty": 10, "tag": "e1"},
         {"bar": 2, "symbol": "MSFT", "kind": "buy", "qty": 5, "tag": "e2"},
     ]
-    path = write_config(tmp_path, gateway.port, [scripted("s1", steps)], client_id=41)
-    daemon, task = await start_daemon(path, reconnect_delays=(0.2,))
+    path = write_config(tmp_path, gateway.port, [scripted("s1", steps)], client_id=41,
+                        ib={"reconnect": {"initial": 0.2, "jitter": 0}})  # fmt: skip
+    daemon, task = await start_daemon(path)
     assert daemon.engine is not None and daemon.ib_pnl is not None
     await advance(gateway, 4)
     await until(lambda: daemon.engine.counters.fills >= 2, what="2 fills")  # type: ignore[union-attr]

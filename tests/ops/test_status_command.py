@@ -76,6 +76,6 @@ def test_journal_day_is_checked(tmp_path: Path, capsys: pytest.CaptureFixture[st
     with pytest.raises(SystemExit) as e:
         main(["journal", str(cfg), "--day", "2026-13-01"])
     assert e.value.code == 2
-    assert "bad day '2026-13-01'" in capsys.readouterr().err
+    assert "bad date '2026-13-01': use YYYY-MM-DD" in capsys.readouterr().err
     assert main(["status", str(cfg)]) == 1  # not running, no journal
     assert "no journal at" in capsys.readouterr().err
