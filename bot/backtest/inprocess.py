@@ -35,7 +35,7 @@ from bot.pacing import PacingGovernor
 from bot.sim.clock import SimClock
 from bot.sim.market import Market
 from bot.sim.types import SimTick
-from bot.sim.world import SimWorld
+from bot.sim.world import SimWorld, grid_ceil
 from bot.status import summary_text
 from bot.venues.sim import SimBrokerAdapter, SimVenue
 from bot.venues.sim_feed import SimFeed
@@ -43,7 +43,6 @@ from bot.wiring import Options, Trader, qualify
 
 log = logging.getLogger(__name__)
 
-STEP = timedelta(seconds=5)  # the simulated gateway's step (GatewayConfig.step)
 _MS = timedelta(milliseconds=1)
 END_OF_DATA = "end of the simulated gateway's data"  # as bot.lifecycle says it
 
@@ -143,7 +142,7 @@ class InProcessRun:
             if active:
                 t = self._match_until(now, t, active)
             else:
-                broker.take(world.step_lazy(now, t, ()))
+                broker.take(world.pass_time(t))
             self._mark(t, set(active))
             self._set_time(t)
             broker.deliver()
@@ -167,7 +166,7 @@ class InProcessRun:
         if t is None or t > self.end:
             return None
         if feed.tick_con_ids:  # tick readers answer at each step, as the gateway's client
-            t = min(t, _grid_ceil(self.world.stepped_to + _MS))
+            t = min(t, grid_ceil(self.world.stepped_to + _MS))
         return t
 
     def _match_until(self, t0: datetime, t1: datetime, active: list[int]) -> datetime:
@@ -184,10 +183,9 @@ class InProcessRun:
             if events:
                 broker.take(events)
                 if stop is None:
-                    stop = min(t1, _grid_ceil(tick.time))
+                    stop = min(t1, grid_ceil(tick.time))
         end = stop or t1
-        broker.take(world.broker.on_time(end))
-        world.stepped_to = max(world.stepped_to, end)
+        broker.take(world.pass_time(end))
         return end
 
     def _ticks(self, active: list[int], t0: datetime, t1: datetime) -> list[SimTick]:
@@ -293,10 +291,3 @@ def _on_signals(stop: Callable[[str], None]) -> dict[int, Any]:
         with contextlib.suppress(ValueError):  # not the main thread: the caller handles them
             previous[sig] = signal.signal(sig, handler)
     return previous
-
-
-def _grid_ceil(t: datetime) -> datetime:
-    """The first point of the 5-second step grid at or after ``t``."""
-    epoch = datetime(1970, 1, 1, tzinfo=t.tzinfo)
-    rem = (t - epoch) % STEP
-    return t if not rem else t + (STEP - rem)

@@ -20,6 +20,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from bot.sim.world import grid_floor
+
 if TYPE_CHECKING:
     from bot.gateway.server import Gateway
     from bot.sim.broker_events import BrokerEvent
@@ -127,9 +129,11 @@ class MarketDriver:
             await self.barrier()
         step = self._idle_step
         grid = self.gw.config.step
-        target = on_grid(self.stepped_to + step, grid)
+        # On the step grid: idle stretches of doubling length still end where a normal step
+        # would, so bars close and orders arrive at the same instants whatever came before.
+        target = grid_floor(self.stepped_to + step, grid)
         if target <= self.stepped_to:  # a start off the grid: reach the grid first
-            target = on_grid(self.stepped_to + grid, grid)
+            target = grid_floor(self.stepped_to + grid, grid)
         target = min(target, self.end)
         self.gw.clock.advance(target - self.stepped_to)
         ticks = self.step_to(self.gw.clock.now())
@@ -152,11 +156,3 @@ class MarketDriver:
         if s.ticks or s.rt_bars or s.hist or s.scans:
             return True
         return any(gw.broker.open_orders(account) for account in gw.accounts)
-
-
-def on_grid(t: datetime, step: timedelta) -> datetime:
-    """``t`` down to a multiple of ``step`` since the epoch: idle stretches of doubling
-    length still end where a normal step would, so bars close and orders arrive at the same
-    instants whatever came before."""
-    epoch = datetime(1970, 1, 1, tzinfo=t.tzinfo)
-    return t - (t - epoch) % step

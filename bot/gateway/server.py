@@ -41,7 +41,7 @@ from bot.sim.broker import BrokerConfig
 from bot.sim.clock import SimClock
 from bot.sim.instruments import DEFAULT_INSTRUMENTS_FILE, Instruments
 from bot.sim.market import Market
-from bot.sim.world import SimWorld
+from bot.sim.world import STEP, SimWorld
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class GatewayConfig:
     server_version: int | None = None  # pin one TWS API version (157..176)
     broker: BrokerConfig = field(default_factory=BrokerConfig)
     time_zone: str = "US/Eastern"  # the "TWS login time zone" of formatted times
-    step: timedelta = timedelta(seconds=5)  # as-fast mode: simulated time per step
+    step: timedelta = STEP  # as-fast mode: simulated time per step
     # as-fast mode: wall seconds between the first subscription and the first step, so that a
     # client's other start-up requests (ib_insync throttles to 45 a second) are in by then
     start_delay: float = 1.0

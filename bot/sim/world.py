@@ -6,15 +6,18 @@ the in-process backtester (``bot/backtest/inprocess.py``) steps it directly, wit
 
 A step (t0, t1] takes every tick in it, in time order, to the broker (which matches working
 orders and marks positions), then lets time reach t1 (``SimBroker.on_time``: DAY expiries,
-closing auctions, the daily roll). ``step_lazy`` is the same for a backtest that only needs
-the ticks of instruments with working orders: the others are marked at their bar closes,
-which is where their last tick of a bar prints, so the broker's books come out the same.
+closing auctions, the daily roll). A backtest hands the broker only the ticks that can change
+an order and lets time pass with ``pass_time``; the other instruments are marked at their last
+prints, so the broker's books come out the same.
+
+Both front ends step on one grid (``STEP``, the gateway's step): ``grid_floor`` /
+``grid_ceil`` put an instant on it, so bars close and orders arrive at the same instants.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -29,6 +32,18 @@ from bot.sim.scanner import ScanRow, run_scan
 from bot.sim.types import SimTick
 
 MAX_CHUNK = timedelta(hours=1)  # a long advance is stepped in pieces of this
+STEP = timedelta(seconds=5)  # the step grid: GatewayConfig.step's default, the backtest's step
+
+
+def grid_floor(t: datetime, step: timedelta = STEP) -> datetime:
+    """``t`` down to a multiple of ``step`` since the epoch."""
+    return t - (t - datetime(1970, 1, 1, tzinfo=t.tzinfo)) % step
+
+
+def grid_ceil(t: datetime, step: timedelta = STEP) -> datetime:
+    """The first multiple of ``step`` since the epoch at or after ``t``."""
+    floor = grid_floor(t, step)
+    return t if floor == t else floor + step
 
 
 class StepListener(Protocol):
@@ -100,17 +115,11 @@ class SimWorld:
         listener.after_step(t0, t1)
         return n
 
-    def step_lazy(self, t0: datetime, t1: datetime, con_ids: Sequence[int]) -> list[BrokerEvent]:
-        """A backtest's step: only ``con_ids``' ticks in (t0, t1] reach the broker (the
-        instruments with working orders), then time reaches t1. The events, in order."""
-        events: list[BrokerEvent] = []
-        on_tick = self.broker.on_tick
-        if con_ids:
-            for tick in self.market.ticks_of(con_ids, t0, t1):
-                events.extend(on_tick(tick))
-        events.extend(self.broker.on_time(t1))
+    def pass_time(self, t1: datetime) -> list[BrokerEvent]:
+        """Time reaches ``t1`` with every tick up to it given to the broker already (a
+        backtest's step: ``SimBroker.on_time``); its events, in order."""
         self.stepped_to = max(self.stepped_to, t1)
-        return events
+        return self.broker.on_time(t1)
 
     def mark(self, marks: Iterable[tuple[int, float]]) -> None:
         """Bar closes of instruments whose ticks were skipped: their last prints."""
