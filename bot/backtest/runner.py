@@ -30,6 +30,7 @@ from bot.backtest.report import (
 from bot.config import BotConfig
 from bot.sim.instruments import Instrument, Instruments
 from bot.sim.market import EPOCH_DAY, Market
+from bot.venues.sim import SimVenue
 from bot.venues.sim_feed import finer_than_data
 
 
@@ -262,10 +263,9 @@ def run_backtest(
 
 
 def _gateway_nlv(daemon: Any) -> float | None:
+    """The embedded gateway's account value (None: no gateway, or an account it never
+    opened), read as the in-process engine reads its world's."""
     gw = getattr(daemon, "gateway", None)
     if gw is None or not daemon.account:
         return None
-    try:
-        return float(gw.broker.account(daemon.account).net_liquidation())
-    except Exception:  # an account the broker never opened: nothing to compare
-        return None
+    return SimVenue(gw.world).net_liquidation(daemon.account)
