@@ -55,6 +55,7 @@ __all__ = [
     "IBConfig",
     "JournalConfig",
     "LoggingConfig",
+    "RecordConfig",
     "RiskConfig",
     "RiskLimits",
     "ScannerConfig",
@@ -103,6 +104,23 @@ def _known_zone(v: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown time zone {v!r}, e.g. America/New_York") from None
     return v
+
+
+def _interval(v: Any) -> Any:
+    if isinstance(v, int | float) and not isinstance(v, bool) and v > 0:
+        return float(v)
+    if isinstance(v, str) and _INTERVAL.fullmatch(v.strip()):
+        return v.strip()
+    raise ValueError(f"bad interval {v!r}; write seconds (300) or e.g. '30s', '5m', '1h'")
+
+
+def interval_seconds(v: str | float) -> float:
+    """A checked interval (``_interval``) in seconds."""
+    if isinstance(v, float):
+        return v
+    match = _INTERVAL.fullmatch(v)
+    assert match is not None  # checked when loaded
+    return float(match[1]) * {"s": 1, "m": 60, "h": 3600}[match[2]]
 
 
 def _time_of(hh_mm: str) -> time:
@@ -635,6 +653,28 @@ class JournalConfig(_Model):
         return _resolve(v, info, must_exist=False)
 
 
+class RecordConfig(_Model):
+    """``record:``: store the bars and ticks the daemon receives (bot/data/recorder.py)."""
+
+    dir: Path
+    flush: str | float = "5s"  # seconds between writes: what a crash may lose at most
+    batch_rows: int = Field(default=10_000, gt=0)  # or sooner, once this many rows wait
+
+    @field_validator("dir")
+    @classmethod
+    def _folder(cls, v: Path, info: ValidationInfo) -> Path:
+        path = _resolve(v, info, must_exist=False)
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"{str(v)!r} is a file, not a folder to record into")
+        return path
+
+    _flush = field_validator("flush", mode="before")(classmethod(lambda cls, v: _interval(v)))
+
+    @property
+    def flush_s(self) -> float:
+        return interval_seconds(self.flush)
+
+
 class LoggingConfig(_Model):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     format: Literal["console", "json"] = "console"
@@ -668,6 +708,7 @@ class BotConfig(_Model):
     control: ControlConfig | None = None
     notify: NotifyConfig | None = None
     status_interval: str | float = "5m"  # seconds, or "30s" / "5m" / "1h"
+    record: RecordConfig | None = None  # bot/data/recorder.py
 
     @model_validator(mode="before")
     @classmethod
@@ -677,22 +718,13 @@ class BotConfig(_Model):
             data = {**data, "journal": {}}
         return data
 
-    @field_validator("status_interval", mode="before")
-    @classmethod
-    def _interval(cls, v: Any) -> Any:
-        if isinstance(v, int | float) and not isinstance(v, bool) and v > 0:
-            return float(v)
-        if isinstance(v, str) and _INTERVAL.fullmatch(v.strip()):
-            return v.strip()
-        raise ValueError(f"bad interval {v!r}; write seconds (300) or e.g. '30s', '5m', '1h'")
+    _status_interval = field_validator("status_interval", mode="before")(
+        classmethod(lambda cls, v: _interval(v))
+    )
 
     @property
     def status_interval_s(self) -> float:
-        if isinstance(self.status_interval, float):
-            return self.status_interval
-        match = _INTERVAL.fullmatch(self.status_interval)
-        assert match is not None  # checked when loaded
-        return float(match[1]) * {"s": 1, "m": 60, "h": 3600}[match[2]]
+        return interval_seconds(self.status_interval)
 
 
 # --- loading -----------------------------------------------------------------------------------

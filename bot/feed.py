@@ -125,12 +125,15 @@ class Feed(StreamBook):
         current_time: Callable[[], Awaitable[datetime]] | None = None,
         governor: HistoryGovernor | None = None,
         max_data_lines: int = 100,
+        on_rt_bar: Callable[[StreamKey, RealTimeBar], None] | None = None,
     ) -> None:
         """``current_time``: the broker's clock (default ``ib.reqCurrentTimeAsync``; the
         daemon shares one request with its other readers: bot.venues.ib.IbVenue).
         ``max_data_lines``: the account's market-data lines; tick subscriptions past them are
-        refused here (logged with the symbol) instead of by IB (error 101)."""
+        refused here (logged with the symbol) instead of by IB (error 101).
+        ``on_rt_bar``: sees each 5-second bar as it arrives (the recorder, bot/data/recorder.py)."""
         super().__init__(on_bar, on_tick, grace_s=grace_s)
+        self.on_rt_bar = on_rt_bar
         self.governor = governor or HistoryGovernor()
         self.ib = ib
         self.current_time = current_time or (lambda: ib.reqCurrentTimeAsync())
@@ -402,6 +405,8 @@ class Feed(StreamBook):
             if len(bars) > _RT_KEEP:
                 del bars[:-1]
             stream.last_data = rtb.time + _5S
+            if self.on_rt_bar is not None:
+                self.on_rt_bar(stream.key, rtb)
             if stream.warming:
                 stream.buffer.append(rtb)
             else:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from bot.config import BotConfig
 from bot.context import SymbolInfo, zone
 from bot.daily_scan import DailyScans
+from bot.data.recorder import Recorder, open_recorder
 from bot.engine import Clock, Engine, TickKindConflict
 from bot.events import OrderType
 from bot.executor import OrderExecutor
@@ -126,6 +127,7 @@ class Daemon:
         self._refused = False  # refused at start-up: send nothing, not even cancels
         self._started_wall = time.monotonic()
         self.ops: OpsServer | None = None  # metrics, health, status, control, notifications
+        self.recorder: Recorder | None = None  # record: (bot/data/recorder.py)
 
     # ---- the whole run ------------------------------------------------------------------
 
@@ -224,14 +226,16 @@ class Daemon:
         orders_to = (
             DryRunBroker(self.account, self.clock.now) if self.dry_run else IbBroker(self.ib)
         )
+        self.recorder = rec = open_recorder(cfg.record)
         trader = Trader(
             cfg, venue=self.venue, broker=orders_to,
             make_feed=lambda on_bar, on_tick: Feed(
                 self.ib, on_bar, on_tick, current_time=self.venue.current_time,
-                max_data_lines=cfg.ib.max_data_lines,
+                max_data_lines=cfg.ib.max_data_lines, on_rt_bar=rec.rt_bar if rec else None,
             ),
             journal=self.journal, infos=self.infos, clock=self.clock, heartbeat=self.ib,
             options=Options(self.account, self.dry_run, cfg.mode, self.opts.live, pacing),
+            recorder=rec,
         )  # fmt: skip
         self.executor, self.engine, self.scans = trader.executor, trader.engine, trader.scans
         self.trader = trader
@@ -500,6 +504,8 @@ class Daemon:
             self.ib.disconnectedEvent += self.supervisor.on_disconnect
         if self.feed is not None:
             self.feed.stop()
+        if self.recorder is not None:
+            self.recorder.close()  # writes what is buffered
 
     # ---- stopping -----------------------------------------------------------------------
 
@@ -520,6 +526,8 @@ class Daemon:
                 await self._settle_market_orders(min(2.0, self.opts.stop_timeout / 3))
         if self.feed is not None:
             self.feed.stop()
+        if self.recorder is not None:
+            self.recorder.close()  # writes what is buffered
         if self.executor is not None and connected and not self._refused:
             self.executor.shutdown()
         if self.engine is not None and self.feed is not None and not self._refused:

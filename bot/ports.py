@@ -76,6 +76,7 @@ class BarSource(Protocol):
     last_price: dict[str, float]
     clock_listeners: list[Callable[[datetime], None]]
     warmup_bars: int
+    tick_by_tick: dict[str, str]  # symbol -> reqTickByTickData type; absent: market data
 
     @property
     def streams(self) -> Mapping[Any, Any]: ...

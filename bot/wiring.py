@@ -17,9 +17,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import registry
+from bot.bar_streams import BarHandler, TickHandler
 from bot.config import BotConfig
 from bot.context import SymbolInfo, next_trading_day
 from bot.daily_scan import DailyScans, ScanRow, day_symbols
+from bot.data.recorder import Recorder
 from bot.engine import Clock, Engine
 from bot.executor import OrderExecutor
 from bot.ib_client import Contract
@@ -82,6 +84,7 @@ class Trader:
         clock: Clock,
         options: Options,
         heartbeat: Any = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self.cfg, self.venue, self.infos, self.clock = cfg, venue, infos, clock
         self.journal = journal
@@ -116,7 +119,13 @@ class Trader:
             reject_storm=cfg.risk.reject_storm,
         )
         self.risk.flatten = self.engine.flatten
-        self.feed = make_feed(self.engine.on_bar, self.engine.on_tick)
+        on_bar: BarHandler = self.engine.on_bar
+        on_tick: TickHandler = self.engine.on_tick
+        if recorder is not None:  # records what the strategies get, as they get it
+            on_bar, on_tick = recorder.wrap_bars(on_bar), recorder.wrap_ticks(on_tick)
+        self.feed = make_feed(on_bar, on_tick)
+        if recorder is not None:
+            recorder.tick_by_tick = self.feed.tick_by_tick
         # The feed keeps the freshest prices; the engine and the P&L read them.
         self.engine.prices = self.pnl.marks = self.feed.last_price
         for s in cfg.strategies:

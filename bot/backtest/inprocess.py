@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.config import BotConfig
+from bot.data.recorder import Recorder, open_recorder
 from bot.embedded_gateway import broker_config
 from bot.engine import Clock
 from bot.journal import Journal, broker_identity
@@ -76,6 +77,7 @@ class InProcessRun:
         self.trader: Trader | None = None
         self._instrument_order = {cid: n for n, cid in enumerate(market.con_ids())}
         self.journal: Journal | None = None
+        self.recorder: Recorder | None = None  # only where the plan asks for it (tests)
         self.stop_reason = ""
         self.summary = ""
         self.bars = 0  # source bars read (all streams)
@@ -119,10 +121,12 @@ class InProcessRun:
         cfg = self.cfg
         infos = await qualify(cfg, self.venue)
         market, now = self.world.market, self.world.clock.now
+        self.recorder = open_recorder(cfg.record)
         self.trader = trader = Trader(
             cfg, venue=self.venue, broker=self.broker, journal=journal, infos=infos,
             make_feed=lambda on_bar, on_tick: SimFeed(market, now, on_bar, on_tick),
             clock=self.clock, options=Options(self.account, pacing=PacingGovernor.unlimited()),
+            recorder=self.recorder,
         )  # fmt: skip
         await trader.executor.reconcile(verify=trader.traded)
         await self.feed.start()
@@ -259,6 +263,8 @@ class InProcessRun:
             trader.executor.shutdown()
             self.broker.deliver()
             self.summary = summary_text(_SummarySource(self, trader))
+        if self.recorder is not None:
+            self.recorder.close()
         if journal is not None:
             journal.end_run(now=self.world.clock.now(), summary=self.summary)
             journal.close()

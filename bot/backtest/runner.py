@@ -124,8 +124,11 @@ def plan(
         update={"start": start, "speed": 0, "cash": g.cash if cash is None else cash}
     )
     journal = cfg.journal.model_copy(update={"path": out / "journal.sqlite"})
-    # A backtest is a paper run on the simulated gateway: dry_run would bypass the broker.
-    run_cfg = cfg.model_copy(update={"gateway": gateway, "journal": journal, "dry_run": False})
+    # A backtest is a paper run on the simulated gateway: dry_run would bypass the broker; and
+    # it records nothing (a config's record: is for the sessions it runs live).
+    run_cfg = cfg.model_copy(
+        update={"gateway": gateway, "journal": journal, "dry_run": False, "record": None}
+    )
     return Plan(run_cfg, market, instruments, days, start, end, gateway.cash, out)
 
 

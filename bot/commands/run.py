@@ -1,4 +1,5 @@
-"""``ibbot run CONFIG [--dry-run] [--live] [--duration 2h] [--reset-positions]``: the daemon.
+"""``ibbot run CONFIG [--dry-run] [--live] [--duration 2h] [--reset-positions] [--record DIR]``:
+the daemon.
 
 Exit 0 on a clean stop (Ctrl-C, SIGTERM, --duration, end of the embedded gateway's data),
 2 on a bad config, a refusal by the paper/live guard, or positions in the journal that the
@@ -14,7 +15,7 @@ import re
 import sys
 from pathlib import Path
 
-from bot.config import ConfigError, load_config
+from bot.config import BotConfig, ConfigError, RecordConfig, load_config
 from bot.ib_library import LibraryError, select
 
 HELP = "run the trading daemon on a YAML config"
@@ -67,11 +68,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="where the journal's per-strategy positions disagree with the account at IB, "
         "start those strategies flat instead of refusing to trade (journalled)",
     )
+    p.add_argument(
+        "--record",
+        type=Path,
+        metavar="DIR",
+        help="record the bars and ticks received to Parquet under DIR (as the config's "
+        "record: {dir: DIR}); ibbot backtest replays it with gateway: {data: DIR}",
+    )
+
+
+def with_record(cfg: BotConfig, folder: Path) -> BotConfig:
+    """``cfg`` recording into ``folder`` (the config's other record: settings kept)."""
+    record = cfg.record or RecordConfig(dir=folder)
+    return cfg.model_copy(update={"record": record.model_copy(update={"dir": folder})})
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.record is not None and args.record.exists() and not args.record.is_dir():
+        print(f"--record {args.record}: a file, not a folder to record into", file=sys.stderr)
+        return 2
     try:
         cfg = load_config(args.config)
+        if args.record is not None:
+            cfg = with_record(cfg, args.record)
         select(cfg.ib.library)  # before the daemon's modules import the client library
     except (ConfigError, LibraryError) as exc:
         print(exc, file=sys.stderr)

@@ -23,7 +23,8 @@ naive times are that zone's wall clock; times written with an offset keep it.
 Two layouts of a data folder (``find_file``): flat, one file per symbol (``AAPL.csv.gz``), or
 the Parquet store of ``ibbot data import`` (bot/data/store.py), one folder per symbol with one
 file per bar size (``AAPL/1min.parquet``, ``AAPL/1day.parquet``); a store file's name gives its
-bar size, and per symbol the finest is read unless a bar size is asked for.
+bar size, and per symbol the finest is read unless a bar size is asked for. A third, a session
+recorded by ``ibbot run --record`` (bot/data/recording.py), is read through ``frame_bars``.
 
 Every error names the file, the row (and the line of a CSV) and the column.
 """
@@ -97,10 +98,15 @@ def bar_name(bar_seconds: int) -> str:
 
 def named_bar_seconds(path: Path) -> int | None:
     """The bar size a store file's name gives (``1min.parquet`` -> 60); None for other names."""
-    m = _BAR_NAME.fullmatch(path.name.removesuffix(".parquet"))
-    if m is None or not path.name.endswith(".parquet"):
+    if not path.name.endswith(".parquet"):
         return None
-    return int(m[1]) * _UNIT_SECONDS[m[2]]
+    return bar_name_seconds(path.name.removesuffix(".parquet"))
+
+
+def bar_name_seconds(name: str) -> int | None:
+    """``bar_name`` undone: ``1min`` -> 60; None for other names."""
+    m = _BAR_NAME.fullmatch(name)
+    return None if m is None else int(m[1]) * _UNIT_SECONDS[m[2]]
 
 
 def store_files(folder: Path) -> dict[int, Path]:
@@ -131,12 +137,24 @@ def read_bars(path: Path, inst: Instrument, tz: str | None = None) -> SourceBars
     """``inst``'s bars from ``path``; its time zone and sessions place daily bars; naive times
     are in ``tz`` (default UTC)."""
     frame, where = _read_frame(path)
+    return _checked_bars(frame, where, path, inst, tz, named_bar_seconds(path))
+
+
+def frame_bars(frame: pd.DataFrame, path: Path, inst: Instrument, bar_seconds: int) -> SourceBars:
+    """``inst``'s bars of ``bar_seconds`` from a frame of the store's columns (a recording,
+    bot/data/recording.py), checked as a file's; errors name ``path`` and the frame's row."""
+    return _checked_bars(frame, _rows(path, header=False), path, inst, None, bar_seconds)
+
+
+def _checked_bars(
+    frame: pd.DataFrame, where: Where, path: Path, inst: Instrument, tz: str | None,
+    named: int | None,
+) -> SourceBars:  # fmt: skip
     if frame.empty:
         raise DataFileError(f"{path}: no rows")
     times, dated = _times(frame["time"], where, tz)
     values = {c: _numbers(frame[c], c, where) for c in COLUMNS[1:]}
     _check_bars(values, where)
-    named = named_bar_seconds(path)
     daily = dated or (named or 0) >= DAY or (len(times) > 1 and int(np.diff(times).min()) >= DAY)
     if daily:
         times = _session_opens(times, inst, where)

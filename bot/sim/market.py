@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from ib_insync import BarData, RealTimeBar
 
+from bot.data.recording import is_recording, recorded_bars
 from bot.sim import bars as B
 from bot.sim.bridge import (
     I64,
@@ -163,17 +164,23 @@ class Market:
         bar_seconds: int | None = None,
     ) -> Market:
         """One file per instrument, named by local symbol (AAPL.csv.gz, EUR.USD.csv.gz), or
-        the store layout (AAPL/1min.parquet: the ``bar_seconds`` file, else the finest)."""
+        the store layout (AAPL/1min.parquet: the ``bar_seconds`` file, else the finest), or a
+        recorded session (bot/data/recording.py)."""
         data_dir = Path(data_dir)
         if not data_dir.is_dir():
             raise DataFileError(f"{data_dir}: market data directory not found")
+        recording = is_recording(data_dir)
         series: dict[int, _Series] = {}
         for order, inst in enumerate(instruments):
-            path = find_file(data_dir, inst.local_symbol, bar_seconds)
-            if path is None:
+            if recording:
+                bars = recorded_bars(data_dir, inst, bar_seconds)
+            else:
+                path = find_file(data_dir, inst.local_symbol, bar_seconds)
+                bars = None if path is None else read_bars(path, inst)
+            if bars is None:
                 log.warning("no market data for %s in %s", inst.local_symbol, data_dir)
                 continue
-            series[inst.con_id] = _build_series(inst, order, read_bars(path, inst))
+            series[inst.con_id] = _build_series(inst, order, bars)
         if not series:
             names = ", ".join(f"{i.local_symbol}.csv.gz" for i in list(instruments)[:3])
             raise DataFileError(f"{data_dir}: no market data files (expected e.g. {names})")

@@ -1,0 +1,151 @@
+"""Recording (bot/data/recorder.py) and its replay (bot/data/recording.py): a daemon trading on
+the embedded simulated gateway records its bars and ticks; ``ibbot backtest`` over the
+recording gives the strategies the very same bars, and the same fills; a failing disk stops
+the recording, never the trading."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import sqlite3
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+
+from bot.backtest.runner import plan, replay, run_backtest
+from bot.config import ConfigError, RecordConfig, load_config
+from bot.data import recorder as recorder_mod
+from bot.data.recording import is_recording, kinds, read_kind
+
+ROOT = Path(__file__).resolve().parents[2]
+DAY = date(2026, 10, 30)  # the sample's last session, as config/demo.yaml replays it
+FILLS = "SELECT time, symbol, side, quantity, price, commission FROM fills ORDER BY time, exec_id"
+BAR_KINDS = {"AAPL": "1min-TRADES-rth", "MSFT": "1min-TRADES-rth", "NVDA": "5min-TRADES-rth"}
+
+
+def _config(tmp: Path, data: Path, record: Path | None) -> Path:
+    """A short demo: 1-minute SMA crossovers, and an opening-range breakout entering on
+    tick-by-tick trades."""
+    cfg: dict[str, Any] = {
+        "ib": {"client_id": 5},
+        "gateway": {"data": str(data), "instruments": str(ROOT / "config/instruments.yaml"),
+                    "seed": 1, "account": "DU1234567", "cash": 1_000_000},
+        "universe": {"defaults": {"sec_type": "STK", "exchange": "SMART", "currency": "USD",
+                                  "primary_exchange": "NASDAQ"},
+                     "symbols": ["AAPL", "MSFT", "NVDA"]},
+        "strategies": [
+            {"id": "sma", "class": "sma_crossover", "symbols": ["AAPL", "MSFT"],
+             "bars": {"size": "1 min", "warmup": "2 D"},
+             "params": {"fast": 5, "slow": 20, "mode": "long_short"},
+             "sizing": {"capital": 10000}},
+            {"id": "orb", "class": "opening_range_breakout", "symbols": ["NVDA"],
+             "bars": {"size": "5 mins", "warmup": "5 D"},
+             "params": {"capital": 10000, "trigger": "last", "vol_mult": 0.5},
+             "sizing": {"capital": 10000}},
+        ],
+        "journal": {"path": str(tmp / "journal.sqlite")},
+        "executor": {"cancel_on_stop": True},
+    }  # fmt: skip
+    if record is not None:
+        cfg["record"] = {"dir": str(record), "flush": "1s"}
+    path = tmp / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _fills(journal: Path) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(journal) as db:
+        return db.execute(FILLS).fetchall()
+
+
+def _recorded_session(tmp: Path) -> tuple[Path, Path]:
+    """The daemon on the embedded gateway (lockstep, max speed) over DAY, recording; the
+    recording folder and the session's journal."""
+    rec = tmp / "rec"
+    cfg = load_config(_config(tmp, ROOT / "data/sample", rec))
+    p = plan(cfg, DAY, DAY, out=tmp / "live")
+    p = dataclasses.replace(p, cfg=p.cfg.model_copy(update={"record": cfg.record}))
+    code, _ = asyncio.run(replay(p, timeout=120))
+    assert code == 0
+    return rec, p.journal_path
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path, Path]:
+    """(the recording, the session's journal, the backtest's journal, the backtest's own
+    recording: what its strategies got)."""
+    tmp = tmp_path_factory.mktemp("recording")
+    rec, live_journal = _recorded_session(tmp)
+    bt, again = tmp / "bt", tmp / "again"
+    bt.mkdir()
+    p = plan(load_config(_config(bt, rec, None)), DAY, DAY, out=bt / "out")
+    record = RecordConfig(dir=again, flush=1.0)
+    p = dataclasses.replace(p, cfg=p.cfg.model_copy(update={"record": record}))
+    result = run_backtest(p, progress=False)
+    assert result.code == 0, result.stop_reason
+    return rec, live_journal, p.journal_path, again
+
+
+def test_the_session_is_recorded_per_symbol_kind_and_day(session: Any) -> None:
+    rec = session[0]
+    assert is_recording(rec)
+    for symbol, kind in BAR_KINDS.items():
+        assert kind in kinds(rec, symbol)
+        bars = read_kind(rec, symbol, kind)
+        assert bars["live"].any() and not bars["live"].all()  # warm-up, then live
+        days = {p.name for p in (rec / symbol / kind).iterdir()}
+        assert f"{DAY}" in days and len(days) >= 2  # one folder per UTC day
+    rt = read_kind(rec, "AAPL", "rt-TRADES")  # the 5-second bars as they came
+    assert len(rt) >= 6 * 60 * 12 and (rt["time"].diff().dropna() >= pd.Timedelta(seconds=5)).all()
+    trades = read_kind(rec, "NVDA", "ticks-AllLast")  # tick-by-tick trades
+    assert len(trades) > 1000 and trades["bid"].isna().all() and (trades["last"] > 0).all()
+    assert "ticks-AllLast" not in kinds(rec, "AAPL")
+
+
+def test_a_backtest_over_the_recording_gives_the_same_bars_and_fills(session: Any) -> None:
+    rec, live_journal, bt_journal, again = session
+    for symbol, kind in BAR_KINDS.items():
+        live, replayed = read_kind(rec, symbol, kind), read_kind(again, symbol, kind)
+        pd.testing.assert_frame_equal(live, replayed, check_exact=True)
+    live_fills = _fills(live_journal)
+    assert live_fills, "the session traded nothing: the comparison would be empty"
+    sma = [f for f in live_fills if f[1] in ("AAPL", "MSFT")]
+    assert sma == [f for f in _fills(bt_journal) if f[1] in ("AAPL", "MSFT")]
+
+
+def test_a_failing_disk_stops_the_recording_not_the_trading(
+    session: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    calls = {"n": 0}
+    real = recorder_mod.write_table
+
+    def failing(table: Any, path: Path) -> None:
+        calls["n"] += 1
+        if calls["n"] > 3:
+            raise OSError(28, "No space left on device")
+        real(table, path)
+
+    monkeypatch.setattr(recorder_mod, "write_table", failing)
+    caplog.set_level(logging.ERROR)
+    rec, journal = _recorded_session(tmp_path)
+    errors = [r.getMessage() for r in caplog.records if "recording to" in r.getMessage()]
+    assert errors and "No space left on device" in errors[0] and "trading goes on" in errors[0]
+    assert len(errors) == 1 and calls["n"] == 4  # stopped at the first failure
+    assert _fills(journal) == _fills(session[1])  # traded exactly as without the failure
+    assert not any(p.name.endswith(".tmp") for p in rec.rglob("*"))  # no half-written part
+
+
+def test_record_config_errors_name_the_key(tmp_path: Path) -> None:
+    path = _config(tmp_path, ROOT / "data/sample", ROOT / "README.md")
+    with pytest.raises(ConfigError, match=r"record\.dir: '.*README\.md' is a file"):
+        load_config(path)
+    text = path.read_text().replace("flush: 1s", "flush: soon")
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=r"record\.flush: bad interval 'soon'"):
+        load_config(path)
