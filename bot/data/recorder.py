@@ -93,7 +93,8 @@ class Recorder:
         self._lock = threading.Lock()  # the hot path's appends vs the thread's swap
         self._wake = threading.Event()
         self._closing = False
-        self._token = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{os.getpid()}"
+        # Part names sort in writing order, across sessions too: a later copy of a row wins.
+        self._token = f"{time.time_ns():020d}-{os.getpid()}"
         self._seq = 0
         self._thread = threading.Thread(target=self._loop, name="recorder", daemon=True)
 

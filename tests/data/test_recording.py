@@ -149,3 +149,75 @@ def test_record_config_errors_name_the_key(tmp_path: Path) -> None:
     path.write_text(text)
     with pytest.raises(ConfigError, match=r"record\.flush: bad interval 'soon'"):
         load_config(path)
+
+
+def _key(symbol: str = "AAPL") -> Any:
+    from bot.bar_streams import StreamKey
+
+    return StreamKey(symbol, 1, "1 min", 60, "TRADES", True)
+
+
+def _bar(minute: int, close: float = 10.0) -> Any:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.events import Bar
+
+    t = datetime(2026, 10, 30, 23, 58, tzinfo=UTC) + timedelta(minutes=minute)
+    return Bar("AAPL", t, close, close, close, close, 100.0, 60)
+
+
+def test_rows_wait_in_memory_until_a_flush_and_a_clean_close_writes_the_rest(
+    tmp_path: Path,
+) -> None:
+    from bot.data.recorder import Recorder
+
+    rec = Recorder.open(tmp_path, flush_s=3600, batch_rows=1_000_000)
+    for m in range(4):  # two before midnight UTC, two after: two day folders
+        rec.bar(_key(), _bar(m), live=True)
+    assert not list(tmp_path.rglob("*.parquet"))  # the hot path only buffered them
+    rec.close()
+    days = sorted(p.name for p in (tmp_path / "AAPL" / "1min-TRADES-rth").iterdir())
+    assert days == ["2026-10-30", "2026-10-31"]
+    rec.bar(_key(), _bar(9), live=True)  # after close: ignored
+    assert len(read_kind(tmp_path, "AAPL", "1min-TRADES-rth")) == 4
+    # A second session into the same folder adds parts; a bar recorded again counts once,
+    # the newest copy winning.
+    again = Recorder.open(tmp_path, flush_s=3600, batch_rows=2)
+    again.bar(_key(), _bar(3, close=11.0), live=False)
+    again.bar(_key(), _bar(4), live=True)  # the second row: a full batch wakes the writer
+    again.close()
+    bars = read_kind(tmp_path, "AAPL", "1min-TRADES-rth")
+    assert len(bars) == 5 and bars["close"].tolist() == [10.0, 10.0, 10.0, 11.0, 10.0]
+    assert rec.rows_written == 4 and again.rows_written == 2
+
+
+def test_a_recording_folder_that_cannot_be_made_leaves_the_recorder_stopped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.data.recorder import Recorder
+
+    (tmp_path / "file").write_text("x")
+    caplog.set_level(logging.ERROR)
+    rec = Recorder.open(tmp_path / "file" / "rec")
+    rec.bar(_key(), _bar(0), live=True)  # no error, nothing kept
+    rec.close()
+    assert rec.failed and "recording to" in caplog.text
+
+
+def test_run_record_flag_refuses_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    path = _config(tmp_path, ROOT / "data/sample", None)
+    assert main(["run", str(path), "--record", str(ROOT / "README.md")]) == 2
+    assert "--record" in capsys.readouterr().err
+
+
+def test_run_record_flag_sets_the_record_block(tmp_path: Path) -> None:
+    from bot.commands.run import with_record
+
+    cfg = load_config(_config(tmp_path, ROOT / "data/sample", tmp_path / "a"))
+    moved = with_record(cfg, tmp_path / "b")
+    assert cfg.record is not None and moved.record is not None
+    assert moved.record.dir == tmp_path / "b" and moved.record.flush == cfg.record.flush
+    plain = load_config(_config(tmp_path, ROOT / "data/sample", None))
+    assert with_record(plain, tmp_path / "c").record == RecordConfig(dir=tmp_path / "c")
