@@ -133,23 +133,36 @@ class Recorder:
 
         return recorded
 
+    # Each of these runs inside the feed's callback: whatever goes wrong stops the recording,
+    # never reaches the feed.
+
     def bar(self, key: StreamKey, bar: Bar, live: bool) -> None:
         """A closed bar as the strategies get it."""
-        self._add(key.symbol, bar_kind(key), BAR_SCHEMA, bar.time,
-                  (bar.time, bar.open, bar.high, bar.low, bar.close, bar.volume, live))  # fmt: skip
+        try:
+            self._add(key.symbol, bar_kind(key), BAR_SCHEMA, bar.time,
+                      (bar.time, bar.open, bar.high, bar.low, bar.close, bar.volume,
+                       live))  # fmt: skip
+        except Exception as e:
+            self._fail(e)
 
     def rt_bar(self, key: StreamKey, rtb: Any) -> None:
         """An ib_insync RealTimeBar as IB sent it."""
-        t = rtb.time if rtb.time.tzinfo else rtb.time.replace(tzinfo=UTC)
-        kind = f"rt-{live_what_to_show(key.what_to_show).upper()}"
-        self._add(key.symbol, kind, RT_SCHEMA, t, (t, rtb.open_, rtb.high, rtb.low, rtb.close,
-                  float(rtb.volume), float(rtb.wap), int(rtb.count)))  # fmt: skip
+        try:
+            t = rtb.time if rtb.time.tzinfo else rtb.time.replace(tzinfo=UTC)
+            kind = f"rt-{live_what_to_show(key.what_to_show).upper()}"
+            self._add(key.symbol, kind, RT_SCHEMA, t, (t, rtb.open_, rtb.high, rtb.low,
+                      rtb.close, float(rtb.volume), float(rtb.wap), int(rtb.count)))  # fmt: skip
+        except Exception as e:
+            self._fail(e)
 
     def tick(self, tick: Tick) -> None:
-        kind = tick_kind(self.tick_by_tick.get(tick.symbol))
-        self._add(tick.symbol, kind, TICK_SCHEMA, tick.time,
-                  (tick.time, tick.bid, tick.ask, tick.last, tick.bid_size, tick.ask_size,
-                   tick.last_size, tick.midpoint))  # fmt: skip
+        try:
+            kind = tick_kind(self.tick_by_tick.get(tick.symbol))
+            self._add(tick.symbol, kind, TICK_SCHEMA, tick.time,
+                      (tick.time, tick.bid, tick.ask, tick.last, tick.bid_size, tick.ask_size,
+                       tick.last_size, tick.midpoint))  # fmt: skip
+        except Exception as e:
+            self._fail(e)
 
     def _add(self, symbol: str, kind: str, schema: pa.Schema, t: datetime,
              row: tuple[Any, ...]) -> None:  # fmt: skip
@@ -221,6 +234,8 @@ class Recorder:
         self.files_written += 1
 
     def _fail(self, e: Exception) -> None:
+        if self.failed:
+            return
         self.failed = True
         with self._lock:
             self._buffers, self._pending = {}, 0

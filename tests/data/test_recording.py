@@ -221,3 +221,21 @@ def test_run_record_flag_sets_the_record_block(tmp_path: Path) -> None:
     assert moved.record.dir == tmp_path / "b" and moved.record.flush == cfg.record.flush
     plain = load_config(_config(tmp_path, ROOT / "data/sample", None))
     assert with_record(plain, tmp_path / "c").record == RecordConfig(dir=tmp_path / "c")
+
+
+def test_a_bad_row_in_the_hot_path_stops_the_recording_and_reaches_no_caller(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from types import SimpleNamespace
+
+    from bot.data.recorder import Recorder
+
+    rec = Recorder.open(tmp_path, flush_s=3600)
+    caplog.set_level(logging.ERROR)
+    got: list[Any] = []
+    on_bar = rec.wrap_bars(lambda key, bar, live: got.append(bar))
+    on_bar(_key(), _bar(0), True)
+    rec.rt_bar(_key(), SimpleNamespace(time=None))  # no time: cannot be recorded
+    on_bar(_key(), _bar(1), True)  # still handed on, no longer recorded
+    rec.close()
+    assert len(got) == 2 and rec.failed and "recording to" in caplog.text
