@@ -15,7 +15,9 @@ buffer. A background thread writes the buffers every ``flush`` seconds (sooner o
 ``batch_rows`` rows wait), one new part file per (symbol, kind, day) each time, written to a
 temporary name and renamed, so a file is either whole or absent; ``close()`` (a clean shutdown)
 writes the rest. A crash loses at most what arrived since the last write: ``flush`` seconds of
-data (5 s by default), or ``batch_rows`` rows.
+data (5 s by default), or ``batch_rows`` rows. So that a long session does not leave thousands
+of small files, a session's parts of a day folder are merged into one file once there are
+``COMPACT_AT`` of them, and all of them at a clean close.
 
 A failing disk never disturbs trading: the first write error is logged, recording stops (what
 is buffered is dropped, later data is ignored) and the daemon trades on.
@@ -43,6 +45,7 @@ from bot.sim.datafile import bar_name
 
 log = logging.getLogger(__name__)
 
+COMPACT_AT = 256  # a folder's parts of one session merged into one file at this many
 MANIFEST = "recording.json"  # marks a folder as a recording (bot/data/recording.py)
 FORMAT = "ibbot-recording"
 
@@ -96,6 +99,7 @@ class Recorder:
         # Part names sort in writing order, across sessions too: a later copy of a row wins.
         self._token = f"{time.time_ns():020d}-{os.getpid()}"
         self._seq = 0
+        self._parts: dict[Path, list[Path]] = {}  # folder -> this session's files there
         self._thread = threading.Thread(target=self._loop, name="recorder", daemon=True)
 
     @classmethod
@@ -198,17 +202,21 @@ class Recorder:
             self._wake.wait(self.flush_s)
             self._wake.clear()
             closing = self._closing  # read before the flush: nothing is added once set
-            self.flush()
+            self.flush(compact_all=closing)
             if closing:
                 return
 
-    def flush(self) -> None:
-        """Write the buffers now (the thread calls it; tests may too)."""
+    def flush(self, *, compact_all: bool = False) -> None:
+        """Write the buffers now, then merge this session's parts of each folder that has
+        ``COMPACT_AT`` of them (``compact_all``: of every folder; the thread calls it)."""
         with self._lock:
             buffers, self._buffers, self._pending = self._buffers, {}, 0
         try:
             for slot, rows in buffers.items():
                 self._write(slot, rows)
+            for folder, parts in self._parts.items():
+                if len(parts) >= (2 if compact_all else COMPACT_AT):
+                    self._compact(folder, parts)
         except Exception as e:  # a full or failing disk, a bad path: never the daemon's problem
             self._fail(e)
 
@@ -221,17 +229,26 @@ class Recorder:
         folder = self.folder / slot.symbol / slot.kind / slot.day
         folder.mkdir(parents=True, exist_ok=True)
         self._seq += 1
-        path = folder / f"{self._token}-{self._seq:06d}.parquet"
-        tmp = path.with_name(f".{path.name}.tmp")
-        try:
-            write_table(table, tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)  # no half-written file left behind
-            raise
+        path = folder / part_name(self._token, self._seq)
+        _write_atomically(table, path)
+        self._parts.setdefault(folder, []).append(path)
         self.rows_written += len(rows)
         self.files_written += 1
+
+    def _compact(self, folder: Path, parts: list[Path]) -> None:
+        """This session's parts of ``folder`` as one file, named to cover them (bot/data/
+        recording.py skips what a merged file covers, so a crash midway duplicates nothing)."""
+        table = pa.concat_tables([pq.read_table(p) for p in parts])
+        merged = folder / part_name(self._token, self._seq_of(parts[-1]), merged=True)
+        _write_atomically(table, merged)
+        for p in parts:
+            if p != merged:
+                p.unlink()
+        parts[:] = [merged]
+
+    @staticmethod
+    def _seq_of(path: Path) -> int:
+        return int(path.stem.rsplit("-", 1)[1].rstrip("m"))
 
     def _fail(self, e: Exception) -> None:
         if self.failed:
@@ -243,8 +260,25 @@ class Recorder:
                   self.folder, e or type(e).__name__)  # fmt: skip
 
 
+def part_name(token: str, seq: int, *, merged: bool = False) -> str:
+    """``<session>-<seq>.parquet``; a merged file covering a session's parts up to ``seq``:
+    ``<session>-<seq>m.parquet``, which sorts right after that part and before the next."""
+    return f"{token}-{seq:06d}{'m' if merged else ''}.parquet"
+
+
+def _write_atomically(table: pa.Table, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)  # no half-written file left behind
+        raise
+
+
 def write_table(table: pa.Table, path: Path) -> None:
-    """One part file (a seam: tests make the disk fail here)."""
+    """One file (a seam: tests make the disk fail here)."""
     pq.write_table(table, path)
 
 

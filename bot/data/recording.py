@@ -10,12 +10,13 @@ are recorded for research (``read_kind``): the simulated market derives its own 
 the bars, as it does for any data.
 
 A recording that several sessions (or a crash) left behind reads as one: parts are read in
-order, and a bar recorded twice (a warm-up repeating the end of the last session) counts once,
-the newest copy winning.
+order, a merged file stands for the parts it covers, and a bar recorded twice (a warm-up
+repeating the end of the last session) counts once, the newest copy winning.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -25,6 +26,7 @@ from bot.data.recorder import MANIFEST
 from bot.sim.datafile import COLUMNS, SourceBars, bar_name_seconds, frame_bars
 from bot.sim.instruments import Instrument
 
+_PART = re.compile(r"(?P<session>.+)-(?P<seq>[0-9]{6,})(?P<merged>m?)\.parquet")
 _REPLAYED = {"CASH": "MIDPOINT"}  # sec type -> the price its source bars are (else TRADES)
 
 
@@ -40,7 +42,7 @@ def kinds(folder: Path, symbol: str) -> list[str]:
 
 def read_kind(folder: Path, symbol: str, kind: str) -> pd.DataFrame:
     """Every row of one kind, in time order (a row recorded twice: the newest copy)."""
-    parts = sorted((folder / symbol / kind).glob("*/*.parquet"))
+    parts = _uncovered(sorted((folder / symbol / kind).glob("*/*.parquet")))
     if not parts:
         raise FileNotFoundError(f"{folder / symbol / kind}: nothing recorded")
     frame = pd.concat([pq.read_table(p).to_pandas() for p in parts], ignore_index=True)
@@ -48,6 +50,25 @@ def read_kind(folder: Path, symbol: str, kind: str) -> pd.DataFrame:
         return frame.sort_values("time", kind="stable", ignore_index=True)
     frame = frame.drop_duplicates("time", keep="last")
     return frame.sort_values("time", kind="stable", ignore_index=True)
+
+
+def _uncovered(parts: list[Path]) -> list[Path]:
+    """``parts`` without the files a merged one covers (bot/data/recorder.py ``part_name``:
+    left behind when a crash cut a merge short)."""
+    top: dict[tuple[Path, str], int] = {}  # (day folder, session) -> newest merged seq
+    names = {p: _PART.fullmatch(p.name) for p in parts}
+    for p, m in names.items():
+        if m is not None and m["merged"]:
+            key = (p.parent, m["session"])
+            top[key] = max(top.get(key, -1), int(m["seq"]))
+    keep = []
+    for p, m in names.items():
+        if m is not None and (covers := top.get((p.parent, m["session"]))) is not None:
+            seq = int(m["seq"])
+            if seq < covers or (seq == covers and not m["merged"]):
+                continue
+        keep.append(p)
+    return keep
 
 
 def replay_kind(folder: Path, inst: Instrument, bar_seconds: int | None = None) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 import sqlite3
 from datetime import date, timedelta
 from pathlib import Path
@@ -182,6 +183,7 @@ def test_rows_wait_in_memory_until_a_flush_and_a_clean_close_writes_the_rest(
     rec.close()
     days = sorted(p.name for p in (tmp_path / "AAPL" / "1min-TRADES-rth").iterdir())
     assert days == ["2026-10-30", "2026-10-31"]
+    assert len(list(tmp_path.rglob("*.parquet"))) == 2  # one file a day folder
     rec.bar(_key(), _bar(9), live=True)  # after close: ignored
     assert len(read_kind(tmp_path, "AAPL", "1min-TRADES-rth")) == 4
     # A second session into the same folder adds parts; a bar recorded again counts once,
@@ -243,3 +245,43 @@ def test_a_bad_row_in_the_hot_path_stops_the_recording_and_reaches_no_caller(
     on_bar(_key(), _bar(1), True)  # still handed on, no longer recorded
     rec.close()
     assert len(got) == 2 and rec.failed and "recording to" in caplog.text
+
+
+def _tick(second: int) -> Any:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.events import Tick
+
+    t = datetime(2026, 10, 30, 15, tzinfo=UTC) + timedelta(seconds=second // 2)
+    return Tick("AAPL", t, math.nan, math.nan, 10.0, last_size=100.0)  # repeated prints: real
+
+
+def test_a_sessions_parts_are_merged_and_a_merge_cut_short_duplicates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.data.recorder import Recorder
+
+    monkeypatch.setattr(recorder_mod, "COMPACT_AT", 3)
+    rec = Recorder.open(tmp_path / "a", flush_s=3600)
+    day = tmp_path / "a" / "AAPL" / "ticks" / "2026-10-30"
+    for n in range(6):
+        rec.tick(_tick(n))
+        rec.flush()  # a part each time; at three of them, they are merged into one
+    names = sorted(p.name for p in day.iterdir())
+    assert len(names) == 2 and names[0].endswith("-000005m.parquet")  # parts 1-5, then 6
+    rec.close()
+    assert len(list(day.iterdir())) == 1 and len(read_kind(tmp_path / "a", "AAPL", "ticks")) == 6
+    # A crash between writing a merge and deleting its parts: the merged file stands for them.
+    monkeypatch.setattr(recorder_mod, "COMPACT_AT", 100)
+    rec = Recorder.open(tmp_path / "b", flush_s=3600)
+    day = tmp_path / "b" / "AAPL" / "ticks" / "2026-10-30"
+    for n in range(4):
+        rec.tick(_tick(n))
+        rec.flush()
+    parts = {p: p.read_bytes() for p in day.iterdir()}
+    rec.close()  # the merge
+    for p, data in parts.items():
+        p.write_bytes(data)  # as if their deletion never happened
+    assert len(list(day.iterdir())) == 5
+    ticks = read_kind(tmp_path / "b", "AAPL", "ticks")
+    assert len(ticks) == 4  # every tick once, the identical prints included
