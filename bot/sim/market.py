@@ -177,8 +177,9 @@ class Market:
             else:
                 path = find_file(data_dir, inst.local_symbol, bar_seconds)
                 bars = None if path is None else read_bars(path, inst)
-            if bars is None:
-                log.warning("no market data for %s in %s", inst.local_symbol, data_dir)
+            if bars is None:  # a recording holds only the symbols its session traded
+                say = log.debug if recording else log.warning
+                say("no market data for %s in %s", inst.local_symbol, data_dir)
                 continue
             series[inst.con_id] = _build_series(inst, order, bars)
         if not series:
