@@ -31,8 +31,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -70,14 +69,7 @@ def tick_kind(tick_by_tick: str | None) -> str:
     return "ticks" if tick_by_tick is None else f"ticks-{tick_by_tick}"
 
 
-@dataclass(frozen=True, slots=True)
-class _Slot:
-    """Where a buffer's rows go."""
-
-    symbol: str
-    kind: str
-    day: str  # YYYY-MM-DD (UTC)
-    schema: pa.Schema
+_Slot = tuple[str, str, str]  # where a buffer's rows go: symbol, kind, UTC day (YYYY-MM-DD)
 
 
 class Recorder:
@@ -92,6 +84,8 @@ class Recorder:
         self.files_written = 0
         self.tick_by_tick: dict[str, str] = {}  # the feed's symbol -> tick-by-tick type
         self._buffers: dict[_Slot, list[tuple[Any, ...]]] = {}
+        self._schemas: dict[str, pa.Schema] = {}  # kind -> its columns
+        self._days: dict[date, str] = {}  # the day folders' names
         self._pending = 0
         self._lock = threading.Lock()  # the hot path's appends vs the thread's swap
         self._wake = threading.Event()
@@ -172,7 +166,13 @@ class Recorder:
              row: tuple[Any, ...]) -> None:  # fmt: skip
         if self.failed or self._closing:
             return
-        slot = _Slot(symbol, kind, t.astimezone(UTC).date().isoformat(), schema)
+        d = t.date() if t.tzinfo is UTC else t.astimezone(UTC).date()
+        day = self._days.get(d)
+        if day is None:
+            day = self._days[d] = d.isoformat()
+        slot = (symbol, kind, day)
+        if kind not in self._schemas:
+            self._schemas[kind] = schema
         with self._lock:
             rows = self._buffers.get(slot)
             if rows is None:
@@ -221,12 +221,14 @@ class Recorder:
             self._fail(e)
 
     def _write(self, slot: _Slot, rows: list[tuple[Any, ...]]) -> None:
+        symbol, kind, day = slot
+        schema = self._schemas[kind]
         columns = list(zip(*rows, strict=True))
         table = pa.Table.from_arrays(
-            [pa.array(c, type=f.type) for c, f in zip(columns, slot.schema, strict=True)],
-            schema=slot.schema,
+            [pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)],
+            schema=schema,
         )
-        folder = self.folder / slot.symbol / slot.kind / slot.day
+        folder = self.folder / symbol / kind / day
         folder.mkdir(parents=True, exist_ok=True)
         self._seq += 1
         path = folder / part_name(self._token, self._seq)
