@@ -504,8 +504,6 @@ class Daemon:
             self.ib.disconnectedEvent += self.supervisor.on_disconnect
         if self.feed is not None:
             self.feed.stop()
-        if self.recorder is not None:
-            self.recorder.close()  # writes what is buffered
 
     # ---- stopping -----------------------------------------------------------------------
 
