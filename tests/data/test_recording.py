@@ -285,3 +285,15 @@ def test_a_sessions_parts_are_merged_and_a_merge_cut_short_duplicates_nothing(
     assert len(list(day.iterdir())) == 5
     ticks = read_kind(tmp_path / "b", "AAPL", "ticks")
     assert len(ticks) == 4  # every tick once, the identical prints included
+
+
+def test_a_dropped_connection_does_not_end_the_recording(tmp_path: Path) -> None:
+    from bot.data.recorder import Recorder
+    from bot.lifecycle import Daemon
+
+    daemon = Daemon(load_config(_config(tmp_path, ROOT / "data/sample", None)))
+    daemon.recorder = rec = Recorder.open(tmp_path / "rec", flush_s=3600)
+    daemon.drop_connection()  # the supervisor's, before a maintenance window or a reconnect
+    rec.bar(_key(), _bar(0), live=True)
+    rec.close()
+    assert len(read_kind(tmp_path / "rec", "AAPL", "1min-TRADES-rth")) == 1
