@@ -51,6 +51,7 @@ class Target:
     timeout: float  # seconds, for the connection and for each request
     gateway: EmbeddedGatewayConfig | None  # set: start the embedded gateway and use it
     history_only: bool = False  # that gateway's clock stands at the end of its data
+    pacing_scale: float = 1.0  # that gateway's pacing rules run this much faster (benches)
 
 
 def add_target_arguments(p: argparse.ArgumentParser, *, config_positional: bool) -> None:
@@ -148,7 +149,7 @@ def run_tool(name: str, target: Target, work: Callable[[IB, Target], Awaitable[i
 async def _session(target: Target, work: Callable[[IB, Target], Awaitable[int]]) -> int:
     gateway = None
     if target.gateway is not None:
-        gateway = await _start_gateway(target.gateway, target.history_only)
+        gateway = await _start_gateway(target)
     host, port = ("127.0.0.1", gateway.port) if gateway else (target.host, target.port)
     from bot.ib_client import new_ib
 
@@ -173,13 +174,18 @@ async def _session(target: Target, work: Callable[[IB, Target], Awaitable[int]])
             await gateway.stop()
 
 
-async def _start_gateway(g: EmbeddedGatewayConfig, history_only: bool) -> Gateway:
+async def _start_gateway(target: Target) -> Gateway:
     from bot.embedded_gateway import start_embedded_gateway
+    from bot.gateway.pacing import PacingLimits
     from bot.sim.datafile import DataFileError
     from bot.sim.instruments import InstrumentError
 
     try:
-        return await start_embedded_gateway(g, history_only=history_only)
+        assert target.gateway is not None
+        pacing = PacingLimits().scaled(target.pacing_scale)
+        return await start_embedded_gateway(
+            target.gateway, history_only=target.history_only, pacing=pacing
+        )
     except (DataFileError, InstrumentError) as e:
         raise ToolError(EXIT_BAD_INPUT, f"cannot start the embedded gateway: {e}") from None
 

@@ -94,7 +94,9 @@ class Downloader:
             for window in job.windows:
                 bars = await self._fetch(job, window)
                 tally.requests += 1
-                self._store(job, tally, bars)
+                # Off the event loop: a write holding it would delay the next requests on
+                # their way out, and IB counts them when they arrive.
+                await asyncio.to_thread(self._store, job, tally, bars)
                 self.on_window()
         except RequestError as e:
             tally.error = f"IB refused a request (error {e.code}: {e.message})"
