@@ -252,4 +252,4 @@ def _finish(tallies: list[Tally]) -> None:
                      t.path])  # fmt: skip
     head = ["symbol", "requests", "bars added", "replaced", "empty", "first (UTC)",
             "last (UTC)", "status", "file"]  # fmt: skip
-    print(render(head, rows, cap=80))
+    print(render(head, rows, cap=200))
