@@ -28,7 +28,7 @@ class Progress:
 
             self._bar = tqdm(total=total, unit="req", desc="download", leave=False,
                              bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
-                             "requests [{elapsed}, {postfix}]")  # fmt: skip
+                             "requests [{elapsed}{postfix}]")  # fmt: skip
             self._bar.set_postfix_str(f"ETA {duration_text(self.eta())}")
 
     def eta(self) -> float:
