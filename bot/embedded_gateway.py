@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from bot.config import EmbeddedGatewayConfig
 
 if TYPE_CHECKING:  # the gateway package is imported only when one is started
+    from bot.gateway.pacing import PacingLimits
     from bot.gateway.server import Gateway
     from bot.sim.broker import BrokerConfig
     from bot.sim.market import Market
@@ -26,29 +27,38 @@ async def start_embedded_gateway(
     end: datetime | None = None,
     market: Market | None = None,
     event_time: bool = False,
+    history_only: bool = False,
+    pacing: PacingLimits | None = None,
 ) -> Gateway:
     """A started gateway on a free loopback port; ``end`` stops its replay there, ``market``
     replays an already loaded market instead of loading ``g.data`` again. ``event_time``: a
     backtest's gateway, whose pacing rules (on wall time at IB) are off, so nothing it answers
-    depends on how fast the machine is."""
+    depends on how fast the machine is. ``history_only``: a history server for ``ibbot data
+    download``, its clock standing at the end of the data, so all of it is history.
+    ``pacing``: other historical pacing rules (a benchmark's scaled ones)."""
     from bot.gateway.pacing import PacingLimits
     from bot.gateway.server import Gateway, GatewayConfig
 
+    start = g.start
+    speed: float | None = g.speed
+    if history_only:
+        market = market or _load_market(g)
+        start, speed = market.last_time(), None  # the clock stands still
     gcfg = GatewayConfig(
         host="127.0.0.1",
         port=0,
         data_dir=g.data,
         bar_seconds=g.bar_seconds,
         instruments_path=g.instruments,
-        start=g.start,
+        start=start,
         end=end,
-        speed=g.speed,
+        speed=speed,
         account=g.account,
         cash=g.cash,
         seed=g.seed,
         server_version=None,
         broker=broker_config(g),
-        pacing=PacingLimits(enabled=not event_time),
+        pacing=pacing or PacingLimits(enabled=not event_time),
         max_message_rate=0 if event_time else 50,
     )
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
@@ -57,10 +67,17 @@ async def start_embedded_gateway(
     gateway = Gateway(gcfg, instruments=market.instruments if market else None, market=market)
     await gateway.start()
     log.info(
-        "embedded simulated gateway on 127.0.0.1:%d (synthetic sample prices, speed %sx)",
-        gateway.port, g.speed or "max",
+        "embedded simulated gateway on 127.0.0.1:%d (synthetic sample prices, clock %s)",
+        gateway.port, "stopped" if speed is None else f"at {speed or 'max'}x",
     )  # fmt: skip
     return gateway
+
+
+def _load_market(g: EmbeddedGatewayConfig) -> Market:
+    from bot.sim.instruments import Instruments
+    from bot.sim.market import Market
+
+    return Market.load(g.data, Instruments.load(g.instruments), g.seed, g.bar_seconds)
 
 
 def broker_config(g: EmbeddedGatewayConfig) -> BrokerConfig:

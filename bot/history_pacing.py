@@ -5,7 +5,10 @@ IB's rules (https://interactivebrokers.github.io/tws-api/historical_limitations.
 one contract, exchange and tick type within 2 seconds, at most 50 open at once; a breach is
 answered with error 162 "Historical data request pacing violation" and an empty answer, which
 ib_insync hands back as an empty list. The governor admits requests in FIFO order, each when
-every rule allows it, so none is refused; should a 162 pacing violation come anyway (another
+every rule allows it, so none is refused. IB counts a request when it arrives, which the client
+cannot see but which is no later than the answer: once answered, a request counts from its
+answer's time, so a burst delayed on its way (a busy network or event loop) cannot put more
+than the limit into IB's window; should a 162 pacing violation come anyway (another
 client of the same login, a restart inside IB's memory), the request is retried after a wait,
 never taken as "no data". Time is injected: the rules are tested without sleeping.
 """
@@ -13,11 +16,12 @@ never taken as "no data". Time is injected: the rules are tested without sleepin
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 log = logging.getLogger(__name__)
@@ -39,6 +43,18 @@ class HistoryLimits:
     margin_s: float = 0.05  # keep clear of the exact boundary (clocks differ a little)
     retry_s: float = 15.0  # after a 162 pacing violation: its twin is then allowed
     retries: int = 4
+
+    def scaled(self, factor: float) -> HistoryLimits:
+        """The same rules on a clock ``factor`` times as fast (a benchmark's 10-minute window
+        in 6 s at 0.01), to match a simulated gateway whose rules are scaled alike
+        (``bot/gateway/pacing.py`` ``PacingLimits.scaled``)."""
+        return replace(
+            self,
+            window_s=self.window_s * factor,
+            identical_s=self.identical_s * factor,
+            same_contract_s=self.same_contract_s * factor,
+            retry_s=self.retry_s * factor,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +92,8 @@ class HistoryGovernor:
         self.limits = limits or HistoryLimits()
         self._clock = clock
         self._sleep = sleep
-        self._recent: deque[float] = deque()  # admission times, for the 10-minute window
+        # times for the 10-minute window: admission, then the answer's (see module doc)
+        self._recent: deque[float] = deque()
         self._identical: dict[HistoryKey, float] = {}
         self._family: dict[tuple[int, str, str], deque[float]] = {}
         self._open = 0
@@ -105,17 +122,33 @@ class HistoryGovernor:
         wait = max(waits)
         return wait + lim.margin_s if wait > 0 else 0.0
 
+    def eta(self, requests: int) -> float:
+        """Seconds until ``requests`` more (distinct) requests can all have been sent: the
+        least time IB's window rule (``window_requests`` per ``window_s``) allows, given the
+        requests already sent."""
+        lim = self.limits
+        now = self._clock()
+        self._forget(now)
+        sent = list(self._recent)
+        last = now
+        for _ in range(requests):
+            if len(sent) >= lim.window_requests:
+                last = max(now, sent[-lim.window_requests] + lim.window_s)
+            sent.append(last)
+        return last - now
+
     async def request(
         self, key: HistoryKey, send: Callable[[], Awaitable[T]], violated: Callable[[], bool]
     ) -> T:
         """``send()`` when the rules allow; ``violated()`` says (after it returned) whether IB
         answered it with a 162 pacing violation, and then it is sent again after a wait."""
         for attempt in range(self.limits.retries + 1):
-            await self._admit(key)
+            admitted = await self._admit(key)
             try:
                 result = await send()
             finally:
                 self._open -= 1
+                self._settle(key, admitted, self._clock())
                 self._closed.set()
             if not violated():
                 return result
@@ -129,7 +162,7 @@ class HistoryGovernor:
             f"after {self.limits.retries} retries"
         )
 
-    async def _admit(self, key: HistoryKey) -> None:
+    async def _admit(self, key: HistoryKey) -> float:
         async with self._turn:
             waited = False
             while True:
@@ -143,13 +176,24 @@ class HistoryGovernor:
                 waited = True
                 await self._sleep(wait)
             self.waited += waited
-            self._record(key, self._clock())
+            now = self._clock()
+            self._record(key, now)
+            return now
 
     def _record(self, key: HistoryKey, now: float) -> None:
         self._open += 1
         self._recent.append(now)
         self._identical[key] = now
         self._family.setdefault(key.family, deque()).append(now)
+
+    def _settle(self, key: HistoryKey, admitted: float, answered: float) -> None:
+        """Count an answered request from its answer's time instead of its admission's."""
+        _move(self._recent, admitted, answered)
+        fam = self._family.get(key.family)
+        if fam is not None:
+            _move(fam, admitted, answered)
+        if key in self._identical:
+            self._identical[key] = max(self._identical[key], answered)
 
     def _forget(self, now: float) -> None:
         lim = self.limits
@@ -163,6 +207,15 @@ class HistoryGovernor:
                 fam.popleft()
             if not fam:
                 del self._family[fam_key]
+
+
+def _move(times: deque[float], old: float, new: float) -> None:
+    """Replace ``old`` (if not forgotten yet) by ``new``, keeping ``times`` sorted."""
+    try:
+        times.remove(old)
+    except ValueError:
+        return
+    bisect.insort(times, new)
 
 
 def is_pacing_violation(code: int, text: str) -> bool:

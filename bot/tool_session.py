@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -23,12 +24,13 @@ from bot.config import EmbeddedGatewayConfig, IBConfig, load_config
 from bot.ib_library import LIBRARIES, LibraryError, select
 
 if TYPE_CHECKING:  # the library is chosen from the config first (target_from_args)
-    from bot.ib_client import IB
+    from bot.ib_client import IB, Contract
 
 if TYPE_CHECKING:
     from bot.gateway.server import Gateway
 
 EXIT_RUNTIME, EXIT_BAD_INPUT = 1, 2
+_PAIR = re.compile(r"([A-Za-z]{3})\.([A-Za-z]{3})")
 DEFAULT_CLIENT_ID = 900  # not the daemon's (1 by default): both can be connected at once
 T = TypeVar("T")
 
@@ -48,6 +50,8 @@ class Target:
     client_id: int
     timeout: float  # seconds, for the connection and for each request
     gateway: EmbeddedGatewayConfig | None  # set: start the embedded gateway and use it
+    history_only: bool = False  # that gateway's clock stands at the end of its data
+    pacing_scale: float = 1.0  # that gateway's pacing rules run this much faster (benches)
 
 
 def add_target_arguments(p: argparse.ArgumentParser, *, config_positional: bool) -> None:
@@ -143,7 +147,9 @@ def run_tool(name: str, target: Target, work: Callable[[IB, Target], Awaitable[i
 
 
 async def _session(target: Target, work: Callable[[IB, Target], Awaitable[int]]) -> int:
-    gateway = await _start_gateway(target.gateway) if target.gateway is not None else None
+    gateway = None
+    if target.gateway is not None:
+        gateway = await _start_gateway(target)
     host, port = ("127.0.0.1", gateway.port) if gateway else (target.host, target.port)
     from bot.ib_client import new_ib
 
@@ -168,13 +174,18 @@ async def _session(target: Target, work: Callable[[IB, Target], Awaitable[int]])
             await gateway.stop()
 
 
-async def _start_gateway(g: EmbeddedGatewayConfig) -> Gateway:
+async def _start_gateway(target: Target) -> Gateway:
     from bot.embedded_gateway import start_embedded_gateway
+    from bot.gateway.pacing import PacingLimits
     from bot.sim.datafile import DataFileError
     from bot.sim.instruments import InstrumentError
 
     try:
-        return await start_embedded_gateway(g)
+        assert target.gateway is not None
+        pacing = PacingLimits().scaled(target.pacing_scale)
+        return await start_embedded_gateway(
+            target.gateway, history_only=target.history_only, pacing=pacing
+        )
     except (DataFileError, InstrumentError) as e:
         raise ToolError(EXIT_BAD_INPUT, f"cannot start the embedded gateway: {e}") from None
 
@@ -185,3 +196,43 @@ async def answer(request: Awaitable[T], what: str, timeout: float) -> T:
         return await asyncio.wait_for(request, timeout)
     except TimeoutError:
         raise ToolError(EXIT_RUNTIME, f"no answer to {what} within {timeout:g} s") from None
+
+
+def contract_for(
+    symbol: str, exchange: str = "SMART", currency: str = "USD", primary_exchange: str = ""
+) -> Contract:
+    """The contract a user means by ``symbol``: a currency pair such as EUR.USD, else a stock."""
+    from bot.ib_client import Forex, Stock
+
+    pair = _PAIR.fullmatch(symbol)
+    if pair:
+        return Forex(pair[1].upper() + pair[2].upper())
+    return Stock(symbol.upper(), exchange, currency.upper(), primaryExchange=primary_exchange)
+
+
+async def qualify(ib: IB, contract: Contract, timeout: float) -> Contract:
+    """The one contract IB means, or ToolError (exit 2) naming the symbol (``ibbot
+    fundamentals``, ``ibbot data download``)."""
+    from bot.ib_client import RequestError
+
+    text = f"{contract.symbol}{'.' + contract.currency if contract.secType == 'CASH' else ''}"
+    where = f"{contract.secType} {text} on {contract.exchange} in {contract.currency}"
+    try:
+        details = await answer(
+            ib.reqContractDetailsAsync(contract), f"the contract {text}", timeout
+        )
+    except RequestError as e:
+        raise ToolError(
+            EXIT_BAD_INPUT, f"IB knows no {where} (error {e.code}: {e.message})"
+        ) from None
+    if not details:
+        raise ToolError(EXIT_BAD_INPUT, f"IB knows no {where}")
+    if len(details) > 1:
+        places = sorted({d.contract.primaryExchange for d in details if d.contract})
+        raise ToolError(
+            EXIT_BAD_INPUT,
+            f"{text} is ambiguous: add --primary-exchange (one of: {', '.join(places)})",
+        )
+    found = details[0].contract
+    assert found is not None  # ib_insync fills every details' contract
+    return found

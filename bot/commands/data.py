@@ -1,4 +1,5 @@
-"""``ibbot data``: market data tools. ``import`` checks a CSV (or Parquet) file of one symbol's
+"""``ibbot data``: market data tools. ``download`` fetches bars from IB into the Parquet store
+(bot/commands/data_download.py), ``import`` checks a CSV (or Parquet) file of one symbol's
 bars and merges it into the Parquet store (bot/data/store.py), ``list`` shows the store, and
 ``synth`` writes synthetic sample bars. Exit 2 on bad input (the message names the file, line
 and column), nothing written."""
@@ -15,11 +16,22 @@ from bot.data.store import DEFAULT_STORE, frame_of, list_store, merge_bars, stor
 from bot.data.synth import write_sample
 from bot.sim.instruments import DEFAULT_INSTRUMENTS_FILE, InstrumentError, Instruments
 
-HELP = "market data: import CSVs into the Parquet store, list it, synth samples"
+HELP = "market data: download from IB or import CSVs into the Parquet store, list it, synth"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from bot.commands import data_download
+
     sub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    d = sub.add_parser(
+        "download",
+        help="fetch bars from IB (or the simulated gateway) into the Parquet store",
+        description="Fetch historical bars into <store>/<SYMBOL>/<bar>.parquet through IB's "
+        "pacing rules, only the ranges the store lacks (before its first bar, after its "
+        "last), each request stored as it arrives: an interrupted download resumes where "
+        "it stopped. A backtest reads the store with gateway.data: <store>.",
+    )
+    data_download.add_arguments(d)
     i = sub.add_parser(
         "import",
         help="check a bar file of one symbol and merge it into the Parquet store",
@@ -63,6 +75,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.data_command == "download":
+        from bot.commands import data_download
+
+        return data_download.run(args)
     if args.data_command == "synth":
         return _synth(args)
     if args.data_command == "import":

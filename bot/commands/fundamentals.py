@@ -16,7 +16,6 @@ https://interactivebrokers.github.io/tws-api/fundamentals.html
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,6 +39,8 @@ from bot.tool_session import (
     ToolError,
     add_target_arguments,
     answer,
+    contract_for,
+    qualify,
     run_tool,
     setup_logging,
     target_from_args,
@@ -50,7 +51,6 @@ if TYPE_CHECKING:  # imported once the config has chosen the library (target_fro
 
 HELP = "a company's financial statements or snapshot (reqFundamentalData)"
 REPORTS = ("ReportsFinStatements", "ReportSnapshot")
-_PAIR = re.compile(r"([A-Za-z]{3})\.([A-Za-z]{3})")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -87,17 +87,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def contract_of(args: argparse.Namespace) -> Contract:
-    from bot.ib_client import Forex, Stock
-
-    pair = _PAIR.fullmatch(args.symbol)
-    if pair:
-        return Forex(pair[1].upper() + pair[2].upper())
-    return Stock(
-        args.symbol.upper(),
-        args.exchange,
-        args.currency.upper(),
-        primaryExchange=args.primary_exchange,
-    )
+    return contract_for(args.symbol, args.exchange, args.currency, args.primary_exchange)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -146,33 +136,6 @@ async def _report(ib: IB, target: Target, args: argparse.Namespace) -> int:
     if written:
         print(f"\nwrote {', '.join(p.name for p in written)} to {args.out}")
     return 0
-
-
-async def qualify(ib: IB, contract: Contract, timeout: float) -> Contract:
-    """The one contract IB means, or ToolError (exit 2) naming the symbol."""
-    from bot.ib_client import RequestError
-
-    text = f"{contract.symbol}{'.' + contract.currency if contract.secType == 'CASH' else ''}"
-    where = f"{contract.secType} {text} on {contract.exchange} in {contract.currency}"
-    try:
-        details = await answer(
-            ib.reqContractDetailsAsync(contract), f"the contract {text}", timeout
-        )
-    except RequestError as e:
-        raise ToolError(
-            EXIT_BAD_INPUT, f"IB knows no {where} (error {e.code}: {e.message})"
-        ) from None
-    if not details:
-        raise ToolError(EXIT_BAD_INPUT, f"IB knows no {where}")
-    if len(details) > 1:
-        places = sorted({d.contract.primaryExchange for d in details if d.contract})
-        raise ToolError(
-            EXIT_BAD_INPUT,
-            f"{text} is ambiguous: add --primary-exchange (one of: {', '.join(places)})",
-        )
-    found = details[0].contract
-    assert found is not None  # ib_insync fills every details' contract
-    return found
 
 
 def render_statements(st: FinancialStatements, period: str) -> str:

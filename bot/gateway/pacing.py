@@ -14,7 +14,7 @@ not use up a slot. Limits are counted per client id (``per_client=False``: gatew
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from bot.gateway import ib_messages as M
@@ -30,6 +30,16 @@ class PacingLimits:
     same_contract_seconds: float = 2.0
     max_open: int = 50
     per_client: bool = True
+
+    def scaled(self, factor: float) -> PacingLimits:
+        """The same rules on a clock ``factor`` times as fast (benchmarks; the bot's governor
+        scales alike: ``bot/history_pacing.py`` ``HistoryLimits.scaled``)."""
+        return replace(
+            self,
+            window_seconds=self.window_seconds * factor,
+            identical_seconds=self.identical_seconds * factor,
+            same_contract_seconds=self.same_contract_seconds * factor,
+        )
 
 
 class HistKey(NamedTuple):

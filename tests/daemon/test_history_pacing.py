@@ -148,3 +148,19 @@ async def test_a_burst_of_backfills_never_breaks_the_gateways_rules() -> None:
     for k in keys:
         await gov.request(k, sender(k), never)
     assert refused == []
+
+
+async def test_an_answered_request_counts_from_its_answer() -> None:
+    # IB counts a request when it arrives, at the latest when it answers: a slow answer
+    # moves the request's slot in the 10-minute window to the answer's time.
+    ft = FakeTime()
+    gov = governor(ft, window_requests=2, same_contract_requests=1000)
+
+    async def slow() -> str:
+        ft.t += 30
+        return "bars"
+
+    await gov.request(key(duration="1 D"), slow, never)  # admitted at 1000, answered at 1030
+    await gov.request(key(duration="2 D"), ok, never)  # at 1030
+    await gov.request(key(duration="3 D"), ok, never)
+    assert ft.slept == [600.0]  # 1030 + 600, not 1000 + 600
