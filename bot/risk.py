@@ -5,7 +5,8 @@ own position, orders and P&L) and the account's (``risk:``: sums over every stra
 in order, the first failing one rejecting (journalled, and told to the strategy):
 
 1. state: HALTED accepts only cancels, REDUCING only orders that reduce the strategy's position
-   (bot/risk_state.py); the risk stage's own flatten is never refused (``own_order``);
+   and price changes of working orders (bot/risk_state.py; a hold may bind one symbol only);
+   the risk stage's own flatten is never refused (``own_order``);
 2. order completeness, allowed order types, ``allow_short``;
 3. max order quantity / notional, the price collar (fat finger);
 4. trading window (liquid hours, the last minutes before the close): entries only;
@@ -217,15 +218,30 @@ class RiskManager:
         s = self._account if strategy_id is None else self._scope(strategy_id)
         s.losses = 0
 
-    def pause_entries(self, key: str, reason: str, *, now: datetime,
-                      strategy_id: str | None = None) -> None:  # fmt: skip
-        """REDUCING for an outside reason (e.g. connectivity) until ``clear(key)``; an
-        operator's resume leaves it alone."""
-        self._external.add(key)
-        self.states.hold(strategy_id or ACCOUNT, Hold(key, Level.REDUCING, reason), now)
+    def pause_entries(
+        self, key: str, reason: str, *, now: datetime, strategy_id: str | None = None,
+        symbol: str | None = None, transient: bool = False, resumable: bool = False,
+        expected: bool = False,
+    ) -> bool:  # fmt: skip
+        """REDUCING for an outside reason until ``clear(key)``, for a scope or one ``symbol`` of
+        it: the supervisor's connectivity and maintenance, the watchdog's stale data, the
+        operator's stop (journalled like any hold; ``transient`` ones are not restored, see
+        bot/risk_state.py). An operator's resume leaves it alone (its cause has to go) unless
+        ``resumable`` (a reject storm). False when that pause was already in force."""
+        hold_key = _hold_key(key, symbol)
+        if not resumable:
+            self._external.add(hold_key)
+        hold = Hold(hold_key, Level.REDUCING, reason, None, symbol, transient)
+        return self.states.hold(strategy_id or ACCOUNT, hold, now, expected=expected)
 
-    def clear(self, key: str, *, now: datetime, strategy_id: str | None = None) -> None:
-        self.states.release(strategy_id or ACCOUNT, key, "cleared", now)
+    def clear(self, key: str, *, now: datetime, strategy_id: str | None = None,
+              symbol: str | None = None) -> bool:  # fmt: skip
+        """Lift a ``pause_entries``; False if it was not in force."""
+        return self.states.release(strategy_id or ACCOUNT, _hold_key(key, symbol), "cleared", now)
+
+    def paused(self, key: str, *, strategy_id: str | None = None,
+               symbol: str | None = None) -> bool:  # fmt: skip
+        return self.states.has(strategy_id or ACCOUNT, _hold_key(key, symbol))
 
     def _until(self, strategy_id: str | None, now: datetime) -> datetime:
         nxt = None
@@ -285,11 +301,12 @@ class RiskManager:
         sign = 1 if spec.action is _BUY else -1
         delta = sign * spec.quantity
         reduces = position * delta < 0 and abs(delta) <= abs(position) + _EPS
-        st = self.states.effective(sid, now) if self.states else None
+        st = self.states.effective(sid, now, symbol) if self.states else None
         if st is not None and st.level is not Level.ACTIVE:
             if st.level is Level.HALTED:
                 return f"{sid} is HALTED ({st.reason}): only cancels are accepted"
-            if not reduces:
+            # A price change of a working order adds nothing: a stop can still be moved.
+            if not reduces and spec.quantity != 0:
                 return f"{sid} is REDUCING ({st.reason}): only orders that reduce the position"
         own, acct = self._scope(sid), self._account
         if spec.quantity == 0:  # a price change of a working order: the collar only
@@ -604,6 +621,10 @@ class RiskManager:
 
 
 # ---- helpers -------------------------------------------------------------------------------
+
+
+def _hold_key(key: str, symbol: str | None) -> str:
+    return key if symbol is None else f"{key}:{symbol}"
 
 
 def spec_symbol(intent: OrderIntent) -> str:

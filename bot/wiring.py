@@ -112,7 +112,6 @@ class Trader:
             pnl=self.pnl,
             net_liquidation=lambda: venue.net_liquidation(account),
             journal_event=journal.record_event,
-            journal_rejection=journal.record_rejection,
             reject_storm=cfg.risk.reject_storm,
         )
         self.risk.flatten = self.engine.flatten
