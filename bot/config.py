@@ -525,6 +525,9 @@ class RiskLimits(_Model):
     cooldown_min: float = Field(default=30.0, gt=0)
     duplicate_window_s: float | None = Field(default=None, gt=0)
     allowed_order_types: tuple[OrderType, ...] = tuple(OrderType)
+    # A protective stop the broker rejects, the position left open: flatten it, pause the
+    # strategy's entries on the symbol (reduce), or only say so (alert); None: the account's.
+    unprotected: Literal["flatten", "reduce", "alert"] | None = None
 
     @field_validator("halt_at")
     @classmethod
@@ -601,6 +604,7 @@ class RiskConfig(RiskLimits):
     """``risk:``: the account's limits, plus the operator's kill file."""
 
     max_orders_per_minute: int | None = Field(default=60, gt=0)
+    unprotected: Literal["flatten", "reduce", "alert"] = "flatten"
     # This many broker rejections of one strategy's orders in a row pause its entries.
     reject_storm: int = Field(default=5, ge=1)
     kill_file: Path | None = None  # while it exists: kill the account (flatten, HALTED)

@@ -529,6 +529,26 @@ class RiskManager:
             if len(s.sent_intents) > 1000:
                 s.sent_intents = {k: v for k, v in s.sent_intents.items() if v[1] > now}
 
+    # ---- a protective stop the broker refused ----------------------------------------
+
+    def on_unprotected(self, strategy_id: str, symbol: str, ref: str, error: str,
+                       quantity: float, now: datetime) -> None:  # fmt: skip
+        """The broker rejected a protective stop (``ref``) and ``quantity`` of the strategy's
+        ``symbol`` is left without one: ``unprotected`` (the strategy's, else the account's)
+        says what follows; journalled and logged with the order and the broker's error."""
+        policy = self._scope(strategy_id).lim.unprotected or self.cfg.unprotected or "flatten"
+        then = {"flatten": "flattening it", "reduce": "entries on it paused",
+                "alert": "left as it is (unprotected: alert)"}[policy]  # fmt: skip
+        why = (f"protective stop {ref} rejected by the broker ({error}): {symbol} "
+               f"{quantity:+g} of {strategy_id} unprotected; {then}")  # fmt: skip
+        log.error("risk: %s", why)
+        self.journal.record_risk_event("unprotected", why, now, strategy_id=strategy_id)
+        if policy == "flatten" and self.flatten is not None:
+            self.flatten(strategy_id, symbol, why)
+        elif policy == "reduce":
+            self.pause_entries("unprotected", why, now=now, strategy_id=strategy_id,
+                               symbol=symbol, resumable=True)  # fmt: skip
+
     # ---- what P&L and the clock decide --------------------------------------------------
 
     def on_bar(self, symbol: str, now: datetime) -> None:

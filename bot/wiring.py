@@ -126,6 +126,8 @@ class Trader:
             self.engine.attach(self.feed, s.id, s.bars)
         self.executor.fill_event += self.engine.on_fill
         self.executor.rejection_event += self.engine.on_broker_rejection
+        self.executor.unprotected_event += lambda sid, symbol, ref, error, qty: (
+            self.risk.on_unprotected(sid, symbol, ref, error, qty, clock.now()))  # fmt: skip
         self.executor.order_event += self.engine.on_order
         scanners = {s.id: s.scanner for s in cfg.strategies if s.enabled and s.scanner}
         self.scans: DailyScans | None = None
