@@ -525,6 +525,9 @@ class RiskLimits(_Model):
     cooldown_min: float = Field(default=30.0, gt=0)
     duplicate_window_s: float | None = Field(default=None, gt=0)
     allowed_order_types: tuple[OrderType, ...] = tuple(OrderType)
+    # Today's P&L for daily_loss_limit / daily_profit_target: own (the portfolio's) or ib (the
+    # sum of IB's reqPnLSingle daily P&L over the strategy's symbols; own where IB has none)
+    pnl_source: Literal["own", "ib"] = "own"
     # A protective stop the broker rejects, the position left open: flatten it, pause the
     # strategy's entries on the symbol (reduce), or only say so (alert); None: the account's.
     unprotected: Literal["flatten", "reduce", "alert"] | None = None
@@ -722,11 +725,18 @@ def _issue(file: str, loaded: LoadedYaml, p: Problem) -> ConfigIssue:
 
 
 def _with_typed_params(config: BotConfig) -> BotConfig:
-    # Store each strategy's params validated and with its defaults, as `check` should show them.
-    strategies = [
-        s.model_copy(update={"params": s.typed_params().model_dump(by_alias=True)})
-        for s in config.strategies
-    ]
+    # Store each strategy's params validated and with its defaults, as `check` should show them,
+    # and its risk limits with those its params ask for (Strategy.risk_limits) folded in.
+    strategies = []
+    for s in config.strategies:
+        typed = s.typed_params()
+        asked = s.strategy_class().risk_limits(typed)
+        update: dict[str, Any] = {"params": typed.model_dump(by_alias=True)}
+        if asked:
+            update["risk"] = RiskLimits.model_validate(
+                {**asked, **s.risk.model_dump(exclude_unset=True)}
+            )
+        strategies.append(s.model_copy(update=update))
     return config.model_copy(update={"strategies": strategies})
 
 

@@ -99,6 +99,10 @@ class Risk(EntryPauses, Protocol):
         """Each closed bar, warm-up included (the ATR of the price collar)."""
         ...
 
+    def on_tick(self, symbol: str, now: datetime) -> None:
+        """Each live tick: the P&L limits between bars."""
+        ...
+
 
 class Executor(Protocol):
     def position(self, strategy_id: str, symbol: str) -> float: ...
@@ -223,6 +227,14 @@ class Engine:
         self.ib_pnl: Callable[[Iterable[str]], float | None] = lambda _symbols: None
         self.observer: Observer | None = None
         self._bar_t0 = 0.0  # perf_counter() when the live bar being handled arrived; 0: none
+
+    def ib_pnl_of(self, strategy_id: str | None) -> float | None:
+        """IB's daily P&L over a strategy's symbols (None: every strategy's), for the risk
+        stage's ``pnl_source: ib``; None where IB has no figure."""
+        slots = self.slots.values() if strategy_id is None else (
+            [self.slots[strategy_id]] if strategy_id in self.slots else [])  # fmt: skip
+        symbols = {sym for slot in slots for sym in slot.symbols}
+        return self.ib_pnl(symbols) if symbols else None
 
     # ---- building -----------------------------------------------------------------------
 
@@ -385,6 +397,9 @@ class Engine:
     def on_tick(self, tick: Tick) -> None:
         self.clock.advance(tick.time)
         self.counters.ticks += 1
+        if self.pnl.roll(tick.time):
+            self.counters.orders_today = 0
+        self.risk.on_tick(tick.symbol, tick.time)
         for slot in self._tick_routes.get(tick.symbol, ()):
             if slot.enabled:
                 self._call(slot, slot.strategy.on_tick, tick, "tick")

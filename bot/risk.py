@@ -138,6 +138,10 @@ class RiskManager:
         self.infos: Mapping[str, SymbolInfo] = infos or {}
         self.states = RiskStates(journal)
         self.flatten: Flatten | None = None  # set by the engine: cancel + flatten a scope
+        # IB's daily P&L of a strategy's symbols (None: the account's), for pnl_source: ib;
+        # None where IB has no figure (set by the daemon once connected)
+        self.ib_pnl: Callable[[str | None], float | None] = lambda _sid: None
+        self._ib_fallback: set[str | None] = set()
         self._external: set[str] = set()  # hold keys set from outside (pause_entries)
         self._waived: dict[tuple[str, str], datetime] = {}  # resumed daily holds: until when
         self._account = _Scope(ACCOUNT, cfg)
@@ -569,10 +573,17 @@ class RiskManager:
         if self._watch_exposure:
             self.portfolio.revalue(symbol)
 
+    def on_tick(self, symbol: str, now: datetime) -> None:
+        """Each live tick (where a strategy asked for ticks): the P&L limits between bars, so
+        a tick-driven strategy's daily kill fires on the trade that reaches it."""
+        if self._watch_pnl:
+            for s in (self._account, *self._scopes.values()):
+                self._pnl_limits(s, now)
+
     def _pnl_limits(self, s: _Scope, now: datetime) -> None:
         lim, pf = s.lim, self.portfolio
         who = None if s.id == ACCOUNT else s.id
-        today = pf.today(who)
+        today = self._today(lim, who)
         if lim.daily_loss_limit is not None and today <= -lim.daily_loss_limit:
             self._limit_hit(s, "daily_loss", Level.REDUCING, now, lim.flatten_on_limit,
                             f"daily loss {today:.2f} reached daily_loss_limit "
@@ -592,6 +603,19 @@ class RiskManager:
             if local.time() >= at and local.weekday() < 5:
                 self._limit_hit(s, "halt_at", Level.HALTED, now, True,
                                 f"halt_at {lim.halt_at} exchange time")  # fmt: skip
+
+    def _today(self, lim: RiskLimits, who: str | None) -> float:
+        """Today's P&L of a scope as its ``pnl_source`` says: IB's (the sum of reqPnLSingle
+        over its symbols) where IB has a figure, else the portfolio's (said once)."""
+        if lim.pnl_source == "ib":
+            ib = self.ib_pnl(who)
+            if ib is not None:
+                return ib
+            if who not in self._ib_fallback:
+                self._ib_fallback.add(who)
+                log.info("risk: no daily P&L from IB for %s (yet): its limits read the bot's own",
+                         scope_name(who or ACCOUNT))  # fmt: skip
+        return self.portfolio.today(who)
 
     def _limit_hit(self, s: _Scope, key: str, level: Level, now: datetime, flatten: bool,
                    reason: str) -> None:  # fmt: skip

@@ -115,6 +115,7 @@ class Trader:
             reject_storm=cfg.risk.reject_storm,
         )
         self.risk.flatten = self.engine.flatten
+        self.risk.ib_pnl = self.engine.ib_pnl_of
         self.feed = make_feed(self.engine.on_bar, self.engine.on_tick)
         # The feed keeps the freshest prices; the engine and the P&L read them.
         self.engine.prices = self.pnl.marks = self.feed.last_price

@@ -344,3 +344,21 @@ def test_an_unprotected_position_follows_the_policy(journal: Journal) -> None:
         "flattening it", "entries on it paused", "left as it is (unprotected: alert)"]
     assert rows[0][0].startswith("protective stop ibbot:s1:AAPL:sl:3 rejected by the broker "
                                  "(Order rejected): AAPL +10 of s1 unprotected")  # fmt: skip
+
+
+def test_pnl_source_ib_reads_ibs_daily_pnl_and_ticks_check_the_limits(journal: Journal) -> None:
+    r = risk(journal, daily_loss_limit=500, pnl_source="ib")
+    ib: dict[str | None, float | None] = {"s1": -100.0}
+    r.ib_pnl = lambda sid: ib.get(sid)
+    r.portfolio.on_fill("s1", "AAPL", 10, 100.0, NOW)
+    r.portfolio.add_commission("s1", 600.0)  # the bot's own P&L: -600, over the limit
+    r.on_tick("AAPL", NOW)
+    assert r.state("s1", NOW).level is Level.ACTIVE  # IB's -100 is what counts
+    ib["s1"] = -500.0
+    r.on_tick("AAPL", NOW)  # a tick, between bars
+    assert r.state("s1", NOW).reason == "daily loss -500.00 reached daily_loss_limit 500"
+    fallback = risk(journal, daily_loss_limit=500, pnl_source="ib")  # IB has no figure
+    fallback.portfolio.on_fill("s1", "AAPL", 10, 100.0, NOW)
+    fallback.portfolio.add_commission("s1", 600.0)
+    fallback.on_tick("AAPL", NOW)
+    assert fallback.state("s1", NOW).reason == "daily loss -600.00 reached daily_loss_limit 500"
