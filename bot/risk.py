@@ -59,7 +59,6 @@ log = logging.getLogger(__name__)
 _MINUTE = timedelta(minutes=1)
 _TICK = timedelta(microseconds=1)  # datetime's resolution: t <= x  <=>  t < x + _TICK
 _EPS = 1e-9
-_NO_WORKING: Mapping[str, WorkingOrder] = {}
 _BUY = Side.BUY
 
 NextDay = Callable[[str, datetime], datetime | None]  # (strategy id, now) -> next day's start
