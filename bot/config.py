@@ -543,6 +543,12 @@ class RiskLimits(_Model):
     cooldown_min: float = Field(default=30.0, gt=0)
     duplicate_window_s: float | None = Field(default=None, gt=0)
     allowed_order_types: tuple[OrderType, ...] = tuple(OrderType)
+    # Today's P&L for daily_loss_limit / daily_profit_target: own (the portfolio's) or ib (the
+    # sum of IB's reqPnLSingle daily P&L over the strategy's symbols; own where IB has none)
+    pnl_source: Literal["own", "ib"] = "own"
+    # A protective stop the broker rejects, the position left open: flatten it, pause the
+    # strategy's entries on the symbol (reduce), or only say so (alert); None: the account's.
+    unprotected: Literal["flatten", "reduce", "alert"] | None = None
 
     @field_validator("halt_at")
     @classmethod
@@ -619,6 +625,7 @@ class RiskConfig(RiskLimits):
     """``risk:``: the account's limits, plus the operator's kill file."""
 
     max_orders_per_minute: int | None = Field(default=60, gt=0)
+    unprotected: Literal["flatten", "reduce", "alert"] = "flatten"
     # This many broker rejections of one strategy's orders in a row pause its entries.
     reject_storm: int = Field(default=5, ge=1)
     kill_file: Path | None = None  # while it exists: kill the account (flatten, HALTED)
@@ -750,11 +757,18 @@ def _issue(file: str, loaded: LoadedYaml, p: Problem) -> ConfigIssue:
 
 
 def _with_typed_params(config: BotConfig) -> BotConfig:
-    # Store each strategy's params validated and with its defaults, as `check` should show them.
-    strategies = [
-        s.model_copy(update={"params": s.typed_params().model_dump(by_alias=True)})
-        for s in config.strategies
-    ]
+    # Store each strategy's params validated and with its defaults, as `check` should show them,
+    # and its risk limits with those its params ask for (Strategy.risk_limits) folded in.
+    strategies = []
+    for s in config.strategies:
+        typed = s.typed_params()
+        asked = s.strategy_class().risk_limits(typed)
+        update: dict[str, Any] = {"params": typed.model_dump(by_alias=True)}
+        if asked:
+            update["risk"] = RiskLimits.model_validate(
+                {**asked, **s.risk.model_dump(exclude_unset=True)}
+            )
+        strategies.append(s.model_copy(update=update))
     return config.model_copy(update={"strategies": strategies})
 
 

@@ -27,7 +27,6 @@ from pydantic import BaseModel
 
 from bot.bar_streams import StreamKey
 from bot.context import EngineContext, SizingLike, SymbolInfo
-from bot.entry_gate import EntryGate
 from bot.events import (
     Bar,
     CancelOrder,
@@ -46,11 +45,13 @@ from bot.indicators import IndicatorSet
 from bot.logs import log_context
 from bot.portfolio import Portfolio
 from bot.ports import BarSource as Feed
+from bot.risk_state import EntryPauses
 from bot.strategy import Strategy
 
 log = logging.getLogger(__name__)
 
 _ACCEPTED = frozenset({"PreSubmitted", "Submitted", "Filled"})
+REJECT_STORM = "reject storm"  # the risk hold a run of broker rejections sets
 INDICATOR_HISTORY = 5  # values kept per indicator: strategies may look up to 4 bars back
 
 
@@ -74,7 +75,7 @@ class Clock:
             self.t = t
 
 
-class Risk(Protocol):
+class Risk(EntryPauses, Protocol):
     def check(
         self,
         strategy_id: str,
@@ -96,6 +97,10 @@ class Risk(Protocol):
 
     def observe_bar(self, bar: Bar) -> None:
         """Each closed bar, warm-up included (the ATR of the price collar)."""
+        ...
+
+    def on_tick(self, symbol: str, now: datetime) -> None:
+        """Each live tick: the P&L limits between bars."""
         ...
 
 
@@ -197,11 +202,11 @@ class Engine:
         pnl: Portfolio,
         net_liquidation: Callable[[], float | None] = lambda: None,
         journal_event: Callable[..., None] | None = None,
-        journal_rejection: Callable[[Rejection], None] | None = None,
         reject_storm: int = 5,
     ) -> None:
         """``reject_storm``: this many broker rejections of one strategy's orders in a row
-        pause its entries (``gate``) until the operator restarts it."""
+        pause its entries: a REDUCING hold of the strategy ("reject storm", journalled and
+        restored at restart) until the operator's ``ibbot resume --strategy``."""
         self.risk = risk
         self.executor = executor
         self.infos = infos
@@ -210,9 +215,7 @@ class Engine:
         self.pnl = pnl
         self.net_liquidation = net_liquidation
         self.journal_event = journal_event
-        self.journal_rejection = journal_rejection
         self.reject_storm = reject_storm
-        self.gate = EntryGate()  # paused entries (connectivity, stale data, reject storms)
         self.slots: dict[str, Slot] = {}
         self.counters = Counters()
         self._routes: dict[StreamKey, list[Slot]] = {}
@@ -224,6 +227,14 @@ class Engine:
         self.ib_pnl: Callable[[Iterable[str]], float | None] = lambda _symbols: None
         self.observer: Observer | None = None
         self._bar_t0 = 0.0  # perf_counter() when the live bar being handled arrived; 0: none
+
+    def ib_pnl_of(self, strategy_id: str | None) -> float | None:
+        """IB's daily P&L over a strategy's symbols (None: every strategy's), for the risk
+        stage's ``pnl_source: ib``; None where IB has no figure."""
+        slots = self.slots.values() if strategy_id is None else (
+            [self.slots[strategy_id]] if strategy_id in self.slots else [])  # fmt: skip
+        symbols = {sym for slot in slots for sym in slot.symbols}
+        return self.ib_pnl(symbols) if symbols else None
 
     # ---- building -----------------------------------------------------------------------
 
@@ -386,6 +397,9 @@ class Engine:
     def on_tick(self, tick: Tick) -> None:
         self.clock.advance(tick.time)
         self.counters.ticks += 1
+        if self.pnl.roll(tick.time):
+            self.counters.orders_today = 0
+        self.risk.on_tick(tick.symbol, tick.time)
         for slot in self._tick_routes.get(tick.symbol, ()):
             if slot.enabled:
                 self._call(slot, slot.strategy.on_tick, tick, "tick")
@@ -433,7 +447,9 @@ class Engine:
             if slot.broker_rejections_in_a_row >= self.reject_storm:
                 detail = (f"{slot.broker_rejections_in_a_row} broker rejections in a row, the "
                           f"last: {rejection.reason}")  # fmt: skip
-                if self.gate.pause("reject storm", detail, strategy_id=slot.id):
+                if self.risk.pause_entries(REJECT_STORM, f"{REJECT_STORM}: {detail}",
+                                           now=self.clock.now(), strategy_id=slot.id,
+                                           resumable=True):  # fmt: skip
                     self._journal("reject_storm", f"{slot.id}: entries paused: {detail}", slot.id)
         self.on_rejection(rejection)
 
@@ -506,9 +522,6 @@ class Engine:
             return
         ref = self.ref_price(symbol)
         position = self.executor.position(sid, symbol)
-        if (why := self.gate.refusal(sid, intent, position)) is not None:
-            self._refuse(slot, intent, why, now)
-            return
         decision = self.risk.check(
             sid,
             intent,
@@ -532,13 +545,6 @@ class Engine:
             self.counters.orders_today += 1
         if log.isEnabledFor(logging.INFO):
             log.info("ORDER %s %s", sid, describe(intent))
-
-    def _refuse(self, slot: Slot, intent: OrderIntent, why: str, now: datetime) -> None:
-        self.counters.rejections += 1
-        slot.rejections += 1
-        log.warning("refused %s for %s: %s", type(intent).__name__, slot.id, why)
-        if self.journal_rejection is not None:
-            self.journal_rejection(Rejection(slot.id, intent, why, now))
 
     def kill(self, intent: KillSwitch, strategy_id: str | None) -> None:
         """Halt (one strategy or all), cancel working orders and flatten: risk then executor."""

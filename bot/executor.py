@@ -121,9 +121,12 @@ class OrderExecutor:
             defaults=defaults, now=now,
         )  # fmt: skip
         self._reconciler = Reconciler(self._placer, account, journal, now)
+        self._tracker.cancel = self._placer.cancel  # a bracket whose stop was rejected
         self.fill_event: Event = self._tracker.fill_event  # (strategy_id, FillEvent)
         self.order_event: Event = self._tracker.order_event  # (strategy_id, WorkingOrder)
         self.rejection_event: Event = self._tracker.rejection_event  # (Rejection,)
+        # (strategy_id, symbol, ref, error, signed quantity): a rejected protective stop
+        self.unprotected_event: Event = self._tracker.unprotected_event
         # The risk stage's record of the orders the executor sends on its own (flatten):
         # called before each, never refusing (bot/risk.py RiskManager.own_order).
         self.gate: Callable[[str, OrderIntent], None] | None = None

@@ -324,13 +324,13 @@ class Daemon:
         if m is not None:
             window = MaintenanceWindow(m.start_time, m.end_time, zone(m.timezone))
         self.supervisor = Supervisor(
-            self, self.engine.gate, backoff=Backoff(r.initial, r.max, r.jitter), seed=r.seed,
+            self, self.engine.risk, backoff=Backoff(r.initial, r.max, r.jitter), seed=r.seed,
             maintenance=window, now=wall_estimate(self.clock.now),
             journal_event=self.journal.record_event if self.journal else None,
         )  # fmt: skip
         w = ib_cfg.watchdog
         self.watchdog = StaleWatchdog(
-            lambda: feed.streams, self.infos, self.engine.gate, feed.restart,
+            lambda: feed.streams, self.infos, self.engine.risk, feed.restart,
             WatchdogSettings(w.stale_bars, w.pause_after, w.poll),
         )  # fmt: skip
         self.ib.errorEvent += self.supervisor.on_error

@@ -16,22 +16,26 @@ from datetime import datetime
 
 from eventkit import Event
 
-from bot.events import FillEvent, OrderIntent, Rejection, Side
+from bot.events import FillEvent, OrderIntent, OrderType, Rejection, Side
 from bot.ib_client import EPOCH, CommissionReport, Fill, OrderStatus, Trade
 from bot.journal import Journal
-from bot.order_records import OrderRecord, OrderRecords
+from bot.order_records import DONE_STATES, OrderRecord, OrderRecords
 from bot.portfolio import Portfolio
 
 log = logging.getLogger(__name__)
 
 # Error codes that end an order without the broker refusing it (202: cancelled as asked).
 _NOT_REJECTIONS = frozenset({0, 202})
+# The order types that protect a position (a stop loss); TRAIL is a stop that follows.
+PROTECTIVE = frozenset({OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAIL})
 
 
 class OrderTracker:
     """Binds Trades to records and turns their events into the executor's three events:
     ``fill_event`` (strategy_id, FillEvent), ``order_event`` (strategy_id, WorkingOrder),
-    ``rejection_event`` (Rejection)."""
+    ``rejection_event`` (Rejection), and ``unprotected_event`` (strategy_id, symbol, ref,
+    error, quantity): the broker rejected a protective stop and ``quantity`` (signed: the
+    position, or the bracket entry still to fill) is left without one."""
 
     def __init__(
         self,
@@ -50,6 +54,10 @@ class OrderTracker:
         self.fill_event = Event("fill_event")
         self.order_event = Event("order_event")
         self.rejection_event = Event("rejection_event")
+        self.unprotected_event = Event("unprotected_event")
+        self.cancel: Callable[[OrderRecord], None] | None = None  # the executor's cancel
+        # bracket entry ref -> its rejected stop (and the error): counted once the entry ended
+        self._waiting: dict[str, tuple[OrderRecord, str]] = {}
 
     # ---- binding ------------------------------------------------------------------------
 
@@ -98,8 +106,44 @@ class OrderTracker:
             and entry.errorCode not in _NOT_REJECTIONS
         ):
             self.refuse(rec.strategy_id, rec.intent, f"IB rejected {rec.ref}: {message}")
+            rec.status = st.status
+            self.emit_view(rec)
+            self._protection_lost(rec, message)
+            return
         rec.status = st.status
         self.emit_view(rec)
+
+    def _protection_lost(self, rec: OrderRecord, message: str) -> None:
+        """A rejected order: if it was a protective stop, what it leaves open goes out on
+        ``unprotected_event`` (after the strategy heard of the rejection: a stop it re-sent
+        meanwhile counts). A bracket's stop refused before its entry is done: the entry would
+        fill unprotected, so it is cancelled, and the count waits until it has ended."""
+        if rec.spec.order_type not in PROTECTIVE:
+            return
+        parent = rec.parent
+        if parent is not None and not parent.done and self.cancel is not None:
+            log.warning("%s: the stop of bracket %s was rejected; cancelling its entry",
+                        rec.strategy_id, parent.ref)  # fmt: skip
+            self._waiting[parent.ref] = (rec, message)
+            self.cancel(parent)
+            return
+        if (open_ := self._unprotected(rec)) is not None:
+            self.unprotected_event.emit(rec.strategy_id, rec.symbol, rec.ref, message, open_)
+
+    def _unprotected(self, rec: OrderRecord) -> float | None:
+        """The signed position a rejected stop leaves unprotected: what it would have closed,
+        less what the strategy's other working stops on that side cover; None if covered."""
+        spec = rec.spec
+        sid, symbol = rec.strategy_id, rec.symbol
+        exposure = self.positions.get(sid, symbol)
+        if exposure * spec.action.sign >= 0:
+            return None  # it would have reduced nothing
+        covered = sum(
+            w.spec.quantity - w.filled for w in self.records.views(sid, symbol).values()
+            if w.tag != rec.tag and w.spec.order_type in PROTECTIVE
+            and w.spec.action is spec.action and w.status not in DONE_STATES
+        )  # fmt: skip
+        return exposure if covered + 1e-9 < abs(exposure) else None
 
     def _on_fill(self, trade: Trade, fill: Fill) -> None:
         rec = self._record_for(trade)
@@ -170,6 +214,8 @@ class OrderTracker:
         # A done trade stays bound: its commission reports still arrive after the last fill.
         view = self.records.refresh(rec)
         self.order_event.emit(rec.strategy_id, view)
+        if self._waiting and rec.done and (stop := self._waiting.pop(rec.ref, None)):
+            self._protection_lost(*stop)  # a cancelled bracket entry: what did fill is open
 
     def refuse(self, sid: str, intent: OrderIntent, reason: str) -> None:
         log.warning("%s: %s", sid, reason)

@@ -194,15 +194,17 @@ class Portfolio:
                 net += value
         return gross, net
 
-    def valued(self, strategy_id: str | None = None) -> tuple[float, float]:
-        """(gross, net) exposure as ``exposure``, but at each symbol's mark as of its last
-        ``revalue`` or fill: O(1), for the risk stage's per-order checks."""
+    def valued_after(self, strategy_id: str | None, symbol: str, delta: float,
+                     price: float) -> tuple[float, float]:  # fmt: skip
+        """(gross, net) exposure as ``exposure`` after ``delta`` more shares of ``symbol``:
+        that symbol at ``price`` (the order's), the others at their mark as of their last
+        ``revalue`` or fill. O(1), for the risk stage's per-order checks."""
         scope = strategy_id or ACCOUNT
-        return self._gross.get(scope, 0.0), self._netv.get(scope, 0.0)
-
-    def valued_mark(self, symbol: str) -> float:
-        """The mark ``valued`` holds ``symbol``'s positions at (0: none held)."""
-        return self._valued_at.get(symbol, 0.0)
+        held = self._net.get(symbol, 0.0) if strategy_id is None else self.get(strategy_id, symbol)
+        old = held * self._valued_at.get(symbol, 0.0)
+        new = (held + delta) * price
+        return (self._gross.get(scope, 0.0) + abs(new) - abs(old),
+                self._netv.get(scope, 0.0) + new - old)  # fmt: skip
 
     def revalue(self, symbol: str) -> None:
         """Value ``symbol``'s positions at its current mark (each closed bar)."""

@@ -5,7 +5,8 @@ own position, orders and P&L) and the account's (``risk:``: sums over every stra
 in order, the first failing one rejecting (journalled, and told to the strategy):
 
 1. state: HALTED accepts only cancels, REDUCING only orders that reduce the strategy's position
-   (bot/risk_state.py); the risk stage's own flatten is never refused (``own_order``);
+   and price changes of working orders (bot/risk_state.py; a hold may bind one symbol only);
+   the risk stage's own flatten is never refused (``own_order``);
 2. order completeness, allowed order types, ``allow_short``;
 3. max order quantity / notional, the price collar (fat finger);
 4. trading window (liquid hours, the last minutes before the close): entries only;
@@ -42,6 +43,7 @@ from bot.events import (
     PlaceBracket,
     PlaceOrder,
     Rejection,
+    Side,
     TargetPosition,
     WorkingOrder,
 )
@@ -55,8 +57,9 @@ from bot.targets import in_flight, target_spec
 log = logging.getLogger(__name__)
 
 _MINUTE = timedelta(minutes=1)
+_TICK = timedelta(microseconds=1)  # datetime's resolution: t <= x  <=>  t < x + _TICK
 _EPS = 1e-9
-_NO_WORKING: Mapping[str, WorkingOrder] = {}
+_BUY = Side.BUY
 
 NextDay = Callable[[str, datetime], datetime | None]  # (strategy id, now) -> next day's start
 Flatten = Callable[[str | None, str | None, str], None]  # (strategy or None, symbol or None, why)
@@ -82,8 +85,9 @@ class _NoOrders:
 class _Scope:
     """One scope's limits and counters."""
 
-    __slots__ = ("atr_collar", "before_close", "collar", "day_orders", "id", "lim", "losses",
-                 "name", "rates", "recent", "sent_intents", "session_only")  # fmt: skip
+    __slots__ = ("atr_collar", "before_close", "collar", "day_orders", "duplicates",
+                 "entries_open", "exposure", "id", "lim", "losses", "name", "rates", "recent",
+                 "sent_intents", "session_only")  # fmt: skip
 
     def __init__(self, scope_id: str, lim: RiskLimits, account: RiskLimits | None = None) -> None:
         self.id = scope_id
@@ -92,10 +96,14 @@ class _Scope:
         self.recent: deque[datetime] = deque()
         self.day_orders = 0
         self.losses = 0  # consecutive losing round trips
-        # hash(intent) -> (intent, when sent): hashed once per decision for both scopes
+        # hash(intent) -> (intent, until when a repeat is a duplicate): hashed once per
+        # decision for both scopes
         self.sent_intents: dict[int, tuple[OrderIntent, datetime]] = {}
+        window = lim.duplicate_window_s
+        self.duplicates = None if window is None else timedelta(seconds=window)
         self.rates = bool(lim.max_open_orders or lim.max_orders_per_minute
                           or lim.max_orders_per_day or lim.duplicate_window_s)  # fmt: skip
+        self.exposure = lim.max_gross_exposure is not None or lim.max_net_exposure is not None
         # A strategy's price and time rules, with the account's folded in (the tighter wins).
         acct = account or lim
         self.collar = _tightest(lim.price_collar_pct, acct.price_collar_pct)
@@ -103,6 +111,8 @@ class _Scope:
         self.session_only = lim.session_only or acct.session_only
         self.before_close = _tightest(lim.no_entries_before_close_min,
                                       acct.no_entries_before_close_min, largest=True)  # fmt: skip
+        # symbol -> (session open, last entry time): the trading window, computed once a session
+        self.entries_open: dict[str, tuple[datetime, datetime]] = {}
 
 
 class RiskManager:
@@ -127,6 +137,10 @@ class RiskManager:
         self.infos: Mapping[str, SymbolInfo] = infos or {}
         self.states = RiskStates(journal)
         self.flatten: Flatten | None = None  # set by the engine: cancel + flatten a scope
+        # IB's daily P&L of a strategy's symbols (None: the account's), for pnl_source: ib;
+        # None where IB has no figure (the wiring sets Engine.ib_pnl_of)
+        self.ib_pnl: Callable[[str | None], float | None] = lambda _sid: None
+        self._ib_fallback: set[str | None] = set()
         self._external: set[str] = set()  # hold keys set from outside (pause_entries)
         self._waived: dict[tuple[str, str], datetime] = {}  # resumed daily holds: until when
         self._account = _Scope(ACCOUNT, cfg)
@@ -207,15 +221,30 @@ class RiskManager:
         s = self._account if strategy_id is None else self._scope(strategy_id)
         s.losses = 0
 
-    def pause_entries(self, key: str, reason: str, *, now: datetime,
-                      strategy_id: str | None = None) -> None:  # fmt: skip
-        """REDUCING for an outside reason (e.g. connectivity) until ``clear(key)``; an
-        operator's resume leaves it alone."""
-        self._external.add(key)
-        self.states.hold(strategy_id or ACCOUNT, Hold(key, Level.REDUCING, reason), now)
+    def pause_entries(
+        self, key: str, reason: str, *, now: datetime, strategy_id: str | None = None,
+        symbol: str | None = None, transient: bool = False, resumable: bool = False,
+        expected: bool = False,
+    ) -> bool:  # fmt: skip
+        """REDUCING for an outside reason until ``clear(key)``, for a scope or one ``symbol`` of
+        it: the supervisor's connectivity and maintenance, the watchdog's stale data, the
+        operator's stop (journalled like any hold; ``transient`` ones are not restored, see
+        bot/risk_state.py). An operator's resume leaves it alone (its cause has to go) unless
+        ``resumable`` (a reject storm). False when that pause was already in force."""
+        hold_key = _hold_key(key, symbol)
+        if not resumable:
+            self._external.add(hold_key)
+        hold = Hold(hold_key, Level.REDUCING, reason, None, symbol, transient)
+        return self.states.hold(strategy_id or ACCOUNT, hold, now, expected=expected)
 
-    def clear(self, key: str, *, now: datetime, strategy_id: str | None = None) -> None:
-        self.states.release(strategy_id or ACCOUNT, key, "cleared", now)
+    def clear(self, key: str, *, now: datetime, strategy_id: str | None = None,
+              symbol: str | None = None) -> bool:  # fmt: skip
+        """Lift a ``pause_entries``; False if it was not in force."""
+        return self.states.release(strategy_id or ACCOUNT, _hold_key(key, symbol), "cleared", now)
+
+    def paused(self, key: str, *, strategy_id: str | None = None,
+               symbol: str | None = None) -> bool:  # fmt: skip
+        return self.states.has(strategy_id or ACCOUNT, _hold_key(key, symbol))
 
     def _until(self, strategy_id: str | None, now: datetime) -> datetime:
         nxt = None
@@ -272,24 +301,25 @@ class RiskManager:
         if spec is None:
             return None  # nothing to trade (target already reached, a price change)
         symbol = spec_symbol(intent)
-        sign = spec.action.sign
+        sign = 1 if spec.action is _BUY else -1
         delta = sign * spec.quantity
         reduces = position * delta < 0 and abs(delta) <= abs(position) + _EPS
-        st = self.states.effective(sid, now) if self.states else None
+        st = self.states.effective(sid, now, symbol) if self.states else None
         if st is not None and st.level is not Level.ACTIVE:
             if st.level is Level.HALTED:
                 return f"{sid} is HALTED ({st.reason}): only cancels are accepted"
-            if not reduces:
+            # A price change of a working order adds nothing: a stop can still be moved.
+            if not reduces and spec.quantity != 0:
                 return f"{sid} is REDUCING ({st.reason}): only orders that reduce the position"
         own, acct = self._scope(sid), self._account
         if spec.quantity == 0:  # a price change of a working order: the collar only
-            return self._collar(own, acct, symbol, intent, spec, ref)
+            return self._collar(own, symbol, intent, spec, ref)
         for s in (own, acct):
             if (bad := self._order_limits(s, symbol, spec, ref)) is not None:
                 return bad
-        why: str | OrderIntent | None = self._collar(own, acct, symbol, intent, spec, ref)
+        why: str | OrderIntent | None = self._collar(own, symbol, intent, spec, ref)
         if why is None and not reduces:
-            why = self._entries(own, acct, sid, symbol, spec, position, ref, now, working,
+            why = self._entries(own, acct, sid, symbol, spec, sign, position, ref, now, working,
                                 isinstance(intent, TargetPosition))  # fmt: skip
         if isinstance(why, str):
             return why
@@ -306,7 +336,7 @@ class RiskManager:
     def _order_limits(self, s: _Scope, symbol: str, spec: OrderSpec, ref: float) -> str | None:
         lim = s.lim
         allowed = self._allowed[s.id]
-        if allowed is not None and str(spec.order_type) not in allowed:
+        if allowed is not None and spec.order_type not in allowed:  # a StrEnum: a str
             names = ", ".join(sorted(allowed))
             where = "risk" if s.id == ACCOUNT else f"{s.id}'s risk"
             return (f"order type {spec.order_type} not allowed "
@@ -328,25 +358,25 @@ class RiskManager:
             )
         return None
 
-    def _collar(self, own: _Scope, acct: _Scope, symbol: str, intent: OrderIntent,
-                spec: OrderSpec, last: float) -> str | None:  # fmt: skip
+    def _collar(self, own: _Scope, symbol: str, intent: OrderIntent, spec: OrderSpec,
+                last: float) -> str | None:  # fmt: skip
         pct, n_atr = own.collar, own.atr_collar
         if pct is None and n_atr is None:
             return None
         if not last > 0:
             return f"price collar: no last price for {symbol} yet to check the order against"
-        band, shown = math.inf, ""
-        if pct is not None:
-            band, shown = last * pct / 100.0, f"{pct:g}%"
+        band, by_atr = (math.inf if pct is None else last * pct / 100.0), False
         atr = self._atr.get(symbol) if self._atr is not None else None
         if n_atr is not None and atr is not None and atr[2] == atr[2] and n_atr * atr[2] < band:
-            band, shown = n_atr * atr[2], f"{n_atr:g} ATR = {n_atr * atr[2]:.2f}"
-        specs = [spec]
-        if isinstance(intent, PlaceBracket):
-            specs += [leg for leg in (intent.take_profit, intent.stop_loss) if leg is not None]
-        for leg in specs:
+            band, by_atr = n_atr * atr[2], True
+        legs = (spec, intent.take_profit, intent.stop_loss) if isinstance(intent, PlaceBracket) \
+            else (spec,)  # fmt: skip
+        for leg in legs:
+            if leg is None:
+                continue
             for name, price in (("limit", leg.limit_price), ("stop", leg.stop_price)):
                 if price is not None and abs(price - last) > band + _EPS:
+                    shown = f"{n_atr:g} ATR = {band:.2f}" if by_atr else f"{pct:g}%"
                     off = (price - last) / last * 100.0
                     return (f"price collar: {name} price {price:.2f} is {off:+.1f}% from the "
                             f"last price {last:.2f} of {symbol} (collar {shown})")  # fmt: skip
@@ -365,29 +395,25 @@ class RiskManager:
             atrs[bar.symbol] = (seen[0], seen[1], float(value))
 
     def _entries(
-        self, own: _Scope, acct: _Scope, sid: str, symbol: str, spec: OrderSpec,
+        self, own: _Scope, acct: _Scope, sid: str, symbol: str, spec: OrderSpec, sign: int,
         position: float, ref: float, now: datetime, working: Mapping[str, WorkingOrder] | None,
         is_target: bool,
     ) -> str | OrderIntent | None:  # fmt: skip
         """The checks only an order that adds exposure must pass; a TargetPosition over
         max_position comes back shrunk to it."""
-        if (why := self._window(own, acct, symbol, now)) is not None:
+        if (why := self._window(own, symbol, now)) is not None:
             return why
-        sign = spec.action.sign
-        pf = self.portfolio
-        net = pf.symbol_position(symbol)
+        net = self.portfolio.symbol_position(symbol)
+        qty = spec.quantity
         for s, held in ((own, position), (acct, net)):
             lim = s.lim
             if not lim.allow_short and held + sign * spec.quantity < -_EPS:
                 return (f"short selling not allowed ({s.name}): {symbol} position {held:g} "
                         f"+ order {sign * spec.quantity:g}")  # fmt: skip
-        qty = spec.quantity
-        for s, held in ((own, position), (acct, net)):
-            lim = s.lim
             if lim.max_position is None and lim.max_position_notional is None:
                 continue
             views = _views(working) if s is own else self.orders.working_on(symbol)
-            pending = _pending(views, spec)
+            pending = _pending(views, spec.action)
             level = held + sign * pending
             if lim.max_position is not None:
                 room = lim.max_position - sign * level
@@ -406,7 +432,9 @@ class RiskManager:
                     return (f"max_position_notional {lim.max_position_notional:g} exceeded for "
                             f"{symbol} ({s.name}): {abs(level + sign * qty):g} x {price:.2f} = "
                             f"{value:.2f}")  # fmt: skip
-        if (why := self._exposure(own, acct, sid, symbol, sign * qty, ref)) is not None:
+        if (own.exposure or acct.exposure) and (
+            why := self._exposure(own, acct, sid, symbol, sign * qty, ref)
+        ) is not None:  # fmt: skip
             return why
         if qty < spec.quantity - _EPS:
             target = position + in_flight(_views(working)) + sign * qty
@@ -421,18 +449,12 @@ class RiskManager:
     def _exposure(self, own: _Scope, acct: _Scope, sid: str, symbol: str, delta: float,
                   ref: float) -> str | None:  # fmt: skip
         for s, who in ((own, sid), (acct, None)):
-            lim = s.lim
-            if lim.max_gross_exposure is None and lim.max_net_exposure is None:
+            if not s.exposure:
                 continue
             if not ref > 0:
                 return f"exposure limits: no price for {symbol} yet to value the order"
-            pf = self.portfolio
-            gross, net = pf.valued(who)
-            held = pf.get(sid, symbol) if who else pf.symbol_position(symbol)
-            mark = pf.valued_mark(symbol)
-            # This symbol at the order's price; the others as of their last bar.
-            gross += abs((held + delta) * ref) - abs(held * mark)
-            net += (held + delta) * ref - held * mark
+            lim = s.lim
+            gross, net = self.portfolio.valued_after(who, symbol, delta, ref)
             if lim.max_gross_exposure is not None and gross > lim.max_gross_exposure + _EPS:
                 return (f"max_gross_exposure {lim.max_gross_exposure:g} exceeded ({s.name}): "
                         f"{gross:.2f} after the order on {symbol}")  # fmt: skip
@@ -441,19 +463,26 @@ class RiskManager:
                         f"{net:.2f} after the order on {symbol}")  # fmt: skip
         return None
 
-    def _window(self, own: _Scope, acct: _Scope, symbol: str, now: datetime) -> str | None:
-        session_only, before = own.session_only, own.before_close
-        if not session_only and before is None:
+    def _window(self, own: _Scope, symbol: str, now: datetime) -> str | None:
+        if not own.session_only and own.before_close is None:
             return None
+        open_ = own.entries_open.get(symbol)
+        if open_ is not None and open_[0] <= now < open_[1]:
+            return None  # inside the span cached below: no datetime work per decision
         info = self.infos.get(symbol)
         if info is None or not info.sessions:
             return None  # no trading hours known (e.g. a test contract): nothing to enforce
         session = self._session(info, now)
         if session is None:
             return f"trading window: {symbol} is outside its liquid hours at {now:%H:%M} UTC"
-        if before is not None and session[1] - now < timedelta(minutes=before):
-            return (f"trading window: no new entries on {symbol} in the last {before:g} min "
-                    f"before the close ({session[1]:%H:%M} UTC)")  # fmt: skip
+        before, end = own.before_close, session[1]
+        if before is not None:
+            last = end - timedelta(minutes=before)  # the last instant an entry is allowed
+            if now > last:
+                return (f"trading window: no new entries on {symbol} in the last {before:g} "
+                        f"min before the close ({end:%H:%M} UTC)")  # fmt: skip
+            end = last + _TICK
+        own.entries_open[symbol] = (session[0], end)  # entries allowed in [open, end)
         return None
 
     def _session(self, info: SymbolInfo, now: datetime) -> tuple[datetime, datetime] | None:
@@ -484,26 +513,44 @@ class RiskManager:
                         "in the last minute")  # fmt: skip
         if lim.max_orders_per_day is not None and s.day_orders >= lim.max_orders_per_day:
             return f"max_orders_per_day {lim.max_orders_per_day} reached ({s.name})"
-        window = lim.duplicate_window_s
-        if window is not None:
+        if s.duplicates is not None:
             seen = s.sent_intents.get(key)
-            if seen is not None and seen[0] == intent:
-                ago = (now - seen[1]).total_seconds()
-                if ago < window:
-                    return f"duplicate of an intent {ago:.1f} s ago (duplicate_window_s {window:g})"
+            # the time test first: equality of two intents costs more than a comparison
+            if seen is not None and now < seen[1] and seen[0] == intent:
+                ago = (now - seen[1] + s.duplicates).total_seconds()
+                return (f"duplicate of an intent {ago:.1f} s ago (duplicate_window_s "
+                        f"{lim.duplicate_window_s:g})")  # fmt: skip
         return None
 
     def _count(self, s: _Scope, now: datetime, intent: OrderIntent | None = None,
                key: int = 0) -> None:  # fmt: skip
-        lim = s.lim
-        if lim.max_orders_per_minute:
+        if s.lim.max_orders_per_minute:
             s.recent.append(now)
         s.day_orders += 1
-        if intent is not None and lim.duplicate_window_s is not None:
-            s.sent_intents[key] = (intent, now)
+        if intent is not None and s.duplicates is not None:
+            s.sent_intents[key] = (intent, now + s.duplicates)
             if len(s.sent_intents) > 1000:
-                cutoff = now - timedelta(seconds=lim.duplicate_window_s)
-                s.sent_intents = {k: v for k, v in s.sent_intents.items() if v[1] > cutoff}
+                s.sent_intents = {k: v for k, v in s.sent_intents.items() if v[1] > now}
+
+    # ---- a protective stop the broker refused ----------------------------------------
+
+    def on_unprotected(self, strategy_id: str, symbol: str, ref: str, error: str,
+                       quantity: float, now: datetime) -> None:  # fmt: skip
+        """The broker rejected a protective stop (``ref``) and ``quantity`` of the strategy's
+        ``symbol`` is left without one: ``unprotected`` (the strategy's, else the account's)
+        says what follows; journalled and logged with the order and the broker's error."""
+        policy = self._scope(strategy_id).lim.unprotected or self.cfg.unprotected or "flatten"
+        then = {"flatten": "flattening it", "reduce": "entries on it paused",
+                "alert": "left as it is (unprotected: alert)"}[policy]  # fmt: skip
+        why = (f"protective stop {ref} rejected by the broker ({error}): {symbol} "
+               f"{quantity:+g} of {strategy_id} unprotected; {then}")  # fmt: skip
+        log.error("risk: %s", why)
+        self.journal.record_risk_event("unprotected", why, now, strategy_id=strategy_id)
+        if policy == "flatten" and self.flatten is not None:
+            self.flatten(strategy_id, symbol, why)
+        elif policy == "reduce":
+            self.pause_entries("unprotected", why, now=now, strategy_id=strategy_id,
+                               symbol=symbol, resumable=True)  # fmt: skip
 
     # ---- what P&L and the clock decide --------------------------------------------------
 
@@ -525,10 +572,17 @@ class RiskManager:
         if self._watch_exposure:
             self.portfolio.revalue(symbol)
 
+    def on_tick(self, symbol: str, now: datetime) -> None:
+        """Each live tick (where a strategy asked for ticks): the P&L limits between bars, so
+        a tick-driven strategy's daily kill fires on the trade that reaches it."""
+        if self._watch_pnl:
+            for s in (self._account, *self._scopes.values()):
+                self._pnl_limits(s, now)
+
     def _pnl_limits(self, s: _Scope, now: datetime) -> None:
         lim, pf = s.lim, self.portfolio
         who = None if s.id == ACCOUNT else s.id
-        today = pf.today(who)
+        today = self._today(lim, who)
         if lim.daily_loss_limit is not None and today <= -lim.daily_loss_limit:
             self._limit_hit(s, "daily_loss", Level.REDUCING, now, lim.flatten_on_limit,
                             f"daily loss {today:.2f} reached daily_loss_limit "
@@ -548,6 +602,19 @@ class RiskManager:
             if local.time() >= at and local.weekday() < 5:
                 self._limit_hit(s, "halt_at", Level.HALTED, now, True,
                                 f"halt_at {lim.halt_at} exchange time")  # fmt: skip
+
+    def _today(self, lim: RiskLimits, who: str | None) -> float:
+        """Today's P&L of a scope as its ``pnl_source`` says: IB's (the sum of reqPnLSingle
+        over its symbols) where IB has a figure, else the portfolio's (said once)."""
+        if lim.pnl_source == "ib":
+            ib = self.ib_pnl(who)
+            if ib is not None:
+                return ib
+            if who not in self._ib_fallback:
+                self._ib_fallback.add(who)
+                log.info("risk: no daily P&L from IB for %s (yet): its limits read the bot's own",
+                         scope_name(who or ACCOUNT))  # fmt: skip
+        return self.portfolio.today(who)
 
     def _limit_hit(self, s: _Scope, key: str, level: Level, now: datetime, flatten: bool,
                    reason: str) -> None:  # fmt: skip
@@ -599,6 +666,10 @@ class RiskManager:
 # ---- helpers -------------------------------------------------------------------------------
 
 
+def _hold_key(key: str, symbol: str | None) -> str:
+    return key if symbol is None else f"{key}:{symbol}"
+
+
 def spec_symbol(intent: OrderIntent) -> str:
     return "" if isinstance(intent, KillSwitch) else intent.symbol
 
@@ -621,9 +692,13 @@ def _views(working: Mapping[str, WorkingOrder] | None) -> Iterable[WorkingOrder]
     return () if working is None else working.values()
 
 
-def _pending(views: Iterable[WorkingOrder], spec: OrderSpec) -> float:
+def _pending(views: Iterable[WorkingOrder], action: Side) -> float:
     """Worst case: every same-side working order fills (exits on the other side may not)."""
-    return sum(max(w.spec.quantity - w.filled, 0.0) for w in views if w.spec.action is spec.action)
+    n = 0.0
+    for w in views:  # a loop, not sum(genexpr): this runs per decision
+        if w.spec.action is action and (left := w.spec.quantity - w.filled) > 0:
+            n += left
+    return n
 
 
 def _position_text(cap: float, symbol: str, s: _Scope, held: float, pending: float,

@@ -1,11 +1,15 @@
 """Risk states per scope (a strategy, or the account): ACTIVE, REDUCING, HALTED, each with why.
 
 A scope's state is the strongest of its holds. A hold is set by one cause (``key``: a limit,
-the kill switch, a cooldown, or an outside reason such as "entries paused" while disconnected)
-and ends when that cause releases it, at its ``until`` (the next trading day for daily limits),
-or at an operator's ``resume``. Every change is logged and journalled (risk_events 'hold' /
-'release'); ``restore`` replays the journal's changes of the current broker identity, so a
-restart keeps the states.
+the kill switch, a cooldown, or an outside reason: the connection supervisor's "connectivity"
+and "maintenance", the watchdog's "stale data", a "reject storm", the operator's stop) and ends
+when that cause releases it, at its ``until`` (the next trading day for daily limits), or at an
+operator's ``resume``. A hold may cover one symbol only (``symbol``: the watchdog's pause of a
+silent stream); it then binds only intents on that symbol. Every change is logged and
+journalled (risk_events 'hold' / 'release'); ``restore`` replays the journal's changes of the
+current broker identity, so a restart keeps the states, except ``transient`` holds: facts of
+one connection (connectivity, maintenance, stale data) that the next start re-derives from
+what it sees, so a hold journalled before a crash cannot outlive the fault.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
+from typing import Protocol
 
 from bot.journal import Journal
 
@@ -35,10 +40,21 @@ class Hold:
     level: Level
     reason: str
     until: datetime | None = None  # lifts by itself at this event time; None: until resume
+    symbol: str | None = None  # binds only intents on this symbol (None: every symbol)
+    transient: bool = False  # not restored at restart (module doc)
 
     def to_json(self) -> str:
         until = None if self.until is None else self.until.isoformat()
-        return json.dumps({"key": self.key, "level": self.level.name, "until": until})
+        d: dict[str, object] = {"key": self.key, "level": self.level.name, "until": until}
+        if self.symbol is not None:
+            d["symbol"] = self.symbol
+        if self.transient:
+            d["transient"] = True
+        return json.dumps(d)
+
+    def binds(self, symbol: str | None) -> bool:
+        """Whether it applies to an intent on ``symbol`` (None: any, for the overview)."""
+        return self.symbol is None or symbol is None or self.symbol == symbol
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +64,20 @@ class State:
 
 
 _ACTIVE = State(Level.ACTIVE, "")
+
+
+class EntryPauses(Protocol):
+    """Pausing entries from outside the risk stage (the connection supervisor, the staleness
+    watchdog, the engine's reject storm): REDUCING holds of the risk manager (bot/risk.py)."""
+
+    def pause_entries(
+        self, key: str, reason: str, *, now: datetime, strategy_id: str | None = None,
+        symbol: str | None = None, transient: bool = False, resumable: bool = False,
+        expected: bool = False,
+    ) -> bool: ...  # fmt: skip
+
+    def clear(self, key: str, *, now: datetime, strategy_id: str | None = None,
+              symbol: str | None = None) -> bool: ...  # fmt: skip
 
 
 def scope_name(scope: str) -> str:
@@ -62,8 +92,9 @@ class RiskStates:
     def __bool__(self) -> bool:
         return bool(self._holds)
 
-    def state(self, scope: str, now: datetime | None = None) -> State:
-        """The strongest hold of one scope (expired holds are released here)."""
+    def state(self, scope: str, now: datetime | None = None, symbol: str | None = None) -> State:
+        """The strongest hold of one scope binding ``symbol`` (None: any hold, a symbol's
+        named in its reason); expired holds are released here."""
         holds = self._holds.get(scope)
         if not holds:
             return _ACTIVE
@@ -72,14 +103,15 @@ class RiskStates:
             if h.until is not None and now is not None and now >= h.until:
                 self.release(scope, h.key, "its time is up (a new trading day)", now)
                 continue
-            if best is None or h.level > best.level:
+            if h.binds(symbol) and (best is None or h.level > best.level):
                 best = h
         return _ACTIVE if best is None else State(best.level, best.reason)
 
-    def effective(self, strategy_id: str, now: datetime) -> State:
-        """What applies to a strategy: its own state or the account's, the stronger."""
-        own = self.state(strategy_id, now) if strategy_id in self._holds else _ACTIVE
-        acct = self.state(ACCOUNT, now) if ACCOUNT in self._holds else _ACTIVE
+    def effective(self, strategy_id: str, now: datetime, symbol: str | None = None) -> State:
+        """What applies to a strategy (on ``symbol``): its own state or the account's, the
+        stronger."""
+        own = self.state(strategy_id, now, symbol) if strategy_id in self._holds else _ACTIVE
+        acct = self.state(ACCOUNT, now, symbol) if ACCOUNT in self._holds else _ACTIVE
         return acct if acct.level > own.level else own
 
     def holds(self, scope: str) -> dict[str, Hold]:
@@ -91,21 +123,25 @@ class RiskStates:
     def scopes(self) -> list[str]:
         return list(self._holds)
 
-    def hold(self, scope: str, hold: Hold, now: datetime) -> bool:
-        """Set (or replace) one hold; False when the same one is already in force."""
+    def hold(self, scope: str, hold: Hold, now: datetime, *, expected: bool = False) -> bool:
+        """Set (or replace) one hold; False when the same one is already in force.
+        ``expected`` (the maintenance window): logged at INFO, not as an alarm."""
         holds = self._holds.setdefault(scope, {})
         if holds.get(hold.key) == hold:
             return False
         before = self.state(scope, now)
         holds[hold.key] = hold
+        level = logging.INFO if expected else logging.WARNING
         lasts = "resume" if hold.until is None else f"{hold.until:%Y-%m-%d %H:%M} UTC"
-        log.warning("risk: %s %s until %s: %s", scope_name(scope), hold.level.name, lasts,
-                    hold.reason)  # fmt: skip
+        if hold.transient:
+            lasts = "cleared"
+        log.log(level, "risk: %s %s until %s: %s", scope_name(scope), hold.level.name, lasts,
+                hold.reason)  # fmt: skip
         self.journal.record_state("hold", _db_scope(scope), hold.reason, hold.to_json(), now)
         after = self.state(scope, now)
         if after != before:
-            log.warning("risk: %s is now %s (%s)", scope_name(scope), after.level.name,
-                        after.reason)  # fmt: skip
+            log.log(level, "risk: %s is now %s (%s)", scope_name(scope), after.level.name,
+                    after.reason)  # fmt: skip
         return True
 
     def release(self, scope: str, key: str, reason: str, now: datetime) -> bool:
@@ -137,9 +173,12 @@ class RiskStates:
             if kind == "release":
                 holds.get(scope, {}).pop(key, None)
                 continue
+            if d.get("transient"):
+                continue  # the next connection re-derives it (module doc)
             until = d.get("until")
             hold = Hold(key, Level[d.get("level", "HALTED")], reason,
-                        None if until is None else datetime.fromisoformat(until))  # fmt: skip
+                        None if until is None else datetime.fromisoformat(until),
+                        d.get("symbol"))  # fmt: skip
             holds.setdefault(scope, {})[key] = hold
         self._holds = {s: h for s, h in holds.items() if h}
         for scope in list(self._holds):

@@ -76,6 +76,13 @@ class Strategy(Generic[P]):
         self.ctx = ctx
         self.params = params
 
+    @classmethod
+    def risk_limits(cls, params: Any) -> Mapping[str, Any]:
+        """Limits its params ask of the risk stage (keys of ``strategies[i].risk``, e.g. a
+        daily P&L kill): merged into its ``risk:`` at config load, keys set there winning.
+        The risk stage enforces them; the strategy never polices itself."""
+        return {}
+
     def indicators(self) -> Mapping[str, IndicatorSpec]:
         return {}
 

@@ -8,8 +8,9 @@ fault does to trading.
                                                      └──fatal (a contract qualifies
                                                         differently, no client id free)──▶ STOPPED
 
-* Socket loss or 1100 (IB's servers unreachable) pause new entries (reason "connectivity");
-  exits and cancels still go.
+* Socket loss or 1100 (IB's servers unreachable) pause new entries: the risk manager's
+  REDUCING hold "connectivity" of the account (exits and cancels still go). Connection holds
+  are transient: journalled, but a restart does not restore them (it sees the link itself).
 * 1101 (connectivity back, data lost): IB dropped every subscription: resubscribe every bar and
   tick stream and backfill each one's gap, then resume entries.
 * 1102 (connectivity back, data kept): the subscriptions live on but the outage's bars never
@@ -37,7 +38,7 @@ from datetime import datetime, timedelta, tzinfo
 from datetime import time as dtime
 from typing import Any, Protocol
 
-from bot.entry_gate import EntryGate
+from bot.risk_state import EntryPauses
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ class Supervisor:
     def __init__(
         self,
         hooks: Hooks,
-        gate: EntryGate,
+        risk: EntryPauses,
         *,
         backoff: Backoff | None = None,
         seed: int | None = None,
@@ -132,7 +133,7 @@ class Supervisor:
         journal_event: Callable[..., None] | None = None,
     ) -> None:
         self.hooks = hooks
-        self.gate = gate
+        self.risk = risk
         self.backoff = backoff or Backoff()
         self._delay = self.backoff.delays(seed)
         self.maintenance = maintenance
@@ -167,6 +168,13 @@ class Supervisor:
                 "connection: %s -> %s (%s)", old.value, state.value, why)  # fmt: skip
         self._journal("connection", f"{old.value} -> {state.value}: {why}")
 
+    def _pause(self, key: str, detail: str, *, expected: bool = False) -> None:
+        self.risk.pause_entries(key, f"{key}: {detail}", now=self.now(), transient=True,
+                                expected=expected)  # fmt: skip
+
+    def _resume(self, key: str) -> None:
+        self.risk.clear(key, now=self.now())
+
     def _journal(self, kind: str, message: str) -> None:
         if self.journal_event is not None:
             self.journal_event(kind, message, self.now())
@@ -177,7 +185,7 @@ class Supervisor:
         if self.state in (ConnState.STOPPED, ConnState.CONNECTING):
             return
         if code == IB_LOST:
-            self.gate.pause(CONNECTIVITY, "IB's servers unreachable (1100)")
+            self._pause(CONNECTIVITY, "IB's servers unreachable (1100)")
             self._to(ConnState.IB_LOST, f"1100 {text}")
         elif code in (IB_BACK_DATA_LOST, IB_BACK_DATA_KEPT):
             self._spawn(self._restored(code, text))
@@ -188,7 +196,7 @@ class Supervisor:
         if self.state in (ConnState.STOPPED, ConnState.CONNECTING, ConnState.RECONNECTING):
             return
         expected = self._in_window or self._window_now()
-        self.gate.pause(CONNECTIVITY, "the socket to IB is gone", expected=expected)
+        self._pause(CONNECTIVITY, "the socket to IB is gone", expected=expected)
         self.hooks.drop_connection()
         why = "disconnected during the maintenance window (expected)" if expected else (
             "socket lost")  # fmt: skip
@@ -202,7 +210,7 @@ class Supervisor:
         log.warning("IB connectivity restored (%d), %s", code, what)
         self._to(ConnState.CONNECTED, f"{code} {text}")
         # Entries resume first: the backfill's freshest bar is live and may be acted on.
-        self.gate.resume(CONNECTIVITY)
+        self._resume(CONNECTIVITY)
         await self.hooks.restart_streams(lost)
 
     def _farm(self, code: int, text: str) -> None:
@@ -250,14 +258,14 @@ class Supervisor:
                 continue
             self.reconnects += 1
             self._to(ConnState.CONNECTED, f"reconnected after {attempt} attempt(s)")
-            self.gate.resume(CONNECTIVITY)  # before the backfill: its freshest bar is live
+            self._resume(CONNECTIVITY)  # before the backfill: its freshest bar is live
             try:
                 await self.hooks.resubscribe()
             except Exception as e:
                 log.warning("resubscribing after the reconnect failed: %s", e or type(e).__name__)
                 if self.state is ConnState.CONNECTED:  # not a socket loss: start over
                     self._to(ConnState.RECONNECTING, "resubscribing failed")
-                    self.gate.pause(CONNECTIVITY, "resubscribing failed")
+                    self._pause(CONNECTIVITY, "resubscribing failed")
                     self.hooks.drop_connection()
             if self.state is not ConnState.RECONNECTING:
                 return
@@ -279,11 +287,11 @@ class Supervisor:
         inside = self.maintenance.contains(now)
         if inside and not self._in_window:
             self._in_window = True
-            self.gate.pause(MAINTENANCE, "IB's daily maintenance window", expected=True)
+            self._pause(MAINTENANCE, "IB's daily maintenance window", expected=True)
             self._journal("maintenance", "window started: entries paused, disconnect expected")
         elif not inside and self._in_window:
             self._in_window = False
-            self.gate.resume(MAINTENANCE)
+            self._resume(MAINTENANCE)
             self._journal("maintenance", "window over")
 
     # ---- tasks -------------------------------------------------------------------------------

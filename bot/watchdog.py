@@ -1,5 +1,7 @@
 """Staleness watchdog: a bar stream silent for too long during its contract's liquid hours is
-resubscribed (and backfilled); one that stays silent pauses entries on its symbol.
+resubscribed (and backfilled); one that stays silent pauses entries on its symbol (the risk
+manager's REDUCING hold "stale data" of the account for that symbol, transient: a restart
+subscribes afresh).
 
 Silence is measured in the server's time (``reqCurrentTime``), from the newest data the stream
 delivered or, if none came since, from when it was subscribed: the same rule holds for a live
@@ -18,7 +20,7 @@ from typing import Any
 
 from bot.bar_streams import StreamKey
 from bot.context import SymbolInfo
-from bot.entry_gate import EntryGate
+from bot.risk_state import EntryPauses
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +41,14 @@ class StaleWatchdog:
         self,
         streams: Callable[[], Mapping[StreamKey, Any]],
         infos: Mapping[str, SymbolInfo],
-        gate: EntryGate,
+        risk: EntryPauses,
         restart: Callable[[list[StreamKey]], Awaitable[None]],
         settings: WatchdogSettings | None = None,
     ) -> None:
         """``streams()``: the feed's streams (``last_data``, ``subscribed_at``, ``warming``)."""
         self.streams = streams
         self.infos = infos
-        self.gate = gate
+        self.risk = risk
         self.restart = restart
         self.settings = settings or WatchdogSettings()
         self.strikes: dict[StreamKey, int] = {}
@@ -59,19 +61,19 @@ class StaleWatchdog:
             if stream.warming:
                 continue
             last = _latest(stream.last_data, stream.subscribed_at)
-            if last is None or self._recovered(key, stream, last):
+            if last is None or self._recovered(key, stream, now):
                 continue
             silence = self._liquid_silence(key.symbol, last, now)
             limit = timedelta(seconds=self.settings.stale_bars * key.size_s)
             if silence is not None and silence > limit:
                 stale.append(key)
-                self._strike(key, silence)
+                self._strike(key, silence, now)
         if stale:
             self.resubscribes += len(stale)
             await self.restart(stale)
         return stale
 
-    def _recovered(self, key: StreamKey, stream: Any, last: datetime) -> bool:
+    def _recovered(self, key: StreamKey, stream: Any, now: datetime) -> bool:
         """Data arrived after the last resubscription: forget the strikes, lift a pause."""
         if key not in self.strikes:
             return False
@@ -80,16 +82,19 @@ class StaleWatchdog:
             return False
         del self.strikes[key]
         log.info("%s %s: data flowing again", key.symbol, key.bar_size)
-        self.gate.resume(STALE, symbol=key.symbol)
+        self.risk.clear(STALE, now=now, symbol=key.symbol)
         return True
 
-    def _strike(self, key: StreamKey, silence: timedelta) -> None:
+    def _strike(self, key: StreamKey, silence: timedelta, now: datetime) -> None:
         n = self.strikes[key] = self.strikes.get(key, 0) + 1
         log.warning("%s %s: no data for %s during liquid hours; resubscribing (%d in a row)",
                     key.symbol, key.bar_size, _text(silence), n)  # fmt: skip
         if n >= self.settings.pause_after:
-            self.gate.pause(STALE, f"{key.symbol} {key.bar_size} silent for {_text(silence)} "
-                            f"after {n} resubscriptions", symbol=key.symbol)  # fmt: skip
+            self.risk.pause_entries(
+                STALE, f"{STALE} on {key.symbol}: {key.bar_size} bars silent for "
+                f"{_text(silence)} after {n} resubscriptions", now=now, symbol=key.symbol,
+                transient=True,
+            )  # fmt: skip
 
     def _liquid_silence(self, symbol: str, last: datetime, now: datetime) -> timedelta | None:
         """The silence within the liquid session holding ``now`` (None: not liquid now);

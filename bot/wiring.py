@@ -115,10 +115,10 @@ class Trader:
             pnl=self.pnl,
             net_liquidation=lambda: venue.net_liquidation(account),
             journal_event=journal.record_event,
-            journal_rejection=journal.record_rejection,
             reject_storm=cfg.risk.reject_storm,
         )
         self.risk.flatten = self.engine.flatten
+        self.risk.ib_pnl = self.engine.ib_pnl_of
         on_bar: BarHandler = self.engine.on_bar
         on_tick: TickHandler = self.engine.on_tick
         if recorder is not None:  # records what the strategies get, as they get it
@@ -136,6 +136,8 @@ class Trader:
             self.engine.attach(self.feed, s.id, s.bars)
         self.executor.fill_event += self.engine.on_fill
         self.executor.rejection_event += self.engine.on_broker_rejection
+        self.executor.unprotected_event += lambda sid, symbol, ref, error, qty: (
+            self.risk.on_unprotected(sid, symbol, ref, error, qty, clock.now()))  # fmt: skip
         self.executor.order_event += self.engine.on_order
         scanners = {s.id: s.scanner for s in cfg.strategies if s.enabled and s.scanner}
         self.scans: DailyScans | None = None

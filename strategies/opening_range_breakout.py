@@ -4,38 +4,41 @@ The opening range is the high and low of the first ``range_minutes`` of the regu
 After it, the first 5-minute bar that closes outside the range on volume above ``vol_mult`` x
 the average 5-minute volume of the previous ``lookback_days`` days enters a bracket in the
 breakout direction (market entry, take-profit ``take_profit_pct`` away, stop at the other side
-of the range), at most once per symbol per day. When the day's P&L reaches +max_daily_profit or
--max_daily_loss, or at the cutoff (exchange time) with anything open, a KillSwitch cancels,
-flattens and halts until the next trading day; either way no entry follows that day.
+of the range), at most once per symbol per day.
+
+The daily kill (the day's P&L at +max_daily_profit or -max_daily_loss, or the cutoff in
+exchange time: cancel, flatten, no entry that day) is the risk stage's, not the strategy's:
+``risk_limits`` maps these params onto the strategy's ``risk:`` (daily_profit_target,
+daily_loss_limit with flatten_on_limit, halt_at, pnl_source) at config load, and keys set
+there win. Prefer those keys in new configs; the params stay for the course's configs.
 
 The course's own rules are two parameters away (README, "Course rules vs ibbot defaults"):
 
 - ``trigger: last``: the entry fires intrabar on the tick stream, when a trade's price is outside
   the (complete) range and the forming bar's volume so far (the sizes of the trades since the
   bar started) exceeds the volume filter; take-profit from that trade's price. The strategy asks
-  for tick-by-tick AllLast ticks (every trade, so the volume is exact); the kill switch is then
-  checked on every trade too. Trades count while the session's bars flow (up to two bar lengths
-  after the last bar seen), so extended-hours trades after the close never enter.
-- ``pnl_source: ib``: the kill switch reads IB's own daily P&L, the sum of ``reqPnLSingle`` over
+  for tick-by-tick AllLast ticks (every trade, so the volume is exact); the risk stage then
+  checks the daily kill on every tick too. Trades count while the session's bars flow (up to
+  two bar lengths after the last bar seen), so extended-hours trades after the close never
+  enter.
+- ``pnl_source: ib``: the daily kill reads IB's own daily P&L, the sum of ``reqPnLSingle`` over
   the strategy's symbols, instead of the bot's; where IB has no figure (not yet reported, a
-  backtest) it falls back to the bot's own, and says so once.
+  backtest) it falls back to the bot's own, and says so once (``risk.pnl_source``).
 """
 
 from __future__ import annotations
 
-import logging
 import math
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Literal
-from zoneinfo import ZoneInfo
+from typing import Any, Literal
 
 from pydantic import Field
 
 from bot.events import (
     Bar,
-    KillSwitch,
     OrderIntent,
     OrderSpec,
     OrderType,
@@ -46,8 +49,6 @@ from bot.events import (
 from bot.registry import register
 from bot.strategy import Strategy, StrategyContext
 from strategies.common import LocalTime, StrategyParams, TimeZoneName
-
-log = logging.getLogger(__name__)
 
 
 class OpeningRangeBreakoutParams(StrategyParams):
@@ -63,18 +64,18 @@ class OpeningRangeBreakoutParams(StrategyParams):
     range_minutes: int = Field(default=15, ge=1)
     """Length of the opening range from the session open."""
     max_daily_profit: float | None = Field(default=1000.0, gt=0)
-    """Kill switch when the P&L today (see pnl_source) reaches +this (null: no profit limit)."""
+    """Daily kill at +this P&L today (null: none): the strategy's risk.daily_profit_target."""
     max_daily_loss: float | None = Field(default=500.0, gt=0)
-    """Kill switch when the P&L today (see pnl_source) reaches -this (null: no loss limit)."""
+    """Daily kill at -this P&L today (null: none): risk.daily_loss_limit, flatten_on_limit."""
     cutoff: LocalTime | None = time(15, 45)
-    """Exchange-local time ("15:45") from which the kill switch ends the day (null: never)."""
+    """Exchange-local time ("15:45") that ends the day (null: never): risk.halt_at."""
     timezone: TimeZoneName = "America/New_York"
-    """The exchange's time zone, for cutoff."""
+    """Deprecated, ignored: risk.halt_at reads the contracts' own time zone (timeZoneId)."""
     trigger: Literal["close", "last"] = "close"
     """close: a closed bar's close breaks the range; last (the course): a trade on the tick
     stream (tick-by-tick AllLast) does, with the forming bar's volume so far."""
     pnl_source: Literal["own", "ib"] = "own"
-    """Daily P&L for the kill switch: own (the bot's, from its fills) or ib (the course: the sum
+    """Daily P&L for the daily kill: own (the bot's, from its fills) or ib (the course: the sum
     of IB's reqPnLSingle daily P&L over its symbols; the bot's own where IB has none)."""
 
 
@@ -109,9 +110,19 @@ class OpeningRangeBreakout(Strategy[OpeningRangeBreakoutParams]):
         self._days: dict[str, _Day] = {}
         # (volume, bars) of each previous day, bounded: memory stays O(lookback_days).
         self._history: dict[str, deque[tuple[float, int]]] = {}
-        self._killed: datetime | None = None  # session open of the day the kill switch fired
-        self._tz = ZoneInfo(params.timezone)
-        self._fallback_said = False
+
+    @classmethod
+    def risk_limits(cls, params: Any) -> Mapping[str, Any]:
+        """The daily kill as the risk stage's limits (the module doc)."""
+        p: OpeningRangeBreakoutParams = params
+        loss = p.max_daily_loss
+        return {
+            "daily_profit_target": p.max_daily_profit,
+            "daily_loss_limit": loss,
+            "flatten_on_limit": loss is not None,
+            "halt_at": None if p.cutoff is None else f"{p.cutoff:%H:%M}",
+            "pnl_source": p.pnl_source,
+        }
 
     def wants_ticks(self) -> bool:
         return self.params.trigger == "last"
@@ -129,9 +140,6 @@ class OpeningRangeBreakout(Strategy[OpeningRangeBreakoutParams]):
         if seen is None:
             return []
         day, avg = seen
-        if self._killed != day.open and (kill := self._kill(bar.end)) is not None:
-            self._killed = day.open
-            return kill
         in_range = bar.time < day.open + timedelta(minutes=self.params.range_minutes)
         if in_range or self.params.trigger != "close":
             return []
@@ -153,9 +161,6 @@ class OpeningRangeBreakout(Strategy[OpeningRangeBreakoutParams]):
             day.forming, day.forming_volume = start, 0.0
         if not math.isnan(tick.last_size):
             day.forming_volume += tick.last_size
-        if self._killed != day.open and (kill := self._kill(tick.time)) is not None:
-            self._killed = day.open
-            return kill
         return self._breakout(day, tick.symbol, price, day.forming_volume, day.avg)
 
     def _breakout(
@@ -163,7 +168,7 @@ class OpeningRangeBreakout(Strategy[OpeningRangeBreakoutParams]):
     ) -> list[OrderIntent]:
         """The entry rule, for a closed bar's close or a trade's price and the volume with it."""
         p = self.params
-        if self._killed == day.open or day.traded or not day.complete:
+        if day.traded or not day.complete:
             return []
         if self.ctx.position(sym) != 0 or avg is None or volume <= p.vol_mult * avg:
             return []
@@ -193,31 +198,6 @@ class OpeningRangeBreakout(Strategy[OpeningRangeBreakoutParams]):
             day.high, day.low = max(day.high, bar.high), min(day.low, bar.low)
         day.range_done = day.range_done or bar.end >= range_end
         return day, avg
-
-    def _kill(self, now: datetime) -> list[OrderIntent] | None:
-        """The end of the trading day: at a P&L limit or the cut-off, the kill switch (the risk
-        stage halts the strategy until its next trading day). At the cut-off with nothing open
-        there is nothing to cancel or flatten, so entries just stop for the day, here."""
-        p, pnl, syms = self.params, self._pnl_today(), self.ctx.symbols
-        if p.max_daily_profit is not None and pnl >= p.max_daily_profit:
-            return [KillSwitch(f"daily profit {pnl:.2f} >= {p.max_daily_profit:.2f}")]
-        if p.max_daily_loss is not None and pnl <= -p.max_daily_loss:
-            return [KillSwitch(f"daily loss {pnl:.2f} <= -{p.max_daily_loss:.2f}")]
-        if p.cutoff is not None and now.astimezone(self._tz).time() >= p.cutoff:
-            exposed = any(self.ctx.position(s) or self.ctx.working_orders(s) for s in syms)
-            return [KillSwitch(f"cut-off {p.cutoff:%H:%M} {p.timezone}")] if exposed else []
-        return None
-
-    def _pnl_today(self) -> float:
-        if self.params.pnl_source == "ib":
-            ib = self.ctx.ib_pnl_today()
-            if ib is not None:
-                return ib
-            if not self._fallback_said:
-                self._fallback_said = True
-                log.info("%s: no P&L from IB (yet); the kill switch reads the bot's own",
-                         self.ctx.strategy_id)  # fmt: skip
-        return self.ctx.pnl_today()
 
     def _bracket(
         self, sym: str, price: float, day: _Day, side: Side, stop: float

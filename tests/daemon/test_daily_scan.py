@@ -272,6 +272,9 @@ class _Risk:
     def observe_bar(self, bar: object) -> None:
         pass
 
+    def on_tick(self, symbol: str, now: object) -> None:
+        pass
+
 
 class _Recorder(Strategy[Any]):
     def __init__(self, ctx: Any, params: Any) -> None:

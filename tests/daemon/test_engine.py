@@ -68,6 +68,9 @@ class FakeRisk:
     def observe_bar(self, bar: object) -> None:
         pass
 
+    def on_tick(self, symbol: str, now: object) -> None:
+        pass
+
 
 class FakeExecutor:
     def __init__(self) -> None:

@@ -321,3 +321,44 @@ def test_check_is_fast(journal: Journal) -> None:
         r.check("s1", intent, position=5, ref_price=100.0, now=NOW)
     per = (time.perf_counter() - t0) / n
     assert per < 20e-6, f"{per * 1e6:.1f} us per check"
+
+
+def test_an_unprotected_position_follows_the_policy(journal: Journal) -> None:
+    """``unprotected``: the strategy's own key, else the account's (flatten by default)."""
+    flattened: list[tuple[str | None, str | None]] = []
+    for policy in (None, "reduce", "alert"):
+        r = risk(journal, unprotected=policy)
+        r.flatten = lambda sid, symbol, why: flattened.append((sid, symbol))
+        r.on_unprotected("s1", "AAPL", "ibbot:s1:AAPL:sl:3", "Order rejected", 10, NOW)
+        if policy is None:
+            assert flattened == [("s1", "AAPL")]
+        elif policy == "reduce":
+            assert r.paused("unprotected", strategy_id="s1", symbol="AAPL")
+            assert reason(r, buy(1), position=10) is not None  # no adding on AAPL
+            assert reason(r, buy(1, "MSFT")) is None  # other symbols trade
+            assert reason(r, sell(10), position=10) is None  # the exit goes
+        else:
+            assert flattened == [("s1", "AAPL")] and not r.states
+    rows = journal.query("SELECT reason FROM risk_events WHERE kind = 'unprotected'")
+    assert [why.rsplit("; ", 1)[1] for (why,) in rows] == [
+        "flattening it", "entries on it paused", "left as it is (unprotected: alert)"]
+    assert rows[0][0].startswith("protective stop ibbot:s1:AAPL:sl:3 rejected by the broker "
+                                 "(Order rejected): AAPL +10 of s1 unprotected")  # fmt: skip
+
+
+def test_pnl_source_ib_reads_ibs_daily_pnl_and_ticks_check_the_limits(journal: Journal) -> None:
+    r = risk(journal, daily_loss_limit=500, pnl_source="ib")
+    ib: dict[str | None, float | None] = {"s1": -100.0}
+    r.ib_pnl = lambda sid: ib.get(sid)
+    r.portfolio.on_fill("s1", "AAPL", 10, 100.0, NOW)
+    r.portfolio.add_commission("s1", 600.0)  # the bot's own P&L: -600, over the limit
+    r.on_tick("AAPL", NOW)
+    assert r.state("s1", NOW).level is Level.ACTIVE  # IB's -100 is what counts
+    ib["s1"] = -500.0
+    r.on_tick("AAPL", NOW)  # a tick, between bars
+    assert r.state("s1", NOW).reason == "daily loss -500.00 reached daily_loss_limit 500"
+    fallback = risk(journal, daily_loss_limit=500, pnl_source="ib")  # IB has no figure
+    fallback.portfolio.on_fill("s1", "AAPL", 10, 100.0, NOW)
+    fallback.portfolio.add_commission("s1", 600.0)
+    fallback.on_tick("AAPL", NOW)
+    assert fallback.state("s1", NOW).reason == "daily loss -600.00 reached daily_loss_limit 500"

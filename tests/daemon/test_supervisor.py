@@ -1,10 +1,12 @@
 """The connection supervisor's state machine with fake hooks, its backoff, the maintenance
-window, the entry gate it drives, and the staleness watchdog on a fake stream."""
+window, the risk holds it sets (entries paused), and the staleness watchdog on a fake stream."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,9 +15,22 @@ import pytest
 from ib_insync import Contract
 
 from bot.bar_streams import StreamKey
+from bot.config import RiskConfig
 from bot.context import SymbolInfo
-from bot.entry_gate import EntryGate, adds_exposure
-from bot.events import CancelOrder, OrderSpec, PlaceBracket, PlaceOrder, Side, TargetPosition
+from bot.events import (
+    CancelOrder,
+    ModifyOrder,
+    OrderSpec,
+    OrderType,
+    PlaceBracket,
+    PlaceOrder,
+    Rejection,
+    Side,
+    TargetPosition,
+    WorkingOrder,
+)
+from bot.journal import Journal
+from bot.risk import RiskManager
 from bot.supervisor import (
     Backoff,
     ConnState,
@@ -60,12 +75,18 @@ class Hooks:
         self.calls.append("drop")
 
 
-def make(hooks: Hooks, **kw: Any) -> tuple[Supervisor, EntryGate]:
-    gate = EntryGate()
-    sup = Supervisor(hooks, gate, backoff=Backoff(0.001, 0.004, 0.5), seed=3,
+@pytest.fixture
+def risk(tmp_path: Path) -> Iterator[RiskManager]:
+    journal = Journal(tmp_path / "j.sqlite")
+    yield RiskManager(RiskConfig(), journal)
+    journal.close()
+
+
+def make(hooks: Hooks, risk: RiskManager, **kw: Any) -> Supervisor:
+    sup = Supervisor(hooks, risk, backoff=Backoff(0.001, 0.004, 0.5), seed=3,
                      now=lambda: T0, **kw)  # fmt: skip
     sup.connected()
-    return sup, gate
+    return sup
 
 
 async def settle() -> None:
@@ -73,30 +94,32 @@ async def settle() -> None:
         await asyncio.sleep(0.005)
 
 
-async def test_1100_pauses_entries_and_1101_resubscribes_everything() -> None:
+async def test_1100_pauses_entries_and_1101_resubscribes_everything(risk: RiskManager) -> None:
     hooks = Hooks()
-    sup, gate = make(hooks)
+    sup = make(hooks, risk)
     sup.on_error(-1, 1100, "Connectivity between IB and Trader Workstation has been lost.")
-    assert sup.state is ConnState.IB_LOST and gate.paused("connectivity")
+    assert sup.state is ConnState.IB_LOST and risk.paused("connectivity")
     assert not sup.data_expected
     sup.on_error(-1, 1101, "Connectivity ... restored - data lost.")
     await settle()
     assert hooks.calls == ["restart ticks=True"]
-    assert sup.state is ConnState.CONNECTED and not gate.paused("connectivity")
+    assert sup.state is ConnState.CONNECTED and not risk.paused("connectivity")
 
 
-async def test_1102_backfills_but_keeps_the_tick_subscriptions() -> None:
+async def test_1102_backfills_but_keeps_the_tick_subscriptions(risk: RiskManager) -> None:
     hooks = Hooks()
-    sup, gate = make(hooks)
+    sup = make(hooks, risk)
     sup.on_error(-1, 1100, "lost")
     sup.on_error(-1, 1102, "restored - data maintained")
     await settle()
-    assert hooks.calls == ["restart ticks=False"] and gate.pauses == []
+    assert hooks.calls == ["restart ticks=False"] and not risk.states
 
 
-async def test_a_market_farm_back_after_being_broken_is_resubscribed_once() -> None:
+async def test_a_market_farm_back_after_being_broken_is_resubscribed_once(
+    risk: RiskManager,
+) -> None:
     hooks = Hooks()
-    sup, _ = make(hooks)
+    sup = make(hooks, risk)
     sup.on_error(-1, 2104, "Market data farm connection is OK:usfarm")  # on connect: nothing
     sup.on_error(-1, 2103, "Market data farm connection is broken:usfarm")
     assert not sup.data_expected and sup.farms == {"market data:usfarm": False}
@@ -107,29 +130,29 @@ async def test_a_market_farm_back_after_being_broken_is_resubscribed_once() -> N
     assert hooks.calls == ["restart ticks=False"] and sup.data_expected
 
 
-async def test_a_socket_loss_reconnects_with_backoff_until_it_works() -> None:
+async def test_a_socket_loss_reconnects_with_backoff_until_it_works(risk: RiskManager) -> None:
     hooks = Hooks(fail=[ConnectionRefusedError(), ConnectionRefusedError()])
-    sup, gate = make(hooks)
+    sup = make(hooks, risk)
     sup.on_disconnect()
-    assert sup.state is ConnState.RECONNECTING and gate.paused("connectivity")
+    assert sup.state is ConnState.RECONNECTING and risk.paused("connectivity")
     await settle()
     assert hooks.calls == ["drop", "resume", "drop", "resume", "drop", "resume", "resubscribe"]
-    assert sup.state is ConnState.CONNECTED and gate.pauses == [] and sup.reconnects == 1
+    assert sup.state is ConnState.CONNECTED and not risk.states and sup.reconnects == 1
 
 
-async def test_a_socket_loss_while_resubscribing_reconnects_again() -> None:
+async def test_a_socket_loss_while_resubscribing_reconnects_again(risk: RiskManager) -> None:
     hooks = Hooks()
-    sup, gate = make(hooks)
+    sup = make(hooks, risk)
     hooks.on_resubscribe.append(sup.on_disconnect)  # a gateway restart mid-backfill
     sup.on_disconnect()
     await settle()
     assert hooks.calls == ["drop", "resume", "resubscribe", "drop", "resume", "resubscribe"]
-    assert sup.state is ConnState.CONNECTED and gate.pauses == [] and sup.reconnects == 2
+    assert sup.state is ConnState.CONNECTED and not risk.states and sup.reconnects == 2
 
 
-async def test_a_fatal_error_stops_instead_of_retrying() -> None:
+async def test_a_fatal_error_stops_instead_of_retrying(risk: RiskManager) -> None:
     hooks = Hooks(fail=[FatalConnectionError("AAPL now qualifies to another contract")])
-    sup, _ = make(hooks)
+    sup = make(hooks, risk)
     sup.on_disconnect()
     await settle()
     assert sup.state is ConnState.STOPPED
@@ -156,16 +179,15 @@ def test_a_maintenance_window_past_midnight() -> None:
 
 
 async def test_the_maintenance_window_pauses_entries_and_expects_the_disconnect(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+    caplog: pytest.LogCaptureFixture, risk: RiskManager,
+) -> None:  # fmt: skip
     now = [datetime(2026, 10, 29, 23, 50, tzinfo=NY)]
     hooks = Hooks()
-    gate = EntryGate()
-    sup = Supervisor(hooks, gate, backoff=Backoff(0.001, 0.002, 0), now=lambda: now[0],
+    sup = Supervisor(hooks, risk, backoff=Backoff(0.001, 0.002, 0), now=lambda: now[0],
                      maintenance=MaintenanceWindow(time(23, 45), time(0, 15), NY))  # fmt: skip
     sup.connected()
     sup.tick(now[0])
-    assert gate.paused("maintenance")
+    assert risk.paused("maintenance")
     caplog.set_level("INFO")
     sup.on_disconnect()
     assert "disconnected during the maintenance window (expected)" in caplog.text
@@ -173,36 +195,81 @@ async def test_the_maintenance_window_pauses_entries_and_expects_the_disconnect(
     await settle()
     now[0] = datetime(2026, 10, 30, 0, 16, tzinfo=NY)
     sup.tick(now[0])
-    assert gate.pauses == []
+    assert not risk.states
 
 
-# ---- the entry gate -----------------------------------------------------------------------------
+# ---- entries paused: risk holds ----------------------------------------------------------------
 
 
-def test_only_intents_that_add_exposure_are_refused() -> None:
-    buy = OrderSpec(Side.BUY, 10)
-    sell = OrderSpec(Side.SELL, 10)
-    assert adds_exposure(PlaceOrder("AAPL", buy), 0)
-    assert adds_exposure(PlaceOrder("AAPL", buy), 5)  # adds to a long
-    assert not adds_exposure(PlaceOrder("AAPL", sell), 10)  # closes it
-    assert adds_exposure(PlaceOrder("AAPL", OrderSpec(Side.SELL, 20)), 10)  # flips it
-    assert adds_exposure(PlaceBracket("AAPL", buy, None, None), 0)
-    assert not adds_exposure(TargetPosition("AAPL", 5), 10)
-    assert adds_exposure(TargetPosition("AAPL", -5), 10)
-    assert not adds_exposure(CancelOrder("AAPL", "e1"), 10)
+def check(risk: RiskManager, sid: str, intent: Any, position: float = 0,
+          working: dict[str, WorkingOrder] | None = None) -> Any:  # fmt: skip
+    return risk.check(sid, intent, position=position, ref_price=100.0, now=T0, working=working)
 
 
-def test_pauses_have_scopes() -> None:
-    gate = EntryGate()
-    gate.pause("stale data", "AAPL silent", symbol="AAPL")
-    gate.pause("reject storm", "5 in a row", strategy_id="s2")
+def test_paused_entries_refuse_only_what_adds_exposure(risk: RiskManager) -> None:
+    risk.pause_entries("connectivity", "connectivity: IB's servers unreachable (1100)", now=T0,
+                       transient=True)  # fmt: skip
+    buy, sell = OrderSpec(Side.BUY, 10), OrderSpec(Side.SELL, 10)
+    refused = check(risk, "s1", PlaceOrder("AAPL", buy))
+    assert isinstance(refused, Rejection)
+    assert refused.reason == ("s1 is REDUCING (connectivity: IB's servers unreachable (1100)): "
+                              "only orders that reduce the position")  # fmt: skip
+    assert isinstance(check(risk, "s1", PlaceOrder("AAPL", buy), 5), Rejection)  # adds
+    assert check(risk, "s1", PlaceOrder("AAPL", sell), 10) is None  # closes it
+    assert isinstance(check(risk, "s1", PlaceOrder("AAPL", OrderSpec(Side.SELL, 20)), 10),
+                      Rejection)  # flips it  # fmt: skip
+    assert isinstance(check(risk, "s1", PlaceBracket("AAPL", buy, None, None)), Rejection)
+    assert check(risk, "s1", TargetPosition("AAPL", 5), 10) is None
+    assert isinstance(check(risk, "s1", TargetPosition("AAPL", -5), 10), Rejection)
+    assert check(risk, "s1", CancelOrder("AAPL", "e1"), 10) is None
+    stop = OrderSpec(Side.SELL, 10, OrderType.STOP, stop_price=95.0)
+    working = {"stop": WorkingOrder("AAPL", "stop", 7, stop, 0, "Submitted")}
+    moved = ModifyOrder("AAPL", "stop", stop_price=97.0)  # the protective stop still moves
+    assert check(risk, "s1", moved, 10, working) is None
+    assert risk.clear("connectivity", now=T0) and check(risk, "s1", PlaceOrder("AAPL", buy)) is None
+
+
+def test_pauses_have_scopes_and_show_in_the_states(risk: RiskManager) -> None:
+    risk.pause_entries("stale data", "stale data on AAPL: silent", now=T0, symbol="AAPL",
+                       transient=True)  # fmt: skip
+    risk.pause_entries("reject storm", "reject storm: 5 in a row", now=T0, strategy_id="s2",
+                       resumable=True)  # fmt: skip
     entry = PlaceOrder("AAPL", OrderSpec(Side.BUY, 1))
-    why = gate.refusal("s1", entry, 0)
-    assert why == "stale data: entries paused (AAPL silent); only exits are accepted"
-    assert gate.refusal("s1", PlaceOrder("MSFT", OrderSpec(Side.BUY, 1)), 0) is None
-    assert gate.refusal("s2", PlaceOrder("MSFT", OrderSpec(Side.BUY, 1)), 0) is not None
-    assert not gate.pause("stale data", "again", symbol="AAPL")  # already in force
-    assert gate.resume("stale data", symbol="AAPL") and gate.refusal("s1", entry, 0) is None
+    why = check(risk, "s1", entry)
+    assert isinstance(why, Rejection) and "REDUCING (stale data on AAPL: silent)" in why.reason
+    assert check(risk, "s1", PlaceOrder("MSFT", OrderSpec(Side.BUY, 1))) is None
+    assert isinstance(check(risk, "s2", PlaceOrder("MSFT", OrderSpec(Side.BUY, 1))), Rejection)
+    # What metrics, health and the status line read: every hold, the symbol named.
+    assert risk.state(None, T0).reason == "stale data on AAPL: silent"
+    assert risk.state("s2", T0).reason == "reject storm: 5 in a row"
+    assert risk.not_active(T0) == ["the account REDUCING (stale data on AAPL: silent)",
+                                   "s2 REDUCING (reject storm: 5 in a row)"]  # fmt: skip
+    assert not risk.pause_entries("stale data", "stale data on AAPL: silent", now=T0,
+                                  symbol="AAPL", transient=True)  # already in force
+    assert risk.clear("stale data", now=T0, symbol="AAPL") and check(risk, "s1", entry) is None
+    risk.resume(strategy_id="s2", now=T0)  # the operator lifts a reject storm
+    assert not risk.states
+
+
+def test_connection_holds_are_journalled_but_not_restored(tmp_path: Path) -> None:
+    path = tmp_path / "restart.sqlite"
+    journal = Journal(path)
+    journal.begin_run(now=T0, account="DU1", mode="paper", dry_run=False)
+    first = RiskManager(RiskConfig(), journal)
+    first.pause_entries("connectivity", "connectivity: the socket to IB is gone", now=T0,
+                        transient=True)  # fmt: skip
+    first.pause_entries("reject storm", "reject storm: 5 in a row", now=T0, strategy_id="s1",
+                        resumable=True)  # fmt: skip
+    journal.close()
+    journal = Journal(path)
+    journal.begin_run(now=T0, account="DU1", mode="paper", dry_run=False)
+    again = RiskManager(RiskConfig(), journal)
+    again.restore(T0)
+    assert again.not_active(T0) == ["s1 REDUCING (reject storm: 5 in a row)"]
+    held = [(scope, kind) for scope, kind, reason, _ in journal.risk_states()
+            if reason.startswith("connectivity")]  # fmt: skip
+    assert held == [(None, "hold")]  # journalled
+    journal.close()
 
 
 # ---- the staleness watchdog ---------------------------------------------------------------------
@@ -213,9 +280,8 @@ def stream(symbol: str = "AAPL") -> tuple[StreamKey, SimpleNamespace]:
     return key, SimpleNamespace(warming=False, last_data=T0, subscribed_at=T0 - timedelta(hours=1))
 
 
-async def test_a_silent_stream_is_resubscribed_then_its_entries_pause() -> None:
+async def test_a_silent_stream_is_resubscribed_then_its_entries_pause(risk: RiskManager) -> None:
     key, s = stream()
-    gate = EntryGate()
     restarted: list[list[StreamKey]] = []
 
     async def restart(keys: list[StreamKey]) -> None:
@@ -224,15 +290,16 @@ async def test_a_silent_stream_is_resubscribed_then_its_entries_pause() -> None:
 
     session = ((T0 - timedelta(hours=4), T0 + timedelta(hours=2)),)
     infos = {"AAPL": SymbolInfo("AAPL", Contract(conId=1), 0.01, NY, session)}
-    dog = StaleWatchdog(lambda: {key: s}, infos, gate, restart, WatchdogSettings(pause_after=2))
+    dog = StaleWatchdog(lambda: {key: s}, infos, risk, restart, WatchdogSettings(pause_after=2))
     now = T0 + timedelta(seconds=119)
     assert await dog.check(now) == []  # under 2 bar intervals
     now = T0 + timedelta(seconds=121)
-    assert await dog.check(now) == [key] and not gate.pauses
+    assert await dog.check(now) == [key] and not risk.states
     now += timedelta(seconds=121)
-    assert await dog.check(now) == [key] and gate.paused("stale data", symbol="AAPL")
+    assert await dog.check(now) == [key] and risk.paused("stale data", symbol="AAPL")
+    assert "stale data on AAPL: 1 min bars silent for 2m01s" in risk.state(None, now).reason
     s.last_data = now + timedelta(seconds=5)  # data again
     assert await dog.check(now + timedelta(seconds=10)) == []
-    assert gate.pauses == [] and dog.strikes == {}
+    assert not risk.states and dog.strikes == {}
     # Outside liquid hours silence is not staleness.
     assert await dog.check(T0 + timedelta(hours=3)) == []

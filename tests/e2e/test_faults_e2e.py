@@ -61,7 +61,7 @@ def connectivity(data: str) -> Fault:
         gw.fault("connectivity_lost")
         await until(lambda: run.daemon.supervisor.state is ConnState.IB_LOST,  # type: ignore[union-attr]
                     what="1100 seen")  # fmt: skip
-        assert run.daemon.engine is not None and run.daemon.engine.gate.paused("connectivity")
+        assert run.daemon.engine is not None and run.daemon.engine.risk.paused("connectivity")
         await walk(gw, 120)
         gw.fault("connectivity_restored", data=data)
         return gw.clock.now()
@@ -105,7 +105,7 @@ async def test_a_fault_keeps_every_invariant(
     await until_trading(run)
     await walk(gateway, 120)
     await check_invariants(run, gateway, end, caplog.text)
-    assert run.daemon.engine is not None and run.daemon.engine.gate.pauses == []
+    assert run.daemon.engine is not None and not run.daemon.engine.risk.states
     assert await run.stop() == 0
 
 
@@ -137,7 +137,7 @@ async def test_a_reject_storm_pauses_the_strategys_entries(
     assert engine is not None
     slot = engine.slots["s1"]
     assert slot.broker_rejections_in_a_row == 5  # then the gate refused the rest
-    assert engine.gate.paused("reject storm", strategy_id="s1")
+    assert engine.risk.paused("reject storm", strategy_id="s1")
     gateway.fault("clear_rejects")
     end = gateway.clock.now()
     await walk(gateway, 120)
@@ -148,7 +148,8 @@ async def test_a_reject_storm_pauses_the_strategys_entries(
                "SELECT reason FROM risk_events WHERE kind = 'rejection'")]  # fmt: skip
     assert sum(r.startswith("IB rejected") for r in reasons) == 5
     bars = [b for b in run.strategy.bars if b.symbol == "MSFT"]
-    refused = sum(r.startswith("reject storm: entries paused") for r in reasons)
+    storm = "s1 is REDUCING (reject storm: 5 broker rejections"
+    refused = sum(r.startswith(storm) for r in reasons)
     assert refused == min(len(bars), len(buys)) - 5 > 0  # journalled by the stop
 
 

@@ -87,13 +87,12 @@ async def test_strategy_trades_end_to_end_on_the_sample(name: str, tmp_path: Pat
 async def test_opening_range_breakout_trades_again_the_day_after_its_kill_switch(
     tmp_path: Path,
 ) -> None:
-    """The cut-off kill switch ends Tuesday (flatten, halt); the halt lifts for Wednesday."""
+    """The cut-off ends Tuesday (the risk stage's halt_at: flatten, halt); the halt lifts for
+    Wednesday. The strategy itself sends no KillSwitch any more."""
     name = "opening_range_breakout"
     daemon, code = await run_example(name, "2026-10-20T13:30Z", "2026-10-21T14:00Z", tmp_path)
     assert code == 0
-    assert daemon.engine is not None and daemon.engine.counters.kills == [
-        "orb: cut-off 15:45 America/New_York"
-    ]
+    assert daemon.engine is not None and daemon.engine.counters.kills == []
     journal = tmp_path / "journal.sqlite"
     entries = journal_rows(
         journal, "SELECT substr(time, 1, 10) FROM intents WHERE kind = 'PlaceBracket'"
@@ -105,7 +104,7 @@ async def test_opening_range_breakout_trades_again_the_day_after_its_kill_switch
         "SELECT time, kind, reason FROM risk_events WHERE kind IN ('hold', 'release') ORDER BY id",
     )
     assert [(kind, reason) for _, kind, reason in events] == [
-        ("hold", "cut-off 15:45 America/New_York"),
+        ("hold", "halt_at 15:45 exchange time"),
         ("release", "its time is up (a new trading day)"),
     ]
     assert events[1][0] >= "2026-10-21T13:30"

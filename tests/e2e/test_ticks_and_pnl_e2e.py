@@ -137,7 +137,7 @@ def orb(sid: str, pnl_source: str) -> dict[str, Any]:
         "class": "opening_range_breakout",
         "symbols": ["AAPL"],
         "bars": {"size": "5 mins", "warmup": "2 D"},
-        # Any P&L at all reaches these limits: the kill switch shows which P&L it read.
+        # Any P&L at all reaches these limits: the daily kill shows which P&L it read.
         "params": {"pnl_source": pnl_source, "max_daily_loss": 0.01, "max_daily_profit": 0.01},
         "sizing": {"fixed": 1},
     }
@@ -157,10 +157,11 @@ async def test_orb_with_pnl_source_ib_kills_on_ibs_pnl_from_the_gateway(
     await advance(gateway, 2)
     await until(lambda: daemon.engine.counters.fills >= 1, what="the holder's fill")  # type: ignore[union-attr]
     await advance(gateway, 11)  # two 5-minute bars close after it
-    await until(lambda: bool(daemon.engine.counters.kills), what="a kill")  # type: ignore[union-attr]
+    risk = daemon.engine.risk  # the daily kill is the risk stage's (strategies[i].risk)
+    await until(lambda: bool(risk.not_active(daemon.clock.now())), what="a daily kill")  # type: ignore[attr-defined]
+    held = risk.not_active(daemon.clock.now())  # type: ignore[attr-defined]
     assert await stop(daemon, task) == 0
-    kills = daemon.engine.counters.kills
-    assert len(kills) == 1 and "orb_ib" in kills[0] and "daily" in kills[0], kills
+    assert len(held) == 1 and held[0].startswith("orb_ib ") and "daily" in held[0], held
 
 
 async def test_two_tick_kinds_on_one_symbol_is_bad_input(gateway: Gateway, tmp_path: Path) -> None:

@@ -167,74 +167,26 @@ def test_bars_outside_the_session_are_ignored(ctx: FakeContext) -> None:
     assert s.on_bar(b5(D2, 9, 45, 102.0, volume=2500)) != []
 
 
-def test_kill_switch_on_daily_profit_once_then_no_entries(
-    ctx: FakeContext, ready: OpeningRangeBreakout
-) -> None:
-    ctx.pnl = 1000.0
-    assert ready.on_bar(b5(D2, 9, 45, 102.0, volume=5000)) == [
-        KillSwitch("daily profit 1000.00 >= 1000.00")
-    ]
-    assert ready.on_bar(b5(D2, 9, 50, 102.0, volume=5000)) == []  # fired once; no entry
-    ctx.pnl = 0.0
-    assert ready.on_bar(b5(D2, 9, 55, 102.0, volume=5000)) == []  # halted for the day
-    opening_range(ready, D3)  # a new day starts clean
-    assert ready.on_bar(b5(D3, 9, 45, 102.0, volume=5000)) != []
+# ---- the daily kill: the risk stage's limits -----------------------------------------------
 
 
-def test_kill_switch_on_daily_loss(ctx: FakeContext, ready: OpeningRangeBreakout) -> None:
-    ctx.pnl = -499.99
-    assert ready.on_bar(b5(D2, 10, 0, 100.0)) == []
-    ctx.pnl = -500.0
-    assert ready.on_bar(b5(D2, 10, 5, 100.0)) == [KillSwitch("daily loss -500.00 <= -500.00")]
+def limits(**params: object) -> dict[str, object]:
+    return dict(OpeningRangeBreakout.risk_limits(OpeningRangeBreakoutParams.model_validate(params)))
 
 
-def test_kill_switch_fires_once_per_day_for_the_whole_strategy() -> None:
-    ctx = FakeContext(("AAPL", "MSFT"))
-    s = make(ctx, max_daily_loss=100)
-    ctx.pnl = -150
-    assert s.on_bar(b5(D2, 10, 0, 100.0)) == [KillSwitch("daily loss -150.00 <= -100.00")]
-    assert s.on_bar(b5(D2, 10, 0, 100.0, sym="MSFT")) == []
+def test_the_daily_kill_params_are_the_strategys_risk_limits() -> None:
+    assert limits() == {
+        "daily_profit_target": 1000.0, "daily_loss_limit": 500.0, "flatten_on_limit": True,
+        "halt_at": "15:45", "pnl_source": "own"}  # fmt: skip
+    assert limits(max_daily_profit=None, max_daily_loss=None, cutoff=None, pnl_source="ib") == {
+        "daily_profit_target": None, "daily_loss_limit": None, "flatten_on_limit": False,
+        "halt_at": None, "pnl_source": "ib"}  # fmt: skip
+    assert limits(cutoff="11:00")["halt_at"] == "11:00"
 
 
-def test_limits_can_be_switched_off(ctx: FakeContext) -> None:
-    s = make(ctx, max_daily_profit=None, max_daily_loss=None, cutoff=None)
-    ctx.pnl = -1e9
-    assert s.on_bar(b5(D2, 15, 55, 100.0)) == []
-
-
-@pytest.mark.parametrize("day", [D2, date(2024, 7, 9)])  # EST and EDT
-def test_kill_switch_at_the_cutoff_exchange_time(ctx: FakeContext, day: date) -> None:
-    s = make(ctx)
-    ctx.positions["AAPL"] = 9
-    assert s.on_bar(b5(day, 15, 35, 100.0)) == []  # ends 15:40
-    assert s.on_bar(b5(day, 15, 40, 100.0)) == [KillSwitch("cut-off 15:45 America/New_York")]
-    assert s.on_bar(b5(day, 15, 45, 100.0)) == []
-
-
-def test_kill_switch_at_the_cutoff_for_working_orders_of_any_symbol() -> None:
-    ctx = FakeContext(("AAPL", "MSFT"))
-    ctx.add_order(
-        "orb.tp", OrderSpec(Side.SELL, 9, OrderType.LIMIT, limit_price=110), symbol="MSFT"
-    )
-    s = make(ctx)
-    assert s.on_bar(b5(D2, 15, 40, 100.0)) == [KillSwitch("cut-off 15:45 America/New_York")]
-
-
-def test_cutoff_with_nothing_open_just_ends_entries_for_the_day(
-    ctx: FakeContext, ready: OpeningRangeBreakout
-) -> None:
-    # No KillSwitch: the risk stage's halt would outlast the day and block tomorrow's entries.
+def test_the_strategy_itself_never_kills(ctx: FakeContext, ready: OpeningRangeBreakout) -> None:
+    ctx.pnl, ctx.positions["AAPL"] = -1e9, 9  # the risk stage's business now
     assert ready.on_bar(b5(D2, 15, 40, 100.0)) == []
-    assert ready.on_bar(b5(D2, 15, 45, 102.0, volume=5000)) == []
-    opening_range(ready, D3)
-    assert ready.on_bar(b5(D3, 9, 45, 102.0, volume=5000)) != []
-
-
-def test_cutoff_param_is_exchange_local(ctx: FakeContext) -> None:
-    s = make(ctx, cutoff="11:00")
-    ctx.positions["AAPL"] = -3
-    assert s.on_bar(b5(D2, 10, 50, 100.0)) == []
-    assert s.on_bar(b5(D2, 10, 55, 100.0)) == [KillSwitch("cut-off 11:00 America/New_York")]
 
 
 def test_warmup_bars_build_the_stats_and_range_without_trading(ctx: FakeContext) -> None:
@@ -264,8 +216,7 @@ def test_trades_end_to_end_in_the_simulator() -> None:
     brackets = [i for i in sim.intents if isinstance(i, PlaceBracket)]
     assert len(brackets) == 1 and brackets[0].entry.action is Side.BUY
     assert [f.tag for f in sim.fills][:2] == ["orb", "orb.tp"]
-    # The take-profit closed it before the cut-off: flat at every cut-off, so no halt.
-    assert not [i for i in sim.intents if isinstance(i, KillSwitch)]
+    assert not [i for i in sim.intents if isinstance(i, KillSwitch)]  # the risk stage's job
 
 
 # ---- the course's rules: trigger on the last trade, kill on IB's P&L ---------------------------
@@ -276,7 +227,8 @@ def test_trades_end_to_end_in_the_simulator() -> None:
 #   previous days, buy at market with a take-profit 5% above that price and a stop at the range's
 #   low (mirrored below the low); once per symbol per day;
 #   kill switch: when the sum of IB's daily P&L (pnlSingle) over the tickers reaches +profit or
-#   -loss, cancel everything and close the positions.
+#   -loss, cancel everything and close the positions (the risk stage's: tests/daemon and
+#   test_orb_daily_kill_parity.py).
 
 
 def trade(hh: int, mm: int, ss: int, price: float, size: float, day: date = D2) -> Tick:
@@ -339,44 +291,6 @@ def test_trigger_last_ignores_bar_closes(last: OpeningRangeBreakout) -> None:
 
 def test_trigger_close_ignores_ticks(ready: OpeningRangeBreakout) -> None:
     assert ready.on_tick(trade(9, 46, 0, 102.0, 5000)) == []
-
-
-def test_pnl_source_ib_kills_on_ibs_daily_pnl(ctx: FakeContext) -> None:
-    s = make(ctx, pnl_source="ib")
-    ctx.pnl, ctx.ib_pnl = -600.0, {"AAPL": -100.0}  # the bot's own would kill; IB's does not
-    assert s.on_bar(b5(D2, 10, 0, 100.0)) == []
-    ctx.ib_pnl["AAPL"] = -500.0
-    assert s.on_bar(b5(D2, 10, 5, 100.0)) == [KillSwitch("daily loss -500.00 <= -500.00")]
-
-
-def test_pnl_source_ib_sums_the_strategys_symbols() -> None:
-    ctx = FakeContext(("AAPL", "MSFT"))
-    s = make(ctx, pnl_source="ib")
-    ctx.ib_pnl = {"AAPL": 700.0, "MSFT": 300.0, "IBM": -5000.0}  # IBM is not the strategy's
-    assert s.on_bar(b5(D2, 10, 0, 100.0)) == [KillSwitch("daily profit 1000.00 >= 1000.00")]
-
-
-def test_pnl_source_ib_falls_back_to_the_bots_own_without_ib(ctx: FakeContext) -> None:
-    s = make(ctx, pnl_source="ib")
-    ctx.pnl = -500.0  # no figure from IB (a backtest): the bot's own P&L
-    assert s.on_bar(b5(D2, 10, 0, 100.0)) == [KillSwitch("daily loss -500.00 <= -500.00")]
-
-
-def test_pnl_source_own_ignores_ib(ctx: FakeContext) -> None:
-    s = make(ctx)
-    ctx.ib_pnl = {"AAPL": -10_000.0}
-    assert s.on_bar(b5(D2, 10, 0, 100.0)) == []
-
-
-def test_with_trigger_last_the_kill_switch_fires_on_a_trade(
-    ctx: FakeContext, last: OpeningRangeBreakout
-) -> None:
-    last.params = last.params.model_copy(update={"pnl_source": "ib"})
-    ctx.ib_pnl = {"AAPL": 1000.0}
-    assert last.on_tick(trade(9, 46, 0, 100.0, 10)) == [
-        KillSwitch("daily profit 1000.00 >= 1000.00")
-    ]
-    assert last.on_tick(trade(9, 47, 0, 102.0, 5000)) == []  # no entry after it that day
 
 
 def test_trigger_last_trades_only_while_the_sessions_bars_flow(last: OpeningRangeBreakout) -> None:
