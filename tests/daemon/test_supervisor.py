@@ -99,7 +99,7 @@ async def test_a_market_farm_back_after_being_broken_is_resubscribed_once() -> N
     sup, _ = make(hooks)
     sup.on_error(-1, 2104, "Market data farm connection is OK:usfarm")  # on connect: nothing
     sup.on_error(-1, 2103, "Market data farm connection is broken:usfarm")
-    assert not sup.data_expected and sup.farms == {"market data:usfarm": False}
+    assert not sup.data_expected and sup.farms == {"market data:usfarm": "broken"}
     sup.on_error(-1, 2105, "HMDS data farm connection is broken:ushmds")
     sup.on_error(-1, 2106, "HMDS data farm connection is OK:ushmds")  # history only: no resub
     sup.on_error(-1, 2104, "Market data farm connection is OK:usfarm")
