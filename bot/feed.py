@@ -297,10 +297,11 @@ class Feed(StreamBook):
         if stream.warmup == NO_WARMUP and last_end is None:  # realtime only: no history
             self.take_history(stream, [], now)
             return
-        duration = stream.warmup if last_end is None else gap_duration(now - last_end, k.size_s)
         # IB takes no endDateTime with keepUpToDate or ADJUSTED_LAST; elsewhere an explicit
         # one (the server's time) makes every request differ from the previous ones.
         end = "" if kutd or k.what_to_show.upper() == "ADJUSTED_LAST" else _ib_time(now)
+        duration = stream.warmup if last_end is None else self._backfill_duration(
+            stream, now - last_end, end)  # fmt: skip
         stream.subscribed_at = now
         bars = await self._history(stream, end, duration, kutd)
         if kutd and bars is not None:
@@ -308,6 +309,18 @@ class Feed(StreamBook):
             bars.updateEvent += self._kutd_handler(stream)
         self.take_history(stream, list(bars or ()), now, backfill=last_end is not None)
         stream.covered = now  # the bar in progress is in the history up to now
+
+    def _backfill_duration(self, stream: IbStream, gap: timedelta, end: str) -> str:
+        """Just the missing range; should that repeat a request sent within IB's 15 seconds
+        (a reconnect within the same server second, the first answer lost with the socket), a
+        bar (or day) more: never an identical request, and no 15 s wait. The extra bars are
+        before the gap, skipped as handed on already."""
+        size_s = stream.key.size_s
+        while True:
+            duration = gap_duration(gap, size_s)
+            if not self.governor.repeats(_history_key(stream, end, duration)):
+                return duration
+            gap += timedelta(seconds=DAY_S if duration.endswith(" D") else size_s)
 
     async def _history(
         self, stream: IbStream, end: str, duration: str, kutd: bool
@@ -328,8 +341,7 @@ class Feed(StreamBook):
                 keepUpToDate=kutd, timeout=self.history_timeout,
             )  # fmt: skip
 
-        key = HistoryKey(k.con_id, contract.exchange, k.what_to_show, k.bar_size, duration, end,
-                         k.use_rth)  # fmt: skip
+        key = _history_key(stream, end, duration)
         self.ib.errorEvent += on_error
         try:
             return await self.governor.request(key, send, lambda: bool(paced))
@@ -557,6 +569,12 @@ def gap_duration(gap: timedelta, size_s: int) -> str:
     if size_s >= DAY_S or seconds > DAY_S:
         return f"{math.ceil(seconds / DAY_S)} D"
     return f"{seconds} S"
+
+
+def _history_key(stream: IbStream, end: str, duration: str) -> HistoryKey:
+    k = stream.key
+    return HistoryKey(k.con_id, stream.contract.exchange, k.what_to_show, k.bar_size, duration,
+                      end, k.use_rth)  # fmt: skip
 
 
 def _ib_time(t: datetime) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -351,6 +352,32 @@ async def test_reconnect_resubscribes_without_handing_a_bar_on_twice() -> None:
     for i in range(6):
         ib.push(1, rtb(T0 + timedelta(minutes=5, seconds=30) + i * S5, 105))
     assert [b.time for b in sink.live()] == [T0 + timedelta(minutes=m) for m in (2, 4, 5)]
+
+
+async def test_a_backfill_lost_with_the_socket_is_not_repeated_within_15_seconds() -> None:
+    history = {1: [hist(T0 + timedelta(minutes=m), 100 + m) for m in range(0, 3)]}
+    ib = FakeIB(T0 + timedelta(minutes=2, seconds=30), history)
+    feed, sink = make_feed(ib, ("AAPL", AAPL), size="1 min", size_s=60)
+    await feed.start()
+    ib.history = {1: [hist(T0 + timedelta(minutes=m), 100 + m) for m in range(0, 6)]}
+    ib.now = T0 + timedelta(minutes=5, seconds=30)
+
+    def socket_lost() -> None:
+        ib.on_history.clear()
+        ib.connected = False
+        raise ConnectionError("Socket disconnect")
+
+    ib.on_history.append(socket_lost)  # the gap's backfill goes out, its answer never comes
+    feed.stop()
+    with pytest.raises(ConnectionError):
+        await feed.start()
+    feed.stop()
+    ib.connected = True  # back within the same server second: the same request would be
+    await asyncio.wait_for(feed.start(), 2)  # identical (IB: 162, the governor: a 15 s wait)
+    assert [c[1] for c in ib.hist_calls[-2:]] == ["270 S", "330 S"]  # a bar more instead
+    assert ib.hist_ends[-2] == ib.hist_ends[-1] == "20240304 15:05:30 UTC"
+    assert [b.time for b in sink.warm()] == [T0 + timedelta(minutes=m) for m in (0, 1, 2, 3)]
+    assert [b.time for b in sink.live()] == [T0 + timedelta(minutes=4)]  # each bar once
 
 
 # ---- keepUpToDate bars ------------------------------------------------------------------------
