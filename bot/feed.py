@@ -60,6 +60,7 @@ from bot.bar_streams import (
     live_what_to_show,
 )
 from bot.bars import DAY_S, RT_BAR_S, clean_volume, price_problem
+from bot.data_lines import BARS, TICKS, DataLines
 from bot.events import Bar, Tick
 from bot.history_pacing import HistoryGovernor, HistoryKey, is_pacing_violation
 from bot.ib_client import (
@@ -128,8 +129,9 @@ class Feed(StreamBook):
     ) -> None:
         """``current_time``: the broker's clock (default ``ib.reqCurrentTimeAsync``; the
         daemon shares one request with its other readers: bot.venues.ib.IbVenue).
-        ``max_data_lines``: the account's market-data lines; tick subscriptions past them are
-        refused here (logged with the symbol) instead of by IB (error 101)."""
+        ``max_data_lines``: the account's market-data lines (bot/data_lines.py): every bar
+        stream and tick subscription takes one; past them a subscription is refused here
+        (logged with the symbol and the limit) instead of by IB (error 101)."""
         super().__init__(on_bar, on_tick, grace_s=grace_s)
         self.governor = governor or HistoryGovernor()
         self.ib = ib
@@ -141,8 +143,7 @@ class Feed(StreamBook):
         self._restarting = asyncio.Lock()  # one restart at a time: they share streams
         self._tasks: set[asyncio.Task[None]] = set()
         self._tickers: dict[str, Ticker] = {}
-        self.max_data_lines = max_data_lines
-        self.lines_refused: set[str] = set()  # tick subscriptions over the lines
+        self.lines = DataLines(max_data_lines)
         self._last_tick: dict[str, Tick] = {}
 
     # ---- set-up ---------------------------------------------------------------------------
@@ -157,13 +158,20 @@ class Feed(StreamBook):
         stream = self.streams.pop(key, None)
         if stream is not None:
             self._unsubscribe(stream, self.ib.isConnected())
+        self.lines.forget((BARS, key))
 
     def remove_ticks(self, symbol: str) -> None:
         ticker = self._tickers.pop(symbol, None)
         if ticker is not None:
             self._cancel_ticker(symbol, ticker, self.ib.isConnected())
+        self.lines.forget((TICKS, symbol))
         self._tick_contracts.pop(symbol, None)
         self.tick_by_tick.pop(symbol, None)
+
+    def wanted_lines(self) -> list[str]:
+        """One label per market-data line the declared streams and ticks need."""
+        return [_bars_label(k) for k in self.streams] + [
+            f"{symbol} ticks" for symbol in self._tick_contracts]  # fmt: skip
 
     # ---- start / stop ----------------------------------------------------------------------
 
@@ -218,16 +226,9 @@ class Feed(StreamBook):
 
     def _start_ticks(self) -> None:
         for symbol, contract in self._tick_contracts.items():
-            if symbol in self._tickers:
+            if symbol in self._tickers or not self.lines.take((TICKS, symbol), TICKS,
+                                                              f"{symbol} ticks"):  # fmt: skip
                 continue
-            if len(self._tickers) >= self.max_data_lines:
-                if symbol not in self.lines_refused:
-                    self.lines_refused.add(symbol)
-                    log.error("%s: no ticks: all %d market-data lines are in use (raise "
-                              "ib.max_data_lines if the account has more; IB would answer "
-                              "error 101)", symbol, self.max_data_lines)  # fmt: skip
-                continue
-            self.lines_refused.discard(symbol)
             what = self.tick_by_tick.get(symbol)
             if what is None:
                 ticker = self.ib.reqMktData(contract, "", False, False)
@@ -240,6 +241,7 @@ class Feed(StreamBook):
 
     def _cancel_ticker(self, symbol: str, ticker: Ticker, connected: bool) -> None:
         ticker.updateEvent.clear()
+        self.lines.release((TICKS, symbol))
         contract = self._tick_contracts.get(symbol)
         if not connected or contract is None:
             return
@@ -263,6 +265,7 @@ class Feed(StreamBook):
         self._tickers.clear()
 
     def _unsubscribe(self, stream: IbStream, connected: bool) -> None:
+        self.lines.release((BARS, stream.key))
         if stream.rt is not None:
             stream.rt.updateEvent.clear()
             if connected:
@@ -282,6 +285,8 @@ class Feed(StreamBook):
         stream.generation += 1
         stream.warming = True
         stream.buffer.clear()
+        if not self.lines.take((BARS, k), BARS, _bars_label(k)):
+            return  # no line: it stays warming (the watchdog leaves it alone) until one frees
         if k.source == KEEP_UP_TO_DATE:
             return  # the warm-up request is the subscription
         what = live_what_to_show(k.what_to_show)
@@ -294,6 +299,8 @@ class Feed(StreamBook):
         k = stream.key
         kutd = k.source == KEEP_UP_TO_DATE
         last_end = stream.builder.last_end
+        if not self.lines.holds((BARS, k)):
+            return
         if stream.warmup == NO_WARMUP and last_end is None:  # realtime only: no history
             self.take_history(stream, [], now)
             return
@@ -349,6 +356,8 @@ class Feed(StreamBook):
             self.ib.errorEvent -= on_error
 
     def _go_live(self, stream: IbStream) -> None:
+        if not self.lines.holds((BARS, stream.key)):
+            return
         buffered, stream.buffer = stream.buffer, []
         stream.warming = False
         for rtb in buffered:
@@ -569,6 +578,10 @@ def gap_duration(gap: timedelta, size_s: int) -> str:
     if size_s >= DAY_S or seconds > DAY_S:
         return f"{math.ceil(seconds / DAY_S)} D"
     return f"{seconds} S"
+
+
+def _bars_label(k: StreamKey) -> str:
+    return f"{k.symbol} {k.bar_size} bars"
 
 
 def _history_key(stream: IbStream, end: str, duration: str) -> HistoryKey:
