@@ -209,10 +209,15 @@ class Feed(StreamBook):
 
     async def start_streams(self, keys: list[StreamKey]) -> None:
         """Subscribe, warm up and go live with streams added while running (a daily scan's
-        new symbols); before ``start()`` (or while disconnected) they wait for it."""
+        new symbols), and with any earlier one still waiting for a market-data line (the
+        scan's rotation may have freed some); before ``start()`` (or while disconnected) they
+        wait for it."""
         if not self._started or not self.ib.isConnected():
             return
-        await self._bring_up([self.streams[k] for k in keys if k in self.streams])
+        todo = [self.streams[k] for k in keys if k in self.streams]
+        todo += [s for s in self.streams.values()
+                 if s not in todo and (BARS, s.key) in self.lines.refused]  # fmt: skip
+        await self._bring_up(todo)
 
     async def _bring_up(self, streams: list[IbStream]) -> None:
         for stream in streams:

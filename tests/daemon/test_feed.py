@@ -635,10 +635,11 @@ async def test_a_bar_stream_past_the_lines_sends_nothing_until_a_line_frees(
     assert set(ib.rt) == {1, 2} and [c[0] for c in ib.hist_calls] == [1, 2]  # nothing for GOOG
     assert feed.streams[goog].warming  # not live: the staleness watchdog leaves it alone
     assert "GOOG 1 min bars: not subscribed: all 2 market-data lines are in use" in caplog.text
-    # The scanner's rotation drops AAPL: its line comes free and GOOG's next start takes it.
+    # The scanner's rotation drops AAPL (and adds nothing new): its line comes free and GOOG,
+    # still waiting, takes it.
     feed.remove_bars(aapl)
     assert "rt:1" in ib.cancelled and feed.lines.used == 1
-    await feed.start_streams([goog])
+    await feed.start_streams([])
     assert 3 in ib.rt and ib.hist_calls[-1][0] == 3 and not feed.streams[goog].warming
     assert feed.lines.used == 2 and feed.lines.refused == {}
 
