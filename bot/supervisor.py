@@ -33,7 +33,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from datetime import time as dtime
 from typing import Any, Protocol
 
@@ -53,7 +53,6 @@ _FARMS = {
     2107: ("historical data", "inactive"), 2108: ("market data", "inactive"),
     2157: ("security definition", "broken"), 2158: ("security definition", "ok"),
 }  # fmt: skip
-FARM_STATES = ("ok", "broken", "inactive")
 
 
 class ConnState(enum.Enum):
@@ -97,7 +96,7 @@ class ConnStatus:
 
     def describe(self) -> str:
         """e.g. ``connectivity_lost since 2024-01-02 15:31:05 UTC: 1100 Connectivity ...``"""
-        return f"{self.name} since {self.since:%Y-%m-%d %H:%M:%S} UTC: {self.why}"
+        return f"{self.name} since {self.since.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC: {self.why}"
 
 
 class FatalConnectionError(RuntimeError):
@@ -184,7 +183,7 @@ class Supervisor:
         self.journal_event = journal_event
         self.state = ConnState.CONNECTING
         self.since, self.why = now(), "starting"  # when and why the state was entered
-        self.farms: dict[str, str] = {}  # farm name -> one of FARM_STATES
+        self.farms: dict[str, str] = {}  # farm name -> "ok" | "broken" | "inactive"
         self.reconnects = 0
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
