@@ -53,7 +53,9 @@ function draw(s){
   const el=document.getElementById("connection");
   el.textContent="IB "+c.state+" since "+c.since+" ("+c.why+"), reconnects "+c.reconnects;
   el.className=c.state==="connected"?"ok":"bad";
-  table("farms",Object.entries(c.farms).map(([k,v])=>({farm:k,state:v})),["farm","state"]);
+  const farms=Object.entries(c.farms).map(([k,v])=>({farm:k,state:v}));
+  if(farms.length)table("farms",farms,["farm","state"]);
+  else document.getElementById("farms").textContent="data farms: no change reported since start";
   table("strategies",s.strategies,["id","enabled","risk","bars","fills","rejections","pnl_today","pnl_total"]);
   table("risk",Object.entries(s.risk).map(([k,v])=>({scope:k,state:v.state,reason:v.reason})),["scope","state","reason"]);
   table("positions",s.positions,["strategy","symbol","quantity"]);

@@ -32,7 +32,7 @@ class Health:
 
 def _connection(c: ConnStatus) -> dict[str, Any]:
     """The supervisor's state, since when (IB server time, ISO) and why."""
-    return {"state": c.name, "since": c.since.isoformat(), "why": c.why}
+    return {"state": c.name, "since": c.since.isoformat(timespec="seconds"), "why": c.why}
 
 
 class DaemonView:
