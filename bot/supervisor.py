@@ -95,8 +95,9 @@ class ConnStatus:
         return self.state is ConnState.CONNECTED
 
     def describe(self) -> str:
-        """e.g. ``connectivity_lost since 2024-01-02 15:31:05 UTC: 1100 Connectivity ...``"""
-        return f"{self.name} since {self.since.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC: {self.why}"
+        """e.g. ``connectivity lost since 2024-01-02 15:31:05 UTC: 1100 Connectivity ...``"""
+        since = self.since.astimezone(UTC)
+        return f"{self.name.replace('_', ' ')} since {since:%Y-%m-%d %H:%M:%S} UTC: {self.why}"
 
 
 class FatalConnectionError(RuntimeError):

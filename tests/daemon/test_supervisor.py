@@ -188,7 +188,7 @@ async def test_status_names_the_state_since_when_and_why() -> None:
     sup.on_error(-1, 1100, "Connectivity between IB and Trader Workstation has been lost.")
     st = sup.status()
     assert (st.name, st.ok, st.since) == ("connectivity_lost", False, now[0])
-    assert st.describe() == ("connectivity_lost since 2026-10-29 19:01:00 UTC: 1100 "
+    assert st.describe() == ("connectivity lost since 2026-10-29 19:01:00 UTC: 1100 "
                              "Connectivity between IB and Trader Workstation has been lost.")
     sup.on_error(-1, 1102, "Connectivity between IB and TWS has been restored - data maintained.")
     await settle()

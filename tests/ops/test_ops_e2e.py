@@ -107,7 +107,7 @@ async def test_health_follows_1100_then_1102_and_a_broken_farm(
         assert code == 503
         c = json.loads(body)["connection"]
         assert c["state"] == "connectivity_lost" and c["why"].startswith("1100 ")
-        assert json.loads(body)["reasons"][0].startswith("IB connection connectivity_lost since")
+        assert json.loads(body)["reasons"][0].startswith("IB connection connectivity lost since")
         text = (await get(d, "/metrics"))[1].decode()
         assert metric(text, "ibbot_connection_state", state="connectivity_lost") == 1.0
         assert metric(text, "ibbot_connection_state", state="connected") == 0.0

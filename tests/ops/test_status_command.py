@@ -54,7 +54,7 @@ async def test_status_journal_and_control_commands(
                     what="1100 seen")  # fmt: skip
         assert await asyncio.to_thread(main, ["status", str(cfg)]) == 0
         out = capsys.readouterr().out
-        assert out.startswith("ibbot running: UNHEALTHY: IB connection connectivity_lost since ")
+        assert out.startswith("ibbot running: UNHEALTHY: IB connection connectivity lost since ")
         assert "| IB connectivity_lost since " in out and "(1100 Connectivity between" in out
         assert "Data farms" in out and re.search(r"market data:\S+ +broken", out), out
         gateway.fault("farm_ok", farm="market")
