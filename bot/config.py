@@ -184,8 +184,9 @@ class IBConfig(_Model):
     client_id: int = Field(default=1, ge=0)
     # Error 326 (client id in use): try client_id+1 ... up to this many ids in all.
     client_id_tries: int = Field(default=1, ge=1, le=32)
-    # Market-data lines of the account (IB: 100 unless bought more): every reqMktData or
-    # reqTickByTickData subscription takes one; the feed refuses to go past them.
+    # Market-data lines of the account (IB: 100 unless bought more): every bar stream
+    # (reqRealTimeBars or keepUpToDate history) and tick subscription takes one
+    # (bot/data_lines.py); the feed refuses to go past them.
     max_data_lines: int = Field(default=100, ge=1)
     account: str | None = None  # None: the first managed account
     connect_timeout: float = Field(default=10, gt=0)

@@ -60,6 +60,7 @@ from bot.bar_streams import (
     live_what_to_show,
 )
 from bot.bars import DAY_S, RT_BAR_S, clean_volume, price_problem
+from bot.data_lines import BARS, TICKS, DataLines
 from bot.events import Bar, Tick
 from bot.history_pacing import HistoryGovernor, HistoryKey, is_pacing_violation
 from bot.ib_client import (
@@ -129,8 +130,9 @@ class Feed(StreamBook):
     ) -> None:
         """``current_time``: the broker's clock (default ``ib.reqCurrentTimeAsync``; the
         daemon shares one request with its other readers: bot.venues.ib.IbVenue).
-        ``max_data_lines``: the account's market-data lines; tick subscriptions past them are
-        refused here (logged with the symbol) instead of by IB (error 101).
+        ``max_data_lines``: the account's market-data lines (bot/data_lines.py): every bar
+        stream and tick subscription takes one; past them a subscription is refused here
+        (logged with the symbol and the limit) instead of by IB (error 101).
         ``on_rt_bar``: sees each 5-second bar as it arrives (the recorder, bot/data/recorder.py)."""
         super().__init__(on_bar, on_tick, grace_s=grace_s)
         self.on_rt_bar = on_rt_bar
@@ -144,8 +146,7 @@ class Feed(StreamBook):
         self._restarting = asyncio.Lock()  # one restart at a time: they share streams
         self._tasks: set[asyncio.Task[None]] = set()
         self._tickers: dict[str, Ticker] = {}
-        self.max_data_lines = max_data_lines
-        self.lines_refused: set[str] = set()  # tick subscriptions over the lines
+        self.lines = DataLines(max_data_lines)
         self._last_tick: dict[str, Tick] = {}
 
     # ---- set-up ---------------------------------------------------------------------------
@@ -160,13 +161,20 @@ class Feed(StreamBook):
         stream = self.streams.pop(key, None)
         if stream is not None:
             self._unsubscribe(stream, self.ib.isConnected())
+        self.lines.forget((BARS, key))
 
     def remove_ticks(self, symbol: str) -> None:
         ticker = self._tickers.pop(symbol, None)
         if ticker is not None:
             self._cancel_ticker(symbol, ticker, self.ib.isConnected())
+        self.lines.forget((TICKS, symbol))
         self._tick_contracts.pop(symbol, None)
         self.tick_by_tick.pop(symbol, None)
+
+    def wanted_lines(self) -> list[str]:
+        """One label per market-data line the declared streams and ticks need."""
+        return [_bars_label(k) for k in self.streams] + [
+            f"{symbol} ticks" for symbol in self._tick_contracts]  # fmt: skip
 
     # ---- start / stop ----------------------------------------------------------------------
 
@@ -204,10 +212,15 @@ class Feed(StreamBook):
 
     async def start_streams(self, keys: list[StreamKey]) -> None:
         """Subscribe, warm up and go live with streams added while running (a daily scan's
-        new symbols); before ``start()`` (or while disconnected) they wait for it."""
+        new symbols), and with any earlier one still waiting for a market-data line (the
+        scan's rotation may have freed some); before ``start()`` (or while disconnected) they
+        wait for it."""
         if not self._started or not self.ib.isConnected():
             return
-        await self._bring_up([self.streams[k] for k in keys if k in self.streams])
+        todo = [self.streams[k] for k in keys if k in self.streams]
+        todo += [s for s in self.streams.values()
+                 if s not in todo and (BARS, s.key) in self.lines.refused]  # fmt: skip
+        await self._bring_up(todo)
 
     async def _bring_up(self, streams: list[IbStream]) -> None:
         for stream in streams:
@@ -221,16 +234,9 @@ class Feed(StreamBook):
 
     def _start_ticks(self) -> None:
         for symbol, contract in self._tick_contracts.items():
-            if symbol in self._tickers:
+            if symbol in self._tickers or not self.lines.take((TICKS, symbol), TICKS,
+                                                              f"{symbol} ticks"):  # fmt: skip
                 continue
-            if len(self._tickers) >= self.max_data_lines:
-                if symbol not in self.lines_refused:
-                    self.lines_refused.add(symbol)
-                    log.error("%s: no ticks: all %d market-data lines are in use (raise "
-                              "ib.max_data_lines if the account has more; IB would answer "
-                              "error 101)", symbol, self.max_data_lines)  # fmt: skip
-                continue
-            self.lines_refused.discard(symbol)
             what = self.tick_by_tick.get(symbol)
             if what is None:
                 ticker = self.ib.reqMktData(contract, "", False, False)
@@ -243,6 +249,7 @@ class Feed(StreamBook):
 
     def _cancel_ticker(self, symbol: str, ticker: Ticker, connected: bool) -> None:
         ticker.updateEvent.clear()
+        self.lines.release((TICKS, symbol))
         contract = self._tick_contracts.get(symbol)
         if not connected or contract is None:
             return
@@ -266,6 +273,7 @@ class Feed(StreamBook):
         self._tickers.clear()
 
     def _unsubscribe(self, stream: IbStream, connected: bool) -> None:
+        self.lines.release((BARS, stream.key))
         if stream.rt is not None:
             stream.rt.updateEvent.clear()
             if connected:
@@ -285,6 +293,8 @@ class Feed(StreamBook):
         stream.generation += 1
         stream.warming = True
         stream.buffer.clear()
+        if not self.lines.take((BARS, k), BARS, _bars_label(k)):
+            return  # no line: it stays warming (the watchdog leaves it alone) until one frees
         if k.source == KEEP_UP_TO_DATE:
             return  # the warm-up request is the subscription
         what = live_what_to_show(k.what_to_show)
@@ -297,13 +307,16 @@ class Feed(StreamBook):
         k = stream.key
         kutd = k.source == KEEP_UP_TO_DATE
         last_end = stream.builder.last_end
+        if not self.lines.holds((BARS, k)):
+            return
         if stream.warmup == NO_WARMUP and last_end is None:  # realtime only: no history
             self.take_history(stream, [], now)
             return
-        duration = stream.warmup if last_end is None else gap_duration(now - last_end, k.size_s)
         # IB takes no endDateTime with keepUpToDate or ADJUSTED_LAST; elsewhere an explicit
         # one (the server's time) makes every request differ from the previous ones.
         end = "" if kutd or k.what_to_show.upper() == "ADJUSTED_LAST" else _ib_time(now)
+        duration = stream.warmup if last_end is None else self._backfill_duration(
+            stream, now - last_end, end)  # fmt: skip
         stream.subscribed_at = now
         bars = await self._history(stream, end, duration, kutd)
         if kutd and bars is not None:
@@ -311,6 +324,18 @@ class Feed(StreamBook):
             bars.updateEvent += self._kutd_handler(stream)
         self.take_history(stream, list(bars or ()), now, backfill=last_end is not None)
         stream.covered = now  # the bar in progress is in the history up to now
+
+    def _backfill_duration(self, stream: IbStream, gap: timedelta, end: str) -> str:
+        """Just the missing range; should that repeat a request sent within IB's 15 seconds
+        (a reconnect within the same server second, the first answer lost with the socket), a
+        bar (or day) more: never an identical request, and no 15 s wait. The extra bars are
+        before the gap, skipped as handed on already."""
+        size_s = stream.key.size_s
+        while True:
+            duration = gap_duration(gap, size_s)
+            if not self.governor.repeats(_history_key(stream, end, duration)):
+                return duration
+            gap += timedelta(seconds=DAY_S if duration.endswith(" D") else size_s)
 
     async def _history(
         self, stream: IbStream, end: str, duration: str, kutd: bool
@@ -331,8 +356,7 @@ class Feed(StreamBook):
                 keepUpToDate=kutd, timeout=self.history_timeout,
             )  # fmt: skip
 
-        key = HistoryKey(k.con_id, contract.exchange, k.what_to_show, k.bar_size, duration, end,
-                         k.use_rth)  # fmt: skip
+        key = _history_key(stream, end, duration)
         self.ib.errorEvent += on_error
         try:
             return await self.governor.request(key, send, lambda: bool(paced))
@@ -340,6 +364,8 @@ class Feed(StreamBook):
             self.ib.errorEvent -= on_error
 
     def _go_live(self, stream: IbStream) -> None:
+        if not self.lines.holds((BARS, stream.key)):
+            return
         buffered, stream.buffer = stream.buffer, []
         stream.warming = False
         for rtb in buffered:
@@ -562,6 +588,16 @@ def gap_duration(gap: timedelta, size_s: int) -> str:
     if size_s >= DAY_S or seconds > DAY_S:
         return f"{math.ceil(seconds / DAY_S)} D"
     return f"{seconds} S"
+
+
+def _bars_label(k: StreamKey) -> str:
+    return f"{k.symbol} {k.bar_size} bars"
+
+
+def _history_key(stream: IbStream, end: str, duration: str) -> HistoryKey:
+    k = stream.key
+    return HistoryKey(k.con_id, stream.contract.exchange, k.what_to_show, k.bar_size, duration,
+                      end, k.use_rth)  # fmt: skip
 
 
 def _ib_time(t: datetime) -> str:

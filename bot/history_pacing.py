@@ -137,6 +137,11 @@ class HistoryGovernor:
             sent.append(last)
         return last - now
 
+    def repeats(self, key: HistoryKey) -> bool:
+        """Whether ``key`` would be an identical request (one sent within the last 15 s)."""
+        last = self._identical.get(key)
+        return last is not None and self._clock() - last < self.limits.identical_s
+
     async def request(
         self, key: HistoryKey, send: Callable[[], Awaitable[T]], violated: Callable[[], bool]
     ) -> T:

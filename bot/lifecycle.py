@@ -33,6 +33,7 @@ from bot.config import BotConfig
 from bot.context import SymbolInfo, zone
 from bot.daily_scan import DailyScans
 from bot.data.recorder import Recorder, open_recorder
+from bot.data_lines import DataLinesExceeded
 from bot.engine import Clock, Engine, TickKindConflict
 from bot.events import OrderType
 from bot.executor import OrderExecutor
@@ -71,7 +72,7 @@ EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2
 
 
 # exit 2, nothing sent
-_REFUSALS = (GuardError, StartupError, PositionMismatchError, TickKindConflict)
+_REFUSALS = (GuardError, StartupError, PositionMismatchError, TickKindConflict, DataLinesExceeded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +243,7 @@ class Daemon:
         self.feed = trader.feed  # type: ignore[assignment]
         await self.executor.reconcile(verify=trader.traded, reset=self.opts.reset_positions)
         assert self.feed is not None
+        self.feed.lines.check(self.feed.wanted_lines())
         await self.feed.start()
         if not self.dry_run:
             self.ib_pnl = IbPnl(self.ib, self.infos)
@@ -482,6 +484,7 @@ class Daemon:
 
     async def resubscribe(self) -> None:
         assert self.feed is not None
+        self.feed.lines.check(self.feed.wanted_lines())
         await self.feed.start()
         if self.ib_pnl is not None:
             self.ib_pnl.subscribe(self.account)  # ib_insync dropped them with the connection

@@ -64,12 +64,20 @@ def _risk(engine: Engine, now: Any) -> str:
     return f" | risk: {'; '.join(states)}" if states else ""
 
 
+def _connection(d: Daemon) -> str:
+    """The supervisor's state: ``connected``, else e.g. ``reconnecting since ...: socket lost``."""
+    if d.supervisor is None:
+        return "connecting"
+    c = d.supervisor.status()
+    return c.name if c.ok else c.describe()
+
+
 def status_line(d: Daemon) -> str:
     """e.g. ``status: connected | 3 symbols, 1 strategy | AAPL +10 | PnL today +12.50 | ...``"""
     engine, feed = d.engine, d.feed
     assert engine is not None and feed is not None
     c = engine.counters
-    conn = "connected" if d.ib.isConnected() else "DISCONNECTED (reconnecting)"
+    conn = _connection(d)
     running = sum(1 for s in engine.slots.values() if s.enabled)
     disabled = len(engine.slots) - running
     strategies = f"{running} strateg{'y' if running == 1 else 'ies'}"

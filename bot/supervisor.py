@@ -34,7 +34,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from datetime import time as dtime
 from typing import Any, Protocol
 
@@ -45,8 +45,15 @@ log = logging.getLogger(__name__)
 CONNECTIVITY, MAINTENANCE = "connectivity", "maintenance"
 IB_LOST, IB_BACK_DATA_LOST, IB_BACK_DATA_KEPT = 1100, 1101, 1102
 CLIENT_ID_IN_USE = 326
-_FARM_BROKEN = {2103: "market data", 2105: "historical data", 2157: "security definition"}
-_FARM_OK = {2104: "market data", 2106: "historical data", 2158: "security definition"}
+# IB's farm notices (https://interactivebrokers.github.io/tws-api/message_codes.html): code ->
+# the farm's kind and state; the farm's own name ends the text ("...is OK:usfarm"). Inactive
+# (2107/2108) is a farm idle "but available upon demand": not a fault.
+_FARMS = {
+    2103: ("market data", "broken"), 2104: ("market data", "ok"),
+    2105: ("historical data", "broken"), 2106: ("historical data", "ok"),
+    2107: ("historical data", "inactive"), 2108: ("market data", "inactive"),
+    2157: ("security definition", "broken"), 2158: ("security definition", "ok"),
+}  # fmt: skip
 
 
 class ConnState(enum.Enum):
@@ -55,6 +62,43 @@ class ConnState(enum.Enum):
     IB_LOST = "IB unreachable (1100)"
     RECONNECTING = "reconnecting"
     STOPPED = "stopped"
+
+
+# The states as operators see them (metric labels, /health): RECONNECTING inside the daily
+# maintenance window is the expected disconnect, told apart from an alarm.
+_NAMES = {ConnState.CONNECTING: "connecting", ConnState.CONNECTED: "connected",
+          ConnState.IB_LOST: "connectivity_lost", ConnState.RECONNECTING: "reconnecting",
+          ConnState.STOPPED: "stopped"}  # fmt: skip
+STATE_NAMES = (*_NAMES.values(), "maintenance")
+
+
+@dataclass(frozen=True, slots=True)
+class ConnStatus:
+    """A read of the supervisor: its state, since when (server time) and why, the
+    reconnects so far and each data farm's state ("ok" | "broken" | "inactive")."""
+
+    state: ConnState
+    since: datetime
+    why: str
+    in_window: bool
+    reconnects: int
+    farms: dict[str, str]
+
+    @property
+    def name(self) -> str:
+        """One of ``STATE_NAMES``."""
+        if self.state is ConnState.RECONNECTING and self.in_window:
+            return "maintenance"
+        return _NAMES[self.state]
+
+    @property
+    def ok(self) -> bool:
+        return self.state is ConnState.CONNECTED
+
+    def describe(self) -> str:
+        """e.g. ``connectivity lost since 2024-01-02 15:31:05 UTC: 1100 Connectivity ...``"""
+        since = self.since.astimezone(UTC)
+        return f"{self.name.replace('_', ' ')} since {since:%Y-%m-%d %H:%M:%S} UTC: {self.why}"
 
 
 class FatalConnectionError(RuntimeError):
@@ -140,7 +184,8 @@ class Supervisor:
         self.now = now
         self.journal_event = journal_event
         self.state = ConnState.CONNECTING
-        self.farms: dict[str, bool] = {}  # farm name -> OK
+        self.since, self.why = now(), "starting"  # when and why the state was entered
+        self.farms: dict[str, str] = {}  # farm name -> "ok" | "broken" | "inactive"
         self.reconnects = 0
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -156,13 +201,20 @@ class Supervisor:
     def data_expected(self) -> bool:
         """Whether every stream should be delivering (the staleness watchdog's condition)."""
         return self.state is ConnState.CONNECTED and all(
-            ok for name, ok in self.farms.items() if _is_market_farm(name)
+            state != "broken" for name, state in self.farms.items() if _is_market_farm(name)
         )
+
+    def status(self) -> ConnStatus:
+        """What metrics, /health, the status page and notifications show."""
+        in_window = self._in_window or self._window_now()
+        return ConnStatus(self.state, self.since, self.why, in_window, self.reconnects,
+                          dict(self.farms))  # fmt: skip
 
     def _to(self, state: ConnState, why: str) -> None:
         if state is self.state:
             return
         old, self.state = self.state, state
+        self.since, self.why = self.now(), why
         quiet = self._in_window or old is ConnState.CONNECTING
         log.log(logging.INFO if quiet or state is ConnState.CONNECTED else logging.WARNING,
                 "connection: %s -> %s (%s)", old.value, state.value, why)  # fmt: skip
@@ -189,7 +241,7 @@ class Supervisor:
             self._to(ConnState.IB_LOST, f"1100 {text}")
         elif code in (IB_BACK_DATA_LOST, IB_BACK_DATA_KEPT):
             self._spawn(self._restored(code, text))
-        elif code in _FARM_BROKEN or code in _FARM_OK:
+        elif code in _FARMS:
             self._farm(code, text)
 
     def on_disconnect(self) -> None:
@@ -214,17 +266,16 @@ class Supervisor:
         await self.hooks.restart_streams(lost)
 
     def _farm(self, code: int, text: str) -> None:
-        ok = code in _FARM_OK
-        kind = (_FARM_OK if ok else _FARM_BROKEN)[code]
-        name = f"{kind}:{text.rsplit(':', 1)[-1]}" if ":" in text else kind
+        kind, state = _FARMS[code]
+        name = f"{kind}:{text.rsplit(':', 1)[-1].strip()}" if ":" in text else kind
         was = self.farms.get(name)
-        self.farms[name] = ok
-        if not ok:
-            if was is not False:
+        self.farms[name] = state
+        if state == "broken":
+            if was != "broken":
                 log.warning("data farm %s broken (%d): %s", name, code, text)
                 self._journal("farm", f"{name} broken ({code})")
             return
-        if was is False:
+        if was == "broken":
             log.info("data farm %s OK again (%d)", name, code)
             self._journal("farm", f"{name} OK ({code})")
             if _is_market_farm(name):  # its streams were silent: resubscribe and backfill

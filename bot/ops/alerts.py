@@ -84,10 +84,10 @@ class Alerts:
         self._risk = now
 
     def _check_connection(self) -> None:
-        t = self.wall()
-        if self.state.connection_state() == "connected":
+        t, c = self.wall(), self.state.connection()
+        if c.ok:
             if self._down_told and "disconnect" in self.events and self._down_since is not None:
-                self.out.notify(Notice("reconnect", f"IB reconnected after "
+                self.out.notify(Notice("reconnect", f"IB connected again after "
                                        f"{t - self._down_since:.0f} s"))  # fmt: skip
             self._down_since, self._down_told = None, False
             return
@@ -96,8 +96,9 @@ class Alerts:
         if not self._down_told and t - self._down_since >= self.cfg.disconnect_after_s:
             self._down_told = True
             if "disconnect" in self.events:
-                self.out.notify(Notice("disconnect", f"IB disconnected for "
-                                       f"{t - self._down_since:.0f} s", {}))  # fmt: skip
+                self.out.notify(Notice("disconnect", f"IB not connected for "
+                                       f"{t - self._down_since:.0f} s: {c.describe()}",
+                                       {"state": c.name, "why": c.why}))  # fmt: skip
 
     def _check_daily(self) -> None:
         today = datetime.now(UTC).date()

@@ -20,8 +20,9 @@ from prometheus_client.registry import Collector
 from bot.bar_streams import StreamKey
 from bot.events import Bar, FillEvent, OrderIntent, Rejection
 from bot.ops.freshness import BarClock
-from bot.ops.state import CONNECTION_STATES, RISK_STATES
+from bot.ops.state import RISK_STATES
 from bot.ops.view import DaemonView
+from bot.supervisor import STATE_NAMES
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Bar-to-order latency buckets, seconds: the engine's own work is ~100 µs per bar.
@@ -104,18 +105,20 @@ class _Scrape(Collector):
 
     def collect(self) -> Iterator[Metric]:
         v, st = self.view, self.view.state
-        conn = GaugeMetricFamily("ibbot_connection_state", "1 for the IB connection's state",
-                                 labels=["state"])  # fmt: skip
-        now = st.connection_state()
-        for s in dict.fromkeys((*CONNECTION_STATES, now)):
-            conn.add_metric([s], 1.0 if s == now else 0.0)
+        c = st.connection()
+        conn = GaugeMetricFamily("ibbot_connection_state", "1 for the connection supervisor's "
+                                 "state, 0 for the others", labels=["state"])  # fmt: skip
+        for s in STATE_NAMES:
+            conn.add_metric([s], 1.0 if s == c.name else 0.0)
         yield conn
-        yield GaugeMetricFamily("ibbot_reconnects", "Reconnects since start",
-                                value=st.reconnects())  # fmt: skip
-        farms = GaugeMetricFamily("ibbot_data_farm_ok", "1 when IB reports the farm OK",
+        yield GaugeMetricFamily("ibbot_connection_state_since_timestamp_seconds",
+                                "When the connection entered its state (IB server time, Unix "
+                                "seconds)", value=c.since.timestamp())  # fmt: skip
+        yield GaugeMetricFamily("ibbot_reconnects", "Reconnects since start", value=c.reconnects)
+        farms = GaugeMetricFamily("ibbot_data_farm_ok", "1 unless IB reports the farm broken",
                                   labels=["farm", "state"])  # fmt: skip
-        for farm, state in sorted(st.farm_states().items()):
-            farms.add_metric([farm, state], 1.0 if state == "ok" else 0.0)
+        for farm, state in sorted(c.farms.items()):
+            farms.add_metric([farm, state], 0.0 if state == "broken" else 1.0)
         yield farms
         age = GaugeMetricFamily("ibbot_bar_age_seconds", "Wall seconds since the last bar",
                                 labels=["symbol", "bar_size"])  # fmt: skip

@@ -101,10 +101,11 @@ class OpsServer:
 
     async def start(self, daemon: Daemon) -> None:
         """Once live: observe the engine, serve, notify, tell systemd."""
-        assert daemon.engine is not None
+        assert daemon.engine is not None and daemon.supervisor is not None
         engine = daemon.engine
         state = DaemonState(
-            daemon.ib, engine.risk, list(engine.slots), daemon.clock.now  # type: ignore[arg-type]
+            daemon.supervisor, engine.risk, list(engine.slots),  # type: ignore[arg-type]
+            daemon.clock.now,
         )
         self.state = state
         gw = daemon.gateway
@@ -141,8 +142,6 @@ class OpsServer:
             await self.notifications.stop()
         if self.http is not None:
             await self.http.stop()
-        if isinstance(self.state, DaemonState):
-            self.state.close()
         if self.recent is not None:
             logging.getLogger().removeHandler(self.recent)
 

@@ -19,6 +19,7 @@ pre{background:#111;color:#ddd;padding:8px;max-height:22em;overflow:auto;font-si
 </style></head><body>
 <h1>ibbot <span id="health"></span></h1>
 <div id="meta">loading...</div>
+<h2>Connection</h2><div id="connection"></div><div id="farms"></div>
 <h2>Strategies</h2><div id="strategies"></div>
 <h2>Risk</h2><div id="risk"></div>
 <h2>Positions</h2><div id="positions"></div>
@@ -47,8 +48,14 @@ function draw(s){
   h.className=s.health.status==="ok"?"ok":"bad";
   const c=s.connection;
   document.getElementById("meta").textContent="account "+s.account+" ("+s.mode+
-    (s.dry_run?", dry run":"")+") | IB "+c.state+", reconnects "+c.reconnects+
-    " | market time "+s.market_time+" | updated "+new Date().toLocaleTimeString();
+    (s.dry_run?", dry run":"")+") | market time "+s.market_time+" | updated "+
+    new Date().toLocaleTimeString();
+  const el=document.getElementById("connection");
+  el.textContent="IB "+c.state+" since "+c.since+" ("+c.why+"), reconnects "+c.reconnects;
+  el.className=c.state==="connected"?"ok":"bad";
+  const farms=Object.entries(c.farms).map(([k,v])=>({farm:k,state:v}));
+  if(farms.length)table("farms",farms,["farm","state"]);
+  else document.getElementById("farms").textContent="data farms: no change reported since start";
   table("strategies",s.strategies,["id","enabled","risk","bars","fills","rejections","pnl_today","pnl_total"]);
   table("risk",Object.entries(s.risk).map(([k,v])=>({scope:k,state:v.state,reason:v.reason})),["scope","state","reason"]);
   table("positions",s.positions,["strategy","symbol","quantity"]);

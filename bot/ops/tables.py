@@ -61,7 +61,8 @@ def render_status(s: dict[str, Any]) -> str:
         c, h = s["connection"], s["health"]
         health = "healthy" if h["status"] == "ok" else "UNHEALTHY: " + "; ".join(h["reasons"])
         head = (f"ibbot running: {health} | account {s['account']} ({s['mode']}"
-                f"{', dry run' if s['dry_run'] else ''}) | IB {c['state']}, reconnects "
+                f"{', dry run' if s['dry_run'] else ''}) | IB {c['state']} since {c['since']} "
+                f"({c['why']}), reconnects "
                 f"{c['reconnects']} | market time {s['market_time']}")  # fmt: skip
         strategies = [[x["id"], "yes" if x["enabled"] else "no", x["risk"], x["fills"],
                        x["rejections"], _num(x["pnl_today"]), _num(x["pnl_total"])]
@@ -69,6 +70,8 @@ def render_status(s: dict[str, Any]) -> str:
         parts = [head, _section("Strategies", ["strategy", "enabled", "risk", "fills",
                                                "rejections", "PnL today", "PnL total"],
                                 strategies)]  # fmt: skip
+        farms = [[name, state] for name, state in sorted(c["farms"].items())]
+        parts.append(_section("Data farms", ["farm", "state"], farms))
         risk = [[k, v["state"], v["reason"]] for k, v in s["risk"].items()]
         parts.append(_section("Risk", ["scope", "state", "reason"], risk))
         feeds = [[f["subscription"], f["age_s"], f["limit_s"], "yes" if f["liquid"] else "no",

@@ -13,6 +13,7 @@ from bot.logs import RecentLines
 from bot.ops.freshness import BarClock, Freshness
 from bot.ops.journal_view import day_report
 from bot.ops.state import StateSource
+from bot.supervisor import ConnStatus
 
 if TYPE_CHECKING:
     from bot.lifecycle import Daemon
@@ -22,9 +23,16 @@ if TYPE_CHECKING:
 class Health:
     ok: bool
     reasons: tuple[str, ...]
+    connection: ConnStatus
 
     def as_json(self) -> dict[str, Any]:
-        return {"status": "ok" if self.ok else "unhealthy", "reasons": list(self.reasons)}
+        return {"status": "ok" if self.ok else "unhealthy", "reasons": list(self.reasons),
+                "connection": _connection(self.connection)}  # fmt: skip
+
+
+def _connection(c: ConnStatus) -> dict[str, Any]:
+    """The supervisor's state, since when (IB server time, ISO) and why."""
+    return {"state": c.name, "since": c.since.isoformat(timespec="seconds"), "why": c.why}
 
 
 class DaemonView:
@@ -46,12 +54,15 @@ class DaemonView:
         return self.bars.report(list(feed.streams), self.d.infos, self.market_now())
 
     def health(self) -> Health:
-        """Connected, every subscription fresh, and the journal writable."""
+        """Connected (the supervisor's CONNECTED, no data farm broken), every subscription
+        fresh, and the journal writable."""
         reasons = []
-        conn = self.state.connection_state()
-        if conn != "connected":
-            reasons.append(f"IB connection {conn}")
-        else:  # while disconnected no bar can come: the connection is the reason
+        c = self.state.connection()
+        if not c.ok:
+            reasons.append(f"IB connection {c.describe()}")
+        reasons += [f"data farm {farm} broken" for farm, s in sorted(c.farms.items())
+                    if s == "broken"]  # fmt: skip
+        if c.ok:  # while disconnected no bar can come: the connection is the reason
             for f in self.freshness():
                 if f.stale:
                     reasons.append(
@@ -59,7 +70,7 @@ class DaemonView:
                     )
         if (why := self._journal_problem()) is not None:
             reasons.append(why)
-        return Health(not reasons, tuple(reasons))
+        return Health(not reasons, tuple(reasons), c)
 
     def _journal_problem(self) -> str | None:
         j = self.d.journal
@@ -121,8 +132,8 @@ class DaemonView:
             "account": d.account, "mode": d.cfg.mode, "dry_run": d.dry_run,
             "uptime_s": d.uptime,
             "health": self.health().as_json(),
-            "connection": {"state": st.connection_state(), "reconnects": st.reconnects(),
-                           "farms": dict(st.farm_states())},
+            "connection": {**_connection(c := st.connection()), "reconnects": c.reconnects,
+                           "farms": dict(c.farms)},
             "risk": {k: {"state": v.state, "reason": v.reason}
                      for k, v in st.risk_states().items()},
             "strategies": self.strategies(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -24,8 +25,10 @@ from ib_insync import (
 from ib_insync.wrapper import Wrapper
 
 from bot.bars import BarBuilder, QualityLog, bucket_start, price_problem
+from bot.data_lines import DataLinesExceeded
 from bot.events import Bar, Tick
 from bot.feed import Feed, StreamKey, duration_seconds
+from bot.history_pacing import HistoryGovernor, HistoryLimits
 
 NY = ZoneInfo("US/Eastern")
 T0 = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)  # 10:00 New York
@@ -353,6 +356,32 @@ async def test_reconnect_resubscribes_without_handing_a_bar_on_twice() -> None:
     assert [b.time for b in sink.live()] == [T0 + timedelta(minutes=m) for m in (2, 4, 5)]
 
 
+async def test_a_backfill_lost_with_the_socket_is_not_repeated_within_15_seconds() -> None:
+    history = {1: [hist(T0 + timedelta(minutes=m), 100 + m) for m in range(0, 3)]}
+    ib = FakeIB(T0 + timedelta(minutes=2, seconds=30), history)
+    feed, sink = make_feed(ib, ("AAPL", AAPL), size="1 min", size_s=60)
+    await feed.start()
+    ib.history = {1: [hist(T0 + timedelta(minutes=m), 100 + m) for m in range(0, 6)]}
+    ib.now = T0 + timedelta(minutes=5, seconds=30)
+
+    def socket_lost() -> None:
+        ib.on_history.clear()
+        ib.connected = False
+        raise ConnectionError("Socket disconnect")
+
+    ib.on_history.append(socket_lost)  # the gap's backfill goes out, its answer never comes
+    feed.stop()
+    with pytest.raises(ConnectionError):
+        await feed.start()
+    feed.stop()
+    ib.connected = True  # back within the same server second: the same request would be
+    await asyncio.wait_for(feed.start(), 2)  # identical (IB: 162, the governor: a 15 s wait)
+    assert [c[1] for c in ib.hist_calls[-2:]] == ["270 S", "330 S"]  # a bar more instead
+    assert ib.hist_ends[-2] == ib.hist_ends[-1] == "20240304 15:05:30 UTC"
+    assert [b.time for b in sink.warm()] == [T0 + timedelta(minutes=m) for m in (0, 1, 2, 3)]
+    assert [b.time for b in sink.live()] == [T0 + timedelta(minutes=4)]  # each bar once
+
+
 # ---- keepUpToDate bars ------------------------------------------------------------------------
 
 M = timedelta(minutes=1)
@@ -546,8 +575,81 @@ async def test_tick_subscriptions_stop_at_the_accounts_market_data_lines(
     feed.add_ticks("MSFT", MSFT)
     await feed.start()
     assert set(ib.tickers) == {1}  # AAPL holds the one line; MSFT is refused, not sent
-    assert feed.lines_refused == {"MSFT"}
-    assert any("MSFT: no ticks: all 1 market-data lines are in use" in m for m in caplog.messages)
+    assert list(feed.lines.refused.values()) == ["MSFT ticks"]
+    assert any("MSFT ticks: not subscribed: all 1 market-data lines are in use" in m
+               for m in caplog.messages)  # fmt: skip
     feed.remove_ticks("AAPL")  # a line comes free: the next start takes MSFT
     feed._start_ticks()
-    assert 2 in ib.tickers and feed.lines_refused == set()
+    assert 2 in ib.tickers and feed.lines.refused == {}
+
+
+def lines_feed(ib: FakeIB, limit: int) -> tuple[Feed, Sink]:
+    sink = Sink()
+    # A reconnect here repeats a warm-up at once: IB's 15 s rule is the governor's own test.
+    gov = HistoryGovernor(HistoryLimits(identical_s=0))
+    feed = Feed(ib, sink.on_bar, sink.on_tick, max_data_lines=limit,  # type: ignore[arg-type]
+                governor=gov)  # fmt: skip
+    return feed, sink
+
+
+def bars(feed: Feed, sym: str, c: Contract, source: str = "realtime") -> StreamKey:
+    return feed.add_bars(sym, c, NY, bar_size="1 min", size_s=60, what_to_show="TRADES",
+                         use_rth=True, warmup="1 D", source=source)  # fmt: skip
+
+
+GOOG = Contract(conId=3, symbol="GOOG", secType="STK", exchange="SMART", currency="USD")
+
+
+async def test_bars_keep_up_to_date_and_ticks_share_one_count_of_lines(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ib = FakeIB(T0, {1: [hist(T0, 100)], 2: [hist(T0, 50)]})
+    feed, _ = lines_feed(ib, 2)
+    bars(feed, "AAPL", AAPL)  # reqRealTimeBars: a line
+    bars(feed, "MSFT", MSFT, source="keep_up_to_date")  # the keepUpToDate request: a line
+    feed.add_ticks("AAPL", AAPL)  # a third: refused before IB would answer 101
+    await feed.start()
+    assert set(ib.rt) == {1} and set(ib.kutd) == {2} and ib.tickers == {}
+    assert feed.lines.used == 2
+    assert ("AAPL ticks: not subscribed: all 2 market-data lines are in use (2 bar streams, 0 "
+            "tick subscriptions); raise ib.max_data_lines") in caplog.text
+    # The socket lost: IB dropped them all, and the lines with them; the reconnect takes
+    # the same two again (no line leaks, none counted twice).
+    ib.connected = False
+    feed.stop()
+    assert feed.lines.used == 0
+    ib.connected = True
+    await feed.start()
+    assert feed.lines.used == 2 and ib.tickers == {}
+
+
+async def test_a_bar_stream_past_the_lines_sends_nothing_until_a_line_frees(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ib = FakeIB(T0, {1: [hist(T0, 100)], 2: [hist(T0, 50)], 3: [hist(T0, 70)]})
+    feed, _ = lines_feed(ib, 2)
+    aapl, _ = bars(feed, "AAPL", AAPL), bars(feed, "MSFT", MSFT)
+    await feed.start()
+    goog = bars(feed, "GOOG", GOOG)  # a scanner's new symbol, the lines all in use
+    await feed.start_streams([goog])
+    assert set(ib.rt) == {1, 2} and [c[0] for c in ib.hist_calls] == [1, 2]  # nothing for GOOG
+    assert feed.streams[goog].warming  # not live: the staleness watchdog leaves it alone
+    assert "GOOG 1 min bars: not subscribed: all 2 market-data lines are in use" in caplog.text
+    # The scanner's rotation drops AAPL (and adds nothing new): its line comes free and GOOG,
+    # still waiting, takes it.
+    feed.remove_bars(aapl)
+    assert "rt:1" in ib.cancelled and feed.lines.used == 1
+    await feed.start_streams([])
+    assert 3 in ib.rt and ib.hist_calls[-1][0] == 3 and not feed.streams[goog].warming
+    assert feed.lines.used == 2 and feed.lines.refused == {}
+
+
+def test_a_config_needing_more_lines_than_the_account_has_is_refused_at_start_up() -> None:
+    feed, _ = lines_feed(FakeIB(T0), 2)
+    bars(feed, "AAPL", AAPL)
+    bars(feed, "MSFT", MSFT)
+    feed.lines.check(feed.wanted_lines())  # two fit
+    feed.add_ticks("GOOG", GOOG)
+    with pytest.raises(DataLinesExceeded, match=r"need 3 market-data lines .* "
+                       r"ib.max_data_lines is 2: no line for GOOG ticks"):  # fmt: skip
+        feed.lines.check(feed.wanted_lines())

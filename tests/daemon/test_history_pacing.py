@@ -58,6 +58,17 @@ async def test_an_identical_request_waits_15_seconds() -> None:
     assert ft.slept == [11.0]
 
 
+async def test_repeats_says_whether_a_request_would_be_identical() -> None:
+    ft = FakeTime()
+    gov = governor(ft)
+    assert not gov.repeats(key())
+    await gov.request(key(), ok, never)
+    ft.t += 14.9
+    assert gov.repeats(key()) and not gov.repeats(key(duration="2 D"))
+    ft.t += 0.1
+    assert not gov.repeats(key())
+
+
 async def test_six_per_contract_in_two_seconds_then_the_seventh_waits() -> None:
     ft = FakeTime()
     gov = governor(ft)

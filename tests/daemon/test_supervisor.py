@@ -122,7 +122,7 @@ async def test_a_market_farm_back_after_being_broken_is_resubscribed_once(
     sup = make(hooks, risk)
     sup.on_error(-1, 2104, "Market data farm connection is OK:usfarm")  # on connect: nothing
     sup.on_error(-1, 2103, "Market data farm connection is broken:usfarm")
-    assert not sup.data_expected and sup.farms == {"market data:usfarm": False}
+    assert not sup.data_expected and sup.farms == {"market data:usfarm": "broken"}
     sup.on_error(-1, 2105, "HMDS data farm connection is broken:ushmds")
     sup.on_error(-1, 2106, "HMDS data farm connection is OK:ushmds")  # history only: no resub
     sup.on_error(-1, 2104, "Market data farm connection is OK:usfarm")
@@ -196,6 +196,33 @@ async def test_the_maintenance_window_pauses_entries_and_expects_the_disconnect(
     now[0] = datetime(2026, 10, 30, 0, 16, tzinfo=NY)
     sup.tick(now[0])
     assert not risk.states
+
+
+async def test_status_names_the_state_since_when_and_why(risk: RiskManager) -> None:
+    now = [datetime(2026, 10, 29, 15, 0, tzinfo=NY)]
+    hooks = Hooks([ConnectionError("refused")] * 1000)  # the reconnect keeps failing
+    sup = Supervisor(hooks, risk, backoff=Backoff(0.001, 0.002, 0), now=lambda: now[0],
+                     maintenance=MaintenanceWindow(time(23, 45), time(0, 15), NY))  # fmt: skip
+    sup.connected()
+    st = sup.status()
+    assert (st.name, st.ok, st.since, st.why) == ("connected", True, now[0], "live")
+    now[0] += timedelta(minutes=1)
+    sup.on_error(-1, 1100, "Connectivity between IB and Trader Workstation has been lost.")
+    st = sup.status()
+    assert (st.name, st.ok, st.since) == ("connectivity_lost", False, now[0])
+    assert st.describe() == ("connectivity lost since 2026-10-29 19:01:00 UTC: 1100 "
+                             "Connectivity between IB and Trader Workstation has been lost.")
+    sup.on_error(-1, 1102, "Connectivity between IB and TWS has been restored - data maintained.")
+    await settle()
+    assert sup.status().name == "connected" and sup.status().why.startswith("1102 ")
+    sup.on_error(-1, 2108, "Market data farm connection is inactive but should be available "
+                 "upon demand.:usfarm")  # fmt: skip
+    assert sup.status().farms == {"market data:usfarm": "inactive"} and sup.data_expected
+    sup.on_disconnect()
+    assert (sup.status().name, sup.status().why) == ("reconnecting", "socket lost")
+    now[0] = datetime(2026, 10, 29, 23, 50, tzinfo=NY)  # still down, now inside the window
+    assert sup.status().name == "maintenance" and not sup.status().ok
+    await sup.stop()
 
 
 # ---- entries paused: risk holds ----------------------------------------------------------------

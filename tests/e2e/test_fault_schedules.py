@@ -1,10 +1,11 @@
 """Seeded random fault schedules: a few faults of random kinds and lengths, one after another,
 with trading between them; after the schedule the same invariants as the fault matrix. A
-handful of seeds run by default; 200 with ``-m slow``. A failing seed replays exactly:
-``pytest tests/e2e/test_fault_schedules.py -k 'seed-17'``."""
+handful of seeds run by default; the others of 1..203 with ``-m slow``. A failing seed replays
+exactly: ``pytest tests/e2e/test_fault_schedules.py -k 'seed-17'``."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 from pathlib import Path
@@ -54,6 +55,7 @@ async def one_fault(gw: Gateway, run: Run, rng: random.Random) -> str:
 async def run_schedule(seed: int, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     rng = random.Random(seed)
     gw = await start_gateway()
+    run: Run | None = None
     try:
         run = await start_run(gw, tmp_path, STEPS, client_id=70 + seed % 20)
         done = []
@@ -69,6 +71,9 @@ async def run_schedule(seed: int, tmp_path: Path, caplog: pytest.LogCaptureFixtu
             raise AssertionError(f"seed {seed}, faults {done}: {e}") from e
         assert await run.stop() == 0
     finally:
+        if run is not None and not run.task.done():  # a failed seed: the next starts clean
+            with contextlib.suppress(Exception):
+                await run.stop()
         await gw.stop()
 
 
@@ -77,7 +82,9 @@ def _logs(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3], ids=lambda s: f"seed-{s}")
+# 113: a gap's backfill lost with the socket, then asked again within the same server second
+# (it used to wait out IB's 15 s identical-request rule: tests/daemon/test_feed.py).
+@pytest.mark.parametrize("seed", [1, 2, 3, 113], ids=lambda s: f"seed-{s}")
 async def test_a_random_fault_schedule_keeps_every_invariant(
     seed: int, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -85,7 +92,8 @@ async def test_a_random_fault_schedule_keeps_every_invariant(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", range(4, 204), ids=lambda s: f"seed-{s}")
+@pytest.mark.parametrize("seed", [s for s in range(4, 204) if s != 113],
+                         ids=lambda s: f"seed-{s}")
 async def test_many_random_fault_schedules(
     seed: int, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -174,3 +174,15 @@ async def test_two_tick_kinds_on_one_symbol_is_bad_input(gateway: Gateway, tmp_p
         "strategies sharing a symbol must ask for the same ticks"
     )
     assert gateway.broker.executions(PAPER) == []
+
+
+async def test_more_subscriptions_than_market_data_lines_is_bad_input(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    trader = tick_trader("AllLast")  # AAPL and MSFT: 2 bar streams and 2 tick subscriptions
+    path = write_config(tmp_path, gateway.port, [trader], ib={"max_data_lines": 3})
+    daemon, task = await start_daemon(path)
+    assert await asyncio.wait_for(task, 5) == 2
+    assert daemon.stop_reason.startswith("the strategies need 4 market-data lines")
+    assert "ib.max_data_lines is 3: no line for MSFT ticks" in daemon.stop_reason
+    assert gateway.broker.executions(PAPER) == []

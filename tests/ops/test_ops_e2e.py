@@ -1,5 +1,6 @@
 """The ops endpoint of a daemon running against the simulated gateway: /metrics and /health
-change when the gateway drops every connection, and recover after the reconnect."""
+follow the connection supervisor's states through the gateway's faults (every connection
+dropped; 1100 then 1102; a data farm broken then OK) and recover afterwards."""
 
 from __future__ import annotations
 
@@ -8,14 +9,17 @@ import json
 import re
 import socket
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 import e2e_strategies  # noqa: F401 (registers e2e_scripted)
 import pytest
 from e2e_support import ROOT, START, advance, start_gateway, until
+from fault_support import walk
 from ops_support import get, metric, ops_config, start
 
 from bot.gateway.server import Gateway
+from bot.supervisor import ConnState
 
 
 @pytest.fixture
@@ -33,7 +37,9 @@ async def test_metrics_and_health_follow_a_disconnect(gateway: Gateway, tmp_path
         await until(lambda: d.engine.counters.fills >= 2, what="2 fills")  # type: ignore[union-attr]
         code, body = await get(d, "/health")
         assert code == 200, body
-        assert json.loads(body) == {"status": "ok", "reasons": []}
+        health = json.loads(body)
+        assert (health["status"], health["reasons"]) == ("ok", [])
+        assert health["connection"]["state"] == "connected"
         code, raw = await get(d, "/metrics")
         text = raw.decode()
         assert code == 200
@@ -53,21 +59,86 @@ async def test_metrics_and_health_follow_a_disconnect(gateway: Gateway, tmp_path
         for name in re.findall(r"`(ibbot_[a-z_]+)`", readme):
             assert f"# TYPE {name} " in text, f"README names {name}, /metrics has not"
 
-        gateway.fault("disconnect_all")
-        await until(lambda: not d.ib.isConnected(), what="disconnected")
+        # A gateway restart: connections refused until 60 simulated seconds have passed.
+        gateway.fault("restart", seconds=60)
+        await until(lambda: d.supervisor is not None
+                    and d.supervisor.state is ConnState.RECONNECTING, what="reconnecting")
         code, body = await get(d, "/health")
         assert code == 503
-        assert json.loads(body)["reasons"] == ["IB connection disconnected"]
+        health = json.loads(body)
+        since = health["connection"]["since"]
+        assert health["connection"] == {"state": "reconnecting", "since": since,
+                                        "why": "socket lost"}  # fmt: skip
+        assert health["reasons"] == [f"IB connection reconnecting since "
+                                     f"{datetime.fromisoformat(since):%Y-%m-%d %H:%M:%S} UTC: "
+                                     "socket lost"]  # fmt: skip
         text = (await get(d, "/metrics"))[1].decode()
-        assert metric(text, "ibbot_connection_state", state="disconnected") == 1.0
+        assert metric(text, "ibbot_connection_state", state="reconnecting") == 1.0
+        assert metric(text, "ibbot_connection_state", state="connected") == 0.0
+        stamp = metric(text, "ibbot_connection_state_since_timestamp_seconds")
+        assert stamp is not None and 0 <= stamp - datetime.fromisoformat(since).timestamp() < 1
 
-        await until(lambda: d.ib.isConnected(), 10, what="reconnected")
+        await walk(gateway, 70, pause=0.03)
+        await until(lambda: d.supervisor is not None
+                    and d.supervisor.state is ConnState.CONNECTED, 10, what="reconnected")
         await until(lambda: d.feed is not None and d.feed.started, 10, what="resubscribed")
         code, body = await get(d, "/health")
         assert code == 200, body
+        assert json.loads(body)["connection"]["why"].startswith("reconnected after")
         text = (await get(d, "/metrics"))[1].decode()
         assert metric(text, "ibbot_reconnects") == 1.0
         assert metric(text, "ibbot_connection_state", state="connected") == 1.0
+    finally:
+        d.request_stop("test over")
+        assert await task == 0
+
+
+async def test_health_follows_1100_then_1102_and_a_broken_farm(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    d, task = await start(ops_config(tmp_path, gateway.port))
+    try:
+        await advance(gateway, 2)
+        sup = d.supervisor
+        assert sup is not None and (await get(d, "/health"))[0] == 200
+        gateway.fault("connectivity_lost")
+        await until(lambda: sup.state is ConnState.IB_LOST, what="1100 seen")
+        code, body = await get(d, "/health")
+        assert code == 503
+        c = json.loads(body)["connection"]
+        assert c["state"] == "connectivity_lost" and c["why"].startswith("1100 ")
+        assert json.loads(body)["reasons"][0].startswith("IB connection connectivity lost since")
+        text = (await get(d, "/metrics"))[1].decode()
+        assert metric(text, "ibbot_connection_state", state="connectivity_lost") == 1.0
+        assert metric(text, "ibbot_connection_state", state="connected") == 0.0
+        status = json.loads((await get(d, "/api/status"))[1])["connection"]
+        assert status["state"] == "connectivity_lost" and status["reconnects"] == 0
+
+        await walk(gateway, 30)
+        gateway.fault("connectivity_restored", data="kept")
+        await until(lambda: sup.state is ConnState.CONNECTED, what="1102 seen")
+        code, body = await get(d, "/health")
+        assert code == 200, body
+        assert json.loads(body)["connection"]["why"].startswith("1102 ")
+        text = (await get(d, "/metrics"))[1].decode()
+        assert metric(text, "ibbot_connection_state", state="connected") == 1.0
+        assert metric(text, "ibbot_reconnects") == 0.0  # the socket stayed up
+
+        gateway.fault("farm_broken", farm="market")
+        await until(lambda: not sup.data_expected, what="farm broken seen")
+        code, body = await get(d, "/health")
+        assert code == 503
+        [farm] = [r for r in json.loads(body)["reasons"] if r.startswith("data farm")]
+        assert farm.startswith("data farm market data:") and farm.endswith(" broken")
+        name = farm.removeprefix("data farm ").removesuffix(" broken")
+        text = (await get(d, "/metrics"))[1].decode()
+        assert metric(text, "ibbot_data_farm_ok", farm=name, state="broken") == 0.0
+        gateway.fault("farm_ok", farm="market")
+        await until(lambda: sup.data_expected, what="farm OK seen")
+        text = (await get(d, "/metrics"))[1].decode()
+        assert metric(text, "ibbot_data_farm_ok", farm=name, state="ok") == 1.0
+        await advance(gateway, 1)
+        assert (await get(d, "/health"))[0] == 200
     finally:
         d.request_stop("test over")
         assert await task == 0

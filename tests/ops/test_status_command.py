@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -47,6 +48,19 @@ async def test_status_journal_and_control_commands(
         assert "Strategies" in out and "s1" in out and "ACTIVE" in out
         assert "AAPL 1 min" in out  # feed freshness
         assert "Today's fills" in out and "e1" in out and "e2" in out
+        gateway.fault("connectivity_lost")  # the supervisor's state, as /health names it
+        gateway.fault("farm_broken", farm="market")
+        await until(lambda: d.supervisor is not None and not d.supervisor.data_expected,
+                    what="1100 seen")  # fmt: skip
+        assert await asyncio.to_thread(main, ["status", str(cfg)]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("ibbot running: UNHEALTHY: IB connection connectivity lost since ")
+        assert "| IB connectivity_lost since " in out and "(1100 Connectivity between" in out
+        assert "Data farms" in out and re.search(r"market data:\S+ +broken", out), out
+        gateway.fault("farm_ok", farm="market")
+        gateway.fault("connectivity_restored", data="kept")
+        await until(lambda: d.supervisor is not None and d.supervisor.data_expected,
+                    what="1102 seen")  # fmt: skip
 
         code = await asyncio.to_thread(main, ["control", str(cfg), "stop-entries"])
         assert code == 0 and '"entries": "stopped"' in capsys.readouterr().out

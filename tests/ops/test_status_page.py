@@ -48,6 +48,7 @@ async def test_status_page_refreshes_live(
 
         await until(lambda: "healthy" in text_of("health"), 15, what="page drawn")
         assert "none" in text_of("fills_today")
+        assert text_of("connection").startswith("IB connected since ")  # the supervisor's
         await advance(gateway, 4)
         await until(lambda: d.engine is not None and d.engine.counters.fills >= 1, what="fill")
         # No reload: the page's poll brings the fill and the position.
