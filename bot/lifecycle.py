@@ -49,6 +49,7 @@ from bot.risk_control import OperatorControl
 from bot.status import status_line, summary_text
 from bot.supervisor import (
     Backoff,
+    FarmStates,
     FatalConnectionError,
     MaintenanceWindow,
     Supervisor,
@@ -123,6 +124,7 @@ class Daemon:
         self._stop: asyncio.Event | None = None
         self._stopping = False
         self.supervisor: Supervisor | None = None
+        self.farms = FarmStates()  # heard from the connect on; the supervisor's once it runs
         self.watchdog: StaleWatchdog | None = None
         self.client_id = cfg.ib.client_id  # the one connected (326: a later one)
         self._refused = False  # refused at start-up: send nothing, not even cancels
@@ -207,6 +209,7 @@ class Daemon:
         self.ops = OpsServer(cfg)  # its secrets are checked before anything connects
         if cfg.gateway is not None:
             await self._start_gateway()
+        self.ib.errorEvent += self.farms.on_error  # IB reports each farm as it accepts us
         await self._connect()
         self.account = self._choose_account()
         if not self.dry_run:  # before anything else: no order may reach a real-money account
@@ -328,8 +331,9 @@ class Daemon:
         self.supervisor = Supervisor(
             self, self.engine.risk, backoff=Backoff(r.initial, r.max, r.jitter), seed=r.seed,
             maintenance=window, now=wall_estimate(self.clock.now),
-            journal_event=self.journal.record_event if self.journal else None,
+            journal_event=self.journal.record_event if self.journal else None, farms=self.farms,
         )  # fmt: skip
+        self.ib.errorEvent -= self.farms.on_error
         w = ib_cfg.watchdog
         self.watchdog = StaleWatchdog(
             lambda: feed.streams, self.infos, self.engine.risk, feed.restart,

@@ -56,6 +56,29 @@ _FARMS = {
 }  # fmt: skip
 
 
+class FarmStates:
+    """The data farms' states from IB's notices: farm name -> "ok" | "broken" | "inactive".
+
+    The daemon listens with one before it connects, since IB reports every farm as it accepts
+    the connection; the supervisor takes it over once start-up is done."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, str] = {}
+
+    def note(self, code: int, text: str) -> tuple[str, str | None, str] | None:
+        """Record a farm notice: (farm, its state before, now); None if ``code`` is not one."""
+        if code not in _FARMS:
+            return None
+        kind, state = _FARMS[code]
+        name = f"{kind}:{text.rsplit(':', 1)[-1].strip()}" if ":" in text else kind
+        was = self.states.get(name)
+        self.states[name] = state
+        return name, was, state
+
+    def on_error(self, req_id: int, code: int, text: str, contract: Any = None) -> None:
+        self.note(code, text)
+
+
 class ConnState(enum.Enum):
     CONNECTING = "connecting"
     CONNECTED = "connected"
@@ -175,7 +198,9 @@ class Supervisor:
         maintenance: MaintenanceWindow | None = None,
         now: Callable[[], datetime],
         journal_event: Callable[..., None] | None = None,
+        farms: FarmStates | None = None,
     ) -> None:
+        """``farms``: what was heard of the data farms before (at connect)."""
         self.hooks = hooks
         self.risk = risk
         self.backoff = backoff or Backoff()
@@ -185,7 +210,8 @@ class Supervisor:
         self.journal_event = journal_event
         self.state = ConnState.CONNECTING
         self.since, self.why = now(), "starting"  # when and why the state was entered
-        self.farms: dict[str, str] = {}  # farm name -> "ok" | "broken" | "inactive"
+        self._farms = farms or FarmStates()
+        self.farms = self._farms.states  # farm name -> "ok" | "broken" | "inactive"
         self.reconnects = 0
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -266,10 +292,9 @@ class Supervisor:
         await self.hooks.restart_streams(lost)
 
     def _farm(self, code: int, text: str) -> None:
-        kind, state = _FARMS[code]
-        name = f"{kind}:{text.rsplit(':', 1)[-1].strip()}" if ":" in text else kind
-        was = self.farms.get(name)
-        self.farms[name] = state
+        noted = self._farms.note(code, text)
+        assert noted is not None  # on_error routes only farm codes here
+        name, was, state = noted
         if state == "broken":
             if was != "broken":
                 log.warning("data farm %s broken (%d): %s", name, code, text)

@@ -55,7 +55,7 @@ function draw(s){
   el.className=c.state==="connected"?"ok":"bad";
   const farms=Object.entries(c.farms).map(([k,v])=>({farm:k,state:v}));
   if(farms.length)table("farms",farms,["farm","state"]);
-  else document.getElementById("farms").textContent="data farms: no change reported since start";
+  else document.getElementById("farms").textContent="data farms: no notice from IB yet";
   table("strategies",s.strategies,["id","enabled","risk","bars","fills","rejections","pnl_today","pnl_total"]);
   table("risk",Object.entries(s.risk).map(([k,v])=>({scope:k,state:v.state,reason:v.reason})),["scope","state","reason"]);
   table("positions",s.positions,["strategy","symbol","quantity"]);

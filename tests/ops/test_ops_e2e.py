@@ -101,6 +101,10 @@ async def test_health_follows_1100_then_1102_and_a_broken_farm(
         await advance(gateway, 2)
         sup = d.supervisor
         assert sup is not None and (await get(d, "/health"))[0] == 200
+        # The farms IB reported as it accepted the connection, before the supervisor ran.
+        farms = json.loads((await get(d, "/api/status"))[1])["connection"]["farms"]
+        assert {name.split(":")[0] for name, state in farms.items() if state == "ok"} == {
+            "market data", "historical data", "security definition"}  # fmt: skip
         gateway.fault("connectivity_lost")
         await until(lambda: sup.state is ConnState.IB_LOST, what="1100 seen")
         code, body = await get(d, "/health")
