@@ -16,16 +16,32 @@ run is restored into it. Restart state (positions, order sequences, seen execIds
 from rows of the current run's identity, and orders and fills are unique per identity (a new
 simulated world reuses execIds and order refs).
 
-Writes never touch the database on the hot path: ``record_*`` appends a row to a list and
-arms one loop timer; ``flush()`` (run by that timer ``commit_interval`` seconds later, by any
-read, and by ``close()``) serialises and commits the batch in one transaction. A crash can
-therefore lose at most the last ``commit_interval`` of journal; the broker still has the
-orders and executions, and ``OrderExecutor.reconcile`` recovers them from IB.
+Write-ahead for orders: a new order's row is committed (``commit()``) before the order is
+handed to the broker, so every order that can exist at the broker has a row, and an order
+sequence (its orderRef) is never used twice, whatever moment a crash picks. One small
+transaction: WAL mode with ``synchronous=NORMAL`` makes a commit an append to the WAL file
+with no fsync (the fsync comes at checkpoints), durable across a crash or SIGKILL of the
+process; only a power cut or OS crash may lose the last commits (the broker still has those
+orders and executions, and reconcile adopts them by orderRef).
+
+Everything else (statuses, fills, events) is buffered: ``record_*`` appends a row to a list
+and arms one loop timer; ``flush()`` (run by that timer ``commit_interval`` seconds later, by
+``commit()``, by any read, and by ``close()``) serialises and commits the batch in one
+transaction. A crash can lose at most the last ``commit_interval`` of those rows; the broker
+still has the executions, and ``OrderExecutor.reconcile`` routes the missed ones at restart,
+each once (by execId).
+
+A failed write (disk full, read-only file, a lock held too long) never raises inside the
+timer: the batch stays pending (retried by the next flush), ``failure`` holds the sqlite error
+with the file's path, it is logged at ERROR once, and ``failed_event`` fires once; from then on
+``commit()`` raises JournalError, so no new order can be sent without its row. The daemon
+pauses entries (reason "journal") and stops with exit code 1 (bot/lifecycle.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -37,12 +53,20 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Final
 
+from eventkit import Event
+
 from bot.events import OrderIntent, OrderSpec, Rejection
-from bot.ib_client import UNSET_DOUBLE, Order
+from bot.ib_client import UNSET_DOUBLE, Order, OrderStatus
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION: Final = 2
+
+# An order journalled (write-ahead) that the broker never saw: a crash came between the
+# commit and the send. Set at restart by reconcile (bot/reconcile.py); it is never re-sent.
+NEVER_SENT: Final = "never_sent"
+# The end states of an order row: IB's (OrderStatus.DoneStates) and NEVER_SENT.
+END_STATES: Final = (*sorted(OrderStatus.DoneStates), NEVER_SENT)
 
 # Held in the account but owned by no strategy (recorded by a reset): the strategy id of its
 # rows in position_adjustments. Never a valid strategy id (config ids are non-empty).
@@ -136,6 +160,10 @@ def dry_run_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.dry{path.suffix}")
 
 
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" * len(values))
+
+
 def _price(x: float) -> float | None:
     return None if x is None or x == UNSET_DOUBLE else float(x)
 
@@ -173,12 +201,18 @@ class Journal:
         self.commit_interval = commit_interval
         self.max_pending = max_pending
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # The timeout: ``ibbot kill`` may be writing a request from another process.
-        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across app crashes
-        self._migrate()
+        try:
+            # The timeout: ``ibbot kill`` may be writing a request from another process.
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: a commit survives a crash of the process (module doc)
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.Error as e:
+            raise JournalError(f"{self.path}: cannot open the journal: {e}") from None
         self._pending: list[tuple[str, Sequence[Any]]] = []
+        self.failure: str | None = None  # why the first failed write failed (module doc)
+        self.failed_event = Event("failed_event")  # (failure,), once
         self._timer: asyncio.TimerHandle | None = None
         self.run_id: int | None = None
         self.broker = ""  # identity of the current run (begin_run); "" before one begins
@@ -251,12 +285,12 @@ class Journal:
         return self.run_id
 
     def end_run(self, *, now: datetime, summary: str = "") -> None:
-        self.flush()
         if self.run_id is not None:
-            self._db.execute(
+            self._add(
                 "UPDATE runs SET ended = ?, summary = ? WHERE id = ?",
                 (now.isoformat(), summary, self.run_id),
             )
+        self.flush()
 
     def record_intent(self, strategy_id: str, intent: OrderIntent, now: datetime) -> None:
         self._add(
@@ -395,23 +429,48 @@ class Journal:
         )
 
     def flush(self) -> None:
-        """Write and commit everything pending in one transaction."""
+        """Write and commit everything pending in one transaction; a failure is recorded,
+        never raised (a loop timer runs this: module doc)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         if not self._pending:
             return
         pending, self._pending = self._pending, []
-        db = self._db
-        db.execute("BEGIN")
         try:
+            self._write(pending)
+        except Exception as e:  # sqlite3.Error mostly; any failure must stop new orders
+            self._pending = pending + self._pending  # retried by the next flush
+            self._failed(e, len(pending))
+
+    def commit(self) -> None:
+        """Flush now; JournalError if the journal cannot be written (the write-ahead of an
+        order: nothing may be sent without its row)."""
+        self.flush()
+        if self.failure is not None:
+            raise JournalError(self.failure)
+
+    def _write(self, pending: list[tuple[str, Sequence[Any]]]) -> None:
+        db = self._db
+        try:
+            db.execute("BEGIN")
             for sql, params in pending:
                 db.execute(sql, [_sql_value(v) for v in params])
-        except Exception:
-            db.execute("ROLLBACK")
-            log.exception("journal write failed; %d rows lost", len(pending))
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
             raise
-        db.execute("COMMIT")
+
+    def _failed(self, error: Exception, rows: int) -> None:
+        kind = "" if isinstance(error, sqlite3.Error) else f"{type(error).__name__}: "
+        if self.failure is not None:
+            log.debug("journal %s still not writable: %s%s", self.path, kind, error)
+            return
+        self.failure = f"journal {self.path} cannot be written: {kind}{error}"
+        log.error("%s (%d rows pending); no new order will be sent", self.failure, rows)
+        self.failed_event.emit(self.failure)
 
     def close(self) -> None:
         self.flush()
@@ -449,6 +508,26 @@ class Journal:
             (self.broker,),
         )
         return {(s, sym): int(q) for s, sym, q in rows}
+
+    def max_order_id(self) -> int:
+        """The highest orderId this identity's orders used (0: none)."""
+        self.flush()
+        row = self._db.execute(
+            "SELECT MAX(order_id) FROM orders WHERE broker = ?", (self.broker,)
+        ).fetchone()
+        return int(row[0] or 0)
+
+    def unfinished_orders(self) -> list[tuple[str, int, int, str, str]]:
+        """This identity's orders not in an end state in the journal, oldest first:
+        (order_ref, order_id, perm_id, strategy_id, symbol)."""
+        self.flush()
+        rows = self._db.execute(
+            "SELECT order_ref, order_id, perm_id, strategy_id, symbol FROM orders "
+            f"WHERE broker = ? AND (status IS NULL OR status NOT IN ({_marks(END_STATES)})) "
+            "ORDER BY created",
+            (self.broker, *END_STATES),
+        )
+        return [(r, int(i or 0), int(p or 0), s, sym) for r, i, p, s, sym in rows]
 
     def exec_ids(self) -> set[str]:
         self.flush()
