@@ -38,19 +38,22 @@ async def test_a_next_valid_id_rollback_confuses_no_order(
     run = await start_run(gateway, tmp_path, STEPS)
     await walk(gateway, 150)  # e1 and e2 filled
     assert len(gateway.broker.executions(PAPER)) == 2
-    # The next nextValidId (the reconnect's) is 5 below the truth: the ids of e1 and e2 again.
-    gateway.fault("rollback_next_id", by=5)
+    # The reconnect's nextValidId is 50 below the truth (1): ib_insync's sequence, past the
+    # reconnect's own requests, lands on the ids of e1 and e2 again.
+    gateway.fault("rollback_next_id", by=50)
     gateway.fault("disconnect_all")
     await until(lambda: run.daemon.supervisor.state is ConnState.RECONNECTING,  # type: ignore[union-attr]
                 what="the supervisor reconnecting")  # fmt: skip
     end = gateway.clock.now()
     await until_trading(run)
     assert gateway.faults.id_rollback == 0  # the rolled-back id was sent
+    stale = run.daemon.ib.client._reqIdSeq  # what ib_insync alone would hand out next
     await walk(gateway, 180)  # x1 and x2
     await check_invariants(run, gateway, end, caplog.text)
     snaps = gateway.broker.completed_orders(PAPER)
     by_ref = {s.order.orderRef.split(":")[3]: s.order.orderId for s in snaps}
     assert sorted(by_ref) == ["e1", "e2", "x1", "x2"]
+    assert stale <= by_ref["e2"]  # the rollback was real: a new order could have reused an id
     assert len(set(by_ref.values())) == 4 and by_ref["x1"] > by_ref["e2"]
     assert {s.order_state.status for s in snaps} == {"Filled"}
     execs = [(r.execution.orderRef.split(":")[3], r.execution.side, r.execution.shares)
