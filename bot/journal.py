@@ -68,6 +68,10 @@ NEVER_SENT: Final = "never_sent"
 # The end states of an order row: IB's (OrderStatus.DoneStates) and NEVER_SENT.
 END_STATES: Final = (*sorted(OrderStatus.DoneStates), NEVER_SENT)
 
+# The WAL is checkpointed (pages copied into the database, with an fsync) by flush() after
+# this many commits: about what SQLite's default of 1000 pages amounts to for small rows.
+_CHECKPOINT_EVERY: Final = 250
+
 # Held in the account but owned by no strategy (recorded by a reset): the strategy id of its
 # rows in position_adjustments. Never a valid strategy id (config ids are non-empty).
 UNOWNED: Final = ""
@@ -175,8 +179,15 @@ def _sql_value(v: Any) -> Any:
     if isinstance(v, datetime):
         return v.isoformat()
     if dataclasses.is_dataclass(v) and not isinstance(v, type):
-        return json.dumps({"type": type(v).__name__, **dataclasses.asdict(v)}, default=_json)
+        return json.dumps({"type": type(v).__name__, **_fields(v)}, default=_json)
     return json.dumps(v, default=_json)
+
+
+def _fields(v: Any) -> dict[str, Any]:
+    """A dataclass's fields, one level: json.dumps calls ``_json`` for nested ones. The same
+    JSON as ``dataclasses.asdict`` at a fraction of its cost (an order's row is written on
+    the way to the broker)."""
+    return {name: getattr(v, name) for name in v.__dataclass_fields__}
 
 
 def _json(v: Any) -> Any:
@@ -184,6 +195,8 @@ def _json(v: Any) -> Any:
         return v.isoformat()
     if isinstance(v, Enum):
         return v.value
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return _fields(v)
     return str(v)
 
 
@@ -207,10 +220,13 @@ class Journal:
             self._db.execute("PRAGMA journal_mode=WAL")
             # WAL + NORMAL: a commit survives a crash of the process (module doc)
             self._db.execute("PRAGMA synchronous=NORMAL")
+            # Checkpoints (their fsyncs) only from flush(), never inside an order's commit
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
             self._migrate()
         except sqlite3.Error as e:
             raise JournalError(f"{self.path}: cannot open the journal: {e}") from None
         self._pending: list[tuple[str, Sequence[Any]]] = []
+        self._commits = 0  # since the last checkpoint
         self.failure: str | None = None  # why the first failed write failed (module doc)
         self.failed_event = Event("failed_event")  # (failure,), once
         self._timer: asyncio.TimerHandle | None = None
@@ -429,8 +445,26 @@ class Journal:
         )
 
     def flush(self) -> None:
-        """Write and commit everything pending in one transaction; a failure is recorded,
-        never raised (a loop timer runs this: module doc)."""
+        """Write and commit everything pending in one transaction, then checkpoint the WAL
+        if it has grown; a failure is recorded, never raised (a loop timer runs this:
+        module doc)."""
+        self._commit_pending()
+        if self._commits >= _CHECKPOINT_EVERY and self.failure is None:
+            self._commits = 0
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error as e:
+                log.warning("journal %s: WAL checkpoint failed: %s", self.path, e)
+
+    def commit(self) -> None:
+        """Commit what is pending now (no checkpoint: the order waits for this); JournalError
+        if the journal cannot be written (the write-ahead of an order: nothing may be sent
+        without its row)."""
+        self._commit_pending()
+        if self.failure is not None:
+            raise JournalError(self.failure)
+
+    def _commit_pending(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -442,13 +476,8 @@ class Journal:
         except Exception as e:  # sqlite3.Error mostly; any failure must stop new orders
             self._pending = pending + self._pending  # retried by the next flush
             self._failed(e, len(pending))
-
-    def commit(self) -> None:
-        """Flush now; JournalError if the journal cannot be written (the write-ahead of an
-        order: nothing may be sent without its row)."""
-        self.flush()
-        if self.failure is not None:
-            raise JournalError(self.failure)
+            return
+        self._commits += 1
 
     def _write(self, pending: list[tuple[str, Sequence[Any]]]) -> None:
         db = self._db
