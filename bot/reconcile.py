@@ -199,20 +199,20 @@ class Reconciler:
         broker's end state if it knows the order (by orderRef or permId), else ``never_sent``
         (module doc). How many were never sent."""
         by_perm = {t.order.permId: t for t in final.values() if t.order.permId}
-        exec_refs = {f.execution.orderRef for f in fills}
         exec_perms = {f.execution.permId for f in fills if f.execution.permId}
+        executed = _executed(fills)
         never = 0
         for ref, order_id, perm_id, sid, symbol in self.journal.unfinished_orders():
             if ref in self.records.by_ref:
                 continue
             trade = final.get(ref) or by_perm.get(perm_id)
-            if trade is not None or ref in exec_refs or perm_id in exec_perms:
-                st = trade.orderStatus if trade is not None else None
-                if trade is not None and st is not None and st.status in OrderStatus.DoneStates:
+            if trade is not None or ref in executed or perm_id in exec_perms:
+                if trade is not None and trade.orderStatus.status in OrderStatus.DoneStates:
+                    qty, notional = executed.get(ref, (0.0, 0.0))
                     self.journal.record_status(
                         ref=ref, order_id=order_id, perm_id=trade.order.permId,
-                        status=st.status, filled=st.filled, remaining=st.remaining,
-                        avg_fill_price=st.avgFillPrice, now=now,
+                        status=trade.orderStatus.status, filled=qty, remaining=0.0,
+                        avg_fill_price=notional / qty if qty else 0.0, now=now,
                         message="ended while the bot was down",
                     )  # fmt: skip
                 continue
@@ -225,3 +225,14 @@ class Reconciler:
                 message="journalled before a crash, unknown to the broker: not re-sent",
             )  # fmt: skip
         return never
+
+
+def _executed(fills: list[Fill]) -> dict[str, tuple[float, float]]:
+    """Shares and notional executed per orderRef (a completed order's own status, from
+    reqCompletedOrders, carries no filled quantity or price)."""
+    out: dict[str, tuple[float, float]] = {}
+    for f in fills:
+        ex = f.execution
+        q, n = out.get(ex.orderRef, (0.0, 0.0))
+        out[ex.orderRef] = (q + ex.shares, n + ex.shares * ex.price)
+    return out

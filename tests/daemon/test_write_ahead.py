@@ -179,6 +179,9 @@ async def test_an_order_sent_then_filled_while_down_ends_filled_in_the_journal(
     second = Harness(tmp_path, ib=ib)
     await second.ex.reconcile()
     assert status(second.journal, "ibbot:s1:AAPL:e1:1") == OrderStatus.Filled
+    ((filled, avg),) = second.journal.query(
+        "SELECT filled, avg_fill_price FROM orders WHERE order_ref = 'ibbot:s1:AAPL:e1:1'")
+    assert (filled, avg) == (10, 100.0)
     assert second.ex.position("s1", "AAPL") == 10
     assert second.journal.unfinished_orders() == []
     second.journal.close()
