@@ -16,25 +16,26 @@ run is restored into it. Restart state (positions, order sequences, seen execIds
 from rows of the current run's identity, and orders and fills are unique per identity (a new
 simulated world reuses execIds and order refs).
 
-Write-ahead for orders: a new order's row is committed (``commit()``) before the order is
-handed to the broker, so every order that can exist at the broker has a row, and an order
-sequence (its orderRef) is never used twice, whatever moment a crash picks. One small
-transaction: WAL mode with ``synchronous=NORMAL`` makes a commit an append to the WAL file
-with no fsync (the fsync comes at checkpoints), durable across a crash or SIGKILL of the
-process; only a power cut or OS crash may lose the last commits (the broker still has those
-orders and executions, and reconcile adopts them by orderRef).
+Write-ahead for orders: a new order's row is committed (``record_order(write_ahead=True)``,
+one row in a transaction of its own) before the order is handed to the broker, so every order
+that can exist at the broker has a row, and an order sequence (its orderRef) is never used
+twice, whatever moment a crash picks. WAL mode with ``synchronous=NORMAL`` makes that commit
+an append to the WAL file with no fsync, durable across a crash or SIGKILL of the process;
+only a power cut or OS crash may lose the last commits (the broker still has those orders and
+executions, and reconcile adopts them by orderRef). Checkpoints, which fsync, run from
+``flush()`` only (``wal_autocheckpoint`` is off), never inside an order's commit.
 
-Everything else (statuses, fills, events) is buffered: ``record_*`` appends a row to a list
-and arms one loop timer; ``flush()`` (run by that timer ``commit_interval`` seconds later, by
-``commit()``, by any read, and by ``close()``) serialises and commits the batch in one
-transaction. A crash can lose at most the last ``commit_interval`` of those rows; the broker
-still has the executions, and ``OrderExecutor.reconcile`` routes the missed ones at restart,
-each once (by execId).
+Everything else (statuses, fills, events, the order's status history) is buffered:
+``record_*`` appends a row to a list and arms one loop timer; ``flush()`` (run by that timer
+``commit_interval`` seconds later, by any read, and by ``close()``) serialises and commits the
+batch in one transaction. A crash can lose at most the last ``commit_interval`` of those rows;
+the broker still has the executions, and ``OrderExecutor.reconcile`` routes the missed ones at
+restart, each once (by execId).
 
 A failed write (disk full, read-only file, a lock held too long) never raises inside the
 timer: the batch stays pending (retried by the next flush), ``failure`` holds the sqlite error
 with the file's path, it is logged at ERROR once, and ``failed_event`` fires once; from then on
-``commit()`` raises JournalError, so no new order can be sent without its row. The daemon
+an order's write-ahead raises JournalError, so no new order can be sent without its row. The daemon
 pauses entries (reason "journal") and stops with exit code 1 (bot/lifecycle.py).
 """
 
@@ -347,16 +348,21 @@ class Journal:
         now: datetime,
         parent_ref: str | None = None,
         event: str = "New",
+        write_ahead: bool = False,
     ) -> None:
-        """A new order, a modification or an adoption (``event``); snapshots ``order`` now."""
+        """A new order, a modification or an adoption (``event``); snapshots ``order`` now.
+        ``write_ahead`` (a new order, before it is sent): the order's row is committed now, in
+        a transaction of its own (the buffered rows wait for the timer); JournalError if it
+        cannot be. Its ``spec`` JSON, which nothing reads back, follows with the buffer: the
+        order's terms are in the row's columns already."""
         o = order
-        self._add(
-            _UPSERT_ORDER,
-            (self.broker, ref, self.run_id, now, now, o.orderId, o.permId, strategy_id, symbol,
-             tag, seq, parent_ref, o.action, o.orderType, float(o.totalQuantity),
-             _price(o.lmtPrice), _price(o.auxPrice), _price(o.trailStopPrice),
-             _price(o.trailingPercent), o.tif, int(o.outsideRth), o.ocaGroup, spec, None),
-        )  # fmt: skip
+        row = (self.broker, ref, self.run_id, now, now, o.orderId, o.permId, strategy_id, symbol,
+               tag, seq, parent_ref, o.action, o.orderType, float(o.totalQuantity),
+               _price(o.lmtPrice), _price(o.auxPrice), _price(o.trailStopPrice),
+               _price(o.trailingPercent), o.tif, int(o.outsideRth), o.ocaGroup, spec, None)
+        if write_ahead:
+            self._commit_now(_UPSERT_ORDER, (*row[:-2], None, None))
+        self._add(_UPSERT_ORDER, row)
         self._add(
             "INSERT INTO order_events (run_id, time, order_ref, order_id, status, message) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -448,36 +454,37 @@ class Journal:
         """Write and commit everything pending in one transaction, then checkpoint the WAL
         if it has grown; a failure is recorded, never raised (a loop timer runs this:
         module doc)."""
-        self._commit_pending()
-        if self._commits >= _CHECKPOINT_EVERY and self.failure is None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._pending:
+            pending, self._pending = self._pending, []
+            try:
+                self._write(pending)
+            except Exception as e:  # sqlite3.Error mostly; any failure must stop new orders
+                self._pending = pending + self._pending  # retried by the next flush
+                self._failed(e, len(pending))
+                return
+            self._commits += 1
+        if self._commits >= _CHECKPOINT_EVERY:
             self._commits = 0
             try:
                 self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
             except sqlite3.Error as e:
                 log.warning("journal %s: WAL checkpoint failed: %s", self.path, e)
 
-    def commit(self) -> None:
-        """Commit what is pending now (no checkpoint: the order waits for this); JournalError
-        if the journal cannot be written (the write-ahead of an order: nothing may be sent
-        without its row)."""
-        self._commit_pending()
-        if self.failure is not None:
-            raise JournalError(self.failure)
-
-    def _commit_pending(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if not self._pending:
-            return
-        pending, self._pending = self._pending, []
-        try:
-            self._write(pending)
-        except Exception as e:  # sqlite3.Error mostly; any failure must stop new orders
-            self._pending = pending + self._pending  # retried by the next flush
-            self._failed(e, len(pending))
-            return
-        self._commits += 1
+    def _commit_now(self, sql: str, params: Sequence[Any]) -> None:
+        """One row, committed now (no checkpoint: an order waits for this); JournalError if
+        it cannot be, the row then pending like any other."""
+        if self.failure is None:
+            try:
+                self._write([(sql, params)])
+                self._commits += 1
+                return
+            except Exception as e:
+                self._failed(e, len(self._pending) + 1)
+        self._pending.append((sql, params))
+        raise JournalError(self.failure)
 
     def _write(self, pending: list[tuple[str, Sequence[Any]]]) -> None:
         db = self._db

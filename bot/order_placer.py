@@ -90,10 +90,9 @@ class OrderPlacer:
 
     def send(self, legs: list[OrderRecord]) -> None:
         """Commit the legs' rows, then hand them to the pacer (write-ahead: module doc)."""
-        for rec in legs:
-            self.journal_order(rec, "New")
         try:
-            self.journal.commit()
+            for rec in legs:
+                self.journal_order(rec, "New", write_ahead=True)
         except JournalError as e:
             for rec in legs:
                 self._not_sent(rec, f"journal: {e}")
@@ -119,11 +118,12 @@ class OrderPlacer:
         self.tracker.set_status(rec, OrderStatus.Cancelled, why)
         self.tracker.refuse(rec.strategy_id, rec.intent, why)
 
-    def journal_order(self, rec: OrderRecord, event: str) -> None:
+    def journal_order(self, rec: OrderRecord, event: str, *, write_ahead: bool = False) -> None:
         self.journal.record_order(
             ref=rec.ref, strategy_id=rec.strategy_id, symbol=rec.symbol, tag=rec.tag,
             seq=rec.seq, order=rec.order, spec=rec.spec, now=self._now(),
             parent_ref=rec.parent.ref if rec.parent else None, event=event,
+            write_ahead=write_ahead,
         )  # fmt: skip
 
     # ---- modify and cancel --------------------------------------------------------------

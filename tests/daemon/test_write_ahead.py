@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 from fake_ib import T0
-from ib_insync import Contract, Order, OrderStatus, Trade
+from ib_insync import Contract, MarketOrder, Order, OrderStatus, Trade
 from test_executor import SELL, Harness, place
 
 from bot import crash_points
 from bot.events import OrderSpec, OrderType, PlaceBracket, Side
-from bot.journal import NEVER_SENT, Journal
+from bot.journal import NEVER_SENT, Journal, JournalError
 
 
 class Crash(BaseException):
@@ -120,8 +120,11 @@ async def test_a_failed_timer_commit_raises_nothing(tmp_path: Path) -> None:
     await asyncio.sleep(0.05)
     assert loop_errors == []
     assert journal.failure is not None and "readonly" in journal.failure
-    with pytest.raises(Exception, match="cannot be written"):
-        journal.commit()
+    order = MarketOrder("BUY", 1)
+    with pytest.raises(JournalError, match="cannot be written"):  # no order can go out now
+        journal.record_order(ref="r", strategy_id="s1", symbol="AAPL", tag="t", seq=1,
+                             order=order, spec=OrderSpec(Side.BUY, 1), now=T0,
+                             write_ahead=True)  # fmt: skip
     journal._db.execute("PRAGMA query_only = 0")
     journal.close()
 
