@@ -478,7 +478,8 @@ class Journal:
         it cannot be, the row then pending like any other."""
         if self.failure is None:
             try:
-                self._write([(sql, params)])
+                # One statement outside BEGIN is its own transaction (autocommit mode)
+                self._db.execute(sql, [_sql_value(v) for v in params])
                 self._commits += 1
                 return
             except Exception as e:
