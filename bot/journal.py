@@ -34,9 +34,9 @@ restart, each once (by execId).
 
 A failed write (disk full, read-only file, a lock held too long) never raises inside the
 timer: the batch stays pending (retried by the next flush), ``failure`` holds the sqlite error
-with the file's path, it is logged at ERROR once, and ``failed_event`` fires once; from then on
-an order's write-ahead raises JournalError, so no new order can be sent without its row. The daemon
-pauses entries (reason "journal") and stops with exit code 1 (bot/lifecycle.py).
+with the file's path, it is logged at ERROR once, and ``failed_event`` fires once; from then
+on an order's write-ahead raises JournalError, so no new order can be sent without its row.
+The daemon pauses entries (reason "journal") and stops with exit code 1 (bot/lifecycle.py).
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ Faults are the connection supervisor's (``bot/supervisor.py``): socket loss, 110
 data farms, 326, the maintenance window; on a reconnect it asks this daemon to ``resume``:
 connect, re-qualify (a contract that now qualifies differently stops the run), reconcile orders
 and executions, resubscribe and backfill the gap (bots/feed.py). The staleness watchdog
-(``bot/watchdog.py``) is polled here with the server's time.
+(``bot/watchdog.py``) is polled here with the server's time. A journal that cannot be written
+stops the run (exit 1): no order may go out without its row (bot/journal.py).
 """
 
 from __future__ import annotations
