@@ -11,6 +11,7 @@ positions (the bot's book) equal the broker's, a complete warm-up after the rest
 
 from __future__ import annotations
 
+import random
 import re
 import signal
 import time
@@ -48,6 +49,16 @@ async def live(bot: Bot) -> int:
     return int(found.group(1))
 
 
+async def hold_target(gw: Gateway) -> None:
+    """Walk until the broker holds the target with nothing working, then through more target
+    bars (nothing more may be sent)."""
+    for _ in range(60):
+        await walk(gw, 5, pause=0.05)
+        if broker_positions(gw).get("AAPL") == QTY and not gw.broker.open_orders(PAPER):
+            break
+    await walk(gw, 70, pause=0.05)
+
+
 async def crash_and_restart(gw: Gateway, tmp: Path, point: str) -> tuple[Bot, Bot]:
     """Run the bot until it kills itself at ``point``; move the market 10 s on while it is
     down; restart it (the same config and journal) and walk until the target is held."""
@@ -70,11 +81,7 @@ async def crash_and_restart(gw: Gateway, tmp: Path, point: str) -> tuple[Bot, Bo
         assert time.monotonic() - died < 2.0  # restarted within 2 s
         warm_second = await live(second)
         assert warm_second >= warm_first > 0  # a complete warm-up after the restart
-        for _ in range(60):
-            await walk(gw, 5, pause=0.05)
-            if broker_positions(gw).get("AAPL") == QTY and not gw.broker.open_orders(PAPER):
-                break
-        await walk(gw, 70, pause=0.05)  # more target bars: nothing more may be sent
+        await hold_target(gw)
         second.proc.send_signal(signal.SIGTERM)
         assert await second.wait(timeout=10) == 0, "\n".join(second.err[-40:])
         return first, second
@@ -85,7 +92,7 @@ async def crash_and_restart(gw: Gateway, tmp: Path, point: str) -> tuple[Bot, Bo
                 await bot.proc.wait()
 
 
-def audit(gw: Gateway, tmp: Path, first: Bot, second: Bot) -> list[tuple[str, str | None]]:
+def audit(gw: Gateway, tmp: Path, *bots: Bot) -> list[tuple[str, str | None]]:
     """The invariants; the journal's orders (ref, status) in order."""
     path = tmp / "journal.sqlite"
     snaps = gw.broker.completed_orders(PAPER) + gw.broker.open_orders(PAPER)
@@ -100,7 +107,7 @@ def audit(gw: Gateway, tmp: Path, first: Bot, second: Bot) -> list[tuple[str, st
     book = journal_rows(path, "SELECT symbol, SUM(CASE side WHEN 'BUY' THEN quantity "
                         "ELSE -quantity END) FROM fills GROUP BY symbol")  # fmt: skip
     assert dict(book) == broker_positions(gw) == {"AAPL": QTY}
-    for bot in (first, second):
+    for bot in bots:
         log = "\n".join(bot.err)
         assert "Error 162" not in log and "pacing violation" not in log
         assert "Error 326" not in log
@@ -136,3 +143,34 @@ async def test_killed_after_a_partial_fill(gateway: Gateway, tmp_path: Path) -> 
     # The fill routed just before the kill was still in the commit buffer: reconcile routed
     # it again from the broker's executions, journalled once (the audit's execId check).
     assert second.saw("adopted 1 open orders")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(5))
+async def test_killed_at_random_moments(gateway: Gateway, tmp_path: Path, seed: int) -> None:
+    """Three SIGKILLs from outside at random moments of the target's trading (a few clock
+    steps after going live), each restarted at once; then the same audit."""
+    rng = random.Random(seed)
+    config = write_config(tmp_path, gateway.port, [scripted("s1", TARGET, symbols=["AAPL"])],
+                          symbols=("AAPL",), client_id=91, ib=FAST_IB)  # fmt: skip
+    bots: list[Bot] = []
+    try:
+        for _ in range(3):
+            bots.append(bot := await spawn(config, tmp_path))
+            await live(bot)
+            for _ in range(rng.randint(0, 12)):
+                await walk(gateway, 5, pause=rng.choice([0.0, 0.02, 0.05]))
+            bot.proc.send_signal(signal.SIGKILL)
+            assert await bot.wait() == -signal.SIGKILL
+            await walk(gateway, 5 * rng.randint(1, 3))
+        bots.append(last := await spawn(config, tmp_path))
+        await live(last)
+        await hold_target(gateway)
+        last.proc.send_signal(signal.SIGTERM)
+        assert await last.wait(timeout=10) == 0, "\n".join(last.err[-40:])
+    finally:
+        for bot in bots:
+            if bot.proc.returncode is None:
+                bot.proc.kill()
+                await bot.proc.wait()
+    audit(gateway, tmp_path, *bots)
