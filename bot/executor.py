@@ -198,8 +198,8 @@ class OrderExecutor:
         try:
             self._act(strategy_id, intent, ref_price)
         finally:
-            # Journalled once the order is on the wire: the row only buffers, but the first
-            # one after a commit arms the commit timer, and nothing should delay the order.
+            # After the order went out: its own row was committed ahead of it (write-ahead);
+            # the intent's only buffers, and its serialising should not delay the order.
             self.journal.record_intent(strategy_id, intent, now)
 
     def _act(self, strategy_id: str, intent: OrderIntent, ref_price: float) -> None:

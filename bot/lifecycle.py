@@ -15,7 +15,8 @@ Faults are the connection supervisor's (``bot/supervisor.py``): socket loss, 110
 data farms, 326, the maintenance window; on a reconnect it asks this daemon to ``resume``:
 connect, re-qualify (a contract that now qualifies differently stops the run), reconcile orders
 and executions, resubscribe and backfill the gap (bots/feed.py). The staleness watchdog
-(``bot/watchdog.py``) is polled here with the server's time.
+(``bot/watchdog.py``) is polled here with the server's time. A journal that cannot be written
+stops the run (exit 1): no order may go out without its row (bot/journal.py).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from bot.feed import Feed
 from bot.guard import GuardError, check_account
 from bot.ib_client import describe, new_ib
 from bot.ib_pnl import IbPnl
-from bot.journal import Journal, broker_identity, dry_run_path
+from bot.journal import Journal, JournalError, broker_identity, dry_run_path
 from bot.ops.server import OpsServer
 from bot.pacing import PacingGovernor
 from bot.positions import PositionMismatchError
@@ -68,6 +69,8 @@ log = logging.getLogger(__name__)
 
 # Why a run against the embedded gateway stopped when its replay ran out (not a signal).
 END_OF_DATA = "end of the simulated gateway's data"
+# The entry pause (bot/entry_gate.py) after a failed journal write.
+JOURNAL = "journal"
 
 EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -151,7 +154,7 @@ class Daemon:
             self.stop_reason = str(e)
             self._refused = True
             code = EXIT_BAD_INPUT
-        except FatalConnectionError as e:
+        except (FatalConnectionError, JournalError) as e:
             log.error("%s", e)
             self.stop_reason = f"error: {e}"
             code = EXIT_RUNTIME
@@ -193,6 +196,17 @@ class Daemon:
             await start
         return False
 
+    def _journal_failed(self, failure: str) -> None:
+        """A journal write failed, so no new order can have its row first (bot/journal.py):
+        entries pause at once (reason "journal"; the executor refuses every new order) and
+        the daemon stops with exit code 1. Orders working at the broker stay there unless
+        ``executor.cancel_on_stop``; a restart once the file is writable reconciles them
+        and any fills from the broker."""
+        if self.engine is not None:
+            self.engine.risk.pause_entries(JOURNAL, f"{JOURNAL}: {failure}", now=self.clock.now(),
+                                           transient=True)  # fmt: skip
+        self.request_stop(f"error: {failure}")
+
     def request_stop(self, reason: str) -> None:
         """Ask the daemon to stop (signal handlers, --duration, tests); idempotent."""
         if not self.stop_reason:
@@ -217,6 +231,7 @@ class Daemon:
         self.clock.advance(await self.venue.current_time())
         path = dry_run_path(cfg.journal.path) if self.dry_run else cfg.journal.path
         self.journal = Journal(path)
+        self.journal.failed_event += self._journal_failed
         # The embedded gateway is a new simulated world each run: nothing of earlier runs
         # (positions, order sequences, execIds) belongs to it. A real account continues its book.
         broker = broker_identity(self.account, embedded=self.gateway is not None)
@@ -228,7 +243,9 @@ class Daemon:
         pacing = PacingGovernor.unlimited() if self.opts.lockstep else None
         # A dry run trades on the simulated broker, fed by the live prices: nothing is sent.
         orders_to = (
-            DryRunBroker(self.account, self.clock.now) if self.dry_run else IbBroker(self.ib)
+            DryRunBroker(self.account, self.clock.now)
+            if self.dry_run
+            else IbBroker(self.ib, self.journal.max_order_id())
         )
         self.recorder = rec = open_recorder(cfg.record)
         trader = Trader(

@@ -1,10 +1,10 @@
 """Records -> the broker: new orders, modifies and cancels, through the pacing governor.
 
 Each order becomes an OrderRecord (bot/order_records.py) with its ib_insync Order
-(bot/orders_build.py), goes to the pacing governor (bot/pacing.py), which calls the broker at
-once when under the message rate, and is journalled once it is on the wire (or queued), off
-the path from the bar to the socket. The Trade the broker hands back is followed by the
-OrderTracker.
+(bot/orders_build.py); its row is committed to the journal (write-ahead: bot/journal.py), then
+it goes to the pacing governor (bot/pacing.py), which calls the broker at once when under the
+message rate. An order the journal cannot record is not sent: it is refused with the reason
+"journal". The Trade the broker hands back is followed by the OrderTracker.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from bot import crash_points
 from bot.events import OrderSpec, PlaceBracket, PlaceOrder, TargetPosition
 from bot.ib_client import Contract, OrderStatus
-from bot.journal import Journal
+from bot.journal import Journal, JournalError
 from bot.order_records import OrderRecord, OrderRecords
 from bot.order_tracker import OrderTracker
 from bot.orders_build import OrderDefaults, build_order, make_order_ref
@@ -88,16 +89,16 @@ class OrderPlacer:
     # ---- new orders ---------------------------------------------------------------------
 
     def send(self, legs: list[OrderRecord]) -> None:
+        """Commit the legs' rows, then hand them to the pacer (write-ahead: module doc)."""
+        try:
+            for rec in legs:
+                self.journal_order(rec, "New", write_ahead=True)
+        except JournalError as e:
+            for rec in legs:
+                self._not_sent(rec, f"journal: {e}")
+            return
+        crash_points.reached("after_journal")
         self.pacer.send(len(legs), lambda: self._place_now(legs))
-        # Journalled once the legs are on the wire (or queued by the pacer), off the path
-        # from the bar to the socket; a failed send journals them first (_place_now).
-        self._journal_new(legs)
-
-    def _journal_new(self, legs: list[OrderRecord]) -> None:
-        for rec in legs:
-            if not rec.journalled:
-                rec.journalled = True
-                self.journal_order(rec, "New")
 
     def _place_now(self, legs: list[OrderRecord]) -> None:
         live = [r for r in legs if not r.done]
@@ -107,18 +108,22 @@ class OrderPlacer:
             try:
                 trade = self.broker.place_order(rec.contract, rec.order)
             except ConnectionError as e:
-                self._journal_new(legs)  # the status update needs the order's row
-                self.tracker.set_status(rec, OrderStatus.Cancelled, f"not sent: {e}")
-                self.tracker.refuse(rec.strategy_id, rec.intent, f"{rec.ref} not sent: {e}")
+                self._not_sent(rec, f"{rec.ref} not sent: {e}")
                 continue
             rec.sent = True
             self.tracker.bind(rec, trade)
+        crash_points.reached("after_send")
 
-    def journal_order(self, rec: OrderRecord, event: str) -> None:
+    def _not_sent(self, rec: OrderRecord, why: str) -> None:
+        self.tracker.set_status(rec, OrderStatus.Cancelled, why)
+        self.tracker.refuse(rec.strategy_id, rec.intent, why)
+
+    def journal_order(self, rec: OrderRecord, event: str, *, write_ahead: bool = False) -> None:
         self.journal.record_order(
             ref=rec.ref, strategy_id=rec.strategy_id, symbol=rec.symbol, tag=rec.tag,
             seq=rec.seq, order=rec.order, spec=rec.spec, now=self._now(),
             parent_ref=rec.parent.ref if rec.parent else None, event=event,
+            write_ahead=write_ahead,
         )  # fmt: skip
 
     # ---- modify and cancel --------------------------------------------------------------
@@ -129,7 +134,7 @@ class OrderPlacer:
         if rec.sent:
             rec.order.transmit = True  # a bracket leg placed with transmit=False must go now
             self.pacer.send(1, lambda: self._modify_now(rec))
-        self.journal_order(rec, "Modify")  # after the wire, as for new orders
+        self.journal_order(rec, "Modify")  # buffered: the broker keeps the order's new terms
 
     def _modify_now(self, rec: OrderRecord) -> None:
         trade = rec.trade

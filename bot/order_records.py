@@ -39,7 +39,6 @@ class OrderRecord:
     sent: bool = False
     cancel_requested: bool = False
     done: bool = False
-    journalled: bool = False  # its "New" row is in the journal
 
     @property
     def order_id(self) -> int:

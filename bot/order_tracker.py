@@ -16,6 +16,7 @@ from datetime import datetime
 
 from eventkit import Event
 
+from bot import crash_points
 from bot.events import FillEvent, OrderIntent, OrderType, Rejection, Side
 from bot.ib_client import EPOCH, CommissionReport, Fill, OrderStatus, Trade
 from bot.journal import Journal
@@ -191,6 +192,8 @@ class OrderTracker:
             rec.filled += ex.shares
             self.emit_view(rec)
         self.fill_event.emit(sid, event)
+        if rec is not None and rec.filled < rec.spec.quantity:
+            crash_points.reached("after_partial_fill")
         return True
 
     # ---- states out ---------------------------------------------------------------------

@@ -1,5 +1,15 @@
-"""Reconcile at (re)connect: adopt our open orders, route the executions we missed, then
-compare the strategies' positions with the account's (bot/positions.py)."""
+"""Reconcile at (re)connect: adopt our open orders, route the executions we missed, settle the
+journal's orders the broker has no longer or never had, then compare the strategies'
+positions with the account's (bot/positions.py).
+
+Orders are matched by orderRef, and by permId for a journal row; never by orderId alone: an
+orderId is only unique per client and connection's nextValidId (IB may hand out a stale one).
+
+A journalled order of an earlier run that the broker does not know (not open, not completed,
+no execution) was committed but never sent (a crash between the two: write-ahead,
+bot/journal.py): it is marked ``never_sent`` and not re-sent; its strategy decides again from
+its position (a TargetPosition sends what is still missing).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +18,8 @@ from collections.abc import Callable, Collection
 from datetime import datetime
 
 from bot.events import PlaceOrder
-from bot.ib_client import OrderStatus, Trade
-from bot.journal import UNOWNED, Journal
+from bot.ib_client import Fill, OrderStatus, Trade
+from bot.journal import NEVER_SENT, UNOWNED, Journal
 from bot.order_placer import OrderPlacer
 from bot.order_records import OrderRecord
 from bot.orders_build import parse_order_ref, spec_from_order
@@ -50,9 +60,10 @@ class Reconciler:
         """
         now = self._now()
         self.tracker.unbind_done()
-        open_ids = self._adopt_open_trades()
+        open_refs = self._adopt_open_trades()
         routed = 0
-        for fill in await self.broker.executions():
+        fills = await self.broker.executions()
+        for fill in fills:
             ref = fill.execution.orderRef
             parsed = parse_order_ref(ref, self.placer.prefix)
             if parsed is None:
@@ -61,8 +72,12 @@ class Reconciler:
             routed += self.tracker.route_fill(
                 parsed.strategy_id, parsed.symbol, parsed.tag, ref, fill, rec
             )
-        self._settle_vanished(open_ids)
-        msg = f"adopted {len(open_ids)} open orders, routed {routed} missed executions"
+        final = {t.order.orderRef: t for t in self.broker.trades() if t.order.orderRef}
+        self._settle_vanished(open_refs, final)
+        never = self._settle_journalled(final, fills, now)
+        msg = f"adopted {len(open_refs)} open orders, routed {routed} missed executions"
+        if never:
+            msg += f", {never} journalled orders never sent"
         log.info("reconcile: %s", msg)
         self.journal.record_event("reconcile", msg, now)
         self._verify_positions(set(verify), reset, now)
@@ -120,8 +135,9 @@ class Reconciler:
 
     # ---- orders -------------------------------------------------------------------------
 
-    def _adopt_open_trades(self) -> set[int]:
-        open_ids: set[int] = set()
+    def _adopt_open_trades(self) -> set[str]:
+        """Our orders the broker lists as open, bound to records; their orderRefs."""
+        open_refs: set[str] = set()
         filled = self.journal.filled_by_ref()
         for trade in self.broker.open_trades():
             parsed = parse_order_ref(trade.order.orderRef, self.placer.prefix)
@@ -140,10 +156,10 @@ class Reconciler:
             rec.status = trade.orderStatus.status or rec.status
             rec.broker_filled = max(rec.broker_filled, trade.orderStatus.filled)
             self.tracker.bind(rec, trade)
-            open_ids.add(rec.order_id)
+            open_refs.add(rec.ref)
             key = (parsed.strategy_id, parsed.symbol)
             self.placer.seq[key] = max(self.placer.seq.get(key, 0), parsed.seq)
-        return open_ids
+        return open_refs
 
     def _adopt(self, trade: Trade, sid: str, symbol: str, tag: str, seq: int) -> OrderRecord | None:
         try:
@@ -164,11 +180,11 @@ class Reconciler:
         self.placer.journal_order(rec, "Adopt")
         return rec
 
-    def _settle_vanished(self, open_ids: set[int]) -> None:
-        """Sent orders the broker no longer lists as open ended while we were not looking."""
-        final = {t.order.orderRef: t for t in self.broker.trades() if t.order.orderRef}
+    def _settle_vanished(self, open_refs: set[str], final: dict[str, Trade]) -> None:
+        """Sent orders the broker no longer lists as open ended while we were not looking;
+        ``final``: the broker's trades (open and completed) by orderRef."""
         for rec in self.records.all_working():
-            if not rec.sent or rec.order_id in open_ids:
+            if not rec.sent or rec.ref in open_refs:
                 continue
             trade = final.get(rec.ref)
             status = trade.orderStatus.status if trade else ""
@@ -177,3 +193,46 @@ class Reconciler:
             # Executions were just routed: whatever filled is in rec.filled now.
             rec.broker_filled = rec.filled
             self.tracker.set_status(rec, status, "ended while disconnected")
+
+    def _settle_journalled(self, final: dict[str, Trade], fills: list[Fill], now: datetime) -> int:
+        """Journal rows of earlier runs still open there (this run's have records): the
+        broker's end state if it knows the order (by orderRef or permId), else ``never_sent``
+        (module doc). How many were never sent."""
+        by_perm = {t.order.permId: t for t in final.values() if t.order.permId}
+        exec_perms = {f.execution.permId for f in fills if f.execution.permId}
+        executed = _executed(fills)
+        never = 0
+        for ref, order_id, perm_id, sid, symbol in self.journal.unfinished_orders():
+            if ref in self.records.by_ref:
+                continue
+            trade = final.get(ref) or by_perm.get(perm_id)
+            if trade is not None or ref in executed or perm_id in exec_perms:
+                if trade is not None and trade.orderStatus.status in OrderStatus.DoneStates:
+                    qty, notional = executed.get(ref, (0.0, 0.0))
+                    self.journal.record_status(
+                        ref=ref, order_id=order_id, perm_id=trade.order.permId,
+                        status=trade.orderStatus.status, filled=qty, remaining=0.0,
+                        avg_fill_price=notional / qty if qty else 0.0, now=now,
+                        message="ended while the bot was down",
+                    )  # fmt: skip
+                continue
+            never += 1
+            log.warning("order %s (strategy %s, %s) was journalled but never reached the "
+                        "broker: marked %s, not re-sent", ref, sid, symbol, NEVER_SENT)  # fmt: skip
+            self.journal.record_status(
+                ref=ref, order_id=order_id, perm_id=0, status=NEVER_SENT, filled=0.0,
+                remaining=0.0, avg_fill_price=0.0, now=now,
+                message="journalled before a crash, unknown to the broker: not re-sent",
+            )  # fmt: skip
+        return never
+
+
+def _executed(fills: list[Fill]) -> dict[str, tuple[float, float]]:
+    """Shares and notional executed per orderRef (a completed order's own status, from
+    reqCompletedOrders, carries no filled quantity or price)."""
+    out: dict[str, tuple[float, float]] = {}
+    for f in fills:
+        ex = f.execution
+        q, n = out.get(ex.orderRef, (0.0, 0.0))
+        out[ex.orderRef] = (q + ex.shares, n + ex.shares * ex.price)
+    return out

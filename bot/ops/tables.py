@@ -7,11 +7,11 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from bot.journal import Journal
+from bot.journal import NEVER_SENT, Journal
 from bot.ops.journal_view import DayReport, day_report, latest_day
 from bot.text_table import render
 
-_DONE = ("Filled", "Cancelled", "ApiCancelled", "Inactive")
+_DONE = ("Filled", "Cancelled", "ApiCancelled", "Inactive", NEVER_SENT)
 
 
 def _section(title: str, headers: list[str], rows: list[list[Any]]) -> str:

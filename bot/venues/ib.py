@@ -15,12 +15,14 @@ from bot.ib_client import IB, Contract, ContractDetails, Fill, Order, Position, 
 
 
 class IbBroker:
-    """``BrokerPort`` over ib_insync."""
+    """``BrokerPort`` over ib_insync. ``last_order_id``: the highest orderId already used
+    (the journal's, bot/journal.py ``max_order_id``)."""
 
-    __slots__ = ("ib",)
+    __slots__ = ("_last_id", "ib")
 
-    def __init__(self, ib: IB) -> None:
+    def __init__(self, ib: IB, last_order_id: int = 0) -> None:
         self.ib = ib
+        self._last_id = last_order_id
 
     def place_order(self, contract: Contract, order: Order) -> Trade:
         return self.ib.placeOrder(contract, order)
@@ -32,7 +34,13 @@ class IbBroker:
         self.ib.reqGlobalCancel()
 
     def next_order_id(self) -> int:
-        return int(self.ib.client.getReqId())
+        """Above every id handed out before, whatever nextValidId said: a stale one (IB's
+        after a reconnect, a rollback) would make a new order modify or collide with an old
+        one of the same id (IB keys orders by client and orderId)."""
+        client = self.ib.client
+        client.updateReqId(self._last_id + 1)
+        self._last_id = int(client.getReqId())
+        return self._last_id
 
     async def executions(self) -> list[Fill]:
         return await self.ib.reqExecutionsAsync()

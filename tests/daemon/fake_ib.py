@@ -37,6 +37,14 @@ class FakeClient:
         self._req_id += 1
         return self._req_id
 
+    def updateReqId(self, min_req_id: int) -> None:
+        """As ib_insync's: the next getReqId is at least ``min_req_id``."""
+        self._req_id = max(self._req_id, min_req_id - 1)
+
+    def next_valid_id(self, order_id: int) -> None:
+        """A nextValidId at connect (ib_insync resets its sequence, then takes it)."""
+        self._req_id = order_id - 1
+
     def send(self, *fields: object) -> None:
         self.sent.append(fields)
 

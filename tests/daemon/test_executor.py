@@ -49,7 +49,8 @@ class Harness:
         self.journal = Journal(dry_run_path(path) if dry_run else path)
         # A dry run trades on the simulated broker fed by the prices it is given; self.ib
         # stays, to show that nothing reaches it.
-        broker = DryRunBroker(account, lambda: T0) if dry_run else IbBroker(self.ib)  # type: ignore[arg-type]
+        broker = (DryRunBroker(account, lambda: T0) if dry_run  # as bot/lifecycle.py builds it
+                  else IbBroker(self.ib, self.journal.max_order_id()))  # type: ignore[arg-type]
         self.ex = OrderExecutor(
             broker,
             cfg or ExecutorConfig(),

@@ -19,6 +19,7 @@ from bot.events import (
     PlaceOrder,
     Rejection,
     Side,
+    TargetPosition,
     Tick,
 )
 from bot.registry import register
@@ -29,8 +30,8 @@ class Step(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     bar: int  # the n-th live bar of `symbol` (1-based)
     symbol: str
-    kind: Literal["buy", "sell", "bracket", "limit_buy", "stop_sell"]
-    qty: int
+    kind: Literal["buy", "sell", "bracket", "limit_buy", "stop_sell", "target"]
+    qty: int  # target: the position to hold
     tag: str
     price_factor: float = 1.0  # limit_buy: the limit price is the bar's close x this
 
@@ -89,6 +90,8 @@ class Scripted(Strategy[ScriptParams]):
                 stop = self.ctx.round_to_tick(bar.symbol, bar.close * 0.8)
                 spec = OrderSpec(Side.SELL, s.qty, OrderType.STOP, stop_price=stop)
                 out.append(PlaceOrder(bar.symbol, spec, tag=s.tag))
+            elif s.kind == "target":
+                out.append(TargetPosition(bar.symbol, s.qty, s.tag))
             elif s.kind == "limit_buy":
                 price = self.ctx.round_to_tick(bar.symbol, bar.close * s.price_factor)
                 spec = OrderSpec(Side.BUY, s.qty, OrderType.LIMIT, limit_price=price)

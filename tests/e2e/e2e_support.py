@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from bot.gateway.server import Gateway, GatewayConfig
+from bot.sim.broker import BrokerConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -21,7 +22,8 @@ START = datetime(2026, 10, 29, 14, 0, tzinfo=UTC)  # a Thursday, 10:00 New York
 PAPER = "DU1234567"
 
 
-async def start_gateway(account: str = PAPER, speed: float | None = None) -> Gateway:
+async def start_gateway(account: str = PAPER, speed: float | None = None,
+                        broker: BrokerConfig | None = None) -> Gateway:  # fmt: skip
     gw = Gateway(
         GatewayConfig(
             port=0,
@@ -30,6 +32,7 @@ async def start_gateway(account: str = PAPER, speed: float | None = None) -> Gat
             start=START,
             speed=speed,
             account=account,
+            broker=broker or BrokerConfig(),
         )
     )
     await gw.start()

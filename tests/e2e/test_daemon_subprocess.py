@@ -52,8 +52,9 @@ class Bot:
         return code
 
 
-async def spawn(config: Path, tmp: Path, *args: str) -> Bot:
-    env = dict(os.environ)
+async def spawn(config: Path, tmp: Path, *args: str, env_extra: dict[str, str] | None = None
+                ) -> Bot:  # fmt: skip
+    env = {**os.environ, **(env_extra or {})}
     env["PYTHONPATH"] = os.pathsep.join([str(make_plugin(tmp)), str(HERE), str(ROOT)])
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", str(config), *args,
