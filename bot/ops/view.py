@@ -76,6 +76,8 @@ class DaemonView:
         j = self.d.journal
         if j is None:
             return "journal not open"
+        if j.failure is not None:  # a write failed: no new order is sent (bot/journal.py)
+            return j.failure
         if not os.access(j.path, os.W_OK) or not os.access(j.path.parent, os.W_OK):
             return f"journal {j.path} not writable"
         return None
