@@ -53,14 +53,7 @@ class Reconciler:
         open_ids = self._adopt_open_trades()
         routed = 0
         for fill in await self.broker.executions():
-            ref = fill.execution.orderRef
-            parsed = parse_order_ref(ref, self.placer.prefix)
-            if parsed is None:
-                continue
-            rec = self.records.by_ref.get(ref)
-            routed += self.tracker.route_fill(
-                parsed.strategy_id, parsed.symbol, parsed.tag, ref, fill, rec
-            )
+            routed += self.tracker.route_execution(fill, self.placer.prefix)
         self._settle_vanished(open_ids)
         msg = f"adopted {len(open_ids)} open orders, routed {routed} missed executions"
         log.info("reconcile: %s", msg)

@@ -7,20 +7,54 @@ them is ``bot.feed.Feed``.
 from __future__ import annotations
 
 import asyncio
+import weakref
+from collections.abc import Collection
 from datetime import datetime
+from typing import Any
+
+from eventkit import Event
 
 from bot.config import ScannerConfig
 from bot.daily_scan import ScanRow, request_scan
-from bot.ib_client import IB, Contract, ContractDetails, Fill, Order, Position, Trade
+from bot.ib_client import (
+    IB,
+    CommissionReport,
+    Contract,
+    ContractDetails,
+    Execution,
+    Fill,
+    Order,
+    Position,
+    Trade,
+)
 
 
 class IbBroker:
-    """``BrokerPort`` over ib_insync."""
+    """``BrokerPort`` over ib_insync (or ib_async: the same wrapper fields)."""
 
-    __slots__ = ("ib",)
+    __slots__ = ("__weakref__", "ib", "unbound_commission_event", "unbound_fill_event")
 
     def __init__(self, ib: IB) -> None:
         self.ib = ib
+        self.unbound_fill_event = Event("unbound_fill_event")
+        self.unbound_commission_event = Event("unbound_commission_event")
+        _follow_unbound(ib.wrapper, self)
+
+    def forget(self, trades: Collection[Trade]) -> None:
+        """Drop finished Trades from ib_insync's wrapper: ``trades`` (keyed by (clientId,
+        orderId), or permId for orders it learned from reqCompletedOrders), ``permId2Trade``
+        and their executions in ``fills``. ib_insync never drops them itself."""
+        w = self.ib.wrapper
+        for trade in trades:
+            o = trade.order
+            for key in (w.orderKey(o.clientId, o.orderId, o.permId), o.permId):
+                if w.trades.get(key) is trade:
+                    del w.trades[key]
+            if w.permId2Trade.get(o.permId) is trade:
+                del w.permId2Trade[o.permId]
+            for fill in trade.fills:
+                if w.fills.get(fill.execution.execId) is fill:
+                    del w.fills[fill.execution.execId]
 
     def place_order(self, contract: Contract, order: Order) -> Trade:
         return self.ib.placeOrder(contract, order)
@@ -35,7 +69,16 @@ class IbBroker:
         return int(self.ib.client.getReqId())
 
     async def executions(self) -> list[Fill]:
-        return await self.ib.reqExecutionsAsync()
+        """reqExecutions: the day's executions. Those of orders the wrapper does not follow
+        (forgotten ones, or from before this connection) leave its ``fills`` again: kept
+        there, each reconcile would add the day's executions back for good."""
+        fills = await self.ib.reqExecutionsAsync()
+        w = self.ib.wrapper
+        for fill in fills:
+            ex = fill.execution
+            if _trade_of(w, ex) is None and w.fills.get(ex.execId) is fill:
+                del w.fills[ex.execId]
+        return fills
 
     def open_trades(self) -> list[Trade]:
         return self.ib.openTrades()
@@ -45,6 +88,51 @@ class IbBroker:
 
     def positions(self) -> list[Position]:
         return self.ib.positions()
+
+
+# wrapper -> the IbBroker its unbound reports go to (the latest one built over that IB).
+_UNBOUND_SINK: weakref.WeakKeyDictionary[Any, IbBroker] = weakref.WeakKeyDictionary()
+
+
+def _trade_of(w: Any, ex: Execution) -> Trade | None:
+    """The Trade ib_insync's Wrapper.execDetails files an execution under: by permId, else by
+    (clientId, orderId)."""
+    trade = w.permId2Trade.get(ex.permId)
+    if trade is None:
+        trade = w.trades.get(w.orderKey(ex.clientId, ex.orderId, ex.permId))
+    return trade
+
+
+def _follow_unbound(w: Any, broker: IbBroker) -> None:
+    """Catch what ib_insync 0.9.86 drops silently: a live execution whose order it does not
+    follow (Wrapper.execDetails stores the Fill but emits nothing without a Trade) and a
+    commission report whose fill or Trade it does not know (Wrapper.commissionReport finds
+    the fill by execId in ``fills``, its Trade by permId in ``permId2Trade``, and otherwise
+    passes). Both Wrapper methods are wrapped on the instance: the decoder calls them through
+    the instance, so this sees every message after ib_insync has handled it. Installed once
+    per wrapper; a later IbBroker over the same IB takes the reports over."""
+    first = w not in _UNBOUND_SINK
+    _UNBOUND_SINK[w] = broker
+    if not first:
+        return
+    exec_details, commission_report = w.execDetails, w.commissionReport
+
+    def on_exec_details(req_id: int, contract: Contract, ex: Execution) -> None:
+        live = req_id not in w._futures  # a reqExecutions answer is not live (see there)
+        exec_details(req_id, contract, ex)
+        fill = w.fills.get(ex.execId)
+        if live and fill is not None and _trade_of(w, ex) is None:
+            del w.fills[ex.execId]  # nothing will look for it again: the report comes to us
+            _UNBOUND_SINK[w].unbound_fill_event.emit(fill)
+
+    def on_commission_report(report: CommissionReport) -> None:
+        commission_report(report)
+        fill = w.fills.get(report.execId)
+        if fill is None or w.permId2Trade.get(fill.execution.permId) is None:
+            _UNBOUND_SINK[w].unbound_commission_event.emit(report)
+
+    w.execDetails = on_exec_details
+    w.commissionReport = on_commission_report
 
 
 class IbVenue:
