@@ -7,7 +7,6 @@ them is ``bot.feed.Feed``.
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any
@@ -32,7 +31,7 @@ from bot.ib_client import (
 class IbBroker:
     """``BrokerPort`` over ib_insync (or ib_async: the same wrapper fields)."""
 
-    __slots__ = ("__weakref__", "ib", "unbound_commission_event", "unbound_fill_event")
+    __slots__ = ("ib", "unbound_commission_event", "unbound_fill_event")
 
     def __init__(self, ib: IB) -> None:
         self.ib = ib
@@ -90,10 +89,6 @@ class IbBroker:
         return self.ib.positions()
 
 
-# wrapper -> the IbBroker its unbound reports go to (the latest one built over that IB).
-_UNBOUND_SINK: weakref.WeakKeyDictionary[Any, IbBroker] = weakref.WeakKeyDictionary()
-
-
 def _trade_of(w: Any, ex: Execution) -> Trade | None:
     """The Trade ib_insync's Wrapper.execDetails files an execution under: by permId, else by
     (clientId, orderId)."""
@@ -104,35 +99,43 @@ def _trade_of(w: Any, ex: Execution) -> Trade | None:
 
 
 def _follow_unbound(w: Any, broker: IbBroker) -> None:
-    """Catch what ib_insync 0.9.86 drops silently: a live execution whose order it does not
-    follow (Wrapper.execDetails stores the Fill but emits nothing without a Trade) and a
-    commission report whose fill or Trade it does not know (Wrapper.commissionReport finds
-    the fill by execId in ``fills``, its Trade by permId in ``permId2Trade``, and otherwise
-    passes). Both Wrapper methods are wrapped on the instance: the decoder calls them through
-    the instance, so this sees every message after ib_insync has handled it. Installed once
-    per wrapper; a later IbBroker over the same IB takes the reports over."""
-    first = w not in _UNBOUND_SINK
-    _UNBOUND_SINK[w] = broker
-    if not first:
-        return
-    exec_details, commission_report = w.execDetails, w.commissionReport
+    """Install the wrapper's ``_Unbound`` hook once; a later IbBroker over the same IB takes
+    the reports over."""
+    hook = getattr(w.commissionReport, "__self__", None)
+    if isinstance(hook, _Unbound):
+        hook.broker = broker
+    else:
+        _Unbound(w, broker)
 
-    def on_exec_details(req_id: int, contract: Contract, ex: Execution) -> None:
+
+class _Unbound:
+    """Catches what ib_insync 0.9.86 (and ib_async) drop silently: a live execution whose order
+    the wrapper does not follow (Wrapper.execDetails stores the Fill but emits nothing without
+    a Trade) and a commission report whose fill or Trade it does not know (Wrapper.
+    commissionReport finds the fill by execId in ``fills``, its Trade by permId in
+    ``permId2Trade``, and otherwise passes). Both Wrapper methods are wrapped on the instance:
+    the decoder calls them through it, so this sees every message after the wrapper has."""
+
+    def __init__(self, w: Any, broker: IbBroker) -> None:
+        self.w, self.broker = w, broker
+        self._exec_details, self._commission_report = w.execDetails, w.commissionReport
+        w.execDetails, w.commissionReport = self.exec_details, self.commission_report
+
+    def exec_details(self, req_id: int, contract: Contract, ex: Execution) -> None:
+        w = self.w
         live = req_id not in w._futures  # a reqExecutions answer is not live (see there)
-        exec_details(req_id, contract, ex)
+        self._exec_details(req_id, contract, ex)
         fill = w.fills.get(ex.execId)
         if live and fill is not None and _trade_of(w, ex) is None:
-            del w.fills[ex.execId]  # nothing will look for it again: the report comes to us
-            _UNBOUND_SINK[w].unbound_fill_event.emit(fill)
+            del w.fills[ex.execId]  # nothing will look for it again: the report comes here
+            self.broker.unbound_fill_event.emit(fill)
 
-    def on_commission_report(report: CommissionReport) -> None:
-        commission_report(report)
+    def commission_report(self, report: CommissionReport) -> None:
+        w = self.w
+        self._commission_report(report)
         fill = w.fills.get(report.execId)
         if fill is None or w.permId2Trade.get(fill.execution.permId) is None:
-            _UNBOUND_SINK[w].unbound_commission_event.emit(report)
-
-    w.execDetails = on_exec_details
-    w.commissionReport = on_commission_report
+            self.broker.unbound_commission_event.emit(report)
 
 
 class IbVenue:
