@@ -1,8 +1,9 @@
 """Backtest benchmark: ``ibbot backtest`` against backtrader and a numpy floor, side by side.
 
 Usage: ``python bench/backtest_bench.py [--quick] [--engine inprocess|gateway]
-[--skip-backtrader] [--gateway-budget SECONDS]``. Prints one table; every figure of it is
-measured in this run, on data made or read in this run.
+[--skip-backtrader] [--gateway-budget SECONDS] [--cases sma,big,macd]``. Prints one table; every
+figure of it is measured in this run, on data made or read in this run. ``--cases`` runs only
+those (default: all three; the numpy floor then covers the ones run).
 
 How each figure is measured:
 
@@ -335,18 +336,34 @@ def macd_stoch_signals(bars: pd.DataFrame) -> np.ndarray:
     return np.asarray((m["macd"] > m["signal"]).to_numpy() & (st > 30) & (st > prev))
 
 
-def bench_floor(rep: Report, sma_frames: list[pd.DataFrame], big: pd.DataFrame,
+def bench_floor(rep: Report, sma_frames: list[pd.DataFrame], big: list[pd.DataFrame],
                 macd_frames: list[pd.DataFrame]) -> None:  # fmt: skip
+    """The floor of each case run (``big``: its one frame, or none)."""
     case = "numpy floor (signals only)"
+    big_bars = sum(map(len, big))
     runs: list[tuple[str, list[pd.DataFrame], Callable[[pd.DataFrame], object]]] = [
         ("SMA 10/30, sample", sma_frames, lambda f: sma_signals(f["close"].to_numpy())),
-        (f"SMA 10/30, {len(big):,} bars", [big], lambda f: sma_signals(f["close"].to_numpy())),
+        (f"SMA 10/30, {big_bars:,} bars", big, lambda f: sma_signals(f["close"].to_numpy())),
         ("MACD/stochastic, 15-min", macd_frames, macd_stoch_signals),
     ]
     for label, frames, signals in runs:
+        if not frames:
+            continue
         secs = timed(lambda fs=frames, fn=signals: [fn(f) for f in fs])  # type: ignore[misc]
         n = sum(map(len, frames))
         rep.add(case, label, f"{n / secs:,.0f} bars/s ({n:,} bars, {secs * 1e3:.1f} ms)")
+
+
+CASES = ("sma", "big", "macd")
+
+
+def _cases(text: str) -> set[str]:
+    chosen = {c.strip() for c in text.split(",") if c.strip()}
+    if not chosen or chosen - set(CASES):
+        raise argparse.ArgumentTypeError(
+            f"--cases {text!r}: choose from {', '.join(CASES)} (comma-separated)"
+        )
+    return chosen
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -356,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-backtrader", action="store_true", help="ibbot and the floor only")
     ap.add_argument("--gateway-budget", type=float, default=120, metavar="SECONDS",
                     help="skip a gateway-replay run estimated to take longer (default 120)")
+    ap.add_argument("--cases", default=",".join(CASES), type=_cases,
+                    help="comma-separated cases to run: sma, big, macd (default: all)")
     args = ap.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     engine = args.engine
@@ -368,9 +387,10 @@ def main(argv: list[str] | None = None) -> int:
         if gate.pace is not None:
             rep.add("gateway calibration", "pace", f"{gate.pace:,.0f} symbol-seconds/s "
                     "(2 symbols x 1 day)")  # fmt: skip
-        sma_frames = bench_sma_sample(rep, tmp, sizes, args, gate)
-        big = bench_big(rep, tmp, sizes, args, gate)
-        macd_frames = bench_macd(rep, tmp, sizes, args, gate)
+        cases = args.cases
+        sma_frames = bench_sma_sample(rep, tmp, sizes, args, gate) if "sma" in cases else []
+        big = [bench_big(rep, tmp, sizes, args, gate)] if "big" in cases else []
+        macd_frames = bench_macd(rep, tmp, sizes, args, gate) if "macd" in cases else []
         bench_floor(rep, sma_frames, big, macd_frames)
     print()
     print(rep.render())

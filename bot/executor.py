@@ -43,6 +43,7 @@ from bot.guard import check_account
 from bot.ib_client import Contract, ContractDetails
 from bot.journal import Journal
 from bot.order_placer import OrderPlacer
+from bot.order_pruning import OrderPruner
 from bot.order_records import OrderRecords
 from bot.order_tracker import OrderTracker
 from bot.orders_build import (
@@ -122,6 +123,7 @@ class OrderExecutor:
         )  # fmt: skip
         self._reconciler = Reconciler(self._placer, account, journal, now)
         self._tracker.cancel = self._placer.cancel  # a bracket whose stop was rejected
+        self._pruner = OrderPruner(self._tracker, broker, self.prefix)
         self.fill_event: Event = self._tracker.fill_event  # (strategy_id, FillEvent)
         self.order_event: Event = self._tracker.order_event  # (strategy_id, WorkingOrder)
         self.rejection_event: Event = self._tracker.rejection_event  # (Rejection,)
@@ -190,11 +192,16 @@ class OrderExecutor:
     def pacing(self) -> PacingGovernor:
         return self._pacer
 
+    @property
+    def pruner(self) -> OrderPruner:
+        return self._pruner
+
     # ---- intents ------------------------------------------------------------------------
 
     def submit(self, strategy_id: str, intent: OrderIntent, *, ref_price: float) -> None:
         """Act on one risk-approved intent; refusals go out on ``rejection_event``."""
         now = self._now()
+        self._pruner.maybe_prune()  # finished orders, in batches (bot/order_pruning.py)
         try:
             self._act(strategy_id, intent, ref_price)
         finally:

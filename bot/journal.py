@@ -48,7 +48,7 @@ import json
 import logging
 import sqlite3
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from enum import Enum
 from pathlib import Path
@@ -570,6 +570,27 @@ class Journal:
         self.flush()
         rows = self._db.execute("SELECT exec_id FROM fills WHERE broker = ?", (self.broker,))
         return {r[0] for r in rows}
+
+    def recent_fills(self, since: datetime) -> Iterator[tuple[str, datetime, str, str]]:
+        """(execId, time, strategy_id, symbol) of this identity's fills at or after ``since``
+        (a scan of the fills: once, at start-up)."""
+        self.flush()
+        rows = self._db.execute(
+            "SELECT exec_id, time, strategy_id, symbol FROM fills WHERE broker = ?",
+            (self.broker,),
+        )
+        for exec_id, text, sid, symbol in rows:
+            when = datetime.fromisoformat(text)
+            if when.tzinfo is None or when >= since:  # naive: an old journal's; keep it
+                yield exec_id, when, sid, symbol
+
+    def has_fill(self, exec_id: str) -> bool:
+        """Whether this identity journalled the execution (the ground truth of dedupe)."""
+        self.flush()
+        row = self._db.execute(
+            "SELECT 1 FROM fills WHERE broker = ? AND exec_id = ?", (self.broker, exec_id)
+        ).fetchone()
+        return row is not None
 
     def filled_by_ref(self) -> dict[str, float]:
         """Shares filled per order ref (for orders adopted at a restart)."""

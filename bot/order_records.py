@@ -86,6 +86,13 @@ class OrderRecords:
         self.by_id.pop(old_id, None)
         self.by_id[rec.order_id] = rec
 
+    def forget(self, rec: OrderRecord) -> None:
+        """Drop a finished record from the id and ref indexes (bot/order_pruning.py)."""
+        if self.by_id.get(rec.order_id) is rec:
+            del self.by_id[rec.order_id]
+        if self.by_ref.get(rec.ref) is rec:
+            del self.by_ref[rec.ref]
+
     def working(self, strategy_id: str, symbol: str, tag: str) -> OrderRecord | None:
         recs = self._working.get((strategy_id, symbol))
         return recs.get(tag) if recs else None

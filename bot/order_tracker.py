@@ -21,7 +21,9 @@ from bot.events import FillEvent, OrderIntent, OrderType, Rejection, Side
 from bot.ib_client import EPOCH, CommissionReport, Fill, OrderStatus, Trade
 from bot.journal import Journal
 from bot.order_records import DONE_STATES, OrderRecord, OrderRecords
+from bot.orders_build import parse_order_ref
 from bot.portfolio import Portfolio
+from bot.seen_executions import SeenExecutions
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +51,10 @@ class OrderTracker:
         self.positions = positions
         self.journal = journal
         self._now = now
-        self._seen: set[str] = journal.exec_ids()
-        self._commissioned: set[str] = set(self._seen)
+        self.seen = SeenExecutions(journal, now)
         self._bound: dict[int, Trade] = {}
+        # Records that reached their end, by id: the pruner's candidates (bot/order_pruning.py).
+        self.finished: dict[int, OrderRecord] = {}
         self.fill_event = Event("fill_event")
         self.order_event = Event("order_event")
         self.rejection_event = Event("rejection_event")
@@ -73,12 +76,19 @@ class OrderTracker:
 
     def unbind_done(self) -> None:
         """Forget finished trades (at reconcile: their late reports have long arrived)."""
-        for key, trade in list(self._bound.items()):
+        for trade in list(self._bound.values()):
             if trade.isDone():
-                del self._bound[key]
-                trade.statusEvent -= self._on_status
-                trade.fillEvent -= self._on_fill
-                trade.commissionReportEvent -= self._on_commission
+                self.unbind(trade)
+
+    def unbind(self, trade: Trade) -> None:
+        if self._bound.pop(id(trade), None) is not None:
+            trade.statusEvent -= self._on_status
+            trade.fillEvent -= self._on_fill
+            trade.commissionReportEvent -= self._on_commission
+
+    @property
+    def bound(self) -> int:
+        return len(self._bound)
 
     def _record_for(self, trade: Trade) -> OrderRecord | None:
         rec = self.records.by_id.get(trade.order.orderId)
@@ -152,29 +162,40 @@ class OrderTracker:
             self.route_fill(rec.strategy_id, rec.symbol, rec.tag, rec.ref, fill, rec)
 
     def _on_commission(self, trade: Trade, fill: Fill, report: CommissionReport) -> None:
-        rec = self._record_for(trade)
-        if rec is not None:
-            self.commission(rec.strategy_id, report, rec.symbol)
+        self.commission(report)
 
     # ---- fills and commissions ----------------------------------------------------------
 
-    def commission(self, sid: str, report: CommissionReport, symbol: str | None = None) -> None:
-        if not report.execId or report.execId in self._commissioned:
+    def commission(self, report: CommissionReport) -> None:
+        """A commission report: booked to its execution's strategy once, if it was routed."""
+        owner = self.seen.take_commission(report.execId) if report.execId else None
+        if owner is None:
             return
-        self._commissioned.add(report.execId)
+        sid, symbol = owner
         self.positions.add_commission(sid, report.commission, symbol)
         self.journal.record_commission(report.execId, report.commission, report.realizedPNL)
+
+    def route_execution(self, fill: Fill, prefix: str) -> bool:
+        """An execution found by its orderRef alone (reconcile's, or one of an order the
+        broker no longer follows); False if not ours or already routed."""
+        ref = fill.execution.orderRef
+        parsed = parse_order_ref(ref, prefix)
+        if parsed is None:
+            return False
+        rec = self.records.by_ref.get(ref)
+        return self.route_fill(parsed.strategy_id, parsed.symbol, parsed.tag, ref, fill, rec)
 
     def route_fill(
         self, sid: str, symbol: str, tag: str, ref: str, fill: Fill, rec: OrderRecord | None
     ) -> bool:
         """Position, journal and strategy for one execution; False if already routed."""
         ex = fill.execution
-        if ex.execId in self._seen:
+        timed = ex.time != EPOCH and ex.time.tzinfo is not None
+        if self.seen.seen(ex.execId, ex.time if timed else None):
             return False
-        self._seen.add(ex.execId)
         side = Side.BUY if ex.side in ("BOT", "BUY") else Side.SELL
-        when = ex.time if ex.time != EPOCH and ex.time.tzinfo else self._now()
+        when = ex.time if timed else self._now()
+        self.seen.add(ex.execId, when, sid, symbol)
         report = fill.commissionReport
         commission = report.commission if report.execId == ex.execId else 0.0
         self.positions.on_fill(sid, symbol, side.sign * ex.shares, ex.price, when)
@@ -184,7 +205,7 @@ class OrderTracker:
             commission=commission, time=when,
         )  # fmt: skip
         if report.execId == ex.execId:
-            self.commission(sid, report, symbol)
+            self.commission(report)
         event = FillEvent(
             symbol, tag, side, ex.shares, ex.price, commission, when, ex.orderId, ex.execId
         )
@@ -214,8 +235,11 @@ class OrderTracker:
         )  # fmt: skip
 
     def emit_view(self, rec: OrderRecord) -> None:
-        # A done trade stays bound: its commission reports still arrive after the last fill.
+        # A done trade stays bound until pruned: its commission reports arrive after the last
+        # fill.
         view = self.records.refresh(rec)
+        if rec.done:
+            self.finished[id(rec)] = rec
         self.order_event.emit(rec.strategy_id, view)
         if self._waiting and rec.done and (stop := self._waiting.pop(rec.ref, None)):
             self._protection_lost(*stop)  # a cancelled bracket entry: what did fill is open

@@ -16,9 +16,11 @@ their ``statusEvent`` / ``fillEvent`` / ``commissionReportEvent`` the way ib_ins
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from eventkit import Event
 
 from bot.ib_client import Contract, ContractDetails, Fill, Order, Position, Trade
 
@@ -28,7 +30,20 @@ if TYPE_CHECKING:
 
 
 class BrokerPort(Protocol):
-    """Orders in, order states and executions out (through each Trade's events)."""
+    """Orders in, order states and executions out (through each Trade's events).
+
+    ``forget`` drops finished Trades the bot has journalled (bot/order_pruning.py); an
+    execution or commission report that arrives later for one of them, or for any order the
+    adapter does not follow, comes out of ``unbound_fill_event`` (Fill) /
+    ``unbound_commission_event`` (CommissionReport) instead of being lost.
+    """
+
+    unbound_fill_event: Event
+    unbound_commission_event: Event
+
+    def forget(self, trades: Collection[Trade]) -> None:
+        """Stop following these finished Trades: drop every reference the venue keeps."""
+        ...
 
     def place_order(self, contract: Contract, order: Order) -> Trade:
         """A new order, or a modify when ``order.orderId`` is still working."""

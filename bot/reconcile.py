@@ -64,14 +64,7 @@ class Reconciler:
         routed = 0
         fills = await self.broker.executions()
         for fill in fills:
-            ref = fill.execution.orderRef
-            parsed = parse_order_ref(ref, self.placer.prefix)
-            if parsed is None:
-                continue
-            rec = self.records.by_ref.get(ref)
-            routed += self.tracker.route_fill(
-                parsed.strategy_id, parsed.symbol, parsed.tag, ref, fill, rec
-            )
+            routed += self.tracker.route_execution(fill, self.placer.prefix)
         final = {t.order.orderRef: t for t in self.broker.trades() if t.order.orderRef}
         self._settle_vanished(open_refs, final)
         never = self._settle_journalled(final, fills, now)

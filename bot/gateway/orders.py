@@ -63,10 +63,7 @@ class OrderDesk:
         """One above every orderId this client used in the account (1 for a new client)."""
         key = (account, client_id)
         if key not in self.next_ids:
-            snaps = self.broker.open_orders(account, client_id) + [
-                s for s in self.broker.completed_orders(account) if s.client_id == client_id
-            ]
-            self.next_ids[key] = max([s.order.orderId + 1 for s in snaps], default=1)
+            self.next_ids[key] = self.broker.max_order_id(account, client_id) + 1
         return self.next_ids[key]
 
     # ---- actions ------------------------------------------------------------------------

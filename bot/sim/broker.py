@@ -177,6 +177,9 @@ class SimBroker:
         existing = self._book.orders.get((account, client_id, order.orderId))
         if existing is not None:
             return self._modify(existing, contract, order, now)
+        if self._book.was_forgotten(account, client_id, order.orderId):
+            # Among the ids of finished orders of earlier days: IB refuses a reuse.
+            return [self._error(account, client_id, order.orderId, v.simple(v.DUPLICATE_ID))]
         return self._new(account, client_id, contract, order, now)
 
     def cancel_order(
@@ -277,11 +280,17 @@ class SimBroker:
             if not o.done and client_id in (None, o.client_id)
         ]
 
+    def max_order_id(self, account: str, client_id: int) -> int:
+        """The highest orderId the client used in the account (0: none), forgotten ones too."""
+        return self._book.top_id.get((account, client_id), 0)
+
     def completed_orders(self, account: str) -> list[OrderSnapshot]:
-        """Filled, Cancelled and Inactive (rejected) orders, in completion order."""
+        """Filled, Cancelled and Inactive (rejected) orders of the current day (the broker's
+        day_tz), in completion order."""
         return [o.snapshot() for o in self._book.completed.get(account, [])]
 
     def executions(self, account: str, flt: ExecutionFilter | None = None) -> list[ExecutionRecord]:
+        """The current day's executions (the broker's day_tz), as IB's reqExecutions."""
         return [r for r in self._executions.get(account, []) if matches(r, flt)]
 
     def positions(self, account: str) -> list[PositionRow]:
@@ -480,12 +489,22 @@ class SimBroker:
     def _roll_day(self, now: datetime) -> None:
         if self._next_roll is not None and now < self._next_roll:
             return
+        local = now.astimezone(self._day_tz)
         if self._next_roll is not None:
             for acct in self._accounts.values():
                 acct.start_day()
-        local = now.astimezone(self._day_tz)
+            self._forget_before(datetime.combine(local.date(), time(0), self._day_tz))
         midnight = datetime.combine(local.date() + timedelta(days=1), time(0), self._day_tz)
         self._next_roll = midnight.astimezone(now.tzinfo)
+
+    def _forget_before(self, day_start: datetime) -> None:
+        """A new day: what reqCompletedOrders and reqExecutions answer starts again (IB: the
+        current day's), so earlier completed orders and executions are dropped. A long run
+        then holds one day's orders, whatever its length."""
+        self._book.forget_completed(day_start)
+        for account, recs in self._executions.items():
+            if recs and recs[0].execution.time < day_start:
+                self._executions[account] = [r for r in recs if r.execution.time >= day_start]
 
     def _set_deadlines(self, o: SimOrder, now: datetime) -> None:
         """DAY: the session close (outsideRth: the end of the extended session); MOC/LOC:

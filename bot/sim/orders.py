@@ -197,6 +197,9 @@ class SimOrderIndex:
         self._deadlines: list[tuple[datetime, int, OrderKey]] = []  # DAY expiry / MOC close
         self.completed: dict[str, list[SimOrder]] = {}  # account -> done orders, in order
         self.oca_filled: dict[tuple[object, ...], float] = {}  # (account, group) -> filled qty
+        self.top_id: dict[tuple[str, int], int] = {}  # (account, clientId) -> highest orderId
+        # (account, clientId) -> lowest and highest orderId of the forgotten orders
+        self.forgotten: dict[tuple[str, int], tuple[int, int]] = {}
         self._seq = 0
 
     def next_seq(self) -> int:
@@ -206,12 +209,10 @@ class SimOrderIndex:
     def add(self, o: SimOrder) -> None:
         self.orders[o.key] = o
         self._by_account.setdefault(o.account, {})[o.key] = o
-        group = oca_group(o)
-        if group is not None:
-            self._groups.setdefault((o.account, *group), {})[o.key] = o
-        if o.order.parentId:
-            family = ("children", o.account, o.client_id, o.order.parentId)
-            self._groups.setdefault(family, {})[o.key] = o
+        for key in _group_keys(o):
+            self._groups.setdefault(key, {})[o.key] = o
+        ids = (o.account, o.client_id)
+        self.top_id[ids] = max(self.top_id.get(ids, 0), o.order.orderId)
         self.schedule(o)
         if o.phase is Phase.ACTIVE:
             self.activate(o)
@@ -232,6 +233,43 @@ class SimOrderIndex:
         o.completed_at = now
         self._active.get(o.contract.conId, {}).pop(o.key, None)
         self.completed.setdefault(o.account, []).append(o)
+
+    def forget_completed(self, before: datetime) -> int:
+        """Drop the orders completed before ``before`` from every index; how many. IB's
+        completed orders and executions are the current day's: nothing asks for older ones,
+        and a working order never needs a finished one (children are attached by then)."""
+        n = 0
+        for account, done in self.completed.items():
+            keep = [o for o in done if o.completed_at is not None and o.completed_at >= before]
+            if len(keep) == len(done):
+                continue
+            kept = set(map(id, keep))
+            for o in done:
+                if id(o) not in kept:
+                    self._drop(o)
+            n += len(done) - len(keep)
+            self.completed[account] = keep
+        return n
+
+    def _drop(self, o: SimOrder) -> None:
+        if self.orders.get(o.key) is o:
+            del self.orders[o.key]
+        self._by_account.get(o.account, {}).pop(o.key, None)
+        for key in _group_keys(o):
+            members = self._groups.get(key)
+            if members is not None and members.get(o.key) is o:
+                del members[o.key]
+                if not members:  # the group's last order: its shared fill count goes too
+                    del self._groups[key]
+                    self.oca_filled.pop(key, None)
+        ids, oid = (o.account, o.client_id), o.order.orderId
+        lo, hi = self.forgotten.get(ids, (oid, oid))
+        self.forgotten[ids] = (min(lo, oid), max(hi, oid))
+
+    def was_forgotten(self, account: str, client_id: int, order_id: int) -> bool:
+        """Whether the id lies among those of forgotten orders (used, or skipped, before)."""
+        lo, hi = self.forgotten.get((account, client_id), (1, 0))
+        return lo <= order_id <= hi
 
     def working_con_ids(self) -> list[int]:
         """The contracts with working orders, in the order they first had one."""
@@ -268,6 +306,17 @@ class SimOrderIndex:
             return []
         found = self._groups.get((o.account, *group), {}).values()
         return sorted((s for s in found if s is not o and not s.done), key=lambda s: s.seq)
+
+
+def _group_keys(o: SimOrder) -> list[tuple[object, ...]]:
+    """The ``_groups`` an order is filed in: its OCA group, and its parent's children."""
+    keys: list[tuple[object, ...]] = []
+    group = oca_group(o)
+    if group is not None:
+        keys.append((o.account, *group))
+    if o.order.parentId:
+        keys.append(("children", o.account, o.client_id, o.order.parentId))
+    return keys
 
 
 def oca_group(o: SimOrder) -> tuple[object, ...] | None:

@@ -35,7 +35,7 @@ import contextlib
 import logging
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -94,6 +94,11 @@ class DryRunBroker(SimBrokerAdapter):
     def next_order_id(self) -> int:
         self._last_id -= 1
         return self._last_id
+
+    def forget(self, trades: Collection[Trade]) -> None:
+        super().forget(trades)
+        for trade in trades:  # ended: no execution of it, so no execId from its count, follows
+            self._fills_of.pop(trade.order.orderRef, None)
 
     # ---- PriceFedBroker -----------------------------------------------------------------
 

@@ -14,8 +14,10 @@ the gateway's client would read them.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
+
+from eventkit import Event
 
 from bot.config import ScannerConfig
 from bot.daily_scan import ScanFailed, ScanRow, subscription
@@ -68,6 +70,8 @@ class SimBrokerAdapter:
         self._pending: list[BrokerEvent] = []
         self._next_id = 1
         self.on_pending: Callable[[], None] | None = None  # events queued: ask for deliver()
+        self.unbound_fill_event = Event("unbound_fill_event")
+        self.unbound_commission_event = Event("unbound_commission_event")
 
     # ---- BrokerPort ---------------------------------------------------------------------
 
@@ -122,7 +126,15 @@ class SimBrokerAdapter:
         return order_id
 
     async def executions(self) -> list[Fill]:
+        """The executions of the Trades not forgotten (a forgotten one's are journalled)."""
         return list(self._fills.values())
+
+    def forget(self, trades: Collection[Trade]) -> None:
+        for trade in trades:
+            if self._trades.get(trade.order.orderId) is trade:
+                del self._trades[trade.order.orderId]
+            for fill in trade.fills:
+                self._fills.pop(fill.execution.execId, None)
 
     def open_trades(self) -> list[Trade]:
         return [t for t in self._trades.values() if not t.isDone()]
@@ -220,6 +232,9 @@ class SimBrokerAdapter:
         report.yieldRedemptionDate = r.yieldRedemptionDate
         if trade is not None:
             trade.commissionReportEvent.emit(trade, fill, report)
+        else:  # an order this adapter forgot: the Fill carries its commission report
+            del self._fills[ex.execId]
+            self.unbound_fill_event.emit(fill)
 
     def _error(self, ev: OrderErrorEvent) -> None:
         trade = self._trades.get(ev.order_id)

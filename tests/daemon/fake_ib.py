@@ -24,6 +24,7 @@ from ib_insync import (
     Trade,
     TradeLogEntry,
 )
+from ib_insync.wrapper import Wrapper
 
 T0 = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
 
@@ -62,6 +63,7 @@ class FakeIB:
         self._exec = 0
         self.connected = True
         self.newOrderEvent = Event("newOrderEvent")
+        self.wrapper = Wrapper(self)  # empty: what IbBroker prunes and hooks into
 
     # ---- the IB facade the executor uses ---------------------------------------------------
 

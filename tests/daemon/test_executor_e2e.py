@@ -28,6 +28,7 @@ from bot.events import (
 )
 from bot.executor import OrderExecutor
 from bot.journal import Journal
+from bot.pacing import PacingGovernor
 from bot.venues.ib import IbBroker
 
 gateway_server = pytest.importorskip("bot.gateway.server")
@@ -58,8 +59,11 @@ def write_market(root: Path) -> tuple[Path, Path]:
 class Bot:
     """What the daemon wires up: IB connection, journal, executor, fill/rejection listeners."""
 
-    def __init__(self, gw: object, journal_path: Path) -> None:
+    def __init__(
+        self, gw: object, journal_path: Path, pacing: PacingGovernor | None = None
+    ) -> None:
         self.gw = gw
+        self.pacing = pacing
         self.ib = IB()
         self.journal = Journal(journal_path)
         self.fills: list[FillEvent] = []
@@ -73,6 +77,7 @@ class Bot:
             IbBroker(self.ib), ExecutorConfig(), self.journal,
             account=self.ib.managedAccounts()[0],
             dry_run=False, now=self.gw.clock.now,  # type: ignore[attr-defined]
+            pacing=self.pacing,
         )  # fmt: skip
         self.ex.register_contract("FLAT", contract, 0.01)
         self.ex.fill_event += lambda sid, f: self.fills.append(f)

@@ -47,6 +47,8 @@ class Checker:
         self.cash = CASH
         self.position = 0.0
         self.realized = 0.0
+        self.fees = 0.0
+        self.exec_ids: list[str] = []  # every execution, in order
         self.fills: dict[int, float] = defaultdict(float)  # orderId -> shares
         self.armed: dict[int, bool] = {}  # stop/MIT orderId -> trigger seen since (re)placed
         self.oca: dict[str, tuple[int, float, str]] = {}  # group -> (type, qty, action)
@@ -74,6 +76,8 @@ class Checker:
         side = 1 if ex.side == "BOT" else -1
         self.cash -= side * ex.shares * ex.price + cr.commission
         self.position += side * ex.shares
+        self.fees += cr.commission
+        self.exec_ids.append(ex.execId)
         if cr.realizedPNL != UNSET:
             self.realized += cr.realizedPNL
         self.fills[ex.orderId] += ex.shares
@@ -98,8 +102,10 @@ class Checker:
         nlv = acct.cash + self.position * mark
         assert acct.net_liquidation() == pytest.approx(nlv)
         assert nlv == pytest.approx(CASH + acct.realized() + acct.unrealized(), abs=1e-4)
-        fees = sum(r.commission_report.commission for r in self.b.executions(ACCT))
-        assert acct.commissions == pytest.approx(fees)
+        assert acct.commissions == pytest.approx(self.fees)
+        # reqExecutions: the day's executions, so the latest ones (test_broker_memory.py).
+        kept = [r.execution.execId for r in self.b.executions(ACCT)]
+        assert kept == self.exec_ids[len(self.exec_ids) - len(kept) :]
 
 
 def build(kind: str, action: str, qty: int, last: float, a: int, c: int, tif: str, oid: int):
