@@ -142,9 +142,13 @@ async def test_daily_loss_goes_reducing_and_flattens_the_caps_and_the_collar_hol
     config = write_config(tmp_path, gateway.port, [loser, one, two],
                           risk={"max_position": 15, "price_collar_pct": 5})  # fmt: skip
     bot = await live(config, tmp_path)
-    try:
-        await advance(gateway, 7)
-        await until(lambda: bot.saw("loser is REDUCING (daily loss"), what="REDUCING")
+
+    def answered() -> bool:  # bar 3's buy of 5 filled, REDUCING, bar 5's MSFT buy refused
+        return (("AAPL", "BOT", 5) in execs(gateway) and bot.saw("loser is REDUCING (daily loss")
+                and bot.saw("rejected PlaceOrder for loser"))  # fmt: skip
+
+    try:  # paced: the bot runs in another process and answers a few steps after each bar
+        await advance_until(gateway, answered, "the orders of bars 1-5", minutes=8)
     finally:
         assert await stop(bot) == 0, "\n".join(bot.err)
     e = execs(gateway)
