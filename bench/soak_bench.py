@@ -56,12 +56,12 @@ from fault_support import FAST_IB, broker_positions  # noqa: E402
 from bench.backtest_bench import MINUTE_BARS_PER_DAY, STOCKS, synth  # noqa: E402
 from bench.ibbot_backtest import INSTRUMENTS  # noqa: E402
 from bot.data.synth import trading_days  # noqa: E402
+from bot.gateway.fault_schedule import random_fault  # noqa: E402
 from bot.gateway.server import Gateway, GatewayConfig  # noqa: E402
 from bot.sim.broker_events import BrokerEvent, ExecutionEvent, OrderStatusEvent  # noqa: E402
 
 STEP = timedelta(seconds=5)
 NEW_YORK = ZoneInfo("America/New_York")
-FAULTS = ("drop", "restart", "1101", "1102", "farm", "stop", "reject")
 WARM_BARS = 10_000  # the RSS baseline is taken here (or at a tenth of --bars, if less)
 
 
@@ -177,28 +177,10 @@ async def connected(gw: Gateway, client_id: int, timeout: float = 20.0) -> None:
 
 
 async def fault(gw: Gateway, rng: random.Random, client_id: int) -> str:
-    kind = rng.choice(FAULTS)
-    length = rng.randrange(30, 150, 5)
-    steps = int(length / STEP.total_seconds())
-    if kind == "drop":
-        gw.fault("disconnect_all")
-    elif kind == "restart":
-        gw.fault("restart", seconds=min(length, 60))
-        await step(gw, int(min(length, 60) / 5))
-    elif kind in ("1101", "1102"):
-        gw.fault("connectivity_lost")
-        await step(gw, steps)
-        gw.fault("connectivity_restored", data="lost" if kind == "1101" else "kept")
-    elif kind == "farm":
-        gw.fault("farm_broken", farm="market")
-        await step(gw, steps)
-        gw.fault("farm_ok", farm="market")
-    elif kind == "stop":
-        gw.fault("stop_data")
-        await step(gw, steps)
-        gw.fault("resume_data")
-    else:
-        gw.fault("reject_orders", count=rng.randint(1, 3))
+    async def steps(seconds: float, paced: bool) -> None:
+        await step(gw, int(seconds / STEP.total_seconds()))
+
+    kind, _ = await random_fault(gw, rng, steps)
     await connected(gw, client_id)
     return kind
 

@@ -14,6 +14,7 @@ import pytest
 from e2e_support import start_gateway
 from fault_support import Run, check_invariants, start_run, until_trading, walk
 
+from bot.gateway.fault_schedule import random_fault
 from bot.gateway.server import Gateway
 
 STEPS = [
@@ -27,27 +28,11 @@ STEPS = [
 
 async def one_fault(gw: Gateway, run: Run, rng: random.Random) -> str:
     """Fire one random fault and let it run its random course; what it was."""
-    kind = rng.choice(["drop", "restart", "1101", "1102", "farm", "stop", "reject"])
-    length = rng.randrange(30, 150, 5)
-    if kind == "drop":
-        gw.fault("disconnect_all")
-    elif kind == "restart":
-        gw.fault("restart", seconds=min(length, 60))
-        await walk(gw, min(length, 60), pause=0.03)
-    elif kind in ("1101", "1102"):
-        gw.fault("connectivity_lost")
-        await walk(gw, length)
-        gw.fault("connectivity_restored", data="lost" if kind == "1101" else "kept")
-    elif kind == "farm":
-        gw.fault("farm_broken", farm="market")
-        await walk(gw, length)
-        gw.fault("farm_ok", farm="market")
-    elif kind == "stop":
-        gw.fault("stop_data")
-        await walk(gw, length, pause=0.03)
-        gw.fault("resume_data")
-    else:
-        gw.fault("reject_orders", count=rng.randint(1, 3))
+
+    async def paced_walk(seconds: float, paced: bool) -> None:
+        await walk(gw, seconds, pause=0.03) if paced else await walk(gw, seconds)
+
+    kind, length = await random_fault(gw, rng, paced_walk)
     await until_trading(run)
     return f"{kind} {length}s"
 
