@@ -19,7 +19,7 @@ COMMANDS: dict[str, str] = {
     "resume": "lift the kill switch (and the day's limits) of the account or one strategy",
     "check": "validate a config file and print it resolved",
     "schema": "print the config JSON schema (for editor completion)",
-    "data": "market data: import CSVs into the Parquet store, list it, synth samples",
+    "data": "market data: download from IB or import CSVs into the Parquet store, list it, synth",
     "strategies": "list the registered strategies and their parameters",
     "scanner": "IB market scanners: list the scan codes (params), run one scan (run)",
     "fundamentals": "a company's financial statements or snapshot (reqFundamentalData)",
