@@ -38,6 +38,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from bot.ib_library import ENV, wanted
+from bot.send_priority import prioritize_orders
 
 LIBRARY: str = wanted()  # IBBOT_IB_LIBRARY, else ib_insync
 
@@ -184,8 +185,10 @@ def new_ib() -> IB:
     if LIBRARY == "ib_async":
         defaults = _lib.IBDefaults(emptyPrice=-1, emptySize=0, unset=float("nan"))
         ib: IB = _lib.IB(defaults=defaults)
-        return ib
-    return IB()
+    else:
+        ib = IB()
+    prioritize_orders(ib.client)  # orders and cancels ahead of queued data requests
+    return ib
 
 
 # ---- the server side's ib_insync objects <-> the client's --------------------------------
