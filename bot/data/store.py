@@ -12,6 +12,7 @@ the file is replaced atomically, so an interrupted writer leaves the previous fi
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +60,13 @@ def frame_of(bars: SourceBars) -> pd.DataFrame:
     )
 
 
+def read_bars(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """A store file, read through one open: pyarrow opening the path twice could meet two
+    files when a writer replaces it in between."""
+    with path.open("rb") as f:
+        return pd.read_parquet(f, columns=columns)
+
+
 def merge_bars(path: Path, new: pd.DataFrame) -> Merged:
     """Merge ``new`` (store columns, any order) into the file at ``path`` (created if absent):
     deduplicated by time, the new row winning, sorted by time."""
@@ -68,14 +76,19 @@ def merge_bars(path: Path, new: pd.DataFrame) -> Merged:
     new = new[list(COLUMNS)].copy()
     new["time"] = pd.to_datetime(new["time"], utc=True)
     new = new.drop_duplicates("time", keep="last")
-    old = pd.read_parquet(path) if path.exists() else new.iloc[:0]
+    old = read_bars(path) if path.exists() else new.iloc[:0]
     both = pd.concat([old, new], ignore_index=True)
     merged = both.drop_duplicates("time", keep="last").sort_values("time", ignore_index=True)
     replaced = int(new["time"].isin(old["time"]).sum())
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    merged.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    # A name of this writer's own: two writers sharing one would replace the file with the
+    # other's half-written copy.
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        merged.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return Merged(path, len(merged) - len(old), replaced, len(merged))
 
 

@@ -6,6 +6,7 @@ Dates: New York is on daylight time (UTC-4) until Sunday 2026-11-01: 09:30 is 13
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -51,6 +52,34 @@ def test_merge_appends_dedupes_by_time_and_keeps_order(tmp_path: Path) -> None:
     assert not list(path.parent.glob(".*.tmp"))  # replaced atomically, nothing left over
     with pytest.raises(ValueError, match="volume"):
         merge_bars(path, bars(["2026-10-01T13:34Z"], [5.0]).drop(columns="volume"))
+
+
+def test_concurrent_writers_never_leave_a_torn_file(tmp_path: Path) -> None:
+    """Two writers merging into one file at once (a download and an interrupted one's last
+    write): each file the readers see is whole, and no temporary file is left behind."""
+    path = tmp_path / "AAPL" / "1min.parquet"
+    merge_bars(path, bars(["2026-10-01T13:30Z"], [1.0]))
+
+    errors: list[BaseException] = []
+
+    def write(offset: int) -> None:
+        try:
+            for k in range(15):
+                merge_bars(path, bars([f"2026-10-0{2 + offset}T13:{30 + k}Z"], [1.0]))
+        except Exception as e:  # a shared temporary name: renamed away under the other
+            errors.append(e)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    while any(t.is_alive() for t in threads):
+        with path.open("rb") as f:  # one open: the inode the path named then
+            assert len(pd.read_parquet(f)) >= 1  # raises on a torn file
+    for t in threads:
+        t.join()
+    assert not errors
+    assert 2 <= len(pd.read_parquet(path)) <= 31
+    assert [p.name for p in path.parent.iterdir()] == ["1min.parquet"]
 
 
 def test_bar_names_round_trip() -> None:
