@@ -111,6 +111,15 @@ def _read(path: Path) -> str:
         return ""
 
 
+def add_request_arguments(p: argparse.ArgumentParser, verb: str) -> None:
+    """The arguments of ``ibbot kill`` and ``ibbot resume`` (``verb``: "kill" or "resume")."""
+    p.add_argument("config", metavar="CONFIG", help="the YAML config of the daemon")
+    p.add_argument("--strategy", metavar="ID", help=f"{verb} one strategy (default: the account)")
+    p.add_argument("--reason", default=f"operator {verb}", help=f"journalled with the {verb}")
+    p.add_argument("--dry-run", action="store_true",
+                   help="the dry run's journal (also when the config sets dry_run)")  # fmt: skip
+
+
 def request_from_cli(action: str, args: argparse.Namespace) -> int:
     """``ibbot kill`` / ``ibbot resume``: validate, write the request, say what happens next.
     (The wall clock is right here: the operator's request is not an event of the market.)"""

@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import argparse
 
-from bot.risk_control import KILL, request_from_cli
+from bot.risk_control import KILL, add_request_arguments, request_from_cli
 
 HELP = "kill switch: cancel, flatten and halt the account or one strategy (until resume)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", metavar="CONFIG", help="the YAML config of the daemon")
-    p.add_argument("--strategy", metavar="ID", help="kill one strategy (default: the account)")
-    p.add_argument("--reason", default="operator kill", help="journalled with the kill")
-    p.add_argument("--dry-run", action="store_true",
-                   help="the dry run's journal (also when the config sets dry_run)")  # fmt: skip
+    add_request_arguments(p, "kill")
 
 
 def run(args: argparse.Namespace) -> int:

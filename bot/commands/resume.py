@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import argparse
 
-from bot.risk_control import RESUME, request_from_cli
+from bot.risk_control import RESUME, add_request_arguments, request_from_cli
 
 HELP = "lift the kill switch (and the day's limits) of the account or one strategy"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", metavar="CONFIG", help="the YAML config of the daemon")
-    p.add_argument("--strategy", metavar="ID", help="resume one strategy (default: the account)")
-    p.add_argument("--reason", default="operator resume", help="journalled with the resume")
-    p.add_argument("--dry-run", action="store_true",
-                   help="the dry run's journal (also when the config sets dry_run)")  # fmt: skip
+    add_request_arguments(p, "resume")
 
 
 def run(args: argparse.Namespace) -> int:
