@@ -28,7 +28,7 @@ import pandas as pd
 
 from bot.bars import clean_volume
 from bot.data.download_plan import ADJUSTED_LAST, Window, bar_size_setting, ib_time
-from bot.data.store import merge_bars, read_bars
+from bot.data.store import merge_bars, read_store_file
 from bot.history_pacing import (
     HistoryGovernor,
     HistoryKey,
@@ -195,7 +195,7 @@ def _bar_time(d: object, session_open: Callable[[date], datetime | None] | None)
 
 def replace_bars(path: Path, frame: pd.DataFrame) -> tuple[int, int]:
     """Write ``frame`` as the whole file (atomically); (bars new, bars there before)."""
-    before = len(read_bars(path, ["time"])) if path.exists() else 0
+    before = len(read_store_file(path, ["time"])) if path.exists() else 0
     fresh = path.with_name(f".{path.name}.new")
     fresh.unlink(missing_ok=True)
     merged = merge_bars(fresh, frame)
@@ -207,7 +207,7 @@ def stored_range(path: Path) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     """The first and last bar start of a store file (None: no file, or empty)."""
     if not path.exists():
         return None
-    times = read_bars(path, ["time"])["time"]
+    times = read_store_file(path, ["time"])["time"]
     if times.empty:
         return None
     return pd.Timestamp(times.iloc[0]), pd.Timestamp(times.iloc[-1])

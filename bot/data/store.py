@@ -60,7 +60,7 @@ def frame_of(bars: SourceBars) -> pd.DataFrame:
     )
 
 
-def read_bars(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+def read_store_file(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
     """A store file, read through one open: pyarrow opening the path twice could meet two
     files when a writer replaces it in between."""
     with path.open("rb") as f:
@@ -76,7 +76,7 @@ def merge_bars(path: Path, new: pd.DataFrame) -> Merged:
     new = new[list(COLUMNS)].copy()
     new["time"] = pd.to_datetime(new["time"], utc=True)
     new = new.drop_duplicates("time", keep="last")
-    old = read_bars(path) if path.exists() else new.iloc[:0]
+    old = read_store_file(path) if path.exists() else new.iloc[:0]
     both = pd.concat([old, new], ignore_index=True)
     merged = both.drop_duplicates("time", keep="last").sort_values("time", ignore_index=True)
     replaced = int(new["time"].isin(old["time"]).sum())
