@@ -15,7 +15,10 @@ How each figure is measured:
   sma_crossover long/flat 100 shares. Ratio = backtrader wall / ibbot wall (the goal: >= 20).
   Trade counts are the round trips of each (ibbot's trades.csv, backtrader's closed longs) and
   their difference in percent of backtrader's. In-loop bars/s is ibbot's own ``bars`` /
-  ``loop_seconds`` from kpis.json, when the engine reports them.
+  ``loop_seconds`` from kpis.json, when the engine reports them. The whole-process floor is
+  bench/sma_floor.py over the same symbols: interpreter, imports, the files read with the
+  project's reader and the signals in numpy, nothing else; backtrader's wall over it is the
+  largest ratio any engine reading these files could show.
 * **1 symbol x 1,000,000 synthetic 1-minute bars** (``ibbot data synth`` into a temp dir with
   a one-instrument instruments file, one warm-up day): the same SMA config backtested over the
   first 200k bars and over all 1M. bars/s = traded bars / in-loop seconds when kpis.json has
@@ -59,6 +62,7 @@ if str(REPO) not in sys.path:  # run as a script
 
 from bench import backtrader_sma as btsma  # noqa: E402
 from bench import ibbot_backtest as ib  # noqa: E402
+from bench.sma_floor import sma_signals  # noqa: E402
 from bot.data.synth import trading_days  # noqa: E402
 from bot.indicators import MACD, Stochastic  # noqa: E402
 from bot.sim.instruments import Instruments  # noqa: E402
@@ -195,9 +199,23 @@ def bench_sma_sample(rep: Report, tmp: Path, sizes: Sizes, args: argparse.Namesp
         return frames
     wall, count = theirs
     rep.add(case, "ratio backtrader / ibbot", f"{wall / run.wall_seconds:.2f}x (goal >= 20x)")
+    floor = run_floor(symbols)
+    rep.add(case, "whole-process floor (read the files, numpy signals)",
+            f"{floor:.2f} s: backtrader / floor = {wall / floor:.1f}x, the most any engine "
+            "reading these files could show")  # fmt: skip
     pct = (ours - count) / count * 100 if count else float("nan")
     rep.add(case, "round trips", f"ibbot {ours}, backtrader {count} ({pct:+.1f}%)")
     return frames
+
+
+def run_floor(symbols: Sequence[str]) -> float:
+    """bench/sma_floor.py as a whole process over ``symbols``: its wall seconds."""
+    cmd = [sys.executable, str(REPO / "bench" / "sma_floor.py"), "--data", str(ib.SAMPLE),
+           "--instruments", str(ib.INSTRUMENTS), "--symbols", ",".join(symbols)]
+    code, wall, _, _, err = ib.measure(cmd)
+    if code != 0:
+        raise RuntimeError(f"floor run failed ({code}):\n{err[-3000:]}")
+    return wall
 
 
 def traded_bars(windows: Sequence[btsma.Window]) -> int:
@@ -309,22 +327,6 @@ def bench_macd(rep: Report, tmp: Path, sizes: Sizes, args: argparse.Namespace,
 
 
 # ---- the numpy floor -----------------------------------------------------------------------------
-
-
-def sma_signals(close: np.ndarray, fast: int = 10, slow: int = 30) -> np.ndarray:
-    """+1 on a cross up, -1 on a cross down, 0 elsewhere (sma_crossover's rule), vectorized."""
-    c = np.concatenate(([0.0], np.cumsum(close)))
-
-    def sma(n: int) -> np.ndarray:
-        out = np.full(len(close), np.nan)
-        out[n - 1 :] = (c[n:] - c[:-n]) / n
-        return out
-
-    f, s = sma(fast), sma(slow)
-    f1, s1 = np.roll(f, 1), np.roll(s, 1)
-    f1[0] = s1[0] = np.nan
-    up, down = (f > s) & (f1 <= s1), (f < s) & (f1 >= s1)
-    return up.astype(np.int8) - down.astype(np.int8)
 
 
 def macd_stoch_signals(bars: pd.DataFrame) -> np.ndarray:

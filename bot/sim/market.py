@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import math
 from array import array
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
@@ -331,8 +330,11 @@ class Market:
         i = int(np.searchsorted(s.end_ms, ms, "left"))
         if i < len(s.end_ms) and s.end_ms[i] == ms:
             return float(s.c[i])
-        last = self.quote(con_id, now).last
-        return None if math.isnan(last) else last
+        at = self._last_tick(s, ms)
+        if at is None:
+            return None
+        i, j = at  # the price alone: quote() would also add up the whole day so far
+        return float(self._paths(s, i, i + 1).price[0, j])
 
     def _tick_chunk(self, chunk: int) -> tuple[I64, list[SimTick]]:
         """All ticks with time in (chunk * _CHUNK_MS, (chunk + 1) * _CHUNK_MS], merged."""

@@ -21,7 +21,8 @@ def test_quick_bench_prints_every_figure() -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     table = done.stdout.split("\n\n")[-1]
-    for case in ("SMA 10/30 1-min", "1 symbol x", "macd_stochastic 15-min", "numpy floor"):
+    for case in ("SMA 10/30 1-min", "1 symbol x", "macd_stochastic 15-min", "numpy floor",
+                 "whole-process floor"):
         assert case in table, f"no {case!r} row in:\n{table}"
     trips = re.search(r"round trips +ibbot (\d+), backtrader (\d+)", table)
     assert trips is not None, table
