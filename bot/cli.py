@@ -1,6 +1,7 @@
 """``ibbot``: one CLI, one subcommand per job. Each command lives in ``bot/commands/<name>.py``
-and exposes ``HELP``, ``add_arguments(parser)`` and ``run(args) -> exit code``; modules are
-imported only when their command runs, so ``ibbot --help`` stays instant."""
+and exposes ``add_arguments(parser)`` and ``run(args) -> exit code``; its one-line help is in
+``COMMANDS`` below. Modules are imported only when their command runs, so ``ibbot --help``
+stays instant."""
 
 from __future__ import annotations
 

@@ -21,8 +21,6 @@ from bot.backtest.kpis import STYLES, Settings
 from bot.config import ConfigError, load_config
 from bot.ib_library import LibraryError, select
 
-HELP = "replay a config's strategies over a date range of the data and report KPIs"
-
 
 def parse_day(text: str) -> date:
     try:

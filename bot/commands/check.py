@@ -13,8 +13,6 @@ import yaml
 
 from bot.config import BotConfig, ConfigError, load_config
 
-HELP = "validate a config file and print it resolved"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", type=Path, metavar="CONFIG", help="the YAML config file")

@@ -17,8 +17,6 @@ from typing import Any
 
 from bot.config import ConfigError, load_config
 
-HELP = "send a command to the running daemon: stop-entries, resume-entries, flatten, reload"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", type=Path, metavar="CONFIG", help="the YAML config file")

@@ -16,8 +16,6 @@ from bot.data.store import DEFAULT_STORE, frame_of, list_store, merge_bars, stor
 from bot.data.synth import write_sample
 from bot.sim.instruments import DEFAULT_INSTRUMENTS_FILE, InstrumentError, Instruments
 
-HELP = "market data: download from IB or import CSVs into the Parquet store, list it, synth"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from bot.commands import data_download

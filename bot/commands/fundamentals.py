@@ -49,7 +49,6 @@ from bot.tool_session import (
 if TYPE_CHECKING:  # imported once the config has chosen the library (target_from_args)
     from bot.ib_client import IB, Contract
 
-HELP = "a company's financial statements or snapshot (reqFundamentalData)"
 REPORTS = ("ReportsFinStatements", "ReportSnapshot")
 
 

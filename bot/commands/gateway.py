@@ -21,8 +21,6 @@ from bot.sim.commission import SCHEDULES
 from bot.sim.datafile import DataFileError
 from bot.sim.instruments import DEFAULT_INSTRUMENTS_FILE, InstrumentError
 
-HELP = "serve the simulated IB Gateway (TWS wire protocol) on loopback"
-
 
 def _start(text: str) -> datetime:
     """ISO date or datetime; without a zone it is UTC."""

@@ -12,8 +12,6 @@ from pathlib import Path
 from bot.commands.backtest import parse_day
 from bot.config import ConfigError, load_config
 
-HELP = "a day's orders, fills and P&L from the journal"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", type=Path, metavar="CONFIG", help="the YAML config file")

@@ -14,8 +14,6 @@ import argparse
 
 from bot.risk_control import KILL, add_request_arguments, request_from_cli
 
-HELP = "kill switch: cancel, flatten and halt the account or one strategy (until resume)"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_request_arguments(p, "kill")

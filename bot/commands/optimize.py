@@ -21,8 +21,6 @@ from bot.backtest.kpis import STYLES, Settings
 from bot.commands.backtest import parse_day, parse_rate
 from bot.config import ConfigError, load_config
 
-HELP = "sweep a strategy's parameters over backtests (grid or random, walk-forward), in parallel"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", type=Path, metavar="CONFIG", help="a YAML config with a gateway:")

@@ -8,8 +8,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = "write report.html (plotly, self-contained) and PNG charts for a finished backtest"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("out", type=Path, metavar="OUT_DIR", help="a backtest's --out folder")

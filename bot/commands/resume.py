@@ -11,8 +11,6 @@ import argparse
 
 from bot.risk_control import RESUME, add_request_arguments, request_from_cli
 
-HELP = "lift the kill switch (and the day's limits) of the account or one strategy"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_request_arguments(p, "resume")

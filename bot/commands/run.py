@@ -18,8 +18,6 @@ from pathlib import Path
 from bot.config import BotConfig, ConfigError, RecordConfig, load_config
 from bot.ib_library import LibraryError, select
 
-HELP = "run the trading daemon on a YAML config"
-
 _PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([hms])")
 _UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0}
 

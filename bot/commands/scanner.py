@@ -34,7 +34,6 @@ from bot.tool_session import (
 if TYPE_CHECKING:  # imported once the config has chosen the library (target_from_args)
     from bot.ib_client import IB, ScanData, ScannerSubscription
 
-HELP = "IB market scanners: list the scan codes (params), run one scan (run)"
 MAX_ROWS = 50  # IB's cap on a scan's numberOfRows
 SCAN_FIELDS = ("distance", "benchmark", "projection", "legsStr")  # what IB may add to a row
 

@@ -13,8 +13,6 @@ from typing import Any
 from bot import registry
 from bot.config import BotConfig
 
-HELP = "print the config JSON schema (for editor completion)"
-
 _DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 

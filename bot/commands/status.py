@@ -15,8 +15,6 @@ from typing import Any
 
 from bot.config import BotConfig, ConfigError, load_config
 
-HELP = "show the daemon's positions, orders, fills, P&L, risk and feeds (or the journal's)"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", type=Path, metavar="CONFIG", help="the YAML config file")

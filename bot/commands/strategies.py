@@ -20,8 +20,6 @@ from pydantic import BaseModel
 from bot import registry
 from bot.strategy import Strategy
 
-HELP = "list the registered strategies and their parameters"
-
 
 @dataclass(frozen=True, slots=True)
 class ParamDoc:
