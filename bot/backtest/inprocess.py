@@ -35,6 +35,7 @@ from bot.journal import Journal, broker_identity
 from bot.pacing import PacingGovernor
 from bot.sim.clock import SimClock
 from bot.sim.market import Market
+from bot.sim.tick_skipping import quiet_between, takes_any_price
 from bot.sim.types import SimTick
 from bot.sim.world import SimWorld, grid_ceil
 from bot.status import summary_text
@@ -205,12 +206,12 @@ class InProcessRun:
         full: list[int] = []
         for cid in active:
             first = market.opening_tick(cid, t0)
-            if first is not None and broker.takes_any_price(first):
+            if first is not None and takes_any_price(broker, first):
                 if first.time <= t1:
                     ticks.append(first)
                 continue
             span = market.price_range(cid, t0, t1)
-            if span is None or broker.quiet_between(cid, *span):
+            if span is None or quiet_between(broker, cid, *span):
                 continue
             full.append(cid)
         if full:

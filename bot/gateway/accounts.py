@@ -99,7 +99,7 @@ class AccountFeed:
     def subscribe_updates(self, peer: Peer, account: str, now: datetime) -> None:
         self.updates[peer] = account
         self._send_values(peer, account)
-        for row in self.broker.portfolio(account):
+        for row in self.broker.account(account).portfolio():
             self._send_portfolio_row(peer, account, row)
         peer.send(out.account_time(f"{now.astimezone(self.tz):%H:%M}"))
         peer.send(out.account_download_end(account))
@@ -108,7 +108,7 @@ class AccountFeed:
         if peer not in self.positions:
             self.positions.append(peer)
         for account in accounts:
-            for row in self.broker.positions(account):
+            for row in self.broker.account(account).position_rows():
                 peer.send(
                     out.position(
                         account, position_contract(row.contract), row.position, row.avg_cost
@@ -157,14 +157,15 @@ class AccountFeed:
     def on_executions(self, touched: dict[str, set[int]], now: datetime) -> None:
         """After fills: the changed rows and all account values to every subscriber."""
         for account, con_ids in touched.items():
-            rows = [r for r in self.broker.portfolio(account) if r.contract.conId in con_ids]
+            books = self.broker.account(account)
+            rows = [r for r in books.portfolio() if r.contract.conId in con_ids]
             for peer, acct in self.updates.items():
                 if acct == account:
                     for row in rows:
                         self._send_portfolio_row(peer, account, row)
                     self._send_values(peer, account)
                     peer.send(out.account_time(f"{now.astimezone(self.tz):%H:%M}"))
-            positions = [r for r in self.broker.positions(account) if r.contract.conId in con_ids]
+            positions = [r for r in books.position_rows() if r.contract.conId in con_ids]
             for peer in self.positions:
                 for prow in positions:
                     contract = position_contract(prow.contract)
@@ -182,19 +183,19 @@ class AccountFeed:
             return
         self.next_refresh = now + REFRESH
         for peer, account in self.updates.items():
-            for row in self.broker.portfolio(account):
+            for row in self.broker.account(account).portfolio():
                 self._send_portfolio_row(peer, account, row)
             self._send_values(peer, account)
             peer.send(out.account_time(f"{now.astimezone(self.tz):%H:%M}"))
 
     def _push_pnl(self) -> None:
         for key, (account, last) in self.pnl.items():
-            values = tuple(self.broker.pnl(account))
+            values = tuple(self.broker.account(account).pnl())
             if values != last:
                 self.pnl[key] = (account, values)
                 key[0].send(out.pnl(key[1], *values))
         for key, (account, con_id, last) in self.pnl_single.items():
-            values = tuple(self.broker.pnl_single(account, con_id))
+            values = tuple(self.broker.account(account).pnl_single(con_id))
             if values != last:
                 self.pnl_single[key] = (account, con_id, values)
                 key[0].send(out.pnl_single(key[1], *values))
@@ -202,7 +203,7 @@ class AccountFeed:
     # ---- messages -----------------------------------------------------------------------
 
     def _send_values(self, peer: Peer, account: str) -> None:
-        for tag, (value, currency) in self.broker.account_values(account).items():
+        for tag, (value, currency) in self.broker.account(account).values().items():
             peer.send(out.account_value(tag, value_text(value, currency), currency, account))
 
     def _send_portfolio_row(self, peer: Peer, account: str, r: PortfolioRow) -> None:
@@ -220,12 +221,12 @@ class AccountFeed:
         )
 
     def _send_multi(self, peer: Peer, req_id: int, account: str) -> None:
-        for tag, (value, currency) in self.broker.account_values(account).items():
+        for tag, (value, currency) in self.broker.account(account).values().items():
             text = value_text(value, currency)
             peer.send(out.account_update_multi(req_id, account, "", tag, text, currency))
 
     def _send_summary(self, sub: SummarySub, account: str) -> None:
-        values = self.broker.account_values(account)
+        values = self.broker.account(account).values()
         for tag in sub.tags:
             if tag.startswith("$LEDGER"):
                 for name in _LEDGER_TAGS:

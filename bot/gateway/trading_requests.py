@@ -96,7 +96,7 @@ def positions_multi(s: Session, r: req.ReqPositionsMulti) -> None:
     account = _account(s, r.req_id, r.account)
     if account is None:
         return
-    for row in s.gw.broker.positions(account):
+    for row in s.gw.broker.account(account).position_rows():
         s.send(
             out.position_multi(
                 r.req_id,

@@ -2,25 +2,25 @@
 
 One engine behind two front ends: the TWS-protocol gateway and the in-process backtester call
 the same methods, so fills cannot drift between them. Every action returns the BrokerEvents IB
-would report for it; the fill rules live in bot.sim.matching, order phases in bot.sim.orders,
-the books of an account in bot.sim.account, IB's checks and texts in bot.sim.validation.
+would report for it. The fill rules live in bot.sim.matching, order phases in bot.sim.orders,
+their shared transitions (brackets, OCA) in bot.sim.order_life, a new order's terms and a
+modify's in bot.sim.order_entry, executions and commissions in bot.sim.executions, the books
+of an account in bot.sim.account, IB's checks and texts in bot.sim.validation.
 
 Time only comes in from the caller: ``now`` of an action, a tick's time, or ``on_time(now)``.
 """
 
 from __future__ import annotations
 
-import copy
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from ib_insync import CommissionReport, Contract, Execution, ExecutionFilter, Order
+from ib_insync import Contract, ExecutionFilter, Order
 
 from bot.sim import validation as v
-from bot.sim.account import Account, AccountValues
+from bot.sim.account import Account
 from bot.sim.broker_events import (
     BrokerEvent,
     ExecutionEvent,
@@ -33,20 +33,13 @@ from bot.sim.broker_events import (
     PortfolioRow,
     PositionRow,
 )
-from bot.sim.commission import CommissionConfig, MonthlyVolume, Schedule, execution_charge
-from bot.sim.executions import exec_id, matches
+from bot.sim.commission import CommissionConfig, Schedule
+from bot.sim.executions import ExecutionLog
 from bot.sim.instruments import Instrument, Instruments
 from bot.sim.matching import CLOSE_TYPES, close_fill, decide, fill_quantity
-from bot.sim.orders import (
-    UNSET,
-    Phase,
-    SimOrder,
-    SimOrderIndex,
-    arrival_state,
-    modified_state,
-    oca_group,
-    oca_type,
-)
+from bot.sim.order_entry import modified, new_sim_order, set_deadlines
+from bot.sim.order_life import OrderLife
+from bot.sim.orders import Phase, SimOrder, SimOrderIndex, modified_state
 from bot.sim.types import SimTick
 
 __all__ = [
@@ -63,20 +56,6 @@ __all__ = [
     "PositionRow",
     "SimBroker",
 ]
-
-# Fields a modify (placeOrder with a working orderId) may change.
-_MODIFIABLE = (
-    "totalQuantity",
-    "lmtPrice",
-    "auxPrice",
-    "trailingPercent",
-    "trailStopPrice",
-    "tif",
-    "outsideRth",
-    "transmit",
-    "orderRef",
-    "goodTillDate",
-)
 
 
 @dataclass(frozen=True)
@@ -132,13 +111,11 @@ class SimBroker:
         self._marks: dict[int, float] = {}
         self._accounts: dict[str, Account] = {}
         self._book = SimOrderIndex()
-        self._executions: dict[str, list[ExecutionRecord]] = {}
-        self._held: dict[tuple[str, int, int], list[SimOrder]] = {}  # transmit=False groups
+        self._life = OrderLife(self._book)
+        day_tz = ZoneInfo(self.config.day_tz)
+        self._fills = ExecutionLog(self.config.commission, day_tz)
         self._perm_id = self.config.first_perm_id - 1
-        self._exec_seq = 0
-        self._exec_session = secrets.randbits(32)
-        self._day_tz = ZoneInfo(self.config.day_tz)
-        self._month_volume = MonthlyVolume(self._day_tz)  # the ib_tiered commission tier
+        self._day_tz = day_tz
         self._next_roll: datetime | None = None
 
     # --- accounts ------------------------------------------------------------------------
@@ -146,10 +123,18 @@ class SimBroker:
         if account in self._accounts:
             raise ValueError(f"account {account!r} is already open")
         self._accounts[account] = Account(account, cash, self._marks, self.config.margin_rate)
-        self._executions[account] = []
+        self._fills.open(account)
 
     def accounts(self) -> list[str]:
         return list(self._accounts)
+
+    def account(self, account: str) -> Account:
+        """The account's books (read them; change them only through orders): positions,
+        portfolio, values, PnL."""
+        try:
+            return self._accounts[account]
+        except KeyError:
+            raise KeyError(f"unknown account {account!r}") from None
 
     def mark(self, con_id: int) -> float | None:
         """The last trade price seen for ``con_id`` (what positions are valued at)."""
@@ -172,14 +157,14 @@ class SimBroker:
         self, account: str, client_id: int, contract: Contract, order: Order, now: datetime
     ) -> list[BrokerEvent]:
         """A new order, or a modify when (account, client_id, orderId) is still working."""
-        self._account(account)
+        self.account(account)
         self._roll_day(now)
         existing = self._book.orders.get((account, client_id, order.orderId))
         if existing is not None:
             return self._modify(existing, contract, order, now)
         if self._book.was_forgotten(account, client_id, order.orderId):
             # Among the ids of finished orders of earlier days: IB refuses a reuse.
-            return [self._error(account, client_id, order.orderId, v.simple(v.DUPLICATE_ID))]
+            return [_error(account, client_id, order.orderId, v.simple(v.DUPLICATE_ID))]
         return self._new(account, client_id, contract, order, now)
 
     def cancel_order(
@@ -187,12 +172,12 @@ class SimBroker:
     ) -> list[BrokerEvent]:
         o = self._book.orders.get((account, client_id, order_id))
         if o is None:
-            return [self._error(account, client_id, order_id, v.cancel_not_found(order_id))]
+            return [_error(account, client_id, order_id, v.cancel_not_found(order_id))]
         if o.done:
             rej = v.cancel_not_cancellable(order_id, o.final_status)
-            return [self._error(account, client_id, order_id, rej)]
+            return [_error(account, client_id, order_id, rej)]
         events: list[BrokerEvent] = []
-        self._cancel(o, now, events)
+        self._life.cancel(o, now, events)
         return events
 
     def global_cancel(self, account: str, now: datetime) -> list[BrokerEvent]:
@@ -200,7 +185,7 @@ class SimBroker:
         events: list[BrokerEvent] = []
         for o in self._book.of_account(account):
             if not o.done:
-                self._cancel(o, now, events)
+                self._life.cancel(o, now, events)
         return events
 
     # --- market --------------------------------------------------------------------------
@@ -233,45 +218,12 @@ class SimBroker:
         """Contracts with working orders: the only ones a tick can change anything for."""
         return self._book.working_con_ids()
 
+    def working_on(self, con_id: int) -> list[SimOrder]:
+        """The contract's working orders, in time priority (bot.sim.tick_skipping reads them)."""
+        return self._book.working_on(con_id)
+
     def marked_con_ids(self) -> list[int]:
         return list(self._marks)
-
-    def quiet_between(self, con_id: int, low: float, high: float) -> bool:
-        """Whether no trade price in [low, high] (and the quotes around it) can change any
-        working order on ``con_id``: each is a resting limit, stop or if-touched order that
-        has met a tick since it arrived and whose price lies outside the range on the side
-        that matters. Then its ticks there can be skipped."""
-        inst = self.instruments.by_con_id(con_id)
-        margin = inst.spread + inst.min_tick  # the quote is within this of the trade price
-        for o in self._book.working_on(con_id):
-            if o.match.fresh or o.phase is not Phase.ACTIVE:
-                return False
-            kind, side, order = o.order.orderType, o.side, o.order
-            if kind == "LMT" or (kind == "STP LMT" and o.match.triggered):
-                lmt = order.lmtPrice
-                hit = low - margin <= lmt if side > 0 else high + margin >= lmt
-            elif kind in ("STP", "STP LMT"):
-                hit = high >= order.auxPrice if side > 0 else low <= order.auxPrice
-            elif kind == "MIT":
-                hit = low <= order.auxPrice if side > 0 else high >= order.auxPrice
-            else:  # market, trailing (its stop moves with every print), at the close
-                return False
-            if hit:
-                return False
-        return True
-
-    def takes_any_price(self, tick: SimTick) -> bool:
-        """Whether every working order on the tick's contract fills whole on it, whatever
-        its price and size (market orders, no participation cap, in their session): then
-        no later tick matters to them."""
-        if self.config.participation is not None:
-            return False
-        liquid = tick_is_liquid(self.instruments.by_con_id(tick.con_id), tick.time)
-        return all(
-            o.order.orderType == "MKT" and o.phase is Phase.ACTIVE and o.order.tif != "FOK"
-            and (liquid or o.order.outsideRth)
-            for o in self._book.working_on(tick.con_id)
-        )
 
     def open_orders(self, account: str, client_id: int | None = None) -> list[OrderSnapshot]:
         return [
@@ -291,82 +243,30 @@ class SimBroker:
 
     def executions(self, account: str, flt: ExecutionFilter | None = None) -> list[ExecutionRecord]:
         """The current day's executions (the broker's day_tz), as IB's reqExecutions."""
-        return [r for r in self._executions.get(account, []) if matches(r, flt)]
+        return self._fills.of(account, flt)
 
-    def positions(self, account: str) -> list[PositionRow]:
-        return self._account(account).position_rows()
-
-    def portfolio(self, account: str) -> list[PortfolioRow]:
-        return self._account(account).portfolio()
-
-    def account_values(self, account: str) -> AccountValues:
-        return self._account(account).values()
-
-    def pnl(self, account: str) -> PnL:
-        return self._account(account).pnl()
-
-    def pnl_single(self, account: str, con_id: int) -> PnLSingle:
-        return self._account(account).pnl_single(con_id)
-
-    def account(self, account: str) -> Account:
-        """The account's books (read them; change them only through orders)."""
-        return self._account(account)
-
-    # --- new orders, modifies, cancels ---------------------------------------------------
+    # --- new orders, modifies ------------------------------------------------------------
     def _new(
         self, account: str, client_id: int, contract: Contract, order: Order, now: datetime
     ) -> list[BrokerEvent]:
         inst = self.instruments.by_con_id(contract.conId)
-        o = self._make_order(account, client_id, contract, inst, order, now)
+        self._perm_id += 1
+        o = new_sim_order(account, client_id, contract, inst, order, now,
+                          perm_id=self._perm_id, seq=self._book.next_seq())  # fmt: skip
         rej = self._check_new(o, now)
+        self._book.add(o)
         if rej is not None:
-            self._book.add(o)
             self._book.finish(o, "Inactive", now)
             o.reported_status = "Inactive"
-            return [
-                o.status_event("Inactive"),
-                self._error(account, client_id, o.order.orderId, rej),
-            ]
-        self._book.add(o)
+            return [o.status_event("Inactive"), _error(account, client_id, o.order.orderId, rej)]
         events: list[BrokerEvent] = []
-        if self._join_oca(o, now, events):
+        if self._life.join_oca(o, now, events):
             return events
         if o.phase is Phase.HELD:
-            self._held.setdefault(self._group_key(o), []).append(o)
-            self._report(o, inst.is_liquid(now), events)
+            self._life.hold(o, inst.is_liquid(now), events)
         else:
-            self._transmit_group(o, now, events)
+            self._life.transmit(o, inst.is_liquid(now), events)
         return events
-
-    def _make_order(
-        self,
-        account: str,
-        client_id: int,
-        contract: Contract,
-        inst: Instrument,
-        order: Order,
-        now: datetime,
-    ) -> SimOrder:
-        own = copy.copy(order)
-        self._perm_id += 1
-        own.permId = self._perm_id
-        own.clientId = client_id
-        own.account = account
-        own.tif = (own.tif or "DAY").upper()
-        own.action = own.action.upper()
-        o = SimOrder(
-            account=account,
-            client_id=client_id,
-            contract=contract,
-            instrument=inst,
-            order=own,
-            seq=self._book.next_seq(),
-            phase=_initial_phase(own),
-            placed_at=now,
-        )
-        self._set_deadlines(o, now)
-        o.match = arrival_state(own)
-        return o
 
     def _check_new(self, o: SimOrder, now: datetime) -> v.Rejection | None:
         rej = v.check_terms(o.order, o.instrument)
@@ -383,55 +283,12 @@ class SimBroker:
                 rej = v.check_margin(acct, con_id, o.side, qty, self.price(con_id, now))
         return rej
 
-    def _group_key(self, o: SimOrder) -> tuple[str, int, int]:
-        """A bracket is the parent and its children: keyed by the parent's orderId."""
-        return (o.account, o.client_id, o.order.parentId or o.order.orderId)
-
-    def _transmit_group(self, o: SimOrder, now: datetime, events: list[BrokerEvent]) -> None:
-        """A transmit=True order sends the held orders of its group along with it (IB: the
-        last child of a bracket transmits the whole bracket)."""
-        group = self._held.pop(self._group_key(o), [])
-        liquid = o.instrument.is_liquid(now)
-        for member in [*group, o]:
-            member.order.transmit = True
-            if member.done:
-                continue
-            if member.order.parentId:
-                self._attach_child(member)
-            else:
-                self._book.activate(member)
-            self._report(member, liquid, events)
-
-    def _attach_child(self, child: SimOrder) -> None:
-        parent = self._book.orders.get((child.account, child.client_id, child.order.parentId))
-        if parent is not None and parent.done and parent.final_status == "Filled":
-            self._book.activate(child)
-        else:
-            child.phase = Phase.CHILD
-
     def _modify(
         self, o: SimOrder, contract: Contract, order: Order, now: datetime
     ) -> list[BrokerEvent]:
-        oid = order.orderId
-        if o.done:
-            code = v.MODIFY_FILLED if o.final_status == "Filled" else v.DUPLICATE_ID
-            return [self._error(o.account, o.client_id, oid, v.simple(code))]
-        if contract.conId != o.contract.conId or order.action.upper() != o.order.action:
-            return [self._error(o.account, o.client_id, oid, v.simple(v.MODIFY_MISMATCH))]
-        if order.orderType != o.order.orderType:
-            return [self._error(o.account, o.client_id, oid, v.simple(v.MODIFY_MISMATCH))]
-        merged = copy.copy(o.order)
-        for name in _MODIFIABLE:
-            setattr(merged, name, getattr(order, name))
-        merged.tif = (merged.tif or "DAY").upper()
-        rej = v.check_terms(merged, o.instrument)
-        if rej is None and merged.totalQuantity < o.filled:
-            rej = v.rejected("The order size cannot be below the filled quantity.")
-        if rej is not None:
-            return [self._error(o.account, o.client_id, oid, rej)]
-        return self._apply_modify(o, merged, now)
-
-    def _apply_modify(self, o: SimOrder, merged: Order, now: datetime) -> list[BrokerEvent]:
+        merged = modified(o, contract, order)
+        if isinstance(merged, v.Rejection):
+            return [_error(o.account, o.client_id, order.orderId, merged)]
         old = o.order
         o.order = merged
         o._terms = None
@@ -440,38 +297,19 @@ class SimBroker:
             o.match, merged, trail_changed=merged.trailStopPrice != old.trailStopPrice
         )
         if merged.tif != old.tif or merged.outsideRth != old.outsideRth:
-            self._set_deadlines(o, now)
+            set_deadlines(o, now)
             self._book.schedule(o)
         events: list[BrokerEvent] = []
         if o.remaining <= 0:
-            self._finish(o, "Filled", now, events)
+            self._life.finish(o, "Filled", now, events)
             return events
+        liquid = o.instrument.is_liquid(now)
         if o.phase is Phase.HELD and merged.transmit:
-            held = self._held.get(self._group_key(o), [])
-            if o in held:
-                held.remove(o)
-            self._transmit_group(o, now, events)
+            self._life.unhold(o)
+            self._life.transmit(o, liquid, events)
         o.reported_status = ""  # IB answers a modify with a fresh orderStatus
-        self._report(o, o.instrument.is_liquid(now), events)
+        self._life.report(o, liquid, events)
         return events
-
-    def _cancel(
-        self, o: SimOrder, now: datetime, events: list[BrokerEvent], reason: str = ""
-    ) -> None:
-        """Cancel one order and, if it is a parent, its children (status + error 202)."""
-        self._finish(o, "Cancelled", now, events)
-        text = v.TEXT[v.CANCELLED] + reason
-        events.append(OrderErrorEvent(o.account, o.client_id, o.order.orderId, v.CANCELLED, text))
-        for child in self._book.children(o):
-            self._cancel(child, now, events)
-
-    def _finish(self, o: SimOrder, status: str, now: datetime, events: list[BrokerEvent]) -> None:
-        self._book.finish(o, status, now)
-        held = self._held.get(self._group_key(o))
-        if held and o in held:
-            held.remove(o)
-        o.reported_status = status
-        events.append(o.status_event(status))
 
     # --- time ----------------------------------------------------------------------------
     def _advance(self, now: datetime, inclusive: bool) -> list[BrokerEvent]:
@@ -483,39 +321,24 @@ class SimBroker:
             if o.close_at is not None and o.phase is Phase.ACTIVE:
                 self._fill_at_close(o, self._marks.get(o.contract.conId), o.close_at, events)
             else:
-                self._cancel(o, now, events)
+                self._life.cancel(o, now, events)
         return events
 
     def _roll_day(self, now: datetime) -> None:
+        """A new day: what reqCompletedOrders and reqExecutions answer starts again (IB: the
+        current day's), so earlier completed orders and executions are dropped. A long run
+        then holds one day's orders, whatever its length."""
         if self._next_roll is not None and now < self._next_roll:
             return
         local = now.astimezone(self._day_tz)
         if self._next_roll is not None:
             for acct in self._accounts.values():
                 acct.start_day()
-            self._forget_before(datetime.combine(local.date(), time(0), self._day_tz))
+            day_start = datetime.combine(local.date(), time(0), self._day_tz)
+            self._book.forget_completed(day_start)
+            self._fills.forget_before(day_start)
         midnight = datetime.combine(local.date() + timedelta(days=1), time(0), self._day_tz)
         self._next_roll = midnight.astimezone(now.tzinfo)
-
-    def _forget_before(self, day_start: datetime) -> None:
-        """A new day: what reqCompletedOrders and reqExecutions answer starts again (IB: the
-        current day's), so earlier completed orders and executions are dropped. A long run
-        then holds one day's orders, whatever its length."""
-        self._book.forget_completed(day_start)
-        for account, recs in self._executions.items():
-            if recs and recs[0].execution.time < day_start:
-                self._executions[account] = [r for r in recs if r.execution.time >= day_start]
-
-    def _set_deadlines(self, o: SimOrder, now: datetime) -> None:
-        """DAY: the session close (outsideRth: the end of the extended session); MOC/LOC:
-        the close of the regular session."""
-        inst, order = o.instrument, o.order
-        o.expires_at = None
-        o.close_at = None
-        if order.orderType in CLOSE_TYPES:
-            o.close_at = _next_close(inst, now, liquid=True)
-        elif order.tif == "DAY":
-            o.expires_at = _next_close(inst, now, liquid=not order.outsideRth)
 
     # --- matching ------------------------------------------------------------------------
     def _match(
@@ -541,9 +364,9 @@ class SimBroker:
             taker = o.order.orderType != "LMT" or decision.price != o.order.lmtPrice
             self._execute(o, qty, decision.price, tick.time, 2 if taker else 1, events)
         if not o.done and tif in ("IOC", "FOK"):
-            self._cancel(o, tick.time, events)
+            self._life.cancel(o, tick.time, events)
         elif not o.done:
-            self._report(o, liquid, events)
+            self._life.report(o, liquid, events)
             rests = o.order.orderType == "LMT" or (
                 o.order.orderType == "STP LMT" and o.match.triggered
             )
@@ -554,7 +377,7 @@ class SimBroker:
     ) -> None:
         fill = close_fill(o.terms(), price) if price is not None else None
         if fill is None:
-            self._cancel(o, when, events)
+            self._life.cancel(o, when, events)
         else:
             self._execute(o, o.remaining, fill, when, 2, events)
 
@@ -568,138 +391,14 @@ class SimBroker:
         events: list[BrokerEvent],
     ) -> None:
         """Book one execution and report it; then completion, children and OCA siblings."""
-        inst = o.instrument
-        stock = inst.sec_type == "STK"  # stock volume sets the ib_tiered rate
-        charge = execution_charge(
-            self.config.commission,
-            inst.sec_type,
-            prior_qty=o.filled,
-            prior_value=o.filled_value,
-            prior_share_fees=o.share_fees,
-            qty=qty,
-            price=price,
-            month_shares=self._month_volume.record(o.account, when, qty) if stock else 0.0,
-        )
-        fee = charge.fee
-        o.share_fees = charge.share_fees
-        result = self._accounts[o.account].apply_fill(o.contract, o.side, qty, price, fee)
-        o.filled += qty
-        o.filled_value += qty * price
-        o.last_fill_price = price
-        execution, report = self._execution_records(o, qty, price, when, liquidity, fee)
-        report.realizedPNL = UNSET if result.realized is None else round(result.realized, 6)
-        rec = ExecutionRecord(o.account, o.client_id, o.contract, execution, report)
-        self._executions[o.account].append(rec)
-        events.append(
-            ExecutionEvent(
-                o.account,
-                o.client_id,
-                o.contract,
-                copy.copy(execution),
-                copy.copy(report),
-                o.public_order(),
-            )
-        )
+        events.append(self._fills.book(o, self._accounts[o.account], qty, price, when, liquidity))
         if o.remaining <= 0:
-            self._finish(o, "Filled", when, events)
-            self._activate_children(o, when, events)
+            self._life.finish(o, "Filled", when, events)
+            self._life.activate_children(o, o.instrument.is_liquid(when), events)
         else:
             o.reported_status = "Submitted"  # a filling order is working, whatever it was
             events.append(o.status_event("Submitted"))
-        self._apply_oca(o, qty, when, events)
-
-    def _execution_records(
-        self, o: SimOrder, qty: float, price: float, when: datetime, liquidity: int, fee: float
-    ) -> tuple[Execution, CommissionReport]:
-        self._exec_seq += 1
-        inst = o.instrument
-        eid = exec_id(self._exec_session, self._exec_seq)
-        execution = Execution(
-            execId=eid,
-            time=when,
-            acctNumber=o.account,
-            exchange=inst.primary_exchange or inst.exchange,
-            side="BOT" if o.side > 0 else "SLD",
-            shares=qty,
-            price=price,
-            permId=o.order.permId,
-            clientId=o.client_id,
-            orderId=o.order.orderId,
-            cumQty=o.filled,
-            avgPrice=round(o.avg_fill_price, 8),
-            orderRef=o.order.orderRef,
-            lastLiquidity=liquidity,
-        )
-        report = CommissionReport(
-            execId=eid, commission=fee, currency=self._accounts[o.account].currency, yield_=UNSET
-        )
-        return execution, report
-
-    def _activate_children(
-        self, parent: SimOrder, now: datetime, events: list[BrokerEvent]
-    ) -> None:
-        liquid = parent.instrument.is_liquid(now)
-        for child in self._book.children(parent):
-            if child.phase is Phase.CHILD:
-                self._book.activate(child)
-                self._report(child, liquid, events)
-
-    def _join_oca(self, o: SimOrder, now: datetime, events: list[BrokerEvent]) -> bool:
-        """An order joining an OCA group that has already traded: type 1 is cancelled, types
-        2 and 3 are reduced by what the group filled. True if it was cancelled."""
-        group = oca_group(o)
-        done = self._book.oca_filled.get((o.account, *group), 0.0) if group else 0.0
-        if done <= 0:
-            return False
-        if oca_type(o) != 1:
-            o.order.totalQuantity = max(o.order.totalQuantity - done, 0.0)
-            if o.remaining > 0:
-                return False
-        self._cancel(o, now, events, reason="OCA group")
-        return True
-
-    def _apply_oca(self, o: SimOrder, qty: float, now: datetime, events: list[BrokerEvent]) -> None:
-        """A fill in one member of an OCA group: type 1 cancels the others, types 2 and 3
-        reduce their quantity by the filled amount (fills are sequential here, so the
-        non-blocking type 3 cannot overfill either)."""
-        group = oca_group(o)
-        if group is None:
-            return
-        key = (o.account, *group)
-        self._book.oca_filled[key] = self._book.oca_filled.get(key, 0.0) + qty
-        siblings = self._book.oca_siblings(o)
-        if not siblings:
-            return
-        kind = oca_type(o)
-        for s in siblings:
-            if kind == 1:
-                self._cancel(s, now, events, reason="OCA group")
-                continue
-            s.order.totalQuantity = max(s.order.totalQuantity - qty, s.filled)
-            if s.remaining > 0:
-                s.reported_status = ""
-                self._report(s, s.instrument.is_liquid(now), events)
-            elif s.filled > 0:
-                self._finish(s, "Filled", now, events)
-            else:
-                self._cancel(s, now, events, reason="OCA group")
-
-    def _report(self, o: SimOrder, liquid: bool, events: list[BrokerEvent]) -> None:
-        status = o.status(liquid)
-        if status != o.reported_status:
-            o.reported_status = status
-            events.append(o.status_event(status))
-
-    def _error(
-        self, account: str, client_id: int, order_id: int, rej: v.Rejection
-    ) -> OrderErrorEvent:
-        return OrderErrorEvent(account, client_id, order_id, rej.code, rej.text)
-
-    def _account(self, account: str) -> Account:
-        try:
-            return self._accounts[account]
-        except KeyError:
-            raise KeyError(f"unknown account {account!r}") from None
+        self._life.apply_oca(o, qty, when, events)
 
 
 def tick_is_liquid(inst: Instrument, t: datetime) -> bool:
@@ -713,12 +412,6 @@ def tick_is_liquid(inst: Instrument, t: datetime) -> bool:
 _JUST_BEFORE = timedelta(microseconds=1)
 
 
-def _initial_phase(order: Order) -> Phase:
-    if not order.transmit:
-        return Phase.HELD
-    return Phase.CHILD if order.parentId else Phase.ACTIVE
-
-
 def _reaches(side: int, limit: float, tick: SimTick) -> bool:
     """Could this tick fill a resting limit (last through it, or the quote crossing it)?"""
     eps = 1e-9
@@ -727,12 +420,5 @@ def _reaches(side: int, limit: float, tick: SimTick) -> bool:
     return tick.bid >= limit - eps or tick.last > limit + eps
 
 
-def _next_close(inst: Instrument, now: datetime, liquid: bool) -> datetime | None:
-    """The end of the first (regular or extended) session ending after ``now``."""
-    day = now.astimezone(inst.tz).date()
-    for i in range(10):
-        d = day + timedelta(days=i)
-        bounds = inst.liquid_session(d) if liquid else inst.trading_session(d)
-        if bounds is not None and bounds[1] > now:
-            return bounds[1]
-    return None
+def _error(account: str, client_id: int, order_id: int, rej: v.Rejection) -> OrderErrorEvent:
+    return OrderErrorEvent(account, client_id, order_id, rej.code, rej.text)

@@ -145,7 +145,7 @@ class SimBrokerAdapter:
     def positions(self) -> list[Position]:
         return [
             Position(self.account, from_sim(row.contract), row.position, row.avg_cost)
-            for row in self.world.broker.positions(self.account)
+            for row in self.world.broker.account(self.account).position_rows()
         ]
 
     # ---- events -------------------------------------------------------------------------

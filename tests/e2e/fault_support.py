@@ -125,7 +125,8 @@ def check_gapless(run: Run, gw: Gateway, sym: str) -> None:
 
 
 def broker_positions(gw: Gateway) -> dict[str, float]:
-    return {r.contract.symbol: r.position for r in gw.broker.positions(PAPER) if r.position}
+    rows = gw.broker.account(PAPER).position_rows()
+    return {r.contract.symbol: r.position for r in rows if r.position}
 
 
 def positions_agree(run: Run, gw: Gateway) -> bool:

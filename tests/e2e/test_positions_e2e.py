@@ -57,7 +57,8 @@ async def run_until_filled(path: Path, gw: Gateway, **kw: Any) -> Daemon:
 
 
 def account(gw: Gateway) -> dict[str, float]:
-    return {p.contract.symbol: p.position for p in gw.broker.positions(PAPER) if p.position}
+    rows = gw.broker.account(PAPER).position_rows()
+    return {p.contract.symbol: p.position for p in rows if p.position}
 
 
 def mismatch(path: Path, held: float) -> str:

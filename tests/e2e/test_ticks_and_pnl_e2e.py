@@ -87,8 +87,9 @@ async def test_a_tick_by_tick_strategy_gets_its_ticks_and_trades_on_them(
 
 def _ib_matches_the_account(daemon: Any, gw: Gateway) -> bool:
     pnl = daemon.ib_pnl
-    singles = [gw.broker.pnl_single(PAPER, _con_id(daemon, s)).daily for s in ("AAPL", "MSFT")]
-    account = gw.broker.pnl(PAPER).daily
+    books = gw.broker.account(PAPER)
+    singles = [books.pnl_single(_con_id(daemon, s)).daily for s in ("AAPL", "MSFT")]
+    account = books.pnl().daily
     return (
         pnl.daily(["AAPL"]) == pytest.approx(singles[0], abs=1e-9)
         and pnl.daily(["MSFT"]) == pytest.approx(singles[1], abs=1e-9)
@@ -111,7 +112,8 @@ async def test_ibs_pnl_arrives_matches_the_account_and_comes_back_after_a_reconn
     await advance(gateway, 4)
     await until(lambda: daemon.engine.counters.fills >= 2, what="2 fills")  # type: ignore[union-attr]
     await until(lambda: _ib_matches_the_account(daemon, gateway), what="IB's P&L")
-    assert gateway.broker.pnl(PAPER).daily != 0  # a real figure: positions and commissions
+    # A real figure: positions and commissions.
+    assert gateway.broker.account(PAPER).pnl().daily != 0
     # The strategy reads the same through its context (both its symbols).
     ctx = daemon.engine.slots["s1"].ctx
     assert ctx.ib_pnl_today() == pytest.approx(daemon.ib_pnl.daily(["AAPL", "MSFT"]))

@@ -24,7 +24,7 @@ def identity(b) -> None:
     nlv = acct.cash + sum(p.qty * b.mark(c) for c, p in acct.positions.items())
     assert acct.net_liquidation() == pytest.approx(nlv)
     assert nlv == pytest.approx(acct.initial_cash + acct.realized() + acct.unrealized())
-    assert b.account_values(ACCT)["NetLiquidation"][0] == pytest.approx(nlv, abs=0.006)
+    assert b.account(ACCT).values()["NetLiquidation"][0] == pytest.approx(nlv, abs=0.006)
 
 
 @pytest.mark.parametrize(
@@ -55,7 +55,7 @@ def test_round_trip_avg_cost_includes_commission_and_realized_is_ib_style() -> N
     b = broker()
     ev = trade(b, 1, "BUY", 100, 100.0, 1)  # fills at ask 100.01, commission 1.00
     assert ev[0].commission_report.realizedPNL == UNSET  # opening trade
-    (pos,) = b.positions(ACCT)
+    (pos,) = b.account(ACCT).position_rows()
     assert pos.avg_cost == pytest.approx(100.02)  # (100 x 100.01 + 1) / 100
     identity(b)
     ev = trade(b, 2, "SELL", 100, 101.0, 2)  # fills at bid 100.99, commission 1.00
@@ -63,18 +63,18 @@ def test_round_trip_avg_cost_includes_commission_and_realized_is_ib_style() -> N
     assert ev[0].commission_report.realizedPNL == pytest.approx(96.0)
     acct = b.account(ACCT)
     assert acct.cash == pytest.approx(100_000 - (10_001 + 1) + (10_099 - 1))
-    assert b.pnl(ACCT).realized == pytest.approx(96.0)
+    assert b.account(ACCT).pnl().realized == pytest.approx(96.0)
     identity(b)
 
 
 def test_short_then_flip_long() -> None:
     b = broker()
     trade(b, 1, "SELL", 100, 50.0, 1)  # 49.99, fee 1 -> avg cost 49.98 (net proceeds)
-    assert b.positions(ACCT)[0].avg_cost == pytest.approx(49.98)
+    assert b.account(ACCT).position_rows()[0].avg_cost == pytest.approx(49.98)
     trade(b, 2, "BUY", 150, 48.0, 2)  # 48.01, fee 1.00 (150 x 0.005 = 0.75 -> min 1)
     # closes 100: (49.98 - 48.01) x 100 - 1 x 100/150 = 196.333...
-    assert b.pnl(ACCT).realized == pytest.approx(197.0 - 2 / 3)
-    (pos,) = b.positions(ACCT)
+    assert b.account(ACCT).pnl().realized == pytest.approx(197.0 - 2 / 3)
+    (pos,) = b.account(ACCT).position_rows()
     assert pos.position == 50
     assert pos.avg_cost == pytest.approx(48.01 + (1 / 3) / 50)
     identity(b)
@@ -84,7 +84,7 @@ def test_account_values_and_buying_power() -> None:
     b = broker(cash=100_000)
     trade(b, 1, "BUY", 100, 100.0, 1)
     b.on_tick(tick(110.0, 2))
-    values = b.account_values(ACCT)
+    values = b.account(ACCT).values()
     cash = 100_000 - 100 * 100.01 - 1
     nlv = cash + 100 * 110.0
     assert values["TotalCashValue"][0] == pytest.approx(cash)
@@ -94,7 +94,7 @@ def test_account_values_and_buying_power() -> None:
     assert values["AvailableFunds"][0] == pytest.approx(excess, abs=0.01)
     assert values["BuyingPower"][0] == pytest.approx(4 * excess, abs=0.01)
     assert values["UnrealizedPnL"][0] == pytest.approx(100 * (110 - 100.02))
-    (row,) = b.portfolio(ACCT)
+    (row,) = b.account(ACCT).portfolio()
     assert (row.position, row.market_price, row.market_value) == (100, 110.0, 11_000.0)
     assert row.unrealized == pytest.approx(998.0)
     identity(b)
@@ -104,12 +104,12 @@ def test_daily_pnl_restarts_at_midnight_eastern_and_pnl_single() -> None:
     b = broker()
     trade(b, 1, "BUY", 100, 100.0, 1)
     b.on_tick(tick(102.0, 2))
-    assert b.pnl(ACCT).daily == pytest.approx(100 * (102 - 100.01) - 1)
+    assert b.account(ACCT).pnl().daily == pytest.approx(100 * (102 - 100.01) - 1)
     next_day = OPEN + timedelta(days=1, minutes=1)
     b.on_tick(SimTick(next_day, AAPL, 103.0, 100, 102.99, 103.01, 100, 100))
     # baseline is the 102.00 mark of the previous day
-    assert b.pnl(ACCT).daily == pytest.approx(100.0)
-    single = b.pnl_single(ACCT, AAPL)
+    assert b.account(ACCT).pnl().daily == pytest.approx(100.0)
+    single = b.account(ACCT).pnl_single(AAPL)
     assert single.position == 100 and single.value == pytest.approx(10_300)
     assert single.daily == pytest.approx(100.0)
     assert single.unrealized == pytest.approx(100 * (103 - 100.02))

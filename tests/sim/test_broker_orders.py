@@ -254,7 +254,7 @@ def test_bracket_held_until_last_child_transmits_then_children_wait_for_parent()
     ev = b.on_tick(tick(102.5, 3))
     assert fills(ev) == [(10, 102.49)]
     assert statuses(ev, 3) == ["Cancelled"]
-    assert b.positions(ACCT)[0].position == 0
+    assert b.account(ACCT).position_rows()[0].position == 0
 
 
 def test_cancelling_a_parent_cancels_its_children() -> None:
@@ -288,7 +288,7 @@ def test_oca_type2_reduces_the_others_by_the_fill() -> None:
     assert fills(ev) == [(70, 93.99)]
     # the limit is reduced to what it filled (30): complete
     assert statuses(ev, 1) == ["Filled"]
-    assert b.positions(ACCT)[0].position == -100
+    assert b.account(ACCT).position_rows()[0].position == -100
 
 
 # --- modify, cancel, validation -----------------------------------------------------------
