@@ -10,16 +10,22 @@ from bot.sim.types import SimTick
 
 def quiet_between(broker: SimBroker, con_id: int, low: float, high: float) -> bool:
     """Whether no trade price in [low, high] (and the quotes around it) can change any
-    working order on ``con_id``: each is a resting limit, stop or if-touched order that
-    has met a tick since it arrived and whose price lies outside the range on the side
-    that matters. Then its ticks there can be skipped."""
+    working order on ``con_id``: each is a resting limit that has met a tick since it
+    arrived, or a stop or if-touched order not triggered yet, whose price lies outside the
+    range on the side that matters. Then its ticks there can be skipped.
+
+    A limit fresh from its arrival (or a modify) fills against the quote (matching's
+    ``on_arrival``), so it needs its first tick; an untriggered stop or if-touched order
+    reads the trade price alone, the same on any tick, fresh or not."""
     inst = broker.instruments.by_con_id(con_id)
     margin = inst.spread + inst.min_tick  # the quote is within this of the trade price
     for o in broker.working_on(con_id):
-        if o.match.fresh or o.phase is not Phase.ACTIVE:
+        if o.phase is not Phase.ACTIVE:
             return False
         kind, side, order = o.order.orderType, o.side, o.order
         if kind == "LMT" or (kind == "STP LMT" and o.match.triggered):
+            if o.match.fresh:
+                return False
             lmt = order.lmtPrice
             hit = low - margin <= lmt if side > 0 else high + margin >= lmt
         elif kind in ("STP", "STP LMT"):
