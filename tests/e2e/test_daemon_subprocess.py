@@ -47,7 +47,17 @@ class Bot:
         return any(text in line for line in self.err)
 
     async def wait(self, timeout: float = 10.0) -> int:
-        code = await asyncio.wait_for(self.proc.wait(), timeout)
+        """The exit code. A child still running after ``timeout`` is aborted, and the stacks
+        of its threads (PYTHONFAULTHANDLER, set by spawn) end the failure's message: where
+        it hung, not only that it did."""
+        try:
+            code = await asyncio.wait_for(self.proc.wait(), timeout)
+        except TimeoutError:
+            self.proc.send_signal(signal.SIGABRT)
+            await asyncio.wait_for(self.proc.wait(), 10)
+            await asyncio.gather(*self._readers)
+            tail = "\n".join(self.err[-80:])
+            raise AssertionError(f"the daemon did not exit within {timeout} s:\n{tail}") from None
         await asyncio.gather(*self._readers)
         return code
 
@@ -56,6 +66,7 @@ async def spawn(config: Path, tmp: Path, *args: str, env_extra: dict[str, str] |
                 ) -> Bot:  # fmt: skip
     env = {**os.environ, **(env_extra or {})}
     env["PYTHONPATH"] = os.pathsep.join([str(make_plugin(tmp)), str(HERE), str(ROOT)])
+    env["PYTHONFAULTHANDLER"] = "1"  # Bot.wait's abort prints every thread's stack
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", str(config), *args,
         cwd=ROOT, env=env,
