@@ -3,7 +3,9 @@
 ``IBBOT_CRASH_AT`` names one point; the process kills itself (SIGKILL: no handler, no flush,
 no shutdown, as a power cut or the OOM killer would) the first time it reaches it:
 
-- ``after_journal``: an order's row is committed, the order not yet handed to the broker;
+- ``after_journal``: an order's row (every leg's) is in the write-ahead file, durable against
+  this kill (bot/journal.py), and possibly not yet in SQLite; the order not yet handed to
+  the broker;
 - ``after_send``: the order (every leg of it) is handed to the broker;
 - ``after_partial_fill``: a fill that leaves its order partly filled has been routed.
 

@@ -201,13 +201,13 @@ class OrderExecutor:
     def submit(self, strategy_id: str, intent: OrderIntent, *, ref_price: float) -> None:
         """Act on one risk-approved intent; refusals go out on ``rejection_event``."""
         now = self._now()
-        self._pruner.maybe_prune()  # finished orders, in batches (bot/order_pruning.py)
         try:
             self._act(strategy_id, intent, ref_price)
         finally:
-            # After the order went out: its own row was committed ahead of it (write-ahead);
+            # After the order went out: its own row was journalled ahead of it (write-ahead);
             # the intent's only buffers, and its serialising should not delay the order.
             self.journal.record_intent(strategy_id, intent, now)
+            self._pruner.soon()  # finished orders, in batches, off this path (order_pruning.py)
 
     def _act(self, strategy_id: str, intent: OrderIntent, ref_price: float) -> None:
         if isinstance(intent, KillSwitch):

@@ -16,14 +16,19 @@ run is restored into it. Restart state (positions, order sequences, seen execIds
 from rows of the current run's identity, and orders and fills are unique per identity (a new
 simulated world reuses execIds and order refs).
 
-Write-ahead for orders: a new order's row is committed (``record_order(write_ahead=True)``,
-one row in a transaction of its own) before the order is handed to the broker, so every order
-that can exist at the broker has a row, and an order sequence (its orderRef) is never used
-twice, whatever moment a crash picks. WAL mode with ``synchronous=NORMAL`` makes that commit
-an append to the WAL file with no fsync, durable across a crash or SIGKILL of the process;
-only a power cut or OS crash may lose the last commits (the broker still has those orders and
-executions, and reconcile adopts them by orderRef). Checkpoints, which fsync, run from
-``flush()`` only (``wal_autocheckpoint`` is off), never inside an order's commit.
+Write-ahead for orders: a new order's row is made durable (``record_order(write_ahead=True)``)
+before the order is handed to the broker, so every order that can exist at the broker has a
+row, and an order sequence (its orderRef) is never used twice, whatever moment a crash picks.
+The row is one line appended to the write-ahead file beside the journal (bot/write_ahead.py:
+one ``os.write``, no fsync), which survives a crash or SIGKILL of the process; only a power cut
+or OS crash may lose the last lines, as it may lose SQLite's last commits in WAL mode with
+``synchronous=NORMAL`` (the broker still has those orders and executions, and reconcile adopts
+them by orderRef). The row also joins the buffered batch below; once that batch is committed
+the file is truncated. Opening a journal replays what a killed process left in the file into
+SQLite first (a row already there is kept as it is), so restart reads, reconcile and the
+operator's tools see every order. A run nothing restarts from (a backtest: its simulated
+world is new each run) passes ``write_ahead=False`` and its order rows are only buffered.
+Checkpoints, which fsync, run from ``flush()`` only (``wal_autocheckpoint`` is off).
 
 Everything else (statuses, fills, events, the order's status history) is buffered:
 ``record_*`` appends a row to a list and arms one loop timer; ``flush()`` (run by that timer
@@ -34,8 +39,9 @@ restart, each once (by execId).
 
 A failed write (disk full, read-only file, a lock held too long) never raises inside the
 timer: the batch stays pending (retried by the next flush), ``failure`` holds the sqlite error
-with the file's path, it is logged at ERROR once, and ``failed_event`` fires once; from then
-on an order's write-ahead raises JournalError, so no new order can be sent without its row.
+with the file's path, it is logged at ERROR once, and ``failed_event`` fires once. A write-ahead
+line that cannot be appended fails the same way. From then on an order's write-ahead raises
+JournalError, so no new order can be sent without its row.
 The daemon pauses entries (reason "journal") and stops with exit code 1 (bot/lifecycle.py).
 """
 
@@ -58,6 +64,7 @@ from eventkit import Event
 
 from bot.events import OrderIntent, OrderSpec, Rejection
 from bot.ib_client import UNSET_DOUBLE, Order, OrderStatus
+from bot.write_ahead import WriteAheadFile, ahead_path, read_rows
 
 log = logging.getLogger(__name__)
 
@@ -119,12 +126,17 @@ CREATE TABLE IF NOT EXISTS events (
     strategy_id TEXT, message TEXT NOT NULL, data TEXT);
 """
 
-_UPSERT_ORDER: Final = """
+_ORDER_COLUMNS: Final = 24
+_INSERT_ORDER: Final = """
 INSERT INTO orders (broker, order_ref, run_id, created, updated, order_id, perm_id, strategy_id,
     symbol, tag, seq, parent_ref, action, order_type, quantity, lmt_price, aux_price,
     trail_stop_price, trailing_percent, tif, outside_rth, oca_group, spec, status)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (broker, order_ref) DO UPDATE SET updated = excluded.updated,
+ON CONFLICT (broker, order_ref) DO """
+# A write-ahead line replayed at open: a row SQLite has already is newer (its status may be
+# later than the line's), so it is kept as it is.
+_REPLAY_ORDER: Final = _INSERT_ORDER + "NOTHING"
+_UPSERT_ORDER: Final = _INSERT_ORDER + """UPDATE SET updated = excluded.updated,
     order_id = excluded.order_id, perm_id = excluded.perm_id, quantity = excluded.quantity,
     lmt_price = excluded.lmt_price, aux_price = excluded.aux_price,
     trail_stop_price = excluded.trail_stop_price, trailing_percent = excluded.trailing_percent,
@@ -163,6 +175,23 @@ def broker_identity(account: str, *, embedded: bool) -> str:
 def dry_run_path(path: Path) -> Path:
     """A dry run journals to its own file: runs/journal.sqlite -> runs/journal.dry.sqlite."""
     return path.with_name(f"{path.stem}.dry{path.suffix}")
+
+
+def replay_write_ahead(path: Path) -> None:
+    """Commit to the journal at ``path`` the write-ahead lines a killed process left (module
+    doc). The file stays: only a journal that appends to it truncates it, after its own fold
+    (a running daemon may be appending now). Nothing is written when there are none."""
+    rows = read_rows(ahead_path(path), _ORDER_COLUMNS)
+    if not rows:
+        return
+    db = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+    try:
+        db.execute("BEGIN")
+        db.executemany(_REPLAY_ORDER, rows)
+        db.execute("COMMIT")
+    finally:
+        db.close()  # uncommitted: rolled back
+    log.info("%s: %d write-ahead order rows replayed", path, len(rows))
 
 
 def _marks(values: Sequence[Any]) -> str:
@@ -209,7 +238,12 @@ class Journal:
     """Append-mostly SQLite store; one connection, batched commits (see module docstring)."""
 
     def __init__(
-        self, path: Path, *, commit_interval: float = 0.2, max_pending: int = 1000
+        self,
+        path: Path,
+        *,
+        commit_interval: float = 0.2,
+        max_pending: int = 1000,
+        write_ahead: bool = True,
     ) -> None:
         self.path = Path(path)
         self.commit_interval = commit_interval
@@ -224,8 +258,11 @@ class Journal:
             # Checkpoints (their fsyncs) only from flush(), never inside an order's commit
             self._db.execute("PRAGMA wal_autocheckpoint=0")
             self._migrate()
+            replay_write_ahead(self.path)
         except sqlite3.Error as e:
             raise JournalError(f"{self.path}: cannot open the journal: {e}") from None
+        # ``write_ahead=False``: a run nothing restarts from (module doc)
+        self._ahead = WriteAheadFile(ahead_path(self.path)) if write_ahead else None
         self._pending: list[tuple[str, Sequence[Any]]] = []
         self._commits = 0  # since the last checkpoint
         self.failure: str | None = None  # why the first failed write failed (module doc)
@@ -351,17 +388,16 @@ class Journal:
         write_ahead: bool = False,
     ) -> None:
         """A new order, a modification or an adoption (``event``); snapshots ``order`` now.
-        ``write_ahead`` (a new order, before it is sent): the order's row is committed now, in
-        a transaction of its own (the buffered rows wait for the timer); JournalError if it
-        cannot be. Its ``spec`` JSON, which nothing reads back, follows with the buffer: the
-        order's terms are in the row's columns already."""
+        ``write_ahead`` (a new order, before it is sent): the order's row is made durable now
+        (module doc); JournalError if it cannot be. Its ``spec`` JSON, which nothing reads
+        back, follows with the buffer: the order's terms are in the row's columns already."""
         o = order
         row = (self.broker, ref, self.run_id, now, now, o.orderId, o.permId, strategy_id, symbol,
                tag, seq, parent_ref, o.action, o.orderType, float(o.totalQuantity),
                _price(o.lmtPrice), _price(o.auxPrice), _price(o.trailStopPrice),
                _price(o.trailingPercent), o.tif, int(o.outsideRth), o.ocaGroup, spec, None)
         if write_ahead:
-            self._commit_now(_UPSERT_ORDER, (*row[:-2], None, None))
+            self._write_ahead(row)
         self._add(_UPSERT_ORDER, row)
         self._add(
             "INSERT INTO order_events (run_id, time, order_ref, order_id, status, message) "
@@ -466,6 +502,11 @@ class Journal:
                 self._failed(e, len(pending))
                 return
             self._commits += 1
+        if self._ahead is not None and self._ahead.unfolded:
+            try:  # every line appended so far has its row in the batch just committed
+                self._ahead.truncate()
+            except OSError as e:  # its lines are replayed at the next open: nothing is lost
+                log.warning("journal %s: write-ahead file not truncated: %s", self.path, e)
         if self._commits >= _CHECKPOINT_EVERY:
             self._commits = 0
             try:
@@ -473,18 +514,18 @@ class Journal:
             except sqlite3.Error as e:
                 log.warning("journal %s: WAL checkpoint failed: %s", self.path, e)
 
-    def _commit_now(self, sql: str, params: Sequence[Any]) -> None:
-        """One row, committed now (no checkpoint: an order waits for this); JournalError if
-        it cannot be, the row then pending like any other."""
+    def _write_ahead(self, row: Sequence[Any]) -> None:
+        """The order's row in the write-ahead file now (``write_ahead=False``: nothing to do);
+        JournalError if it cannot be, the row then pending like any other."""
+        if self._ahead is None:
+            return
         if self.failure is None:
             try:
-                # One statement outside BEGIN is its own transaction (autocommit mode)
-                self._db.execute(sql, [_sql_value(v) for v in params])
-                self._commits += 1
+                self._ahead.append([_sql_value(v) for v in row[:-2]] + [None, None])
                 return
-            except Exception as e:
+            except OSError as e:
                 self._failed(e, len(self._pending) + 1)
-        self._pending.append((sql, params))
+        self._pending.append((_UPSERT_ORDER, row))
         raise JournalError(self.failure)
 
     def _write(self, pending: list[tuple[str, Sequence[Any]]]) -> None:
@@ -512,6 +553,8 @@ class Journal:
     def close(self) -> None:
         self.flush()
         self._db.close()
+        if self._ahead is not None:
+            self._ahead.close()
 
     # ---- reads (restart): the current run's broker identity only ----------------------------
 

@@ -1,7 +1,7 @@
 """Records -> the broker: new orders, modifies and cancels, through the pacing governor.
 
 Each order becomes an OrderRecord (bot/order_records.py) with its ib_insync Order
-(bot/orders_build.py); its row is committed to the journal (write-ahead: bot/journal.py), then
+(bot/orders_build.py); its row is made durable in the journal (write-ahead: bot/journal.py), then
 it goes to the pacing governor (bot/pacing.py), which calls the broker at once when under the
 message rate. An order the journal cannot record is not sent: it is refused with the reason
 "journal". The Trade the broker hands back is followed by the OrderTracker.
@@ -89,7 +89,7 @@ class OrderPlacer:
     # ---- new orders ---------------------------------------------------------------------
 
     def send(self, legs: list[OrderRecord]) -> None:
-        """Commit the legs' rows, then hand them to the pacer (write-ahead: module doc)."""
+        """Journal the legs' rows (write-ahead: module doc), then hand them to the pacer."""
         try:
             for rec in legs:
                 self.journal_order(rec, "New", write_ahead=True)

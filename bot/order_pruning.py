@@ -15,12 +15,16 @@ the strategy that owned the execution (bot/seen_executions.py), each exactly onc
 deduplicated by execId. A status update for a forgotten order has nothing left to change (it
 had ended) and is dropped by the venue.
 
-Pruning runs when the executor acts on an intent, not inside a broker event, and costs one
-pass over the batch; between batches the hot path only adds a record to a dict.
+A pass costs one walk over the batch and the venue's maps (hundreds of µs), so it never runs
+in the path from a bar to its order: when the executor has acted on an intent and a batch is
+waiting, ``soon`` schedules the pass on the event loop's next turn, after the order is on the
+socket (never inside a broker event either). Between batches the hot path only adds a record
+to a dict.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from bot.ib_client import CommissionReport, Fill, Trade
@@ -49,14 +53,33 @@ class OrderPruner:
         self.batch = batch
         self._waits: dict[int, int] = {}  # id(record) -> passes it has waited
         self.pruned = 0
+        self._scheduled = False
         broker.unbound_fill_event += self._on_unbound_fill
         broker.unbound_commission_event += self._on_unbound_commission
 
-    def maybe_prune(self) -> int:
-        """Prune if a batch of finished records is waiting; how many were pruned."""
-        if len(self.tracker.finished) < self.batch:
-            return 0
-        return self.prune()
+    def soon(self) -> None:
+        """If a batch of finished records is waiting, prune on the loop's next turn (module
+        doc); with no loop running (tools, synchronous tests), now."""
+        waiting = len(self.tracker.finished)
+        if waiting < self.batch:
+            return
+        if self._scheduled:
+            # A whole batch more and still no turn of the loop (a backtest's replay never
+            # yields to it): memory comes first.
+            if waiting >= 2 * self.batch:
+                self.prune()
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.prune()
+            return
+        self._scheduled = True
+        loop.call_soon(self._scheduled_pass)
+
+    def _scheduled_pass(self) -> None:
+        self._scheduled = False
+        self.prune()
 
     def prune(self) -> int:
         finished = self.tracker.finished

@@ -6,7 +6,7 @@ Orders are matched by orderRef, and by permId for a journal row; never by orderI
 orderId is only unique per client and connection's nextValidId (IB may hand out a stale one).
 
 A journalled order of an earlier run that the broker does not know (not open, not completed,
-no execution) was committed but never sent (a crash between the two: write-ahead,
+no execution) was journalled but never sent (a crash between the two: write-ahead,
 bot/journal.py): it is marked ``never_sent`` and not re-sent; its strategy decides again from
 its position (a TargetPosition sends what is still missing).
 """

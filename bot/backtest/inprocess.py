@@ -97,7 +97,9 @@ class InProcessRun:
         """Replay to the end; the exit code (0: ran to its end)."""
         cfg = self.cfg
         previous = _on_signals(self.request_stop) if self.handle_signals else {}
-        self.journal = journal = Journal(cfg.journal.path)  # its file: the replay is under way
+        # Its file: the replay is under way. No write-ahead file: nothing restarts from a
+        # backtest's orders (its simulated world is new each run: bot/journal.py).
+        self.journal = journal = Journal(cfg.journal.path, write_ahead=False)
         journal.begin_run(
             now=self.start, account=self.account, mode=cfg.mode, dry_run=False,
             config=cfg.model_dump_json(), broker=broker_identity(self.account, embedded=True),

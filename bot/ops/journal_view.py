@@ -4,6 +4,7 @@ day (average cost over the broker identity's fills up to then) less the day's co
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -11,7 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.events import Side
+from bot.journal import replay_write_ahead
 from bot.portfolio import Portfolio
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +31,10 @@ class DayReport:
 def _connect(path: Path) -> sqlite3.Connection:
     if not path.exists():
         raise FileNotFoundError(f"no journal at {path}")
+    try:  # the orders a killed daemon journalled in its last moments (bot/write_ahead.py)
+        replay_write_ahead(path)
+    except sqlite3.Error as e:  # a read-only copy: its last orders are in the file only
+        log.warning("%s: write-ahead lines not replayed: %s", path, e)
     db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
     db.row_factory = sqlite3.Row
     return db

@@ -6,6 +6,7 @@ at 100.00, bid 100.00 / ask 100.01, USD 1.00 commission a fill).
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from ib_insync import CommissionReport, Execution, Fill, Trade, TradeLogEntry
+from test_executor import Harness, place
 from test_executor_e2e import ACCOUNT, DAY, Bot, write_market
 
 from bot.events import OrderSpec, PlaceOrder, Side
@@ -144,3 +146,41 @@ async def test_a_finished_order_waits_for_its_commission_then_goes_anyway(bot: B
     trade.fills[0].commissionReport.execId = ""  # as if its report were still due
     assert [bot.ex.pruner.prune() for _ in range(PATIENCE + 1)] == [0] * PATIENCE + [1]
     assert not bot.ib.wrapper.trades
+
+
+def _count_passes(h: Harness) -> list[int]:
+    """Each pruning pass of ``h``'s executor, as the number of orders placed before it."""
+    pruner = h.ex.pruner
+    passes: list[int] = []
+    prune = pruner.prune
+    pruner.prune = lambda: passes.append(len(h.ib.placed())) or prune()  # type: ignore[method-assign]
+    return passes
+
+
+async def test_a_pass_waits_for_the_loops_next_turn_after_the_order(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    h.ex.pruner.batch = 2
+    passes = _count_passes(h)
+    for i in range(2):
+        h.submit(place(f"e{i}"))
+        h.ib.fill(h.last_trade())
+    h.submit(place("e2"))  # a batch is waiting: e2 goes out first, the pass comes after
+    assert passes == []
+    await asyncio.sleep(0)
+    assert passes == [3]
+    h.journal.close()
+
+
+async def test_with_no_turn_of_the_loop_a_second_batch_is_pruned_in_place(tmp_path: Path) -> None:
+    """A backtest's replay never yields to the loop: memory stays within two batches."""
+    h = Harness(tmp_path)
+    h.ex.pruner.batch = 1
+    passes = _count_passes(h)
+    h.submit(place("e0"))
+    h.ib.fill(h.last_trade())
+    h.submit(place("e1"))  # the pass is handed to the loop
+    h.ib.fill(h.last_trade())
+    assert passes == []
+    h.submit(place("e2"))  # two batches and still no turn
+    assert passes == [3]
+    h.journal.close()

@@ -2,13 +2,18 @@
 an order's row is committed before placeOrder; a journal that cannot be written stops new
 orders and never raises in its commit timer; at restart a journalled order the broker never
 saw is marked never_sent and not re-sent, and its sequence is not reused; a stale nextValidId
-never gives a new order an old orderId."""
+never gives a new order an old orderId; the write-ahead file survives a SIGKILL, is replayed
+once at open (a torn last line skipped) and, when it cannot be written, stops new orders."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +26,8 @@ from test_executor import SELL, Harness, place
 from bot import crash_points
 from bot.events import OrderSpec, OrderType, PlaceBracket, Side
 from bot.journal import NEVER_SENT, Journal, JournalError
+from bot.ops.journal_view import day_report
+from bot.write_ahead import ahead_path
 
 
 class Crash(BaseException):
@@ -28,12 +35,13 @@ class Crash(BaseException):
 
 
 def committed(path: Path) -> dict[str, str | None]:
-    """order_ref -> status, as another process would read the file now."""
-    db = sqlite3.connect(path)
+    """order_ref -> status, as another process would read the journal now (opening it
+    replays the write-ahead file into SQLite first)."""
+    journal = Journal(path)
     try:
-        return dict(db.execute("SELECT order_ref, status FROM orders"))
+        return dict(journal.query("SELECT order_ref, status FROM orders"))
     finally:
-        db.close()
+        journal.close()
 
 
 def status(journal: Journal, ref: str) -> str | None:
@@ -93,6 +101,7 @@ def test_a_journal_that_cannot_be_written_refuses_new_orders(
     h.submit(place("e1"))
     h.journal._db.execute("PRAGMA query_only = 1")  # every write fails, as on a read-only file
     with caplog.at_level(logging.ERROR, "bot.journal"):
+        h.journal.flush()  # the commit timer's: orders append to the write-ahead file only
         h.submit(place("e2", symbol="MSFT"))
         h.submit(place("e3"))
     assert [o.orderRef for o in h.ib.placed()] == ["ibbot:s1:AAPL:e1:1"]
@@ -225,3 +234,137 @@ def test_orders_are_matched_by_order_ref_not_order_id(h: Harness) -> None:
     h.ib.fill(e2)
     assert [(sid, f.symbol, f.quantity) for sid, f in h.fills] == [("s1", "MSFT", 4)]
     assert h.ex.position("s1", "MSFT") == 4 and h.ex.position("s1", "AAPL") == 0
+
+
+# ---- the write-ahead file (bot/write_ahead.py) ---------------------------------------------
+
+
+def sqlite_refs(path: Path) -> set[str]:
+    """The order refs SQLite itself holds, read without replaying the write-ahead file."""
+    db = sqlite3.connect(path)
+    try:
+        return {ref for (ref,) in db.execute("SELECT order_ref FROM orders")}
+    finally:
+        db.close()
+
+
+_KILLED_AFTER_WRITE_AHEAD = """
+import os, signal, sys
+from bot.events import OrderSpec, Side
+from ib_insync import MarketOrder
+from bot.journal import Journal
+from fake_ib import T0
+journal = Journal(sys.argv[1], commit_interval=3600)
+journal.begin_run(now=T0, account="DU1", mode="paper", dry_run=False)
+order = MarketOrder("BUY", 5)
+order.orderId = 7
+journal.record_order(ref="ibbot:s1:AAPL:e1:1", strategy_id="s1", symbol="AAPL", tag="e1",
+                     seq=1, order=order, spec=OrderSpec(Side.BUY, 5), now=T0, write_ahead=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_row_written_ahead_survives_a_sigkill_before_sqlite_has_it(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    tests = Path(__file__).parent
+    proc = subprocess.run([sys.executable, "-c", _KILLED_AFTER_WRITE_AHEAD, str(path)],
+                          env={**os.environ, "PYTHONPATH": str(tests)}, timeout=60)  # fmt: skip
+    assert proc.returncode == -signal.SIGKILL
+    assert sqlite_refs(path) == set()  # only the write-ahead file has it
+    journal = Journal(path)  # the restart: the file is replayed before anything reads
+    journal.broker = "ib:DU1"
+    assert journal.unfinished_orders() == [("ibbot:s1:AAPL:e1:1", 7, 0, "s1", "AAPL")]
+    assert journal.sequences() == {("s1", "AAPL"): 1}
+    journal.close()
+
+
+def test_the_write_ahead_file_is_emptied_once_sqlite_has_its_rows(h: Harness) -> None:
+    ahead = ahead_path(h.journal.path)
+    h.submit(place("e1"))
+    assert ahead.read_text().count("\n") == 1 and sqlite_refs(h.journal.path) == set()
+    h.journal.flush()
+    assert ahead.read_bytes() == b"" and sqlite_refs(h.journal.path) == {"ibbot:s1:AAPL:e1:1"}
+    h.submit(place("e2"))
+    h.journal.close()
+    assert not ahead.exists()  # a clean stop leaves no file
+    assert sqlite_refs(h.journal.path) == {"ibbot:s1:AAPL:e1:1", "ibbot:s1:AAPL:e2:2"}
+
+
+def test_a_torn_last_line_is_skipped_with_a_warning(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    h.submit(place("e1"))
+    h.submit(place("e2", symbol="MSFT"))
+    ahead = ahead_path(h.journal.path)
+    first, second = ahead.read_bytes().splitlines(keepends=True)
+    ahead.write_bytes(first + second[:40])  # killed in the middle of e2's write
+    with caplog.at_level(logging.WARNING, "bot.write_ahead"):
+        assert set(committed(h.journal.path)) == {"ibbot:s1:AAPL:e1:1"}
+    assert f"{ahead}: its last line was cut short" in caplog.text
+    h.journal._pending.clear()  # the process that wrote it is dead: nothing of it remains
+
+
+def test_replaying_is_idempotent_and_keeps_what_sqlite_knows_later(h: Harness) -> None:
+    h.submit(place("e1"))
+    h.ib.fill(h.last_trade())
+    ahead = ahead_path(h.journal.path)
+    line = ahead.read_bytes()
+    h.journal.flush()  # the row, now Filled, is in SQLite; the file emptied
+    ahead.write_bytes(line + line)  # as if killed between the commit and the truncate, twice
+    assert committed(h.journal.path) == {"ibbot:s1:AAPL:e1:1": OrderStatus.Filled}
+    assert committed(h.journal.path) == {"ibbot:s1:AAPL:e1:1": OrderStatus.Filled}
+    (rows,) = h.journal.query("SELECT COUNT(*) FROM orders")
+    assert rows == (1,)
+
+
+def test_a_write_ahead_file_that_cannot_be_written_refuses_new_orders(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    failures: list[str] = []
+    h.journal.failed_event += failures.append
+    h.submit(place("e1"))
+    ahead = h.journal._ahead
+    assert ahead is not None and ahead._fd is not None
+    full = os.open("/dev/full", os.O_WRONLY)  # every write: ENOSPC, as on a full disk
+    saved = os.dup(ahead._fd)
+    os.dup2(full, ahead._fd)
+    try:
+        with caplog.at_level(logging.ERROR, "bot.journal"):
+            h.submit(place("e2", symbol="MSFT"))
+            h.submit(place("e3"))
+    finally:
+        os.dup2(saved, ahead._fd)
+        os.close(saved)
+        os.close(full)
+    assert [o.orderRef for o in h.ib.placed()] == ["ibbot:s1:AAPL:e1:1"]
+    reasons = [r.reason for r in h.rejections]
+    assert len(reasons) == 2 and all(r.startswith("journal: journal ") for r in reasons)
+    assert reasons[0] == (f"journal: journal {h.journal.path} cannot be written: OSError: "
+                          f"[Errno 28] No space left on device: '{ahead.path}'")  # fmt: skip
+    assert failures == [h.journal.failure]  # once: the daemon pauses entries and stops
+    (error,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "No space left on device" in error.getMessage()
+    assert h.ex.open_orders("s1") == 1
+    h.journal.flush()  # SQLite is fine: what was pending is written, e2 refused
+    assert committed(h.journal.path)["ibbot:s1:MSFT:e2:1"] == OrderStatus.Cancelled
+
+
+def test_a_backtest_journal_writes_no_file_and_keeps_its_rows(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "bt.sqlite", write_ahead=False)
+    journal.begin_run(now=T0, account="DU1", mode="backtest", dry_run=False)
+    journal.record_order(ref="r", strategy_id="s1", symbol="AAPL", tag="t", seq=1,
+                         order=MarketOrder("BUY", 1), spec=OrderSpec(Side.BUY, 1), now=T0,
+                         write_ahead=True)  # fmt: skip
+    assert not ahead_path(journal.path).exists()
+    assert journal.query("SELECT order_ref FROM orders") == [("r",)]
+    journal.close()
+
+
+def test_the_operators_journal_view_sees_an_order_only_written_ahead(h: Harness) -> None:
+    h.journal.begin_run(now=T0, account="DU1234567", mode="paper", dry_run=False)
+    h.submit(place("e1"))
+    h.journal.flush()
+    h.submit(place("e2"))  # then the daemon is killed: e2's row is in the file only
+    assert "ibbot:s1:AAPL:e2:2" not in sqlite_refs(h.journal.path)
+    report = day_report(h.journal.path, T0.date())  # `ibbot journal`, `ibbot status`
+    assert [o["order_ref"] for o in report.orders] == ["ibbot:s1:AAPL:e1:1", "ibbot:s1:AAPL:e2:2"]

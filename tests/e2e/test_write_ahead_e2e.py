@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -71,8 +73,8 @@ async def test_a_next_valid_id_rollback_confuses_no_order(
 async def test_a_journal_that_cannot_be_written_stops_new_orders_and_the_daemon(
     first_write: str, gateway: Gateway, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The first failed write is x1's order row (its write-ahead commit), or the commit
-    timer's batch of statuses and events."""
+    """The first failed write is x1's order row (its write-ahead line, on a full disk), or
+    the commit timer's batch of statuses and events (SQLite's)."""
     caplog.set_level(logging.INFO)
     run = await start_run(gateway, tmp_path, STEPS)
     await walk(gateway, 150)  # e1 and e2 filled
@@ -81,7 +83,14 @@ async def test_a_journal_that_cannot_be_written_stops_new_orders_and_the_daemon(
     if first_write == "order":
         journal.commit_interval = 3600.0
         journal.flush()
+        assert journal._ahead is not None and journal._ahead._fd is not None  # e1's, e2's
+        full = os.open("/dev/full", os.O_WRONLY)  # every write: ENOSPC, as on a full disk
+        os.dup2(full, journal._ahead._fd)
+        os.close(full)
     journal._db.execute("PRAGMA query_only = 1")  # as on a read-only file: every write fails
+    if first_write == "timer":  # its batch fails before x1's bar (orders append to a file)
+        journal.record_event("note", "a row for the commit timer", datetime.now(UTC))
+        await until(lambda: journal.failure is not None, what="the commit timer's failure")
     for _ in range(60):  # until x1's bar: its order cannot be journalled
         await walk(gateway, 5)
         if run.task.done():
@@ -90,7 +99,9 @@ async def test_a_journal_that_cannot_be_written_stops_new_orders_and_the_daemon(
     assert len(gateway.broker.completed_orders(PAPER)) == 2  # nothing new reached the broker
     assert not gateway.broker.open_orders(PAPER)
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-    assert any(str(journal.path) in e and "attempt to write a readonly database" in e
+    words = {"order": "No space left on device",
+             "timer": "attempt to write a readonly database"}[first_write]  # fmt: skip
+    assert any(str(journal.path) in e and words in e
                and "no new order will be sent" in e for e in errors)  # fmt: skip
     assert run.daemon.stop_reason.startswith(f"error: journal {journal.path} cannot be written")
     assert run.daemon.engine is not None and run.daemon.engine.risk.paused("journal")

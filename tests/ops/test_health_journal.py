@@ -8,7 +8,11 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
-from bot.journal import Journal
+import pytest
+from ib_insync import MarketOrder
+
+from bot.events import OrderSpec, Side
+from bot.journal import Journal, JournalError
 from bot.ops.freshness import BarClock
 from bot.ops.state import RiskState
 from bot.ops.view import DaemonView
@@ -41,4 +45,21 @@ def test_a_failed_journal_write_makes_health_503_naming_the_journal(tmp_path: Pa
     assert not health.ok
     (reason,) = health.reasons
     assert reason.startswith(f"journal {journal.path} cannot be written")
+    journal.close()
+
+
+def test_a_failed_write_ahead_line_makes_health_503_naming_its_file(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite")
+    journal.begin_run(now=NOW, account="DU1", mode="paper", dry_run=False)
+    ahead = tmp_path / "j.sqlite-ahead"
+    ahead.mkdir()  # the file cannot be opened: as good as a full disk for every writer
+    order = MarketOrder("BUY", 1)
+    with pytest.raises(JournalError):
+        journal.record_order(ref="r", strategy_id="s1", symbol="AAPL", tag="t", seq=1,
+                             order=order, spec=OrderSpec(Side.BUY, 1), now=NOW,
+                             write_ahead=True)  # fmt: skip
+    (reason,) = view(journal).health().reasons
+    assert reason.startswith(f"journal {journal.path} cannot be written: IsADirectoryError")
+    assert str(ahead) in reason
+    ahead.rmdir()
     journal.close()
