@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import time
@@ -100,6 +101,11 @@ class RunOptions:
     # the last one; no client-side throttle and no message-rate pacing, so results do not
     # depend on wall-clock time.
     lockstep: bool = False
+    # ``ibbot run``, a process of its own: once live, everything start-up made (imports,
+    # config, warm-up history) is moved out of the garbage collector's sight (gc.freeze), so
+    # a full collection on the bar-to-order path walks only what trading made since (as
+    # bench/latency_bench.py measures). Off where the daemon shares its process (tests).
+    freeze_startup: bool = False
 
 
 class Daemon:
@@ -281,6 +287,9 @@ class Daemon:
             self.account, " (dry run: nothing is sent)" if self.dry_run else "",
             len(self.infos), len(self.engine.slots), self.feed.warmup_bars,
         )  # fmt: skip
+        if self.opts.freeze_startup:
+            gc.collect()
+            gc.freeze()
         self.engine.start_strategies()
         await self.ops.start(self)
 

@@ -103,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         live=args.live,
         duration=args.duration,
         reset_positions=args.reset_positions,
+        freeze_startup=True,
     )
     try:
         return asyncio.run(Daemon(cfg, options).run())

@@ -4,6 +4,7 @@ fills from a scripted strategy, a bracket, dry run, the paper guard, a crashing 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -215,3 +216,20 @@ async def test_a_stop_during_start_up_is_a_clean_exit(gateway: Gateway, tmp_path
     daemon.request_stop("signal SIGTERM")
     assert await asyncio.wait_for(task, 5) == 0
     assert daemon.ready is not None and not daemon.ready.is_set()
+
+
+async def test_ibbot_run_freezes_what_start_up_made_before_trading(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    """``ibbot run``'s option: once live, start-up's objects are out of the collector's sight
+    (a full collection on the order path then walks only what trading made)."""
+    path = write_config(tmp_path, gateway.port, [scripted("s1", STEPS)])
+    gc.unfreeze()
+    try:
+        daemon, task = await start_daemon(path, freeze_startup=True)
+        frozen = gc.get_freeze_count()
+        assert await stop(daemon, task) == 0
+    finally:
+        gc.unfreeze()  # this test process goes on: give it back its objects
+    assert frozen > 10_000, f"only {frozen} objects frozen"
+    assert not RunOptions().freeze_startup  # tests and tools share their process: off
