@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.config import ScannerConfig
+from bot.deadlines import within
 from bot.ib_client import IB, ScanDataList, ScannerSubscription
 
 if TYPE_CHECKING:
@@ -145,7 +146,7 @@ async def request_scan(ib: IB, cfg: ScannerConfig, timeout: float) -> list[ScanR
 
     ib.errorEvent += on_error
     try:
-        data: ScanDataList = await asyncio.wait_for(
+        data: ScanDataList = await within(
             ib.reqScannerDataAsync(subscription(cfg)), timeout
         )
     except TimeoutError:
@@ -254,11 +255,11 @@ class DailyScans:
                 self._heartbeat(idle() and self.venue.connected())
                 if self.venue.connected():
                     with contextlib.suppress(ConnectionError, TimeoutError, OSError):
-                        now = await asyncio.wait_for(self.venue.current_time(), self.timeout)
+                        now = await within(self.venue.current_time(), self.timeout)
                         self.observe(now)
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_s)
+                    await within(self._wake.wait(), self.poll_s)
         finally:
             self._heartbeat(False)
 

@@ -36,6 +36,7 @@ from bot.context import SymbolInfo, zone
 from bot.daily_scan import DailyScans
 from bot.data.recorder import Recorder, open_recorder
 from bot.data_lines import DataLinesExceeded
+from bot.deadlines import within
 from bot.engine import Clock, Engine, TickKindConflict
 from bot.events import OrderType
 from bot.executor import OrderExecutor
@@ -180,7 +181,7 @@ class Daemon:
             code = EXIT_RUNTIME
         finally:
             try:
-                await asyncio.wait_for(self._shutdown(), self.opts.stop_timeout)
+                await within(self._shutdown(), self.opts.stop_timeout)
             except TimeoutError:
                 log.error(
                     "shutdown took longer than %.0f s; exiting anyway", self.opts.stop_timeout
@@ -436,7 +437,7 @@ class Daemon:
             if not self.ib.isConnected():
                 continue
             try:
-                now = await asyncio.wait_for(self.venue.current_time(), 10)
+                now = await within(self.venue.current_time(), 10)
             except (TimeoutError, ConnectionError) as e:
                 log.debug("no server time for the watchdog: %s", e)
                 continue

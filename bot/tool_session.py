@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from bot.config import EmbeddedGatewayConfig, IBConfig, load_config
+from bot.deadlines import within
 from bot.ib_library import LIBRARIES, LibraryError, select
 
 if TYPE_CHECKING:  # the library is chosen from the config first (target_from_args)
@@ -193,7 +194,7 @@ async def _start_gateway(target: Target) -> Gateway:
 async def answer(request: Awaitable[T], what: str, timeout: float) -> T:
     """The request's answer, or ToolError when none comes within ``timeout`` seconds."""
     try:
-        return await asyncio.wait_for(request, timeout)
+        return await within(request, timeout)
     except TimeoutError:
         raise ToolError(EXIT_RUNTIME, f"no answer to {what} within {timeout:g} s") from None
 

@@ -28,6 +28,7 @@ from bot.backtest.report import (
     write_trades_csv,
 )
 from bot.config import BotConfig
+from bot.deadlines import within
 from bot.sim.instruments import Instrument, Instruments
 from bot.sim.market import EPOCH_DAY, Market
 from bot.venues.sim import SimVenue
@@ -175,7 +176,7 @@ async def replay(p: Plan, *, timeout: float | None = None) -> tuple[int, Any]:
         lockstep=True,
     )  # fmt: skip
     daemon = Daemon(p.cfg, options)
-    code = await asyncio.wait_for(daemon.run(), timeout) if timeout else await daemon.run()
+    code = await within(daemon.run(), timeout) if timeout else await daemon.run()
     return code, daemon
 
 

@@ -29,6 +29,7 @@ import pandas as pd
 from bot.bars import clean_volume
 from bot.data.download_plan import ADJUSTED_LAST, Window, bar_size_setting, ib_time
 from bot.data.store import merge_bars, read_store_file
+from bot.deadlines import within
 from bot.history_pacing import (
     HistoryGovernor,
     HistoryKey,
@@ -142,7 +143,7 @@ class Downloader:
 
         async def timed() -> list[BarData]:
             try:
-                return await asyncio.wait_for(send(), self.timeout)
+                return await within(send(), self.timeout)
             except TimeoutError:
                 raise TimeoutError(
                     f"no answer to reqHistoricalData {window.duration} to "

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from bot.deadlines import within
 from bot.sim.world import grid_floor
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ class MarketDriver:
             while not self._has_work():
                 self.wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), IDLE_POLL)
+                    await within(self.wake.wait(), IDLE_POLL)
             if not self._started and self.barrier is None:
                 self._started = True
                 await asyncio.sleep(self.gw.config.start_delay)

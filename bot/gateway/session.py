@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from ib_insync import Contract, Order
 
+from bot.deadlines import within
 from bot.gateway import inbound
 from bot.gateway import outbound as out
 from bot.gateway.handlers import HANDLERS
@@ -116,7 +117,7 @@ class Session:
 
     async def run(self) -> None:
         try:
-            if await asyncio.wait_for(self._handshake(), HANDSHAKE_TIMEOUT):
+            if await within(self._handshake(), HANDSHAKE_TIMEOUT):
                 await self._serve()
         except FrameError as e:
             log.warning("%r: protocol error, closing: %s", self, e)

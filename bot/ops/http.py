@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
+from bot.deadlines import within
+
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
@@ -60,11 +62,11 @@ class HttpServer:
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+                await within(self._server.wait_closed(), 1.0)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            req = await asyncio.wait_for(_read(reader, writer), READ_TIMEOUT)
+            req = await within(_read(reader, writer), READ_TIMEOUT)
             resp = await self.handler(req) if isinstance(req, Request) else req
         except (TimeoutError, ConnectionError, asyncio.IncompleteReadError):
             writer.close()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from bot.deadlines import within
 from bot.ops.settings import TelegramConfig, WebhookConfig
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ class Notifications:
         if self._task is None:
             return
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.queue.join(), grace)
+            await within(self.queue.join(), grace)
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
@@ -111,7 +112,7 @@ class Notifications:
 
     async def _send(self, n: Notifier, notice: Notice) -> None:
         try:
-            await asyncio.wait_for(asyncio.to_thread(n.send, notice), n.timeout + 1.0)
+            await within(asyncio.to_thread(n.send, notice), n.timeout + 1.0)
             self.sent += 1
         except Exception as e:  # the receiver's problem, never the trader's
             self.failed += 1
