@@ -100,8 +100,7 @@ def measure(r: RiskManager, n: int) -> tuple[list[float], int]:
     lat: list[float] = []
     now = T0
     step = timedelta(milliseconds=10)  # a repeat of one intent comes 0.6 s later
-    gc.collect()  # garbage collection stays on, as in the daemon: its pauses count
-    collections = _collections()
+    collections = _collections()  # garbage collection stays on, as in the daemon
     for k in range(n):
         sid, intent = todo[k % len(todo)]
         symbol = intent.symbol  # type: ignore[union-attr]
