@@ -5,7 +5,9 @@ same run (the minimal check: order completeness and max_order_notional only).
 
 Both run RiskManager.check on approved market and limit orders and targets for two strategies
 over a portfolio holding 20 symbols (account sums, exposure, working orders, collar, window,
-rates and duplicates all evaluated); the journal only buffers. Target: p99 under 20 µs.
+rates and duplicates all evaluated); the journal only buffers. Garbage collection stays on
+during the timed decisions, as in the daemon (a collection an allocation in ``check`` triggers
+counts in the figures; the number of collections per run is printed). Target: p99 under 20 µs.
 """
 
 from __future__ import annotations
@@ -91,56 +93,59 @@ def intents() -> list[tuple[str, OrderIntent]]:
     return out
 
 
-def measure(r: RiskManager, n: int) -> list[float]:
+def measure(r: RiskManager, n: int) -> tuple[list[float], int]:
+    """Latencies in µs, and how many garbage collections ran meanwhile."""
     todo = intents()
     pf = r.portfolio
     lat: list[float] = []
     now = T0
     step = timedelta(milliseconds=10)  # a repeat of one intent comes 0.6 s later
-    gc.disable()
-    try:
-        for k in range(n):
-            sid, intent = todo[k % len(todo)]
-            symbol = intent.symbol  # type: ignore[union-attr]
-            now += step
-            t0 = time.perf_counter_ns()
-            d = r.check(sid, intent, position=pf.get(sid, symbol), ref_price=100.0, now=now)
-            lat.append((time.perf_counter_ns() - t0) / 1000.0)
-            if d is not None and not isinstance(d, TargetPosition):
-                raise SystemExit(f"unexpected refusal: {d}")
-            if k % 5000 == 4999:
-                r.journal.flush()
-    finally:
-        gc.enable()
-    return lat
+    collections = _collections()  # garbage collection stays on, as in the daemon
+    for k in range(n):
+        sid, intent = todo[k % len(todo)]
+        symbol = intent.symbol  # type: ignore[union-attr]
+        now += step
+        t0 = time.perf_counter_ns()
+        d = r.check(sid, intent, position=pf.get(sid, symbol), ref_price=100.0, now=now)
+        lat.append((time.perf_counter_ns() - t0) / 1000.0)
+        if d is not None and not isinstance(d, TargetPosition):
+            raise SystemExit(f"unexpected refusal: {d}")
+        if k % 5000 == 4999:
+            r.journal.flush()
+    return lat, _collections() - collections
 
 
-def line(name: str, lat: list[float]) -> str:
+def _collections() -> int:
+    return sum(g["collections"] for g in gc.get_stats())
+
+
+def line(name: str, lat: list[float], collections: int) -> str:
     q = statistics.quantiles(lat, n=100)
     return (f"{name:<38} n={len(lat):>7}  p50 {q[49]:7.2f} µs  p99 {q[98]:7.2f} µs  "
-            f"mean {statistics.fmean(lat):7.2f} µs")  # fmt: skip
+            f"mean {statistics.fmean(lat):7.2f} µs  gc {collections}")  # fmt: skip
 
 
 def main(args: argparse.Namespace) -> int:
     """``--runs`` alternating rounds (baseline, then every limit on, each on a fresh manager):
     on a shared machine one round's p99 is noise, the minimum and median over rounds and the
-    same-round ratio to the baseline are the figures to compare."""
+    same-round ratio to the baseline are the figures to compare. The verdict reads the median
+    p99 over rounds (the target is to be met reliably, not in the luckiest round)."""
     print("== one risk decision (RiskManager.check), 2 strategies, 20 symbols held ==")
     p99s: list[float] = []
     ratios: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         journal = Journal(Path(tmp) / "bench.sqlite", max_pending=10**9)
         for run in range(1, args.runs + 1):
-            base = measure(manager(journal, full=False), args.n)
-            full = measure(manager(journal, full=True), args.n)
-            print(line(f"#{run} baseline (completeness + notional)", base))
-            print(line(f"#{run} every limit on", full))
+            base, base_gc = measure(manager(journal, full=False), args.n)
+            full, full_gc = measure(manager(journal, full=True), args.n)
+            print(line(f"#{run} baseline (completeness + notional)", base, base_gc))
+            print(line(f"#{run} every limit on", full, full_gc))
             p99 = statistics.quantiles(full, n=100)[98]
             p99s.append(p99)
             ratios.append(p99 / statistics.quantiles(base, n=100)[98])
         journal.close()
     best, median = min(p99s), statistics.median(p99s)
-    verdict = "OK" if best < 20.0 else "OVER TARGET"
+    verdict = "OK" if median < 20.0 else "OVER TARGET"  # reliably: the median run, not the best
     print(f"every limit on over {args.runs} runs: p99 min {best:.2f} µs, median {median:.2f} µs; "
           f"p99 / same-run baseline p99: median {statistics.median(ratios):.2f} "
           f"(target p99 < 20 µs: {verdict})")  # fmt: skip

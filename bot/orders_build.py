@@ -19,6 +19,7 @@ from bot.ticks import round_to_tick
 # Types whose limit price is mandatory, and those whose trigger (stop_price) is.
 _NEEDS_LIMIT: Final = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.LIMIT_ON_CLOSE})
 _NEEDS_STOP: Final = frozenset({OrderType.STOP, OrderType.STOP_LIMIT, OrderType.MARKET_IF_TOUCHED})
+_TRAIL: Final = OrderType.TRAIL  # read once: an enum member read costs ~100 ns on Python 3.11
 # At-the-close orders only exist as day orders at IB.
 _CLOSE_TYPES: Final = frozenset({OrderType.MARKET_ON_CLOSE, OrderType.LIMIT_ON_CLOSE})
 # IB's OCA type 3: reduce the sibling on a fill without blocking, so a partial take-profit
@@ -69,9 +70,9 @@ def validate_spec(spec: OrderSpec, symbol: str) -> str | None:
         return f"{t} order for {symbol} needs a positive limit_price, got {spec.limit_price}"
     if t in _NEEDS_STOP and not _positive(spec.stop_price):
         return f"{t} order for {symbol} needs a positive stop_price, got {spec.stop_price}"
-    if t is OrderType.TRAIL and (spec.trail_amount is None) == (spec.trail_percent is None):
+    if t is _TRAIL and (spec.trail_amount is None) == (spec.trail_percent is None):
         return f"TRAIL order for {symbol} needs exactly one of trail_amount or trail_percent"
-    if t is OrderType.TRAIL and not _positive(spec.trail_amount or spec.trail_percent):
+    if t is _TRAIL and not _positive(spec.trail_amount or spec.trail_percent):
         return f"TRAIL order for {symbol}: the trail must be positive"
     return None
 
