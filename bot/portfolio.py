@@ -110,25 +110,29 @@ class Portfolio:
         b = self._book(strategy_id, symbol)
         pos = b.position
         self._net[symbol] = self._net.get(symbol, 0.0) + signed_qty
-        self._revalue(symbol, strategy_id, price)
         if pos == 0 or (pos > 0) == (signed_qty > 0):  # opening or adding
             total = pos + signed_qty
             b.avg_cost = (b.avg_cost * pos + price * signed_qty) / total
             b.position = total
+            self._revalue(symbol, strategy_id, price)
             return
         closed = min(abs(signed_qty), abs(pos))
         gain = closed * (price - b.avg_cost) * (1 if pos > 0 else -1)
         b.realized += gain
         b.trip += gain
         b.position = pos + signed_qty
-        if abs(b.position) < _EPS or (b.position > 0) != (pos > 0):
-            trip, b.trip = b.trip, 0.0
+        ended = abs(b.position) < _EPS or (b.position > 0) != (pos > 0)  # flat, or flipped
+        trip = b.trip
+        if ended:
+            b.trip = 0.0
             if abs(b.position) < _EPS:
                 b.position, b.avg_cost = 0.0, 0.0
             else:
                 b.avg_cost = price  # flipped: the remainder opened at this price
-            if self.round_trip is not None:
-                self.round_trip(strategy_id, symbol, trip, time)
+        # The values the risk stage reads are of the new position (both scopes).
+        self._revalue(symbol, strategy_id, price)
+        if ended and self.round_trip is not None:
+            self.round_trip(strategy_id, symbol, trip, time)
         self._sample(strategy_id, time)
 
     def add_commission(self, strategy_id: str, amount: float, symbol: str | None = None) -> None:

@@ -106,3 +106,21 @@ def test_a_restart_mid_day_reports_what_an_uninterrupted_run_does(tmp_path: Path
     # By hand: DAY2 starts with a's 15 AAPL (cost 100.33) marked 101 at the roll; sold 8 at
     # 104 and 7 at 99, 2 of commissions that day.
     assert once.today("a") == pytest.approx(8 * 3 - 7 * 2 - 2)
+
+
+def test_the_risk_stages_exposure_follows_every_fill_in_both_scopes() -> None:
+    """``valued_after`` (the risk stage's O(1) exposure) equals ``exposure`` right after each
+    fill, before the next bar revalues anything, for the strategy as for the account:
+    opening, adding, reducing, flipping, flat."""
+    marks: dict[str, float] = {}
+    p = Portfolio(NY, marks)
+    steps = [("a", 10, 100.0), ("a", 5, 102.0), ("b", -3, 101.0), ("a", -12, 99.0),
+             ("a", -8, 98.0), ("a", 5, 97.0)]  # fmt: skip
+    for sid, qty, price in steps:
+        marks["AAPL"] = price  # a bar closed there, then the fill at its price
+        p.revalue("AAPL")
+        p.on_fill(sid, "AAPL", qty, price, DAY1)
+        for scope in (sid, None):
+            assert p.valued_after(scope, "AAPL", 0, price) == pytest.approx(p.exposure(scope)), (
+                f"after {sid} {qty:+} @ {price}: scope {scope or 'account'}"
+            )
