@@ -105,9 +105,12 @@ async def test_subprocess_trades_the_script_and_stops_cleanly_on_sigterm(
             await bot.proc.wait()
     assert code == 0, "\n".join(bot.err)
     assert took < 5
-    execs = [(r.contract.symbol, r.execution.side, r.execution.shares)
-             for r in gateway.broker.executions(PAPER)]  # fmt: skip
-    assert execs == [("AAPL", "BOT", 10), ("MSFT", "BOT", 5), ("AAPL", "SLD", 10)]
+    # In order per symbol; across symbols the order depends on when the lagging child's
+    # orders reach the gateway (the test steps its clock without waiting for the child).
+    execs: dict[str, list[tuple[str, float]]] = {}
+    for r in gateway.broker.executions(PAPER):
+        execs.setdefault(r.contract.symbol, []).append((r.execution.side, r.execution.shares))
+    assert execs == {"AAPL": [("BOT", 10), ("SLD", 10)], "MSFT": [("BOT", 5)]}
     await until(lambda: not gateway.broker.open_orders(PAPER), what="cancel on stop")
     assert bot.saw("stopping: signal SIGTERM")
     assert bot.saw("ORDER s1 MSFT bracket BUY 5 MKT / tp SELL 5 LMT")
