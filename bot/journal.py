@@ -397,7 +397,8 @@ class Journal:
                _price(o.lmtPrice), _price(o.auxPrice), _price(o.trailStopPrice),
                _price(o.trailingPercent), o.tif, int(o.outsideRth), o.ocaGroup, spec, None)
         if write_ahead:
-            self._write_ahead(row)
+            stamp = now.isoformat()  # the row's one value that is not a JSON scalar already
+            self._write_ahead(row, (*row[:3], stamp, stamp, *row[5:-2], None, None))
         self._add(_UPSERT_ORDER, row)
         self._add(
             "INSERT INTO order_events (run_id, time, order_ref, order_id, status, message) "
@@ -514,14 +515,15 @@ class Journal:
             except sqlite3.Error as e:
                 log.warning("journal %s: WAL checkpoint failed: %s", self.path, e)
 
-    def _write_ahead(self, row: Sequence[Any]) -> None:
-        """The order's row in the write-ahead file now (``write_ahead=False``: nothing to do);
-        JournalError if it cannot be, the row then pending like any other."""
+    def _write_ahead(self, row: Sequence[Any], line: Sequence[Any]) -> None:
+        """The order's ``row`` in the write-ahead file now, as ``line`` (its JSON scalars;
+        ``write_ahead=False``: nothing to do); JournalError if it cannot be, the row then
+        pending like any other."""
         if self._ahead is None:
             return
         if self.failure is None:
             try:
-                self._ahead.append([_sql_value(v) for v in row[:-2]] + [None, None])
+                self._ahead.append(line)
                 return
             except OSError as e:
                 self._failed(e, len(self._pending) + 1)
