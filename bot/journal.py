@@ -24,10 +24,11 @@ one ``os.write``, no fsync), which survives a crash or SIGKILL of the process; o
 or OS crash may lose the last lines, as it may lose SQLite's last commits in WAL mode with
 ``synchronous=NORMAL`` (the broker still has those orders and executions, and reconcile adopts
 them by orderRef). The row also joins the buffered batch below; once that batch is committed
-the file is truncated. Opening a journal replays what a killed process left in the file into
-SQLite first (a row already there is kept as it is), so restart reads, reconcile and the
-operator's tools see every order. A run nothing restarts from (a backtest: its simulated
-world is new each run) passes ``write_ahead=False`` and its order rows are only buffered.
+its line is folded, and the file is emptied once it has grown past a size. Opening a journal
+replays what a killed process left in the file into SQLite first (a row already there is kept
+as it is), so restart reads, reconcile and the operator's tools see every order. A run
+nothing restarts from (a backtest: its simulated world is new each run) passes
+``write_ahead=False`` and its order rows are only buffered.
 Checkpoints, which fsync, run from ``flush()`` only (``wal_autocheckpoint`` is off).
 
 Everything else (statuses, fills, events, the order's status history) is buffered:
@@ -505,9 +506,9 @@ class Journal:
             self._commits += 1
         if self._ahead is not None and self._ahead.unfolded:
             try:  # every line appended so far has its row in the batch just committed
-                self._ahead.truncate()
+                self._ahead.folded()
             except OSError as e:  # its lines are replayed at the next open: nothing is lost
-                log.warning("journal %s: write-ahead file not truncated: %s", self.path, e)
+                log.warning("journal %s: write-ahead file not emptied: %s", self.path, e)
         if self._commits >= _CHECKPOINT_EVERY:
             self._commits = 0
             try:

@@ -6,9 +6,12 @@ in the OS page cache, which outlives the process: a SIGKILL right after it loses
 is no fsync (an order waits for this write): a power cut or OS crash may lose the last lines, as
 it may lose the last commits of SQLite in WAL mode with ``synchronous=NORMAL``.
 
-The journal folds the same rows into SQLite with its buffered batch and then truncates the file
-(``Journal.flush``); every journal open replays the lines left by a process that died before
-that (``read_rows``). A line cut short by a kill in the middle of its write is skipped with a
+The journal folds the same rows into SQLite with its buffered batch (``Journal.flush``); once
+the file has grown past ``KEEP_BYTES`` of folded lines, it is emptied. Not at every fold: appends
+to a file just emptied allocate its blocks anew, which cost the order path 10-15 µs at the
+median and more at p99 (bench/latency_bench.py). Every journal open replays the lines left by a
+process that died (``read_rows``); lines already folded are in SQLite already and change
+nothing there. A line cut short by a kill in the middle of its write is skipped with a
 warning: its order was never sent, since sending waits for the whole line.
 """
 
@@ -24,6 +27,7 @@ from typing import Any, Final
 log = logging.getLogger(__name__)
 
 _ENCODE: Final = json.JSONEncoder(separators=(",", ":")).encode
+KEEP_BYTES = 1 << 20  # folded lines kept before the file is emptied (about 4,000 orders)
 
 
 def ahead_path(journal: Path) -> Path:
@@ -38,7 +42,8 @@ class WriteAheadFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
-        self.unfolded = 0  # lines appended since the last truncate
+        self._size = 0  # bytes in the file
+        self.unfolded = 0  # lines appended since the last fold
 
     def append(self, row: Sequence[Any]) -> None:
         """One row (JSON scalars only) as one line; OSError naming the file if it cannot be."""
@@ -46,17 +51,22 @@ class WriteAheadFile:
         try:
             if self._fd is None:
                 self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                self._size = os.fstat(self._fd).st_size  # lines an earlier run left: replayed
+            self._size += len(data)
             while data:  # a regular file writes it all unless the disk is full
                 data = data[os.write(self._fd, data) :]
         except OSError as e:
             raise OSError(e.errno, e.strerror, str(self.path)) from None
         self.unfolded += 1
 
-    def truncate(self) -> None:
-        """Empty the file: every line appended so far is committed in SQLite."""
+    def folded(self) -> None:
+        """Every line appended so far is committed in SQLite; past ``KEEP_BYTES`` the file is
+        emptied (module doc)."""
         if self._fd is not None and self.unfolded:
-            os.ftruncate(self._fd, 0)
             self.unfolded = 0
+            if self._size >= KEEP_BYTES:
+                os.ftruncate(self._fd, 0)
+                self._size = 0
 
     def close(self) -> None:
         """Close, removing the file if it is empty (everything in it was folded)."""

@@ -23,7 +23,7 @@ from fake_ib import T0
 from ib_insync import Contract, MarketOrder, Order, OrderStatus, Trade
 from test_executor import SELL, Harness, place
 
-from bot import crash_points
+from bot import crash_points, write_ahead
 from bot.events import OrderSpec, OrderType, PlaceBracket, Side
 from bot.journal import NEVER_SENT, Journal, JournalError
 from bot.ops.journal_view import day_report
@@ -278,16 +278,26 @@ def test_a_row_written_ahead_survives_a_sigkill_before_sqlite_has_it(tmp_path: P
     journal.close()
 
 
-def test_the_write_ahead_file_is_emptied_once_sqlite_has_its_rows(h: Harness) -> None:
+def test_the_write_ahead_file_is_emptied_once_sqlite_has_its_rows_and_it_has_grown(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ahead = ahead_path(h.journal.path)
     h.submit(place("e1"))
     assert ahead.read_text().count("\n") == 1 and sqlite_refs(h.journal.path) == set()
     h.journal.flush()
-    assert ahead.read_bytes() == b"" and sqlite_refs(h.journal.path) == {"ibbot:s1:AAPL:e1:1"}
+    # Folded, and kept while small (an emptied file makes the next appends dearer).
+    assert ahead.read_text().count("\n") == 1
+    assert sqlite_refs(h.journal.path) == {"ibbot:s1:AAPL:e1:1"}
+    monkeypatch.setattr(write_ahead, "KEEP_BYTES", 2 * ahead.stat().st_size)
     h.submit(place("e2"))
+    h.journal.flush()  # now past KEEP_BYTES, all of it folded: emptied
+    assert ahead.read_bytes() == b"" and sqlite_refs(h.journal.path) == {
+        "ibbot:s1:AAPL:e1:1", "ibbot:s1:AAPL:e2:2"
+    }  # fmt: skip
+    h.submit(place("e3"))
     h.journal.close()
     assert not ahead.exists()  # a clean stop leaves no file
-    assert sqlite_refs(h.journal.path) == {"ibbot:s1:AAPL:e1:1", "ibbot:s1:AAPL:e2:2"}
+    assert len(sqlite_refs(h.journal.path)) == 3
 
 
 def test_a_torn_last_line_is_skipped_with_a_warning(
@@ -309,8 +319,8 @@ def test_replaying_is_idempotent_and_keeps_what_sqlite_knows_later(h: Harness) -
     h.ib.fill(h.last_trade())
     ahead = ahead_path(h.journal.path)
     line = ahead.read_bytes()
-    h.journal.flush()  # the row, now Filled, is in SQLite; the file emptied
-    ahead.write_bytes(line + line)  # as if killed between the commit and the truncate, twice
+    h.journal.flush()  # the row, now Filled, is in SQLite; its line stays in the file
+    ahead.write_bytes(line + line)  # the folded line, twice: as a kill leaves it
     assert committed(h.journal.path) == {"ibbot:s1:AAPL:e1:1": OrderStatus.Filled}
     assert committed(h.journal.path) == {"ibbot:s1:AAPL:e1:1": OrderStatus.Filled}
     (rows,) = h.journal.query("SELECT COUNT(*) FROM orders")
