@@ -16,7 +16,11 @@ Usage: ``python bench/soak_bench.py [--bars 1000000] [--symbols 5] [--fault-ever
   an order sent on a bar's close reaches the market before the next minute's ticks, and a
   daemon that lags is never flooded. The market is still ticks and 5-second bars: a minute
   step sends each symbol's twelve 5-second bars in one write. The daemon runs with the
-  watchdog's default poll (5 s) and otherwise FAST_IB's quick reconnects.
+  watchdog's default poll (5 s), otherwise FAST_IB's quick reconnects, and IB's
+  historical-data pacing scaled by 0.01 (60 requests in 6 s), the gateway's and the
+  daemon's (``ib.history_pacing_scale``) alike: at IB's rate the backfills after a fault
+  every 3,000 bars would queue for hours of wall time, the streams waiting for them. The
+  bench stops with an error if the daemon does not reconnect after a fault within 20 s.
 * Orders: the daemon paces orders in wall time (bot/pacing.py, IB's message rate: 40 a
   second), so past about 190 bars/s this strategy's orders queue in the daemon and reach the
   market late, and a decision that finds its symbol's last order still on its way sends none:
@@ -69,6 +73,7 @@ from bench.backtest_bench import MINUTE_BARS_PER_DAY, STOCKS, synth  # noqa: E40
 from bench.ibbot_backtest import INSTRUMENTS  # noqa: E402
 from bot.data.synth import trading_days  # noqa: E402
 from bot.gateway.fault_schedule import random_fault  # noqa: E402
+from bot.gateway.pacing import PacingLimits  # noqa: E402
 from bot.gateway.server import Gateway, GatewayConfig  # noqa: E402
 from bot.gateway.session import Session  # noqa: E402
 from bot.sim.broker_events import BrokerEvent, ExecutionEvent, OrderStatusEvent  # noqa: E402
@@ -78,6 +83,11 @@ MINUTE = timedelta(minutes=1)  # otherwise: a bar per symbol
 SETTLE_POLL = 0.001  # seconds between looks while the daemon is busy
 NEW_YORK = ZoneInfo("America/New_York")
 WARM_BARS = 10_000  # the RSS baseline is taken here (or at a tenth of --bars, if less)
+# IB's historical-data pacing (60 requests in 10 minutes) runs on a clock this much faster,
+# the gateway's and the daemon's alike: the market clock runs thousands of times faster than
+# the wall, and at IB's rate the backfills after a fault every 3,000 bars (one per symbol)
+# would queue for hours.
+PACING_SCALE = 0.01
 
 
 @dataclass
@@ -162,8 +172,9 @@ def bot_config(tmp: Path, port: int, symbols: list[str]) -> Path:
     }  # fmt: skip
     # Fast reconnects, but the watchdog's default poll: FAST_IB's reqCurrentTime every 20 ms
     # took a third of the 45 messages a second the client library lets through, and orders
-    # queued behind it.
+    # queued behind it. History pacing scaled as the gateway's is.
     ib = {k: v for k, v in FAST_IB.items() if k != "watchdog"}
+    ib["history_pacing_scale"] = PACING_SCALE
     path = write_config(tmp, port, [strategy], symbols=tuple(symbols), client_id=31, ib=ib)
     raw = yaml.safe_load(path.read_text())
     raw["risk"] = {"max_position": 10_000, "max_order_notional": 1_000_000}
@@ -210,9 +221,14 @@ async def step(gw: Gateway, daemon: Daemon, dt: timedelta = STEP) -> None:
     await settled(gw, daemon)
 
 
-async def connected(gw: Gateway, client_id: int, timeout: float = 20.0) -> None:
+async def connected(gw: Gateway, daemon: Daemon, client_id: int, timeout: float = 20.0) -> None:
+    """Until the daemon is connected again (RuntimeError if not within ``timeout``: a walk
+    without it would measure nothing)."""
     deadline = time.monotonic() + timeout
-    while client_id not in gw.sessions and time.monotonic() < deadline:
+    while client_id not in gw.sessions:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the daemon did not reconnect within {timeout:.0f} s:\n"
+                               + "\n".join(daemon.err[-40:]))  # fmt: skip
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.3)  # the reconnect's resubscriptions and backfill requests
 
@@ -223,7 +239,7 @@ async def fault(gw: Gateway, daemon: Daemon, rng: random.Random, client_id: int)
             await step(gw, daemon)
 
     kind, _ = await random_fault(gw, rng, steps)
-    await connected(gw, client_id)
+    await connected(gw, daemon, client_id)
     return kind
 
 
@@ -265,7 +281,8 @@ async def soak(args: argparse.Namespace, tmp: Path) -> int:
     print(f"market: {len(symbols)} symbols x {len(days) - 1} days (+1 warm-up) of 1-min bars, "
           f"made in {time.monotonic() - t0:.0f} s", flush=True)  # fmt: skip
     gw = Gateway(GatewayConfig(port=0, data_dir=data, instruments_path=instruments,
-                               start=session_open(days[1]), speed=None, account=PAPER))
+                               start=session_open(days[1]), speed=None, account=PAPER,
+                               pacing=PacingLimits().scaled(PACING_SCALE)))
     audit = Audit()
     audit.watch(gw.broker)
     await gw.start()
@@ -275,7 +292,7 @@ async def soak(args: argparse.Namespace, tmp: Path) -> int:
     baseline = float("nan")
     faults: dict[str, int] = defaultdict(int)
     try:
-        await connected(gw, 31, timeout=60)
+        await connected(gw, daemon, 31, timeout=60)
         while not daemon.saw("bot.lifecycle: live:"):
             if daemon.proc.returncode is not None:
                 raise RuntimeError("the daemon ended:\n" + "\n".join(daemon.err[-40:]))
@@ -299,7 +316,7 @@ async def soak(args: argparse.Namespace, tmp: Path) -> int:
             if not baseline_at and bars >= warm:
                 baseline, baseline_at = daemon.rss_mb(), bars
         wall = time.monotonic() - start
-        await connected(gw, 31)
+        await connected(gw, daemon, 31)
         for _ in range(5):  # five more bars, fault-free: the last orders fill, backfills end
             await step(gw, daemon, MINUTE)
         await asyncio.sleep(1.0)
