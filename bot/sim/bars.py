@@ -98,7 +98,7 @@ class BarArrays:
     def __len__(self) -> int:
         return len(self.time)
 
-    def take(self, mask: np.ndarray | slice) -> BarArrays:
+    def take(self, mask: np.ndarray) -> BarArrays:
         return BarArrays(*(getattr(self, f)[mask] for f in _BAR_FIELDS))
 
     @staticmethod

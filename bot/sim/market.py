@@ -19,11 +19,11 @@ import logging
 import math
 from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from ib_insync import BarData, RealTimeBar
@@ -50,12 +50,9 @@ log = logging.getLogger(__name__)
 EPOCH_DAY = date(1970, 1, 1)
 _BLOCK_POINTS = 12_288  # ticks per cached block (256 one-minute bars)
 _CACHE_BLOCKS = 160
-_CACHE_SUB_BLOCKS = 64  # blocks of 5-second bars: a replay's current block per instrument
 _CHUNK_MS = 2 * 3600 * 1000  # ticks() builds and caches merged ticks per 2 hours
 _CACHE_CHUNKS = 3
 NAN = float("nan")
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +151,6 @@ class Market:
         self.seed = seed
         self._series = series
         self._cache: OrderedDict[tuple[int, int], Paths] = OrderedDict()
-        self._subs: OrderedDict[tuple[int, int], B.BarArrays] = OrderedDict()
         self._chunks: OrderedDict[int, tuple[I64, list[SimTick]]] = OrderedDict()
 
     # ---- loading -------------------------------------------------------------------------
@@ -229,15 +225,20 @@ class Market:
     # ---- derived paths -------------------------------------------------------------------
 
     def _block(self, s: _Series, b: int) -> Paths:
-        def build() -> Paths:
-            sl = slice(b * s.block, (b + 1) * s.block)
-            keys = bar_keys(self.seed, s.inst.con_id, s.t[sl])
-            return bar_paths(
-                s.o[sl], s.h[sl], s.lo[sl], s.c[sl], s.v[sl], s.n_sub, keys, s.inst.min_tick,
-                s.lot,
-            )  # fmt: skip
-
-        return _cached(self._cache, (s.inst.con_id, b), build, _CACHE_BLOCKS)
+        key = (s.inst.con_id, b)
+        paths = self._cache.get(key)
+        if paths is not None:
+            self._cache.move_to_end(key)
+            return paths
+        sl = slice(b * s.block, (b + 1) * s.block)
+        keys = bar_keys(self.seed, s.inst.con_id, s.t[sl])
+        paths = bar_paths(
+            s.o[sl], s.h[sl], s.lo[sl], s.c[sl], s.v[sl], s.n_sub, keys, s.inst.min_tick, s.lot
+        )
+        self._cache[key] = paths
+        if len(self._cache) > _CACHE_BLOCKS:
+            self._cache.popitem(last=False)
+        return paths
 
     def _paths(self, s: _Series, i0: int, i1: int) -> Paths:
         """Tick paths of source bars [i0, i1), each array shaped (i1 - i0, K)."""
@@ -335,17 +336,22 @@ class Market:
 
     def _tick_chunk(self, chunk: int) -> tuple[I64, list[SimTick]]:
         """All ticks with time in (chunk * _CHUNK_MS, (chunk + 1) * _CHUNK_MS], merged."""
-        def build() -> tuple[I64, list[SimTick]]:
-            a, b = chunk * _CHUNK_MS, (chunk + 1) * _CHUNK_MS
-            cols: list[tuple[np.ndarray, ...]] = []
-            for s in self._series.values():
-                i0 = int(np.searchsorted(s.end_ms, a, "right"))
-                i1 = int(np.searchsorted(s.t_ms, b, "left"))
-                if i0 < i1:
-                    cols.append(self._series_ticks(s, i0, i1, a, b))
-            return _merge_ticks(cols) if cols else (np.zeros(0, np.int64), [])
-
-        return _cached(self._chunks, chunk, build, _CACHE_CHUNKS)
+        cached = self._chunks.get(chunk)
+        if cached is not None:
+            self._chunks.move_to_end(chunk)
+            return cached
+        a, b = chunk * _CHUNK_MS, (chunk + 1) * _CHUNK_MS
+        cols: list[tuple[np.ndarray, ...]] = []
+        for s in self._series.values():
+            i0 = int(np.searchsorted(s.end_ms, a, "right"))
+            i1 = int(np.searchsorted(s.t_ms, b, "left"))
+            if i0 < i1:
+                cols.append(self._series_ticks(s, i0, i1, a, b))
+        merged = _merge_ticks(cols) if cols else (np.zeros(0, np.int64), [])
+        self._chunks[chunk] = merged
+        if len(self._chunks) > _CACHE_CHUNKS:
+            self._chunks.popitem(last=False)
+        return merged
 
     def _series_ticks(self, s: _Series, i0: int, i1: int, a: int, b: int) -> tuple[np.ndarray, ...]:
         """Columns of one instrument's ticks from bars [i0, i1) with time in (a, b]."""
@@ -398,26 +404,6 @@ class Market:
         )
         return B.group(ticks, sub_start)[1]
 
-    def _cached_sub_bars(self, s: _Series, i0: int, i1: int) -> B.BarArrays:
-        """``_sub_bars(s, i0, i1)``, cut from the 5-second bars of whole cached blocks: a
-        replay asks for one source bar's worth at a time, a block's worth is built at once."""
-        if i0 >= i1:
-            return _EMPTY
-        parts = []
-        for b in range(i0 // s.block, (i1 - 1) // s.block + 1):
-            subs = self._block_sub_bars(s, b)
-            lo, hi = np.searchsorted(subs.parent, (i0, i1)).tolist()
-            parts.append(subs.take(slice(lo, hi)))
-        return parts[0] if len(parts) == 1 else B.BarArrays.concat(parts)
-
-    def _block_sub_bars(self, s: _Series, b: int) -> B.BarArrays:
-        """The 5-second bars of block ``b``'s source bars, built once (cached)."""
-        first, end = b * s.block, min((b + 1) * s.block, len(s.t))
-        return _cached(
-            self._subs, (s.inst.con_id, b), lambda: self._sub_bars(s, first, end),
-            _CACHE_SUB_BLOCKS,
-        )  # fmt: skip
-
     def five_second_bars(
         self, con_id: int, t0: datetime, t1: datetime, what_to_show: str = "TRADES"
     ) -> list[RealTimeBar]:
@@ -426,7 +412,7 @@ class Market:
         a, b = _sec(t0), _sec(t1)
         i0 = int(np.searchsorted(s.end, a, "right"))
         i1 = int(np.searchsorted(s.t, b, "left"))
-        sub = self._cached_sub_bars(s, i0, i1)
+        sub = self._sub_bars(s, i0, i1)
         sub = sub.take((sub.time >= a) & (sub.time + SUB_SECONDS <= b))
         sub = self._show(s, sub, B.check_what_to_show(what_to_show))
         return [
@@ -690,18 +676,6 @@ _NONE_I = np.zeros(0, np.int64)
 _EMPTY = B.BarArrays(
     _NONE_I, _NONE_F, _NONE_F, _NONE_F, _NONE_F, _NONE_F, _NONE_F, _NONE_I, _NONE_I
 )
-
-
-def _cached(cache: OrderedDict[K, V], key: K, build: Callable[[], V], size: int) -> V:
-    """``cache[key]``, built on a miss; the least recently used entry goes past ``size``."""
-    value = cache.get(key)
-    if value is not None:
-        cache.move_to_end(key)
-        return value
-    value = cache[key] = build()
-    if len(cache) > size:
-        cache.popitem(last=False)
-    return value
 
 
 def _merge_ticks(cols: list[tuple[np.ndarray, ...]]) -> tuple[I64, list[SimTick]]:

@@ -175,24 +175,6 @@ def test_realtime_bars_lie_wholly_inside_the_window(market: Market) -> None:
     assert sum(b.volume for b in rt) == sum(t.last_size for t in ticks)
 
 
-@pytest.mark.parametrize("what", ["TRADES", "BID"])
-def test_realtime_bars_step_by_step_are_the_historical_5_second_bars(what: str) -> None:
-    """A replay asks 5 seconds at a time (once 55), across the market's cached blocks (256
-    one-minute bars each) and over the night, and gets what reqHistoricalData builds at once."""
-    m = Market.load(SAMPLE, INSTRUMENTS, seed=1)
-    t0, t1 = utc(2026, 10, 1, 17, 40), utc(2026, 10, 2, 13, 40)
-    edges = [t0 + timedelta(seconds=5 * k) for k in range(140 * 12 + 1)]
-    edges += [t1 - timedelta(seconds=5 * k) for k in range(10 * 12, -1, -1)]
-    edges[100:110] = []
-    stepped = [b for a, b in pairwise(edges) for b in m.five_second_bars(AAPL, a, b, what)]
-    history = m.historical_bars(AAPL, t1, "2 D", "5 secs", what, False, t1)
-    want = [b for b in history if b.date >= t0]
-    assert len(stepped) == len(want) == 12 * (140 + 10)
-    assert [(b.time, b.open_, b.high, b.low, b.close, b.volume, b.wap) for b in stepped] == [
-        (b.date, b.open, b.high, b.low, b.close, b.volume, b.average) for b in want
-    ]
-
-
 @pytest.mark.parametrize("what", ["MIDPOINT", "BID", "ASK"])
 def test_quote_based_bars_bracket_the_trades(market: Market, what: str) -> None:
     trades = hist(market, NOW, "1 D", "1 min", True)
