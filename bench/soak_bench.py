@@ -9,9 +9,23 @@ Usage: ``python bench/soak_bench.py [--bars 1000000] [--symbols 5] [--fault-ever
   walked), one warm-up day before them.
 * Daemon: ``python -m bot run`` (a subprocess, so its RSS is its own), sma_crossover 2/5
   long/flat on every symbol, 1-minute bars: an order every few bars, so thousands of orders
-  go through pruning. The gateway runs in this process on a manual clock, walked in 5-second
-  steps as fast as the daemon reads (the step waits until the gateway's socket buffers are
-  drained: a daemon that lags is never flooded).
+  go through pruning. The gateway runs in this process on a manual clock, walked a minute a
+  step (5 seconds a step through a fault) as fast as the daemon keeps up: each step waits
+  until the daemon has taken its messages and answered them (its event loop back in
+  epoll_wait, as /proc/PID/wchan shows; Linux) and the gateway has handled the answers, so
+  an order sent on a bar's close reaches the market before the next minute's ticks, and a
+  daemon that lags is never flooded. The market is still ticks and 5-second bars: a minute
+  step sends each symbol's twelve 5-second bars in one write. The daemon runs with the
+  watchdog's default poll (5 s), otherwise FAST_IB's quick reconnects, and IB's
+  historical-data pacing scaled by 0.01 (60 requests in 6 s), the gateway's and the
+  daemon's (``ib.history_pacing_scale``) alike: at IB's rate the backfills after a fault
+  every 3,000 bars would queue for hours of wall time, the streams waiting for them. The
+  bench stops with an error if the daemon does not reconnect after a fault within 20 s.
+* Orders: the daemon paces orders in wall time (bot/pacing.py, IB's message rate: 40 a
+  second), so past about 190 bars/s this strategy's orders queue in the daemon and reach the
+  market late, and a decision that finds its symbol's last order still on its way sends none:
+  the bench prints how many of the strategy's decisions (its ``ORDER`` log lines) became
+  orders.
 * Faults: every ``--fault-every`` bars one of the fault matrix's kinds, seeded (socket drop,
   gateway restart, 1100 then 1101 or 1102, market farm broken then OK, data stopped, a burst
   of rejected orders), lasting 30 to 150 simulated seconds, with trading going on around it.
@@ -30,11 +44,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import random
 import signal
 import sqlite3
 import sys
 import tempfile
+import termios
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -57,12 +73,21 @@ from bench.backtest_bench import MINUTE_BARS_PER_DAY, STOCKS, synth  # noqa: E40
 from bench.ibbot_backtest import INSTRUMENTS  # noqa: E402
 from bot.data.synth import trading_days  # noqa: E402
 from bot.gateway.fault_schedule import random_fault  # noqa: E402
+from bot.gateway.pacing import PacingLimits  # noqa: E402
 from bot.gateway.server import Gateway, GatewayConfig  # noqa: E402
+from bot.gateway.session import Session  # noqa: E402
 from bot.sim.broker_events import BrokerEvent, ExecutionEvent, OrderStatusEvent  # noqa: E402
 
-STEP = timedelta(seconds=5)
+STEP = timedelta(seconds=5)  # through a fault
+MINUTE = timedelta(minutes=1)  # otherwise: a bar per symbol
+SETTLE_POLL = 0.001  # seconds between looks while the daemon is busy
 NEW_YORK = ZoneInfo("America/New_York")
 WARM_BARS = 10_000  # the RSS baseline is taken here (or at a tenth of --bars, if less)
+# IB's historical-data pacing (60 requests in 10 minutes) runs on a clock this much faster,
+# the gateway's and the daemon's alike: the market clock runs thousands of times faster than
+# the wall, and at IB's rate the backfills after a fault every 3,000 bars (one per symbol)
+# would queue for hours.
+PACING_SCALE = 0.01
 
 
 @dataclass
@@ -99,16 +124,25 @@ class Audit:
 class Daemon:
     proc: asyncio.subprocess.Process
     err: list[str] = field(default_factory=list)
+    decisions: int = 0  # the strategy's ORDER lines: targets it asked for
 
     async def pump(self) -> None:
         assert self.proc.stderr is not None
         async for line in self.proc.stderr:
-            self.err.append(line.decode(errors="replace").rstrip())
+            text = line.decode(errors="replace").rstrip()
+            if " bot.engine: ORDER " in text:
+                self.decisions += 1
+            self.err.append(text)
             if len(self.err) > 5000:
                 del self.err[:1000]
 
     def saw(self, text: str) -> bool:
         return any(text in line for line in self.err)
+
+    def idle(self) -> bool:
+        """Its event loop waits for input: the main thread sleeps in epoll_wait."""
+        wchan = Path(f"/proc/{self.proc.pid}/wchan").read_text()
+        return wchan in ("do_epoll_wait", "ep_poll")  # the name differs across kernels
 
     def rss_mb(self, key: str = "VmRSS") -> float:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -136,7 +170,12 @@ def bot_config(tmp: Path, port: int, symbols: list[str]) -> Path:
         "bars": {"size": "1 min", "warmup": "1 D"},
         "params": {"fast": 2, "slow": 5, "mode": "long_flat"}, "sizing": {"fixed": 10},
     }  # fmt: skip
-    path = write_config(tmp, port, [strategy], symbols=tuple(symbols), client_id=31, ib=FAST_IB)
+    # Fast reconnects, but the watchdog's default poll: FAST_IB's reqCurrentTime every 20 ms
+    # took a third of the 45 messages a second the client library lets through, and orders
+    # queued behind it. History pacing scaled as the gateway's is.
+    ib = {k: v for k, v in FAST_IB.items() if k != "watchdog"}
+    ib["history_pacing_scale"] = PACING_SCALE
+    path = write_config(tmp, port, [strategy], symbols=tuple(symbols), client_id=31, ib=ib)
     raw = yaml.safe_load(path.read_text())
     raw["risk"] = {"max_position": 10_000, "max_order_notional": 1_000_000}
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
@@ -153,35 +192,54 @@ async def spawn(config: Path) -> Daemon:
     return d
 
 
-async def drained(gw: Gateway, timeout: float = 5.0) -> None:
-    """Until every client has read what the gateway wrote (its socket buffers empty)."""
+def handed_over(session: Session) -> bool:
+    """The gateway's buffer for this client is empty and it has nothing unread from it."""
+    if session.writer.transport.get_write_buffer_size():
+        return False
+    unread = bytearray(4)
+    try:
+        fcntl.ioctl(session.writer.get_extra_info("socket").fileno(), termios.FIONREAD, unread)
+    except OSError:  # closed meanwhile
+        return True
+    return not any(unread)
+
+
+async def settled(gw: Gateway, daemon: Daemon, timeout: float = 5.0) -> None:
+    """Until the daemon has handled what the gateway wrote and the gateway what it answered:
+    the daemon idle and every session handed over, twice in a row (a request read in between
+    is handled in between: asyncio runs callbacks in order)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if all(s.writer.transport.get_write_buffer_size() == 0 for s in gw.sessions.values()):
-            return
-        await asyncio.sleep(0.001)
+    quiet = 0
+    while quiet < 2 and time.monotonic() < deadline:
+        await asyncio.sleep(0 if quiet else SETTLE_POLL)
+        calm = daemon.idle() and all(handed_over(s) for s in gw.sessions.values())
+        quiet = quiet + 1 if calm else 0
 
 
-async def step(gw: Gateway, n: int = 1) -> None:
-    for _ in range(n):
-        await gw.advance(STEP)
-        await asyncio.sleep(0)
-        await drained(gw)
+async def step(gw: Gateway, daemon: Daemon, dt: timedelta = STEP) -> None:
+    await gw.advance(dt)
+    await settled(gw, daemon)
 
 
-async def connected(gw: Gateway, client_id: int, timeout: float = 20.0) -> None:
+async def connected(gw: Gateway, daemon: Daemon, client_id: int, timeout: float = 20.0) -> None:
+    """Until the daemon is connected again (RuntimeError if not within ``timeout``: a walk
+    without it would measure nothing)."""
     deadline = time.monotonic() + timeout
-    while client_id not in gw.sessions and time.monotonic() < deadline:
+    while client_id not in gw.sessions:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the daemon did not reconnect within {timeout:.0f} s:\n"
+                               + "\n".join(daemon.err[-40:]))  # fmt: skip
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.3)  # the reconnect's resubscriptions and backfill requests
 
 
-async def fault(gw: Gateway, rng: random.Random, client_id: int) -> str:
+async def fault(gw: Gateway, daemon: Daemon, rng: random.Random, client_id: int) -> str:
     async def steps(seconds: float, paced: bool) -> None:
-        await step(gw, int(seconds / STEP.total_seconds()))
+        for _ in range(int(seconds / STEP.total_seconds())):
+            await step(gw, daemon)
 
     kind, _ = await random_fault(gw, rng, steps)
-    await connected(gw, client_id)
+    await connected(gw, daemon, client_id)
     return kind
 
 
@@ -223,7 +281,8 @@ async def soak(args: argparse.Namespace, tmp: Path) -> int:
     print(f"market: {len(symbols)} symbols x {len(days) - 1} days (+1 warm-up) of 1-min bars, "
           f"made in {time.monotonic() - t0:.0f} s", flush=True)  # fmt: skip
     gw = Gateway(GatewayConfig(port=0, data_dir=data, instruments_path=instruments,
-                               start=session_open(days[1]), speed=None, account=PAPER))
+                               start=session_open(days[1]), speed=None, account=PAPER,
+                               pacing=PacingLimits().scaled(PACING_SCALE)))
     audit = Audit()
     audit.watch(gw.broker)
     await gw.start()
@@ -233,7 +292,7 @@ async def soak(args: argparse.Namespace, tmp: Path) -> int:
     baseline = float("nan")
     faults: dict[str, int] = defaultdict(int)
     try:
-        await connected(gw, 31, timeout=60)
+        await connected(gw, daemon, 31, timeout=60)
         while not daemon.saw("bot.lifecycle: live:"):
             if daemon.proc.returncode is not None:
                 raise RuntimeError("the daemon ended:\n" + "\n".join(daemon.err[-40:]))
@@ -244,23 +303,22 @@ async def soak(args: argparse.Namespace, tmp: Path) -> int:
         while bars < args.bars and time.monotonic() - start < args.budget:
             if daemon.proc.returncode is not None:
                 raise RuntimeError("the daemon ended:\n" + "\n".join(daemon.err[-40:]))
-            await step(gw, 12)  # one minute: a bar per symbol
+            await step(gw, daemon, MINUTE)
             bars += len(symbols)
             minute += 1
             if minute == MINUTE_BARS_PER_DAY:  # the session's end: on to the next open
                 day_index, minute = day_index + 1, 0
                 if day_index < len(days):
-                    gap = session_open(days[day_index]) - gw.clock.now()
-                    await gw.advance(gap)
-                    await drained(gw)
+                    await step(gw, daemon, session_open(days[day_index]) - gw.clock.now())
             if bars >= next_fault:
-                faults[await fault(gw, rng, 31)] += 1
+                faults[await fault(gw, daemon, rng, 31)] += 1
                 next_fault += args.fault_every
             if not baseline_at and bars >= warm:
                 baseline, baseline_at = daemon.rss_mb(), bars
         wall = time.monotonic() - start
-        await connected(gw, 31)
-        await step(gw, 60)  # five more bars, fault-free: the last orders fill, backfills end
+        await connected(gw, daemon, 31)
+        for _ in range(5):  # five more bars, fault-free: the last orders fill, backfills end
+            await step(gw, daemon, MINUTE)
         await asyncio.sleep(1.0)
         end_rss, peak = daemon.rss_mb(), daemon.rss_mb("VmHWM")
         daemon.proc.send_signal(signal.SIGTERM)
@@ -280,8 +338,11 @@ async def soak(args: argparse.Namespace, tmp: Path) -> int:
           + ("" if bars >= 1_000_000 else
              f"; 1,000,000 bars would take {1_000_000 / rate / 60:,.0f} min at this rate"))
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(faults.items()))
-    print(f"orders: {len(audit.perms_by_ref):,}; executions: {len(audit.executions):,}; "
+    orders = len(audit.perms_by_ref)
+    print(f"orders: {orders:,}; executions: {len(audit.executions):,}; "
           f"faults: {sum(faults.values())} ({kinds})")
+    print(f"strategy decisions: {daemon.decisions:,}, {orders / max(daemon.decisions, 1):.0%} "
+          "of them orders (the others found their symbol's last order still on its way)")
     print(f"daemon RSS: {baseline:,.1f} MB at {baseline_at:,} bars, {end_rss:,.1f} MB at the "
           f"end: growth {end_rss - baseline:+,.1f} MB (target < 50); peak {peak:,.1f} MB")
     print(f"invariant violations: {len(bad)} (target 0); daemon exit code {code}")

@@ -188,6 +188,10 @@ class IBConfig(_Model):
     # (reqRealTimeBars or keepUpToDate history) and tick subscription takes one
     # (bot/data_lines.py); the feed refuses to go past them.
     max_data_lines: int = Field(default=100, ge=1)
+    # IB's historical-data pacing (bot/history_pacing.py) on a clock this many times as fast:
+    # for a simulated gateway replaying faster than real time with its rules scaled alike
+    # (benches; 0.01: 60 requests in 6 s). IB's own rules cannot be scaled: leave it at 1.
+    history_pacing_scale: float = Field(default=1.0, gt=0, le=1)
     account: str | None = None  # None: the first managed account
     connect_timeout: float = Field(default=10, gt=0)
     readonly: bool = False

@@ -42,6 +42,7 @@ from bot.events import OrderType
 from bot.executor import OrderExecutor
 from bot.feed import Feed
 from bot.guard import GuardError, check_account
+from bot.history_pacing import HistoryGovernor, HistoryLimits
 from bot.ib_client import describe, new_ib
 from bot.ib_pnl import IbPnl
 from bot.journal import Journal, JournalError, broker_identity, dry_run_path
@@ -260,6 +261,7 @@ class Daemon:
             make_feed=lambda on_bar, on_tick: Feed(
                 self.ib, on_bar, on_tick, current_time=self.venue.current_time,
                 max_data_lines=cfg.ib.max_data_lines, on_rt_bar=rec.rt_bar if rec else None,
+                governor=HistoryGovernor(HistoryLimits().scaled(cfg.ib.history_pacing_scale)),
             ),
             journal=self.journal, infos=self.infos, clock=self.clock, heartbeat=self.ib,
             options=Options(self.account, self.dry_run, cfg.mode, self.opts.live, pacing),

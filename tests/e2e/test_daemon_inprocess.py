@@ -26,6 +26,7 @@ from e2e_support import (
 
 from bot.config import load_config
 from bot.gateway.server import Gateway
+from bot.history_pacing import HistoryLimits
 from bot.lifecycle import Daemon, RunOptions
 
 STEPS = [
@@ -120,6 +121,18 @@ async def test_dry_run_sends_nothing(gateway: Gateway, tmp_path: Path) -> None:
     assert journal_rows(dry, "SELECT symbol, tag, quantity FROM fills ORDER BY time") == [
         ("AAPL", "e1", 10), ("MSFT", "br", 5), ("AAPL", "x1", 10),
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("scale", [None, 0.01])
+async def test_history_pacing_scale_sets_the_feeds_governor(
+    gateway: Gateway, tmp_path: Path, scale: float | None
+) -> None:
+    ib = {} if scale is None else {"history_pacing_scale": scale}
+    path = write_config(tmp_path, gateway.port, [scripted("s1", [])], ib=ib)
+    daemon, task = await start_daemon(path)
+    assert daemon.feed is not None
+    assert daemon.feed.governor.limits == HistoryLimits().scaled(scale or 1.0)
+    assert await stop(daemon, task) == 0
 
 
 async def test_a_crashing_strategy_does_not_stop_the_others(
