@@ -214,6 +214,7 @@ class Supervisor:
         self.farms = self._farms.states  # farm name -> "ok" | "broken" | "inactive"
         self.reconnects = 0
         self._task: asyncio.Task[None] | None = None
+        self._resubscribing = False  # the reconnect loop is in hooks.resubscribe()
         self._tasks: set[asyncio.Task[None]] = set()
         self._in_window = False
 
@@ -279,6 +280,11 @@ class Supervisor:
         why = "disconnected during the maintenance window (expected)" if expected else (
             "socket lost")  # fmt: skip
         self._to(ConnState.RECONNECTING, why)
+        if self._task is not None and self._resubscribing:
+            # Its backfills may wait minutes for IB's history pacing before they even send,
+            # and see the socket gone only then: reconnect now (the next loop resubscribes).
+            self._task.cancel()
+            self._task, self._resubscribing = None, False
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._reconnect_loop(), name="reconnect")
 
@@ -335,9 +341,12 @@ class Supervisor:
             self.reconnects += 1
             self._to(ConnState.CONNECTED, f"reconnected after {attempt} attempt(s)")
             self._resume(CONNECTIVITY)  # before the backfill: its freshest bar is live
+            self._resubscribing = True
             try:
                 await self.hooks.resubscribe()
+                self._resubscribing = False
             except Exception as e:
+                self._resubscribing = False
                 log.warning("resubscribing after the reconnect failed: %s", e or type(e).__name__)
                 if self.state is ConnState.CONNECTED:  # not a socket loss: start over
                     self._to(ConnState.RECONNECTING, "resubscribing failed")

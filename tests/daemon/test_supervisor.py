@@ -51,6 +51,7 @@ class Hooks:
         self.stopped = ""
         self.connected = True
         self.on_resubscribe: list[Any] = []  # run (once each) while resubscribing
+        self.waits: list[asyncio.Event] = []  # awaited (once each) while resubscribing
 
     async def resume(self) -> None:
         self.calls.append("resume")
@@ -61,6 +62,8 @@ class Hooks:
         self.calls.append("resubscribe")
         if self.on_resubscribe:
             self.on_resubscribe.pop(0)()
+        if self.waits:
+            await self.waits.pop(0).wait()
 
     def is_connected(self) -> bool:
         return self.connected
@@ -148,6 +151,26 @@ async def test_a_socket_loss_while_resubscribing_reconnects_again(risk: RiskMana
     await settle()
     assert hooks.calls == ["drop", "resume", "resubscribe", "drop", "resume", "resubscribe"]
     assert sup.state is ConnState.CONNECTED and not risk.states and sup.reconnects == 2
+
+
+async def test_a_socket_loss_while_a_backfill_waits_for_pacing_reconnects_at_once(
+    risk: RiskManager,
+) -> None:
+    """The resubscribe waits (a backfill queued behind IB's history pacing can wait minutes
+    before it even sends, so it never sees the socket go): the supervisor gives it up and
+    reconnects now, and the next loop resubscribes."""
+    hooks = Hooks()
+    sup = make(hooks, risk)
+    hooks.waits.append(asyncio.Event())  # never set: the pacing window is far off
+    sup.on_disconnect()
+    await settle()
+    assert hooks.calls == ["drop", "resume", "resubscribe"] and sup.state is ConnState.CONNECTED
+    stuck = sup._task
+    sup.on_disconnect()  # the socket goes while the backfill waits its turn
+    await settle()
+    assert hooks.calls == ["drop", "resume", "resubscribe", "drop", "resume", "resubscribe"]
+    assert sup.state is ConnState.CONNECTED and not risk.states and sup.reconnects == 2
+    assert stuck is not None and stuck.cancelled()
 
 
 async def test_a_fatal_error_stops_instead_of_retrying(risk: RiskManager) -> None:
