@@ -798,6 +798,15 @@ def _cross_checks(raw: dict[str, Any]) -> list[Problem]:
     if raw.get("mode") == "live" and raw.get("gateway") is not None:
         msg = "mode 'live' cannot use the simulated gateway (remove 'gateway' or use mode: paper)"
         problems.append(Problem(("mode",), ("mode",), msg))
+    ib = raw.get("ib")
+    scale = ib.get("history_pacing_scale") if isinstance(ib, dict) else None
+    if raw.get("mode") == "live" and isinstance(scale, int | float) and scale != 1:
+        key = ("ib", "history_pacing_scale")
+        msg = (
+            f"history_pacing_scale {scale} with mode 'live': IB's pacing rules cannot be "
+            "scaled (the key is for a simulated gateway replaying faster; remove it)"
+        )
+        problems.append(Problem(key, key, msg))
     symbols = _raw_symbol_names(raw)
     problems += _empty_universe(raw, symbols)
     first: dict[str, int] = {}

@@ -397,6 +397,22 @@ CASES: list[tuple[str, str, str]] = [
         "FILE:8: logging.format: bad value 'jsonl' (did you mean 'json'?); allowed: console, json",
     ),
     (
+        "IB's history pacing scaled in live mode",
+        """
+        ib: {history_pacing_scale: 0.01}
+        universe:
+          symbols: [AAPL]
+        strategies:
+          - id: trend
+            class: tiny_cross
+            symbols: [AAPL]
+            sizing: {fixed: 10}
+        mode: live
+        """,
+        "FILE:1: ib.history_pacing_scale: history_pacing_scale 0.01 with mode 'live': IB's pacing"
+        " rules cannot be scaled (the key is for a simulated gateway replaying faster; remove it)",
+    ),
+    (
         "bad enum value in a strategy's params",
         """
         universe:
