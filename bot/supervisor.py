@@ -344,14 +344,14 @@ class Supervisor:
             self._resubscribing = True
             try:
                 await self.hooks.resubscribe()
-                self._resubscribing = False
             except Exception as e:
-                self._resubscribing = False
                 log.warning("resubscribing after the reconnect failed: %s", e or type(e).__name__)
                 if self.state is ConnState.CONNECTED:  # not a socket loss: start over
                     self._to(ConnState.RECONNECTING, "resubscribing failed")
                     self._pause(CONNECTIVITY, "resubscribing failed")
                     self.hooks.drop_connection()
+            # Not in a finally: a loop cancelled by on_disconnect has handed the flag on.
+            self._resubscribing = False
             if self.state is not ConnState.RECONNECTING:
                 return
             # The socket went again meanwhile (on_disconnect left this loop to go on).
