@@ -426,8 +426,8 @@ class RiskManager:
         if (why := self._exposure(own.scopes, symbol, sign * qty, ref)) is not None:
             return why
         if qty < spec.quantity - _EPS:
-            target = position + _in_flight(working) + sign * qty
-            asked = position + _in_flight(working) + sign * spec.quantity
+            base = position + _in_flight(working)
+            target, asked = base + sign * qty, base + sign * spec.quantity
             self.journal.record_risk_event(
                 "shrink", f"TargetPosition {symbol} {asked:g} -> {target:g}: max_position", now,
                 strategy_id=own.id,
