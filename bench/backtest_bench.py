@@ -63,9 +63,9 @@ if str(REPO) not in sys.path:  # run as a script
 from bench import backtrader_sma as btsma  # noqa: E402
 from bench import ibbot_backtest as ib  # noqa: E402
 from bench.sma_floor import sma_signals  # noqa: E402
-from bot.data.synth import trading_days  # noqa: E402
-from bot.indicators import MACD, Stochastic  # noqa: E402
+from bot.research.data.synth import trading_days  # noqa: E402
 from bot.sim.instruments import Instruments  # noqa: E402
+from bot.strategy.indicators import MACD, Stochastic  # noqa: E402
 
 STOCKS = ("AAPL", "MSFT", "NVDA", "AMZN", "INTC", "GOOGL", "META", "TSLA", "AVGO", "COST",
           "NFLX", "AMD", "PEP", "ADBE", "CSCO", "QCOM", "TXN", "AMAT", "INTU", "AMGN", "HON",

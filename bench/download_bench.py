@@ -6,7 +6,7 @@ The download: the first ``--symbols`` (default 25) sample stocks, 1 year (``--du
 15-minute bars, from the embedded simulated gateway with IB's historical pacing rules on (60
 requests in any 10 minutes, no identical request within 15 s, 6 per contract in 2 s, 50 open)
 in real (wall) time. Its data: ``--days`` (default 252) trading days of seeded synthetic
-15-minute bars (bot/data/synth.py) written to a temporary folder first, untimed; so is the
+15-minute bars (bot/research/data/synth.py) written to a temporary folder first, untimed; so is the
 gateway's start. Timed: from the downloader's start to the last window stored (every request,
 answer and store write), into an empty temporary store.
 
@@ -36,14 +36,14 @@ if str(REPO) not in sys.path:  # run as a script
     sys.path.insert(0, str(REPO))
 
 from bot.commands import data_download  # noqa: E402
-from bot.config import EmbeddedGatewayConfig  # noqa: E402
-from bot.data.download import Downloader  # noqa: E402
-from bot.data.download_plan import RangeSpec  # noqa: E402
-from bot.data.download_progress import duration_text  # noqa: E402
-from bot.data.synth import write_sample  # noqa: E402
+from bot.config.settings import EmbeddedGatewayConfig  # noqa: E402
 from bot.gateway import pacing  # noqa: E402
+from bot.research.data.download import Downloader  # noqa: E402
+from bot.research.data.download_plan import RangeSpec  # noqa: E402
+from bot.research.data.download_progress import duration_text  # noqa: E402
+from bot.research.data.synth import write_sample  # noqa: E402
 from bot.sim.instruments import DEFAULT_INSTRUMENTS_FILE, Instruments  # noqa: E402
-from bot.tool_session import Target, run_tool  # noqa: E402
+from bot.tools.session import Target, run_tool  # noqa: E402
 
 START = date(2025, 10, 1)
 

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from bot.indicators import (
+from bot.strategy.indicators import (
     ADX,
     ATR,
     EMA,

@@ -43,19 +43,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ib_insync import IB, BarData, Contract, Execution, MarketOrder
 from ib_insync.client import Client
 
-from bot.config import BarSpec, ExecutorConfig, RiskConfig, Sizing
-from bot.context import SymbolInfo
-from bot.engine import Clock, Engine
-from bot.events import Bar, OrderIntent, OrderSpec, PlaceOrder, Side
-from bot.executor import OrderExecutor
-from bot.feed import Feed
-from bot.indicators import ATR, MACD, RSI, IndicatorSpec
-from bot.journal import Journal
+from bot.config.settings import BarSpec, ExecutorConfig, RiskConfig, Sizing
+from bot.journal.store import Journal
+from bot.market_data.ib_feed import Feed
+from bot.model.events import Bar, OrderIntent, OrderSpec, PlaceOrder, Side
 from bot.ops.freshness import BarClock
 from bot.ops.metrics import Metrics
-from bot.pacing import PacingGovernor
-from bot.risk import RiskManager
-from bot.strategy import Strategy
+from bot.orders.executor import OrderExecutor
+from bot.orders.pacing import PacingGovernor
+from bot.risk.manager import RiskManager
+from bot.strategy.api import Strategy
+from bot.strategy.context import SymbolInfo
+from bot.strategy.indicators import ATR, MACD, RSI, IndicatorSpec
+from bot.trading.router import Clock, Engine
 from bot.venues.ib import IbBroker
 from strategies.sma_crossover import SmaCrossover, SmaCrossoverParams
 
@@ -162,7 +162,7 @@ def history(i: int, n: int, end: datetime) -> list[BarData]:
 
 
 class Daemon:
-    """The bot's event path, built as bot/lifecycle.py builds it, over the fake connection."""
+    """The bot's event path, built as bot/live/daemon.py builds it, over the fake connection."""
 
     def __init__(self, n_symbols: int, history_bars: int, journal_path: Path) -> None:
         self.ib, self.conn = connected_ib()

@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ib_insync import Contract
 
-from bot.config import RiskConfig, RiskLimits
-from bot.context import SymbolInfo, parse_sessions
-from bot.events import (
+from bot.config.settings import RiskConfig, RiskLimits
+from bot.journal.store import Journal
+from bot.model.events import (
     OrderIntent,
     OrderSpec,
     OrderType,
@@ -37,9 +37,9 @@ from bot.events import (
     TargetPosition,
     WorkingOrder,
 )
-from bot.journal import Journal
-from bot.portfolio import Portfolio
-from bot.risk import RiskManager
+from bot.portfolio.book import Portfolio
+from bot.risk.manager import RiskManager
+from bot.strategy.context import SymbolInfo, parse_sessions
 
 NY = ZoneInfo("America/New_York")
 T0 = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)

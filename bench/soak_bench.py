@@ -21,7 +21,7 @@ Usage: ``python bench/soak_bench.py [--bars 1000000] [--symbols 5] [--fault-ever
   daemon's (``ib.history_pacing_scale``) alike: at IB's rate the backfills after a fault
   every 3,000 bars would queue for hours of wall time, the streams waiting for them. The
   bench stops with an error if the daemon does not reconnect after a fault within 20 s.
-* Orders: the daemon paces orders in wall time (bot/pacing.py, IB's message rate: 40 a
+* Orders: the daemon paces orders in wall time (bot/orders/pacing.py, IB's message rate: 40 a
   second), so past about 190 bars/s this strategy's orders queue in the daemon and reach the
   market late, and a decision that finds its symbol's last order still on its way sends none:
   the bench prints how many of the strategy's decisions (its ``ORDER`` log lines) became
@@ -71,11 +71,11 @@ from fault_support import FAST_IB, broker_positions  # noqa: E402
 
 from bench.backtest_bench import MINUTE_BARS_PER_DAY, STOCKS, synth  # noqa: E402
 from bench.ibbot_backtest import INSTRUMENTS  # noqa: E402
-from bot.data.synth import trading_days  # noqa: E402
 from bot.gateway.fault_schedule import random_fault  # noqa: E402
 from bot.gateway.pacing import PacingLimits  # noqa: E402
 from bot.gateway.server import Gateway, GatewayConfig  # noqa: E402
 from bot.gateway.session import Session  # noqa: E402
+from bot.research.data.synth import trading_days  # noqa: E402
 from bot.sim.broker_events import BrokerEvent, ExecutionEvent, OrderStatusEvent  # noqa: E402
 
 STEP = timedelta(seconds=5)  # through a fault
@@ -130,7 +130,7 @@ class Daemon:
         assert self.proc.stderr is not None
         async for line in self.proc.stderr:
             text = line.decode(errors="replace").rstrip()
-            if " bot.engine: ORDER " in text:
+            if " bot.trading.router: ORDER " in text:
                 self.decisions += 1
             self.err.append(text)
             if len(self.err) > 5000:
@@ -293,7 +293,7 @@ async def soak(args: argparse.Namespace, tmp: Path) -> int:
     faults: dict[str, int] = defaultdict(int)
     try:
         await connected(gw, daemon, 31, timeout=60)
-        while not daemon.saw("bot.lifecycle: live:"):
+        while not daemon.saw("bot.live.daemon: live:"):
             if daemon.proc.returncode is not None:
                 raise RuntimeError("the daemon ended:\n" + "\n".join(daemon.err[-40:]))
             await asyncio.sleep(0.05)

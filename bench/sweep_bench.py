@@ -10,7 +10,7 @@ parameter set of ``fast=4..10:2, slow=20..50:10`` (16 sets; ``--quick``: 8 sets,
 
 * **sequential loop**: ``plan`` + ``run_backtest`` per parameter set, one after another in
   this process (what a script would do without bot/optimize).
-* **local, 1 / 2 workers**: bot.optimize.engines.run_tasks, timed from the call to the last
+* **local, 1 / 2 workers**: bot.research.optimize.engines.run_tasks, timed from the call to the last
   outcome, so the pool's start (forking, shipping the market) is included. One worker runs
   the tasks in this process (no pool).
 * **ray local, 2 CPUs**: the same on Ray tasks; Ray's own start (``ray.init``) is timed apart
@@ -38,11 +38,11 @@ if str(REPO) not in sys.path:  # run as a script
 from bot.backtest import kpis  # noqa: E402
 from bot.backtest.report import TOTAL  # noqa: E402
 from bot.backtest.runner import plan, run_backtest  # noqa: E402
-from bot.config import BotConfig, load_config  # noqa: E402
-from bot.optimize.engines import run_tasks  # noqa: E402
-from bot.optimize.grid import candidates, parse_grid  # noqa: E402
-from bot.optimize.tasks import Job, Task, with_params  # noqa: E402
-from bot.text_table import render  # noqa: E402
+from bot.config.settings import BotConfig, load_config  # noqa: E402
+from bot.research.optimize.engines import run_tasks  # noqa: E402
+from bot.research.optimize.grid import candidates, parse_grid  # noqa: E402
+from bot.research.optimize.tasks import Job, Task, with_params  # noqa: E402
+from bot.runtime.text_table import render  # noqa: E402
 from strategies.sma_crossover import SmaCrossoverParams  # noqa: E402
 
 SYMBOLS = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "TSLA"]

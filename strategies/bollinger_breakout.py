@@ -12,10 +12,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from bot.events import Bar, OrderIntent, TargetPosition
-from bot.indicators import ADX, Bollinger, BollingerValue, IndicatorSpec
-from bot.registry import register
-from bot.strategy import Strategy, StrategyContext
+from bot.model.events import Bar, OrderIntent, TargetPosition
+from bot.strategy.api import Strategy, StrategyContext
+from bot.strategy.indicators import ADX, Bollinger, BollingerValue, IndicatorSpec
+from bot.strategy.registry import register
 from strategies.common import StrategyParams, defined
 
 

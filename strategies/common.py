@@ -9,8 +9,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
-from bot.events import FillEvent, ModifyOrder, OrderIntent, OrderSpec, OrderType, PlaceOrder, Side
-from bot.strategy import StrategyContext
+from bot.model.events import (
+    FillEvent,
+    ModifyOrder,
+    OrderIntent,
+    OrderSpec,
+    OrderType,
+    PlaceOrder,
+    Side,
+)
+from bot.strategy.api import StrategyContext
 
 STOP = "stop"
 

@@ -24,11 +24,11 @@ from typing import Literal
 
 from pydantic import Field
 
-from bot.events import Bar, CancelOrder, FillEvent, OrderIntent, OrderSpec, PlaceOrder, Side
-from bot.indicators import ATR, MACD, IndicatorSpec, Stochastic
-from bot.registry import register
-from bot.strategy import Strategy, StrategyContext
-from bot.ticks import round_to_tick
+from bot.model.events import Bar, CancelOrder, FillEvent, OrderIntent, OrderSpec, PlaceOrder, Side
+from bot.model.price_grid import round_to_tick
+from bot.strategy.api import Strategy, StrategyContext
+from bot.strategy.indicators import ATR, MACD, IndicatorSpec, Stochastic
+from bot.strategy.registry import register
 from strategies.common import STOP, LongStop, StopTif, StrategyParams, defined
 
 ENTRY = "entry"

@@ -37,7 +37,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from bot.events import (
+from bot.model.events import (
     Bar,
     OrderIntent,
     OrderSpec,
@@ -46,8 +46,8 @@ from bot.events import (
     Side,
     Tick,
 )
-from bot.registry import register
-from bot.strategy import Strategy, StrategyContext
+from bot.strategy.api import Strategy, StrategyContext
+from bot.strategy.registry import register
 from strategies.common import LocalTime, StrategyParams, TimeZoneName
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from pydantic import Field, model_validator
 
-from bot.events import (
+from bot.model.events import (
     Bar,
     CancelOrder,
     FillEvent,
@@ -20,9 +20,9 @@ from bot.events import (
     PlaceOrder,
     Side,
 )
-from bot.indicators import ATR, RSI, IndicatorSpec
-from bot.registry import register
-from bot.strategy import Strategy, StrategyContext
+from bot.strategy.api import Strategy, StrategyContext
+from bot.strategy.indicators import ATR, RSI, IndicatorSpec
+from bot.strategy.registry import register
 from strategies.common import STOP, LongStop, StopTif, StrategyParams, defined
 
 ENTRY, EXIT = "entry", "exit"

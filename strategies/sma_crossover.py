@@ -13,10 +13,10 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from bot.events import Bar, OrderIntent, TargetPosition
-from bot.indicators import SMA, IndicatorSpec
-from bot.registry import register
-from bot.strategy import Strategy
+from bot.model.events import Bar, OrderIntent, TargetPosition
+from bot.strategy.api import Strategy
+from bot.strategy.indicators import SMA, IndicatorSpec
+from bot.strategy.registry import register
 from strategies.common import StrategyParams, defined
 
 

@@ -1,4 +1,4 @@
-"""bot.deadlines.within: the deadline, and a cancellation that arrives just as the awaited
+"""bot.runtime.deadlines.within: the deadline, and a cancellation that arrives just as the awaited
 thing completes still cancels (asyncio.wait_for on Python 3.11 returns the result instead)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from bot.deadlines import within
+from bot.runtime.deadlines import within
 
 
 async def test_the_answer_within_the_deadline() -> None:

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.events import Bar, CancelOrder, PlaceOrder, Side, TargetPosition
-from bot.indicators import IndicatorSet, IndicatorSpec
+from bot.model.events import Bar, CancelOrder, PlaceOrder, Side, TargetPosition
+from bot.strategy.indicators import IndicatorSet, IndicatorSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

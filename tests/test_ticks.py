@@ -1,4 +1,5 @@
-"""One price grid for the bot, the simulated market and the simulated broker (bot/ticks.py)."""
+"""One price grid for the bot, the simulated market and the simulated broker
+(bot/model/price_grid.py)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,16 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.model.price_grid import (
+    Rounding,
+    on_tick_grid,
+    round_array_to_tick,
+    round_to_tick,
+    tick_decimals,
+)
 from bot.sim.datafile import SourceBars
 from bot.sim.instruments import DEFAULT_INSTRUMENTS_FILE, Instruments
 from bot.sim.market import Market
-from bot.ticks import Rounding, on_tick_grid, round_array_to_tick, round_to_tick, tick_decimals
 
 TICKS = [0.01, 0.05, 0.125, 0.25, 0.5, 0.00005, 1 / 32, 1.0]
 PRICES = st.floats(min_value=0.0, max_value=100_000, allow_nan=False, allow_infinity=False)

@@ -1,6 +1,6 @@
 """The in-process backtest: the daemon's own parts stepped through the simulated world.
 
-Nothing here decides a trade or a fill. ``bot.wiring.Trader`` builds the strategies, risk,
+Nothing here decides a trade or a fill. ``bot.trading.kernel.Trader`` builds the strategies, risk,
 executor and journal exactly as ``ibbot run`` does; only the adapters differ
 (bot/venues/sim.py, bot/venues/sim_feed.py) and the loop below moves time instead of a socket.
 Time is event time only: no sleeps, no throttles, no wall clock.
@@ -27,26 +27,26 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.config import BotConfig
-from bot.data.recorder import Recorder, open_recorder
-from bot.embedded_gateway import broker_config
-from bot.engine import Clock
-from bot.journal import Journal, broker_identity
-from bot.pacing import PacingGovernor
+from bot.config.settings import BotConfig
+from bot.gateway.embedded import broker_config
+from bot.journal.store import Journal, broker_identity
+from bot.live.status import summary_text
+from bot.market_data.recorder import Recorder, open_recorder
+from bot.orders.pacing import PacingGovernor
 from bot.sim.clock import SimClock
 from bot.sim.market import Market
 from bot.sim.tick_skipping import quiet_between, takes_any_price
 from bot.sim.types import SimTick
 from bot.sim.world import SimWorld, grid_ceil
-from bot.status import summary_text
+from bot.trading.kernel import Options, Trader, qualify
+from bot.trading.router import Clock
 from bot.venues.sim import SimBrokerAdapter, SimVenue
 from bot.venues.sim_feed import SimFeed
-from bot.wiring import Options, Trader, qualify
 
 log = logging.getLogger(__name__)
 
 _MS = timedelta(milliseconds=1)
-END_OF_DATA = "end of the simulated gateway's data"  # as bot.lifecycle says it
+END_OF_DATA = "end of the simulated gateway's data"  # as bot.live.daemon says it
 
 
 class InProcessRun:
@@ -98,7 +98,7 @@ class InProcessRun:
         cfg = self.cfg
         previous = _on_signals(self.request_stop) if self.handle_signals else {}
         # Its file: the replay is under way. No write-ahead file: nothing restarts from a
-        # backtest's orders (its simulated world is new each run: bot/journal.py).
+        # backtest's orders (its simulated world is new each run: bot/journal/store.py).
         self.journal = journal = Journal(cfg.journal.path, write_ahead=False)
         journal.begin_run(
             now=self.start, account=self.account, mode=cfg.mode, dry_run=False,
@@ -277,7 +277,7 @@ class InProcessRun:
 
 
 class _SummarySource:
-    """What bot.status.summary_text reads of a daemon."""
+    """What bot.live.status.summary_text reads of a daemon."""
 
     def __init__(self, run: InProcessRun, trader: Trader) -> None:
         self.engine, self.feed, self.executor = trader.engine, trader.feed, trader.executor

@@ -47,7 +47,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.bar_sizes import DAY
+from bot.model.bar_sizes import DAY
 
 TRADING_DAYS = 252
 SESSION_SECONDS = 23_400  # 09:30-16:00, the regular session intraday bars fall in

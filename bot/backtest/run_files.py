@@ -18,8 +18,8 @@ from typing import Any
 
 from bot.backtest.ledger import Fill, read_fills
 from bot.backtest.runner import BacktestError, plan
-from bot.bar_sizes import BAR_SIZES
-from bot.config import ConfigError, load_config
+from bot.config.settings import ConfigError, load_config
+from bot.model.bar_sizes import BAR_SIZES
 from bot.sim.datafile import DataFileError
 
 MAX_POINTS = 5000  # price bars per symbol in the report; coarser bars beyond that

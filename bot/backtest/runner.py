@@ -27,8 +27,8 @@ from bot.backtest.report import (
     write_json,
     write_trades_csv,
 )
-from bot.config import BotConfig
-from bot.deadlines import within
+from bot.config.settings import BotConfig
+from bot.runtime.deadlines import within
 from bot.sim.instruments import Instrument, Instruments
 from bot.sim.market import EPOCH_DAY, Market
 from bot.venues.sim import SimVenue
@@ -168,7 +168,7 @@ async def replay_inprocess(
 
 async def replay(p: Plan, *, timeout: float | None = None) -> tuple[int, Any]:
     """Run the daemon over the plan's span through the embedded gateway; (exit code, Daemon)."""
-    from bot.lifecycle import Daemon, RunOptions
+    from bot.live.daemon import Daemon, RunOptions
 
     _fresh_out(p)
     options = RunOptions(

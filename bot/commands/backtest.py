@@ -18,8 +18,8 @@ from datetime import date
 from pathlib import Path
 
 from bot.backtest.kpis import STYLES, Settings
-from bot.config import ConfigError, load_config
-from bot.ib_library import LibraryError, select
+from bot.client.library import LibraryError, select
+from bot.config.settings import ConfigError, load_config
 
 
 def parse_day(text: str) -> date:
@@ -80,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"ibbot backtest: {exc}", file=sys.stderr)
         return 2
     from bot.backtest.report import render_table
-    from bot.lifecycle import END_OF_DATA
-    from bot.logs import setup_logging
+    from bot.live.daemon import END_OF_DATA
+    from bot.runtime.logs import setup_logging
 
     setup_logging(args.log_level.upper(), cfg.logging.format)
     print(

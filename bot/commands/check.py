@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.config import BotConfig, ConfigError, load_config
+from bot.config.settings import BotConfig, ConfigError, load_config
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -11,11 +11,11 @@ import json
 import os
 import sys
 import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bot.config import ConfigError, load_config
+from bot.config.settings import ConfigError, load_config
+from bot.ops.control_client import send
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -25,20 +25,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strategy", metavar="ID", help="the strategy (all when left out, where "
                    "the command allows it)")  # fmt: skip
     p.add_argument("--params", metavar="JSON", help='reload: e.g. \'{"fast": 8}\'')
-
-
-def send(port: int, command: str, body: dict[str, Any], token: str,
-         timeout: float = 5.0) -> tuple[int, dict[str, Any]]:  # fmt: skip
-    req = urllib.request.Request(
-        f"http://127.0.0.1:{port}/control/{command}", data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
-    )  # fmt: skip
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"{}")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,7 +1,7 @@
 """``ibbot data``: market data tools. ``download`` fetches bars from IB into the Parquet store
 (bot/commands/data_download.py), ``import`` checks a CSV (or Parquet) file of one symbol's
-bars and merges it into the Parquet store (bot/data/store.py), ``list`` shows the store, and
-``synth`` writes synthetic sample bars. Exit 2 on bad input (the message names the file, line
+bars and merges it into the Parquet store (bot/research/data/store.py), ``list`` shows the store,
+and ``synth`` writes synthetic sample bars. Exit 2 on bad input (the message names the file, line
 and column), nothing written."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from bot.data.store import DEFAULT_STORE, frame_of, list_store, merge_bars, store_path
-from bot.data.synth import write_sample
+from bot.research.data.store import DEFAULT_STORE, frame_of, list_store, merge_bars, store_path
+from bot.research.data.synth import write_sample
 from bot.sim.instruments import DEFAULT_INSTRUMENTS_FILE, InstrumentError, Instruments
 
 
@@ -168,8 +168,8 @@ def _iso(epoch: int) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from bot.runtime.text_table import render
     from bot.sim.datafile import bar_name
-    from bot.text_table import render
 
     if not args.store.is_dir():
         print(f"ibbot data list: {args.store}: no such store (ibbot data import fills it)",

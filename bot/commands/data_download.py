@@ -1,6 +1,7 @@
 """``ibbot data download SYMBOLS... --bar B --duration D [--what W] [--store DIR]``: historical
 bars from IB (or the embedded simulated gateway) into the Parquet store, only what the store
-lacks (bot/data/download_plan.py), through the pacing governor (bot/data/download.py).
+lacks (bot/research/data/download_plan.py), through the pacing governor
+(bot/research/data/download.py).
 
 Before anything is fetched every symbol is qualified and its earliest data asked for; a
 symbol IB does not know (or finds ambiguous) is named and the command exits 2 with nothing
@@ -19,9 +20,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.config import ConfigError
-from bot.data.download import Downloader, Job, Tally, stored_range
-from bot.data.download_plan import (
+from bot.config.settings import ConfigError
+from bot.market_data.history_pacing import HistoryGovernor, HistoryLimits
+from bot.research.data.download import Downloader, Job, Tally, stored_range
+from bot.research.data.download_plan import (
     ADJUSTED_LAST,
     BAR_CHOICES,
     CHUNKS,
@@ -31,12 +33,11 @@ from bot.data.download_plan import (
     ib_bar_size,
     plan_windows,
 )
-from bot.data.download_progress import Progress, duration_text
-from bot.data.store import DEFAULT_STORE, store_path
-from bot.history_pacing import HistoryGovernor, HistoryLimits
+from bot.research.data.download_progress import Progress, duration_text
+from bot.research.data.store import DEFAULT_STORE, store_path
 from bot.sim.datafile import bar_name
 from bot.sim.instruments import DEFAULT_INSTRUMENTS_FILE, Instruments
-from bot.tool_session import (
+from bot.tools.session import (
     EXIT_BAD_INPUT,
     EXIT_RUNTIME,
     Target,
@@ -51,7 +52,7 @@ from bot.tool_session import (
 )
 
 if TYPE_CHECKING:
-    from bot.ib_client import IB, Contract
+    from bot.client.ib import IB, Contract
 
 NAME = "data download"
 # IB counts a request when it arrives: a wider margin than the feed's keeps a long run of
@@ -193,7 +194,7 @@ async def _qualified(ib: IB, symbols: tuple[str, ...], timeout: float) -> list[C
 
 
 async def _job(ib: IB, target: Target, req: Request, c: Contract, now: datetime) -> Job:
-    from bot.ib_client import RequestError
+    from bot.client.ib import RequestError
 
     name = c.localSymbol or c.symbol
     path = series_path(req.store, name, req.bar_seconds, req.what)
@@ -242,7 +243,7 @@ def _n(requests: int) -> str:
 
 
 def _finish(tallies: list[Tally]) -> None:
-    from bot.text_table import render
+    from bot.runtime.text_table import render
 
     rows = []
     for t in tallies:

@@ -1,7 +1,7 @@
 """``ibbot fundamentals SYMBOL [--report ReportsFinStatements|ReportSnapshot] [--out DIR]``.
 
 Qualifies the contract, asks reqFundamentalData and prints the report parsed
-(bot/fundamentals.py): the income statement, balance sheet and cash flow as tables (line items
+(bot/tools/fundamentals.py): the income statement, balance sheet and cash flow as tables (line items
 by COA code, fiscal periods as columns), or a short company summary for ReportSnapshot. With
 ``--out DIR`` it writes each table as CSV (annual and interim) and the raw XML. Against a real
 IB (``--config`` with an ``ib:`` block, or --host/--port) or the embedded simulated gateway
@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from bot.config import ConfigError
-from bot.fundamentals import (
+from bot.config.settings import ConfigError
+from bot.runtime.text_table import render
+from bot.tools.fundamentals import (
     STATEMENTS,
     CompanySummary,
     FinancialStatements,
@@ -31,8 +32,7 @@ from bot.fundamentals import (
     parse_snapshot,
     parse_statements,
 )
-from bot.text_table import render
-from bot.tool_session import (
+from bot.tools.session import (
     EXIT_BAD_INPUT,
     EXIT_RUNTIME,
     Target,
@@ -47,7 +47,7 @@ from bot.tool_session import (
 )
 
 if TYPE_CHECKING:  # imported once the config has chosen the library (target_from_args)
-    from bot.ib_client import IB, Contract
+    from bot.client.ib import IB, Contract
 
 REPORTS = ("ReportsFinStatements", "ReportSnapshot")
 
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _report(ib: IB, target: Target, args: argparse.Namespace) -> int:
-    from bot.ib_client import RequestError
+    from bot.client.ib import RequestError
 
     contract = await qualify(ib, contract_of(args), target.timeout)
     name = contract.localSymbol or contract.symbol

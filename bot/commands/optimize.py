@@ -2,7 +2,7 @@
 [--seed S] [--metric sharpe] [--walk-forward 12m/3m] [--engine local|ray] [--address ADDR]
 [--workers N] [--from D --to D] [--out DIR]``.
 
-Backtests the config once per parameter set of one strategy (bot/optimize/), in-process, on
+Backtests the config once per parameter set of one strategy (bot/research/optimize/), in-process, on
 all cores or on Ray, and writes results.csv, best.yaml and report.html (plus walk_forward.csv
 and oos_equity.csv for a walk-forward) under --out (default ``runs/optimize-<config>-<id>``).
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bot.backtest.kpis import STYLES, Settings
 from bot.commands.backtest import parse_day, parse_rate
-from bot.config import ConfigError, load_config
+from bot.config.settings import ConfigError, load_config
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -64,7 +64,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.optimize.flow import InputError, execute
+    from bot.research.optimize.flow import InputError, execute
 
     try:
         return execute(args, load_config(args.config), Settings(args.kpi_style, args.rf))

@@ -15,8 +15,8 @@ import re
 import sys
 from pathlib import Path
 
-from bot.config import BotConfig, ConfigError, RecordConfig, load_config
-from bot.ib_library import LibraryError, select
+from bot.client.library import LibraryError, select
+from bot.config.settings import BotConfig, ConfigError, RecordConfig, load_config
 
 _PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([hms])")
 _UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0}
@@ -93,8 +93,9 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, LibraryError) as exc:
         print(exc, file=sys.stderr)
         return 2
-    from bot.lifecycle import Daemon, RunOptions
-    from bot.logs import setup_logging
+    from bot.live.daemon import Daemon, RunOptions
+    from bot.ops.server import OpsServer
+    from bot.runtime.logs import setup_logging
 
     lc = cfg.logging
     setup_logging(lc.level, lc.format, file=lc.file, max_bytes=lc.max_bytes, backups=lc.backups)
@@ -106,6 +107,6 @@ def run(args: argparse.Namespace) -> int:
         freeze_startup=True,
     )
     try:
-        return asyncio.run(Daemon(cfg, options).run())
+        return asyncio.run(Daemon(cfg, options, ops=OpsServer).run())
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown
         return 0

@@ -3,7 +3,7 @@
 ``params`` asks reqScannerParameters and prints the scan codes (with their display names),
 instruments and locations the scanner offers (``--xml FILE`` keeps the raw document);
 ``run`` runs one scan (reqScannerDataAsync) and prints its rows. Both talk to a real IB or the
-embedded simulated gateway (bot/tool_session.py). Exit 0 on success, 2 on bad input (a bad
+embedded simulated gateway (bot/tools/session.py). Exit 0 on success, 2 on bad input (a bad
 config or flag, rows out of range, a scan IB refuses), 1 when IB cannot be reached or does
 not answer. Nothing but these read-only requests is sent.
 https://interactivebrokers.github.io/tws-api/market_scanners.html
@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.config import ConfigError
-from bot.scanner_params import ScannerParameters, ScannerXmlError, parse_scanner_parameters
-from bot.text_table import render
-from bot.tool_session import (
+from bot.config.settings import ConfigError
+from bot.runtime.text_table import render
+from bot.tools.scanner_params import ScannerParameters, ScannerXmlError, parse_scanner_parameters
+from bot.tools.session import (
     EXIT_BAD_INPUT,
     EXIT_RUNTIME,
     Target,
@@ -32,7 +32,7 @@ from bot.tool_session import (
 )
 
 if TYPE_CHECKING:  # imported once the config has chosen the library (target_from_args)
-    from bot.ib_client import IB, ScanData, ScannerSubscription
+    from bot.client.ib import IB, ScanData, ScannerSubscription
 
 MAX_ROWS = 50  # IB's cap on a scan's numberOfRows
 SCAN_FIELDS = ("distance", "benchmark", "projection", "legsStr")  # what IB may add to a row
@@ -118,7 +118,7 @@ def scanner_subscription(args: argparse.Namespace) -> ScannerSubscription:
         )
     if problems:
         raise ToolError(EXIT_BAD_INPUT, "; ".join(problems))
-    from bot.ib_client import ScannerSubscription
+    from bot.client.ib import ScannerSubscription
 
     sub = ScannerSubscription(
         numberOfRows=args.rows,
@@ -180,7 +180,7 @@ def render_parameters(params: ScannerParameters) -> str:
 
 
 async def _run(ib: IB, target: Target, sub: ScannerSubscription) -> int:
-    from bot.ib_client import RequestError
+    from bot.client.ib import RequestError
 
     what = f"scan {sub.scanCode} {sub.instrument} {sub.locationCode}"
     try:

@@ -10,8 +10,8 @@ import argparse
 import json
 from typing import Any
 
-from bot import registry
-from bot.config import BotConfig
+from bot.config.settings import BotConfig
+from bot.strategy import registry
 
 _DIALECT = "https://json-schema.org/draft/2020-12/schema"
 

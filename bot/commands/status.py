@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bot.config import BotConfig, ConfigError, load_config
+from bot.config.settings import BotConfig, ConfigError, load_config
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -17,8 +17,8 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
-from bot import registry
-from bot.strategy import Strategy
+from bot.strategy import registry
+from bot.strategy.api import Strategy
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot.deadlines import within
+from bot.runtime.deadlines import within
 from bot.sim.world import grid_floor
 
 if TYPE_CHECKING:

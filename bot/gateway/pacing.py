@@ -33,7 +33,7 @@ class PacingLimits:
 
     def scaled(self, factor: float) -> PacingLimits:
         """The same rules on a clock ``factor`` times as fast (benchmarks; the bot's governor
-        scales alike: ``bot/history_pacing.py`` ``HistoryLimits.scaled``)."""
+        scales alike: ``bot/market_data/history_pacing.py`` ``HistoryLimits.scaled``)."""
         return replace(
             self,
             window_seconds=self.window_seconds * factor,

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from ib_insync import Contract, Order
 
-from bot.deadlines import within
 from bot.gateway import inbound
 from bot.gateway import outbound as out
 from bot.gateway.handlers import HANDLERS
@@ -30,6 +29,7 @@ from bot.gateway.wire import (
     parse_version_range,
     split_fields,
 )
+from bot.runtime.deadlines import within
 
 if TYPE_CHECKING:
     from bot.gateway.server import Gateway

@@ -10,9 +10,9 @@ from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from bot.events import FillEvent, Rejection
+from bot.config.ops import NotifyConfig
+from bot.model.events import FillEvent, Rejection
 from bot.ops.notify import Notice, Notifications
-from bot.ops.settings import NotifyConfig
 from bot.ops.state import RiskState, StateSource
 
 

@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Any, cast
 from pydantic import ValidationError
 
 from bot.ops.http import Request, Response, json_response
-from bot.risk_control import KILL, RESUME
+from bot.risk.kill_switch import KILL, RESUME
 
 if TYPE_CHECKING:
-    from bot.lifecycle import Daemon
-    from bot.risk import RiskManager
+    from bot.live.daemon import Daemon
+    from bot.risk.manager import RiskManager
 
 log = logging.getLogger(__name__)
 

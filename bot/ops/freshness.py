@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.bar_streams import StreamKey
-from bot.context import SymbolInfo
+from bot.market_data.streams import StreamKey
+from bot.strategy.context import SymbolInfo
 
 
 @dataclass(frozen=True, slots=True)

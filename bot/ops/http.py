@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-from bot.deadlines import within
+from bot.runtime.deadlines import within
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.events import Side
-from bot.journal import replay_write_ahead
-from bot.portfolio import Portfolio
+from bot.journal.store import replay_write_ahead
+from bot.model.events import Side
+from bot.portfolio.book import Portfolio
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class DayReport:
 def _connect(path: Path) -> sqlite3.Connection:
     if not path.exists():
         raise FileNotFoundError(f"no journal at {path}")
-    try:  # the orders a killed daemon journalled in its last moments (bot/write_ahead.py)
+    try:  # the orders a killed daemon journalled in its last moments (bot/journal/write_ahead.py)
         replay_write_ahead(path)
     except sqlite3.Error as e:  # a read-only copy: its last orders are in the file only
         log.warning("%s: write-ahead lines not replayed: %s", path, e)

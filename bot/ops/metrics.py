@@ -17,12 +17,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from bot.bar_streams import StreamKey
-from bot.events import Bar, FillEvent, OrderIntent, Rejection
+from bot.live.supervisor import STATE_NAMES
+from bot.market_data.streams import StreamKey
+from bot.model.events import Bar, FillEvent, OrderIntent, Rejection
 from bot.ops.freshness import BarClock
 from bot.ops.state import RISK_STATES
 from bot.ops.view import DaemonView
-from bot.supervisor import STATE_NAMES
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Bar-to-order latency buckets, seconds: the engine's own work is ~100 µs per bar.
@@ -43,7 +43,7 @@ def reason_label(reason: str) -> str:
 
 
 class Metrics:
-    """The engine's observer (bot/engine.py ``Observer``) and the scrape."""
+    """The engine's observer (bot/trading/router.py ``Observer``) and the scrape."""
 
     def __init__(self, bars: BarClock) -> None:
         self.bars = bars

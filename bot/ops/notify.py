@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from bot.deadlines import within
-from bot.ops.settings import TelegramConfig, WebhookConfig
+from bot.config.ops import TelegramConfig, WebhookConfig
+from bot.runtime.deadlines import within
 
 log = logging.getLogger(__name__)
 

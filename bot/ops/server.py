@@ -1,5 +1,5 @@
 """The daemon's operations endpoint: wires metrics, health, the status page, the control channel,
-notifications and the systemd watchdog around a running Daemon (bot/lifecycle.py calls
+notifications and the systemd watchdog around a running Daemon (bot/live/daemon.py calls
 ``OpsServer.from_config`` before start-up, ``start`` once live and ``stop`` on the way out).
 
 Routes: GET /metrics, /health (200 or 503 with the reasons), /status (page), /api/status
@@ -15,9 +15,8 @@ import os
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.bar_streams import StreamKey
-from bot.events import Bar, FillEvent, OrderIntent, Rejection
-from bot.logs import RecentLines, redact
+from bot.market_data.streams import StreamKey
+from bot.model.events import Bar, FillEvent, OrderIntent, Rejection
 from bot.ops.alerts import Alerts
 from bot.ops.control import Control, DaemonCommands
 from bot.ops.freshness import BarClock
@@ -28,11 +27,12 @@ from bot.ops.sd_notify import SdNotify
 from bot.ops.state import DaemonState, StateSource
 from bot.ops.status_page import PAGE
 from bot.ops.view import DaemonView
-from bot.wiring import StartupError
+from bot.runtime.logs import RecentLines, redact
+from bot.trading.kernel import StartupError
 
 if TYPE_CHECKING:
-    from bot.config import BotConfig
-    from bot.lifecycle import Daemon
+    from bot.config.settings import BotConfig
+    from bot.live.daemon import Daemon
 
 log = logging.getLogger(__name__)
 

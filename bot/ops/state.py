@@ -1,7 +1,7 @@
 """What metrics, health, the status page and notifications read of the daemon's state.
 
 ``StateSource`` is the seam. The connection's state, since when and why, the reconnects and the
-data farms are the connection supervisor's own (``bot.supervisor.ConnStatus``: one place
+data farms are the connection supervisor's own (``bot.live.supervisor.ConnStatus``: one place
 knows IB's codes); the risk states are the risk manager's ACTIVE / REDUCING / HALTED per
 strategy and for the account, with why.
 """
@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from bot.supervisor import ConnStatus, Supervisor
+from bot.live.supervisor import ConnStatus, Supervisor
 
 if TYPE_CHECKING:
-    from bot.risk import RiskManager
-    from bot.risk_state import State
+    from bot.risk.manager import RiskManager
+    from bot.risk.states import State
 
 RISK_STATES = ("ACTIVE", "REDUCING", "HALTED")
 ALL = "all"  # the risk scope of every strategy at once
@@ -60,7 +60,7 @@ class DaemonState:
         if risk is None:
             return {}
         now = self.now()
-        # A read on the bot's clock: the risk manager's own states (bot/risk_state.py).
+        # A read on the bot's clock: the risk manager's own states (bot/risk/states.py).
         out = {ALL: _risk_state(risk.state(None, now))}
         for sid in self.strategy_ids:
             out[sid] = _risk_state(risk.state(sid, now))

@@ -7,9 +7,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from bot.journal import NEVER_SENT, Journal
+from bot.journal.store import NEVER_SENT, Journal
 from bot.ops.journal_view import DayReport, day_report, latest_day
-from bot.text_table import render
+from bot.runtime.text_table import render
 
 _DONE = ("Filled", "Cancelled", "ApiCancelled", "Inactive", NEVER_SENT)
 

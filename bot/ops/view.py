@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.logs import RecentLines
+from bot.live.supervisor import ConnStatus
 from bot.ops.freshness import BarClock, Freshness
 from bot.ops.journal_view import day_report
 from bot.ops.state import StateSource
-from bot.supervisor import ConnStatus
+from bot.runtime.logs import RecentLines
 
 if TYPE_CHECKING:
-    from bot.lifecycle import Daemon
+    from bot.live.daemon import Daemon
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +76,7 @@ class DaemonView:
         j = self.d.journal
         if j is None:
             return "journal not open"
-        if j.failure is not None:  # a write failed: no new order is sent (bot/journal.py)
+        if j.failure is not None:  # a write failed: no new order is sent (bot/journal/store.py)
             return j.failure
         if not os.access(j.path, os.W_OK) or not os.access(j.path.parent, os.W_OK):
             return f"journal {j.path} not writable"

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from bot.bar_sizes import BAR_SIZES, DAY
+from bot.model.bar_sizes import BAR_SIZES, DAY
 from bot.sim.bridge import I64, F
 
 WHAT_TO_SHOW = ("TRADES", "MIDPOINT", "BID", "ASK")  # real-time bars and history

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from bot.ticks import round_array_to_tick
+from bot.model.price_grid import round_array_to_tick
 
 F = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]

@@ -21,10 +21,10 @@ Naive times are UTC unless the reader is given a time zone (``ibbot data import 
 naive times are that zone's wall clock; times written with an offset keep it.
 
 Two layouts of a data folder (``find_file``): flat, one file per symbol (``AAPL.csv.gz``), or
-the Parquet store of ``ibbot data import`` (bot/data/store.py), one folder per symbol with one
-file per bar size (``AAPL/1min.parquet``, ``AAPL/1day.parquet``); a store file's name gives its
+the Parquet store of ``ibbot data import`` (bot/research/data/store.py), one folder per symbol with
+one file per bar size (``AAPL/1min.parquet``, ``AAPL/1day.parquet``); a store file's name gives its
 bar size, and per symbol the finest is read unless a bar size is asked for. A third, a session
-recorded by ``ibbot run --record`` (bot/data/recording.py), is read through ``frame_bars``.
+recorded by ``ibbot run --record`` (bot/sim/recording.py), is read through ``frame_bars``.
 
 Every error names the file, the row (and the line of a CSV) and the column.
 """
@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bot.bar_sizes import DAY
+from bot.model.bar_sizes import DAY
 from bot.sim.bridge import I64, F
 from bot.sim.instruments import Instrument
 
@@ -142,7 +142,7 @@ def read_bars(path: Path, inst: Instrument, tz: str | None = None) -> SourceBars
 
 def frame_bars(frame: pd.DataFrame, path: Path, inst: Instrument, bar_seconds: int) -> SourceBars:
     """``inst``'s bars of ``bar_seconds`` from a frame of the store's columns (a recording,
-    bot/data/recording.py), checked as a file's; errors name ``path`` and the frame's row."""
+    bot/sim/recording.py), checked as a file's; errors name ``path`` and the frame's row."""
     return _checked_bars(frame, _rows(path, header=False), path, inst, None, bar_seconds)
 
 

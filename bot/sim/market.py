@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from ib_insync import BarData, RealTimeBar
 
-from bot.data.recording import is_recording, recorded_bars
+from bot.model.price_grid import grid_steps, round_array_to_tick, steps_to_price
 from bot.sim import bars as B
 from bot.sim.bridge import (
     I64,
@@ -41,8 +41,8 @@ from bot.sim.bridge import (
 )
 from bot.sim.datafile import DataFileError, SourceBars, find_file, read_bars
 from bot.sim.instruments import Instrument, Instruments
+from bot.sim.recording import is_recording, recorded_bars
 from bot.sim.types import SimTick
-from bot.ticks import grid_steps, round_array_to_tick, steps_to_price
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ class Market:
     ) -> Market:
         """One file per instrument, named by local symbol (AAPL.csv.gz, EUR.USD.csv.gz), or
         the store layout (AAPL/1min.parquet: the ``bar_seconds`` file, else the finest), or a
-        recorded session (bot/data/recording.py)."""
+        recorded session (bot/sim/recording.py)."""
         data_dir = Path(data_dir)
         if not data_dir.is_dir():
             raise DataFileError(f"{data_dir}: market data directory not found")

@@ -47,8 +47,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from bot.model.price_grid import Rounding, round_to_tick
 from bot.sim.types import SimTick
-from bot.ticks import Rounding, round_to_tick
 
 #: Order types the matching engine understands.
 SUPPORTED_TYPES = frozenset({"MKT", "LMT", "STP", "STP LMT", "TRAIL", "MIT", "MOC", "LOC"})

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 from ib_insync import Order
 
+from bot.model.price_grid import on_tick_grid
 from bot.sim.account import Account
 from bot.sim.instruments import Instrument
 from bot.sim.matching import CLOSE_TYPES, SUPPORTED_TYPES
 from bot.sim.orders import is_set
-from bot.ticks import on_tick_grid
 
 DUPLICATE_ID = 103
 MODIFY_FILLED = 104

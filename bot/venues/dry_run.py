@@ -39,14 +39,14 @@ from collections.abc import Callable, Collection, Iterable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.context import parse_sessions, zone
-from bot.ib_client import Contract, ContractDetails, Execution, Order, Trade
+from bot.client.ib import Contract, ContractDetails, Execution, Order, Trade
 from bot.sim.broker import BrokerConfig
 from bot.sim.clock import SimClock
 from bot.sim.instruments import Instrument, Instruments
 from bot.sim.market import Market
 from bot.sim.types import SimTick
 from bot.sim.world import SimWorld
+from bot.strategy.context import parse_sessions, zone
 from bot.venues.sim import SimBrokerAdapter
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ DRY_RUN_BROKER = BrokerConfig(check_buying_power=False)
 
 
 class DryRunBroker(SimBrokerAdapter):
-    """``BrokerPort`` and ``PriceFedBroker`` (bot/ports.py) for a dry run of ``account``."""
+    """``BrokerPort`` and ``PriceFedBroker`` (bot/ports/venue.py) for a dry run of ``account``."""
 
     def __init__(
         self, account: str, now: Callable[[], datetime], config: BrokerConfig = DRY_RUN_BROKER

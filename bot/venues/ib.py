@@ -1,7 +1,7 @@
 """The IB adapters of the broker port and the venue port: ib_insync's ``IB``, as it is.
 
 Live, paper and the simulated gateway (bot/gateway) all come through here; the bar source for
-them is ``bot.feed.Feed``.
+them is ``bot.market_data.ib_feed.Feed``.
 """
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ from typing import Any
 
 from eventkit import Event
 
-from bot.config import ScannerConfig
-from bot.daily_scan import ScanRow, request_scan
-from bot.ib_client import (
+from bot.client.ib import (
     IB,
     CommissionReport,
     Contract,
@@ -26,11 +24,14 @@ from bot.ib_client import (
     Position,
     Trade,
 )
+from bot.config.settings import ScannerConfig
+from bot.ports.venue import ScanRow
+from bot.trading.daily_scan import request_scan
 
 
 class IbBroker:
     """``BrokerPort`` over ib_insync (or ib_async: the same wrapper fields).
-    ``last_order_id``: the highest orderId already used (the journal's, bot/journal.py
+    ``last_order_id``: the highest orderId already used (the journal's, bot/journal/store.py
     ``max_order_id``)."""
 
     __slots__ = ("_last_id", "ib", "unbound_commission_event", "unbound_fill_event")

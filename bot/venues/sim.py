@@ -5,7 +5,7 @@ from the SimBroker's events exactly as ib_insync's client keeps them up to date 
 simulated gateway's messages (``IB.placeOrder`` / ``cancelOrder`` and ``Wrapper.orderStatus`` /
 ``execDetails`` / ``commissionReport`` / ``error``, read from ib_insync 0.9.86), so the
 executor cannot tell the two apart. The world keeps ib_insync's data classes; what crosses to
-the client is the selected client library's (``bot.ib_client.from_sim`` / ``to_sim``). Events
+the client is the selected client library's (``bot.client.ib.from_sim`` / ``to_sim``). Events
 are queued and handed over by ``deliver()``, as a socket would hand them over after the call
 that caused them has returned: the backtester delivers at the end of each simulated step, where
 the gateway's client would read them.
@@ -19,9 +19,7 @@ from datetime import datetime
 
 from eventkit import Event
 
-from bot.config import ScannerConfig
-from bot.daily_scan import ScanFailed, ScanRow, subscription
-from bot.ib_client import (
+from bot.client.ib import (
     CommissionReport,
     Contract,
     ContractDetails,
@@ -36,6 +34,8 @@ from bot.ib_client import (
     from_sim,
     to_sim,
 )
+from bot.config.settings import ScannerConfig
+from bot.ports.venue import ScanFailed, ScanRow
 from bot.sim.broker_events import (
     BrokerEvent,
     ExecutionEvent,
@@ -44,6 +44,7 @@ from bot.sim.broker_events import (
 )
 from bot.sim.scanner import ScanError
 from bot.sim.world import SimWorld
+from bot.trading.daily_scan import subscription
 
 # ib_insync's Wrapper.error: these codes leave the order alone.
 _WARNING_CODES = frozenset({110, 165, 202, 399, 404, 434, 492, 10167})

@@ -17,7 +17,8 @@ import heapq
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from bot.bar_streams import (
+from bot.client.ib import Contract
+from bot.market_data.streams import (
     NO_WARMUP,
     REALTIME,
     BarHandler,
@@ -28,8 +29,7 @@ from bot.bar_streams import (
     TickHandler,
     live_what_to_show,
 )
-from bot.events import Tick
-from bot.ib_client import Contract
+from bot.model.events import Tick
 from bot.sim.market import Market, ReplayBars
 from bot.sim.types import SimTick
 

@@ -19,11 +19,11 @@ import pytest
 
 from bot.backtest.runner import BacktestError, plan, run_backtest
 from bot.cli import main
-from bot.config import load_config
-from bot.events import Bar, FillEvent, OrderIntent, TargetPosition
-from bot.indicators import SMA, IndicatorSpec
-from bot.registry import register
-from bot.strategy import Strategy
+from bot.config.settings import load_config
+from bot.model.events import Bar, FillEvent, OrderIntent, TargetPosition
+from bot.strategy.api import Strategy
+from bot.strategy.indicators import SMA, IndicatorSpec
+from bot.strategy.registry import register
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTRUMENTS = ROOT / "config" / "instruments.yaml"

@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from bot.backtest.runner import plan, run_backtest
-from bot.config import load_config
-from bot.events import Bar, KillSwitch, OrderIntent
-from bot.registry import register
+from bot.config.settings import load_config
+from bot.model.events import Bar, KillSwitch, OrderIntent
+from bot.strategy.registry import register
 from strategies.opening_range_breakout import OpeningRangeBreakout, _Day
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,8 +10,8 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot import registry
-from bot.strategy import Strategy
+from bot.strategy import registry
+from bot.strategy.api import Strategy
 
 
 class CrossParams(BaseModel):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_config
+from bot.config.settings import ConfigError, load_config
 
 # A valid config; cases below are edits of it, written out whole so line numbers are visible.
 GOOD = """
@@ -752,8 +752,8 @@ def test_good_file_is_accepted(write: Callable[[str], Path]) -> None:
 PLUGIN = """
 from pydantic import BaseModel, ConfigDict
 
-from bot.registry import register
-from bot.strategy import Strategy
+from bot.strategy.registry import register
+from bot.strategy.api import Strategy
 
 
 class Params(BaseModel):

@@ -14,7 +14,7 @@ from test_bad_configs import CASES
 
 from bot.cli import main
 from bot.gateway.server import Gateway
-from bot.journal import Journal
+from bot.journal.store import Journal
 
 assert len(CASES) >= 12
 

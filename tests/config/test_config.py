@@ -14,9 +14,9 @@ import pytest
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bot import registry
 from bot.commands import check, schema
-from bot.config import (
+from bot.config.env import substitute
+from bot.config.settings import (
     BarSpec,
     ConfigError,
     EmbeddedGatewayConfig,
@@ -26,9 +26,9 @@ from bot.config import (
     TickSpec,
     load_config,
 )
-from bot.config_env import substitute
-from bot.events import OrderType
-from bot.strategy import Strategy
+from bot.model.events import OrderType
+from bot.strategy import registry
+from bot.strategy.api import Strategy
 
 Write = Callable[..., Path]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_config
+from bot.config.settings import ConfigError, load_config
 
 BODY = """
 universe:

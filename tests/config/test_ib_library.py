@@ -1,4 +1,4 @@
-"""``ib.library``: which client library a process talks through (bot/ib_library.py), and the
+"""``ib.library``: which client library a process talks through (bot/client/library.py), and the
 field-by-field copy between the simulated world's ib_insync objects and the client's."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from typing import Any
 import ib_insync
 import pytest
 
-from bot import ib_library
 from bot.cli import main
-from bot.config import load_config
-from bot.ib_client import LIBRARY, _convert
-from bot.ib_library import ENV, LibraryError, select, wanted
+from bot.client import library as ib_library
+from bot.client.ib import LIBRARY, _convert
+from bot.client.library import ENV, LibraryError, select, wanted
+from bot.config.settings import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,9 +15,14 @@ import pytest
 from eventkit import Event
 from ib_insync import Contract, ContractDetails, ScanData, ScanDataList
 
-from bot.config import BarSpec, ScannerConfig, Sizing
-from bot.context import SymbolInfo
-from bot.daily_scan import (
+from bot.config.settings import BarSpec, ScannerConfig, Sizing
+from bot.market_data.ib_feed import Feed
+from bot.model.events import Bar, OrderIntent, Rejection, WorkingOrder
+from bot.portfolio.book import Portfolio
+from bot.strategy.api import Strategy
+from bot.strategy.context import SymbolInfo
+from bot.strategy.indicators import SMA, IndicatorSpec
+from bot.trading.daily_scan import (
     DailyScans,
     ScanRow,
     ScanSchedule,
@@ -26,12 +31,7 @@ from bot.daily_scan import (
     request_scan,
     subscription,
 )
-from bot.engine import Clock, Engine
-from bot.events import Bar, OrderIntent, Rejection, WorkingOrder
-from bot.feed import Feed
-from bot.indicators import SMA, IndicatorSpec
-from bot.portfolio import Portfolio
-from bot.strategy import Strategy
+from bot.trading.router import Clock, Engine
 from bot.venues.ib import IbVenue
 
 NY = ZoneInfo("America/New_York")
@@ -126,7 +126,7 @@ async def test_scans_run_at_the_first_market_time_after_at_once_a_day(
         events.append((kind, msg))
 
     scans = DailyScans(IbVenue(ib), {"orb": cfg()}, on_result, journal_event=journal)  # type: ignore[arg-type]
-    caplog.set_level(logging.INFO, "bot.daily_scan")
+    caplog.set_level(logging.INFO, "bot.trading.daily_scan")
     t = TUE
     while t < TUE + timedelta(days=1, hours=1):  # the feed's market clock, every 5 seconds
         scans.observe(t)

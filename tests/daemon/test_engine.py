@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from ib_insync import Contract
 
-from bot.config import BarSpec, RiskConfig, Sizing
-from bot.context import SymbolInfo, next_trading_day, parse_sessions
-from bot.engine import Clock, Engine, describe
-from bot.events import (
+from bot.config.settings import BarSpec, RiskConfig, Sizing
+from bot.journal.store import Journal
+from bot.market_data.ib_feed import Feed, StreamKey
+from bot.model.events import (
     Bar,
     CancelOrder,
     FillEvent,
@@ -33,12 +33,12 @@ from bot.events import (
     Tick,
     WorkingOrder,
 )
-from bot.feed import Feed, StreamKey
-from bot.indicators import SMA, IndicatorSpec
-from bot.journal import Journal
-from bot.portfolio import Portfolio
-from bot.risk import RiskManager
-from bot.strategy import Strategy
+from bot.portfolio.book import Portfolio
+from bot.risk.manager import RiskManager
+from bot.strategy.api import Strategy
+from bot.strategy.context import SymbolInfo, next_trading_day, parse_sessions
+from bot.strategy.indicators import SMA, IndicatorSpec
+from bot.trading.router import Clock, Engine, describe
 
 NY = ZoneInfo("US/Eastern")
 T0 = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)

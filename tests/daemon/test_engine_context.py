@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from ib_insync import Contract, ContractDetails
 
-from bot.config import Sizing
-from bot.context import EngineContext, SymbolInfo, parse_sessions, session_open
-from bot.events import Bar, WorkingOrder
-from bot.indicators import SMA, IndicatorSet
-from bot.portfolio import Portfolio
+from bot.config.settings import Sizing
+from bot.model.events import Bar, WorkingOrder
+from bot.portfolio.book import Portfolio
+from bot.strategy.context import EngineContext, SymbolInfo, parse_sessions, session_open
+from bot.strategy.indicators import SMA, IndicatorSet
 
 NY = ZoneInfo("US/Eastern")
 HOURS = "20240304:0930-20240304:1600;20240305:0930-20240305:1600;20240309:CLOSED"

@@ -12,8 +12,9 @@ from fake_ib import T0, FakeIB
 from ib_insync import Contract, ContractDetails, Order, OrderStatus, Stock, Trade
 from ib_insync.util import UNSET_DOUBLE
 
-from bot.config import ExecutorConfig
-from bot.events import (
+from bot.config.settings import ExecutorConfig
+from bot.journal.store import Journal, dry_run_path
+from bot.model.events import (
     CancelOrder,
     FillEvent,
     KillSwitch,
@@ -27,11 +28,10 @@ from bot.events import (
     TargetPosition,
     WorkingOrder,
 )
-from bot.executor import OrderExecutor
-from bot.guard import GuardError
-from bot.journal import Journal, dry_run_path
-from bot.pacing import PacingGovernor
-from bot.positions import PositionMismatchError
+from bot.orders.executor import OrderExecutor
+from bot.orders.guard import GuardError
+from bot.orders.pacing import PacingGovernor
+from bot.portfolio.positions import PositionMismatchError
 from bot.venues.dry_run import DryRunBroker
 from bot.venues.ib import IbBroker
 
@@ -49,7 +49,7 @@ class Harness:
         self.journal = Journal(dry_run_path(path) if dry_run else path)
         # A dry run trades on the simulated broker fed by the prices it is given; self.ib
         # stays, to show that nothing reaches it.
-        broker = (DryRunBroker(account, lambda: T0) if dry_run  # as bot/lifecycle.py builds it
+        broker = (DryRunBroker(account, lambda: T0) if dry_run  # as bot/live/daemon.py builds it
                   else IbBroker(self.ib, self.journal.max_order_id()))  # type: ignore[arg-type]
         self.ex = OrderExecutor(
             broker,

@@ -17,9 +17,9 @@ from fake_ib import T0
 from test_engine import NY, FakeExecutor, FakeFeed, FakeRisk, add, info
 from test_executor import Harness, place
 
-from bot.engine import Clock, Engine
-from bot.events import Bar, ModifyOrder, OrderSpec, OrderType, PlaceBracket, Side
-from bot.portfolio import Portfolio
+from bot.model.events import Bar, ModifyOrder, OrderSpec, OrderType, PlaceBracket, Side
+from bot.portfolio.book import Portfolio
+from bot.trading.router import Clock, Engine
 
 BUY, SELL = Side.BUY, Side.SELL
 

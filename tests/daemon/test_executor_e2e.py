@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from ib_insync import IB, Stock
 
-from bot.config import ExecutorConfig
-from bot.events import (
+from bot.config.settings import ExecutorConfig
+from bot.journal.store import Journal
+from bot.model.events import (
     FillEvent,
     ModifyOrder,
     OrderSpec,
@@ -26,9 +27,8 @@ from bot.events import (
     Rejection,
     Side,
 )
-from bot.executor import OrderExecutor
-from bot.journal import Journal
-from bot.pacing import PacingGovernor
+from bot.orders.executor import OrderExecutor
+from bot.orders.pacing import PacingGovernor
 from bot.venues.ib import IbBroker
 
 gateway_server = pytest.importorskip("bot.gateway.server")

@@ -7,7 +7,7 @@ from functools import partial
 
 import pytest
 
-from bot.pacing import PacingGovernor
+from bot.orders.pacing import PacingGovernor
 
 
 def test_under_the_limit_runs_synchronously() -> None:

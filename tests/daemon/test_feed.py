@@ -24,11 +24,11 @@ from ib_insync import (
 )
 from ib_insync.wrapper import Wrapper
 
-from bot.bars import BarBuilder, QualityLog, bucket_start, price_problem
-from bot.data_lines import DataLinesExceeded
-from bot.events import Bar, Tick
-from bot.feed import Feed, StreamKey, duration_seconds
-from bot.history_pacing import HistoryGovernor, HistoryLimits
+from bot.market_data.bar_builder import BarBuilder, QualityLog, bucket_start, price_problem
+from bot.market_data.data_lines import DataLinesExceeded
+from bot.market_data.history_pacing import HistoryGovernor, HistoryLimits
+from bot.market_data.ib_feed import Feed, StreamKey, duration_seconds
+from bot.model.events import Bar, Tick
 
 NY = ZoneInfo("US/Eastern")
 T0 = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)  # 10:00 New York
@@ -59,7 +59,7 @@ class FakeIB:
         # keepUpToDate updates IB sends right after the history, before the caller resumes
         self.early_updates: list[BarData] = []
         self.tbt_types: dict[int, str] = {}  # reqTickByTickData types by conId
-        self.wrapper = Wrapper(self)  # the real one: bot.tick_times wraps its handlers
+        self.wrapper = Wrapper(self)  # the real one: bot.market_data.tick_times wraps its handlers
         self.errorEvent = Event("errorEvent")  # (reqId, code, text, contract)
         self.hist_ends: list[str] = []  # endDateTime of each history request, as sent
 

@@ -9,7 +9,7 @@ import asyncio
 import pytest
 
 from bot.gateway.pacing import HistKey, HistoricalPacer, PacingLimits
-from bot.history_pacing import (
+from bot.market_data.history_pacing import (
     HistoryGovernor,
     HistoryKey,
     HistoryLimits,

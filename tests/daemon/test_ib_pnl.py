@@ -1,4 +1,4 @@
-"""bot.ib_pnl against a small fake of ib_insync's P&L calls: subscriptions (idempotent, late
+"""bot.live.ib_pnl against a small fake of ib_insync's P&L calls: subscriptions (idempotent, late
 symbols), the sums strategies read, and the disagreement warning (once per day and scope)."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from ib_insync import Contract, PnL, PnLSingle
 
-from bot.context import SymbolInfo
-from bot.ib_pnl import IbPnl
+from bot.live.ib_pnl import IbPnl
+from bot.strategy.context import SymbolInfo
 
 NY = ZoneInfo("America/New_York")
 T0 = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
@@ -89,7 +89,7 @@ def engine(own: dict[str, float], fees: dict[str, float], symbols: dict[str, tup
 def test_warns_once_a_day_where_ib_and_the_bot_differ_by_more_than_commissions(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="bot.ib_pnl")
+    caplog.set_level(logging.WARNING, logger="bot.live.ib_pnl")
     ib = FakeIB()
     pnl = IbPnl(ib, infos("AAPL", "MSFT", "IBM"))  # type: ignore[arg-type]
     pnl.subscribe("DU1")
@@ -114,7 +114,7 @@ def test_warns_once_a_day_where_ib_and_the_bot_differ_by_more_than_commissions(
 
 
 def test_no_warning_before_ib_reports(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="bot.ib_pnl")
+    caplog.set_level(logging.WARNING, logger="bot.live.ib_pnl")
     pnl = IbPnl(FakeIB(), infos("AAPL"))  # type: ignore[arg-type]
     pnl.subscribe("DU1")  # subscribed, nothing arrived yet (NaN)
     pnl.check(engine({"a": 500.0}, {"a": 0.0}, {"a": ("AAPL",)}), T0)

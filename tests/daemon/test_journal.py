@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from ib_insync import Order
 
-from bot.events import OrderSpec, OrderType, PlaceOrder, Rejection, Side
-from bot.journal import (
+from bot.journal.store import (
     SCHEMA_VERSION,
     UNOWNED,
     Journal,
@@ -20,6 +19,7 @@ from bot.journal import (
     broker_identity,
     dry_run_path,
 )
+from bot.model.events import OrderSpec, OrderType, PlaceOrder, Rejection, Side
 
 NOW = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
 

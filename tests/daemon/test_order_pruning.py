@@ -17,10 +17,10 @@ from ib_insync import CommissionReport, Execution, Fill, Trade, TradeLogEntry
 from test_executor import Harness, place
 from test_executor_e2e import ACCOUNT, DAY, Bot, write_market
 
-from bot.events import OrderSpec, PlaceOrder, Side
-from bot.order_pruning import BATCH, PATIENCE
-from bot.order_records import OrderRecord
-from bot.pacing import PacingGovernor
+from bot.model.events import OrderSpec, PlaceOrder, Side
+from bot.orders.pacing import PacingGovernor
+from bot.orders.pruning import BATCH, PATIENCE
+from bot.orders.records import OrderRecord
 
 gateway_server = pytest.importorskip("bot.gateway.server")
 

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.journal import Journal
-from bot.portfolio import Portfolio
+from bot.journal.store import Journal
+from bot.portfolio.book import Portfolio
 
 NY = ZoneInfo("America/New_York")
 DAY1 = datetime(2024, 3, 4, 15, tzinfo=UTC)

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from ib_insync import Contract
 
-from bot.config import RiskConfig, RiskLimits
-from bot.context import SymbolInfo, next_trading_day, parse_sessions
-from bot.events import (
+from bot.config.settings import RiskConfig, RiskLimits
+from bot.journal.store import Journal
+from bot.model.events import (
     CancelOrder,
     KillSwitch,
     ModifyOrder,
@@ -25,9 +25,9 @@ from bot.events import (
     TargetPosition,
     WorkingOrder,
 )
-from bot.journal import Journal
-from bot.risk import RiskManager
-from bot.risk_state import Level, State
+from bot.risk.manager import RiskManager
+from bot.risk.states import Level, State
+from bot.strategy.context import SymbolInfo, next_trading_day, parse_sessions
 
 NOW = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
 BUY, SELL = Side.BUY, Side.SELL

@@ -8,8 +8,9 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.journal import Journal
-from bot.risk_control import KILL, RESUME, OperatorControl, request_from_cli
+from bot.commands.operator_request import request_from_cli
+from bot.journal.store import Journal
+from bot.risk.kill_switch import KILL, RESUME, OperatorControl
 
 NOW = datetime(2024, 3, 4, 15, tzinfo=UTC)
 

@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from ib_insync import Contract
 
-from bot.config import RiskConfig, RiskLimits
-from bot.context import SymbolInfo, parse_sessions
-from bot.events import (
+from bot.config.settings import RiskConfig, RiskLimits
+from bot.journal.store import Journal
+from bot.model.events import (
     Bar,
     CancelOrder,
     ModifyOrder,
@@ -28,10 +28,10 @@ from bot.events import (
     TargetPosition,
     WorkingOrder,
 )
-from bot.journal import Journal
-from bot.portfolio import Portfolio
-from bot.risk import RiskManager
-from bot.risk_state import Level, State
+from bot.portfolio.book import Portfolio
+from bot.risk.manager import RiskManager
+from bot.risk.states import Level, State
+from bot.strategy.context import SymbolInfo, parse_sessions
 
 NY = ZoneInfo("America/New_York")
 NOW = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)  # Monday 10:00 New York
@@ -173,7 +173,7 @@ def test_short_selling_and_the_one_target_rule(journal: Journal) -> None:
     w.hold("s1", "AAPL", 5)
     assert w.why(sell(5)) is None  # to flat: reducing
     assert w.why(sell(6)) == "short selling not allowed (s1): AAPL position 5 + order -6"
-    # A target counts orders in flight toward it, as the executor does (bot/targets.py).
+    # A target counts orders in flight toward it, as the executor does (bot/model/targets.py).
     inflight = {"target.1": WorkingOrder("AAPL", "target.1", 1, OrderSpec(Side.BUY, 3), 0, "S")}
     d = w.risk.check("s1", TargetPosition("AAPL", 20), position=5, ref_price=100.0, now=NOW,
                      working=inflight)  # fmt: skip
@@ -273,7 +273,7 @@ def test_states_come_back_from_the_journal(tmp_path: Path) -> None:
 
 
 def test_yaml_risk_errors_name_file_line_and_key(tmp_path: Path) -> None:
-    from bot.config import ConfigError, load_config
+    from bot.config.settings import ConfigError, load_config
 
     path = tmp_path / "bot.yaml"
     path.write_text(

@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.config import RiskConfig, RiskLimits
-from bot.events import (
+from bot.config.settings import RiskConfig, RiskLimits
+from bot.journal.store import Journal
+from bot.model.events import (
     CancelOrder,
     OrderIntent,
     OrderSpec,
@@ -24,10 +25,9 @@ from bot.events import (
     Side,
     TargetPosition,
 )
-from bot.journal import Journal
-from bot.portfolio import Portfolio
-from bot.risk import RiskManager
-from bot.risk_state import Level
+from bot.portfolio.book import Portfolio
+from bot.risk.manager import RiskManager
+from bot.risk.states import Level
 
 NY = ZoneInfo("America/New_York")
 T0 = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)

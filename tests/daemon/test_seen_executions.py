@@ -8,11 +8,11 @@ from pathlib import Path
 from fake_ib import T0, FakeIB
 from ib_insync import Stock
 
-from bot.config import ExecutorConfig
-from bot.events import OrderSpec, PlaceOrder, Side
-from bot.executor import OrderExecutor
-from bot.journal import Journal
-from bot.pacing import PacingGovernor
+from bot.config.settings import ExecutorConfig
+from bot.journal.store import Journal
+from bot.model.events import OrderSpec, PlaceOrder, Side
+from bot.orders.executor import OrderExecutor
+from bot.orders.pacing import PacingGovernor
 from bot.venues.ib import IbBroker
 
 AAPL = Stock("AAPL", "SMART", "USD", conId=265598, primaryExchange="NASDAQ")

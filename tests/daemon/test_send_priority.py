@@ -1,5 +1,5 @@
 """Orders and cancels overtake data requests queued by the client library's throttle
-(bot/send_priority.py), in their own order, and the throttle's rate is kept."""
+(bot/client/send_priority.py), in their own order, and the throttle's rate is kept."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.ib_client import new_ib
+from bot.client.ib import new_ib
 
 
 class Wire:

@@ -14,10 +14,18 @@ from zoneinfo import ZoneInfo
 import pytest
 from ib_insync import Contract
 
-from bot.bar_streams import StreamKey
-from bot.config import RiskConfig
-from bot.context import SymbolInfo
-from bot.events import (
+from bot.config.settings import RiskConfig
+from bot.journal.store import Journal
+from bot.live.supervisor import (
+    Backoff,
+    ConnState,
+    FatalConnectionError,
+    MaintenanceWindow,
+    Supervisor,
+)
+from bot.live.watchdog import StaleWatchdog, WatchdogSettings
+from bot.market_data.streams import StreamKey
+from bot.model.events import (
     CancelOrder,
     ModifyOrder,
     OrderSpec,
@@ -29,16 +37,8 @@ from bot.events import (
     TargetPosition,
     WorkingOrder,
 )
-from bot.journal import Journal
-from bot.risk import RiskManager
-from bot.supervisor import (
-    Backoff,
-    ConnState,
-    FatalConnectionError,
-    MaintenanceWindow,
-    Supervisor,
-)
-from bot.watchdog import StaleWatchdog, WatchdogSettings
+from bot.risk.manager import RiskManager
+from bot.strategy.context import SymbolInfo
 
 NY = ZoneInfo("America/New_York")
 T0 = datetime(2026, 10, 29, 14, 0, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""bot/tick_times.py: tick-by-tick items keep IB's own time, not the socket read's."""
+"""bot/market_data/tick_times.py: tick-by-tick items keep IB's own time, not the socket read's."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from ib_insync import IB, Contract, Ticker
 from ib_insync.objects import TickAttribBidAsk, TickAttribLast
 
-from bot.tick_times import keep_tick_times
+from bot.market_data.tick_times import keep_tick_times
 
 SENT = 1_760_000_000  # the time IB put on the message (epoch seconds)
 

@@ -1,5 +1,6 @@
-"""The write-ahead journal against FakeIB (bot/journal.py, bot/order_placer.py, bot/reconcile.py):
-an order's row is committed before placeOrder; a journal that cannot be written stops new
+"""The write-ahead journal against FakeIB (bot/journal/store.py, bot/orders/placer.py,
+bot/orders/reconcile.py): an order's row is committed before placeOrder; a journal that cannot be
+written stops new
 orders and never raises in its commit timer; at restart a journalled order the broker never
 saw is marked never_sent and not re-sent, and its sequence is not reused; a stale nextValidId
 never gives a new order an old orderId; the write-ahead file survives a SIGKILL, is replayed
@@ -23,11 +24,12 @@ from fake_ib import T0
 from ib_insync import Contract, MarketOrder, Order, OrderStatus, Trade
 from test_executor import SELL, Harness, place
 
-from bot import crash_points, write_ahead
-from bot.events import OrderSpec, OrderType, PlaceBracket, Side
-from bot.journal import NEVER_SENT, Journal, JournalError
+from bot.journal import write_ahead
+from bot.journal.store import NEVER_SENT, Journal, JournalError
+from bot.journal.write_ahead import ahead_path
+from bot.model.events import OrderSpec, OrderType, PlaceBracket, Side
 from bot.ops.journal_view import day_report
-from bot.write_ahead import ahead_path
+from bot.runtime import crash_points
 
 
 class Crash(BaseException):
@@ -100,7 +102,7 @@ def test_a_journal_that_cannot_be_written_refuses_new_orders(
     h.journal.failed_event += failures.append
     h.submit(place("e1"))
     h.journal._db.execute("PRAGMA query_only = 1")  # every write fails, as on a read-only file
-    with caplog.at_level(logging.ERROR, "bot.journal"):
+    with caplog.at_level(logging.ERROR, "bot.journal.store"):
         h.journal.flush()  # the commit timer's: orders append to the write-ahead file only
         h.submit(place("e2", symbol="MSFT"))
         h.submit(place("e3"))
@@ -162,7 +164,7 @@ async def test_an_order_journalled_but_never_sent_is_marked_and_not_resent(
     ib = first.ib
     ib.reconnect()  # the restart: a new process, its journal read back
     second = Harness(tmp_path, ib=ib)
-    with caplog.at_level(logging.WARNING, "bot.reconcile"):
+    with caplog.at_level(logging.WARNING, "bot.orders.reconcile"):
         await second.ex.reconcile()
     assert ib.placed() == []  # nothing re-sent
     assert status(second.journal, "ibbot:s1:AAPL:e2:2") == NEVER_SENT
@@ -236,7 +238,8 @@ def test_orders_are_matched_by_order_ref_not_order_id(h: Harness) -> None:
     assert h.ex.position("s1", "MSFT") == 4 and h.ex.position("s1", "AAPL") == 0
 
 
-# ---- the write-ahead file (bot/write_ahead.py) ---------------------------------------------
+# ---- the write-ahead file (bot/journal/write_ahead.py)
+# ---------------------------------------------
 
 
 def sqlite_refs(path: Path) -> set[str]:
@@ -250,9 +253,9 @@ def sqlite_refs(path: Path) -> set[str]:
 
 _KILLED_AFTER_WRITE_AHEAD = """
 import os, signal, sys
-from bot.events import OrderSpec, Side
+from bot.model.events import OrderSpec, Side
 from ib_insync import MarketOrder
-from bot.journal import Journal
+from bot.journal.store import Journal
 from fake_ib import T0
 journal = Journal(sys.argv[1], commit_interval=3600)
 journal.begin_run(now=T0, account="DU1", mode="paper", dry_run=False)
@@ -308,7 +311,7 @@ def test_a_torn_last_line_is_skipped_with_a_warning(
     ahead = ahead_path(h.journal.path)
     first, second = ahead.read_bytes().splitlines(keepends=True)
     ahead.write_bytes(first + second[:40])  # killed in the middle of e2's write
-    with caplog.at_level(logging.WARNING, "bot.write_ahead"):
+    with caplog.at_level(logging.WARNING, "bot.journal.write_ahead"):
         assert set(committed(h.journal.path)) == {"ibbot:s1:AAPL:e1:1"}
     assert f"{ahead}: its last line was cut short" in caplog.text
     h.journal._pending.clear()  # the process that wrote it is dead: nothing of it remains
@@ -339,7 +342,7 @@ def test_a_write_ahead_file_that_cannot_be_written_refuses_new_orders(
     saved = os.dup(ahead._fd)
     os.dup2(full, ahead._fd)
     try:
-        with caplog.at_level(logging.ERROR, "bot.journal"):
+        with caplog.at_level(logging.ERROR, "bot.journal.store"):
             h.submit(place("e2", symbol="MSFT"))
             h.submit(place("e3"))
     finally:

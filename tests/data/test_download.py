@@ -21,12 +21,12 @@ import pandas as pd
 import pytest
 
 from bot.cli import main
-from bot.data import download_progress
-from bot.data.download_plan import RangeSpec, Window, plan_windows
 from bot.gateway import handlers
 from bot.gateway import inbound as req
 from bot.gateway.session import Session
-from bot.history_pacing import HistoryGovernor, HistoryKey, HistoryLimits
+from bot.market_data.history_pacing import HistoryGovernor, HistoryKey, HistoryLimits
+from bot.research.data import download_progress
+from bot.research.data.download_plan import RangeSpec, Window, plan_windows
 
 NOW = datetime(2026, 10, 30, 20, 0, tzinfo=UTC)
 DAYS, PER_DAY = 22, 26  # the sample's trading days; 15-minute bars in a regular session

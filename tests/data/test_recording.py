@@ -1,5 +1,5 @@
-"""Recording (bot/data/recorder.py) and its replay (bot/data/recording.py): a daemon trading on
-the embedded simulated gateway records its bars and ticks; ``ibbot backtest`` over the
+"""Recording (bot/market_data/recorder.py) and its replay (bot/sim/recording.py): a daemon trading
+on the embedded simulated gateway records its bars and ticks; ``ibbot backtest`` over the
 recording gives the strategies the very same bars, and the same fills; a failing disk stops
 the recording, never the trading."""
 
@@ -19,9 +19,9 @@ import pytest
 import yaml
 
 from bot.backtest.runner import plan, replay, run_backtest
-from bot.config import ConfigError, RecordConfig, load_config
-from bot.data import recorder as recorder_mod
-from bot.data.recording import is_recording, kinds, read_kind
+from bot.config.settings import ConfigError, RecordConfig, load_config
+from bot.market_data import recorder as recorder_mod
+from bot.sim.recording import is_recording, kinds, read_kind
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = date(2026, 10, 30)  # the sample's last session, as config/demo.yaml replays it
@@ -157,7 +157,7 @@ def test_record_config_errors_name_the_key(tmp_path: Path) -> None:
 
 
 def _key(symbol: str = "AAPL") -> Any:
-    from bot.bar_streams import StreamKey
+    from bot.market_data.streams import StreamKey
 
     return StreamKey(symbol, 1, "1 min", 60, "TRADES", True)
 
@@ -165,7 +165,7 @@ def _key(symbol: str = "AAPL") -> Any:
 def _bar(minute: int, close: float = 10.0) -> Any:
     from datetime import UTC, datetime, timedelta
 
-    from bot.events import Bar
+    from bot.model.events import Bar
 
     t = datetime(2026, 10, 30, 23, 58, tzinfo=UTC) + timedelta(minutes=minute)
     return Bar("AAPL", t, close, close, close, close, 100.0, 60)
@@ -174,7 +174,7 @@ def _bar(minute: int, close: float = 10.0) -> Any:
 def test_rows_wait_in_memory_until_a_flush_and_a_clean_close_writes_the_rest(
     tmp_path: Path,
 ) -> None:
-    from bot.data.recorder import Recorder
+    from bot.market_data.recorder import Recorder
 
     rec = Recorder.open(tmp_path, flush_s=3600, batch_rows=1_000_000)
     for m in range(4):  # two before midnight UTC, two after: two day folders
@@ -200,7 +200,7 @@ def test_rows_wait_in_memory_until_a_flush_and_a_clean_close_writes_the_rest(
 def test_a_recording_folder_that_cannot_be_made_leaves_the_recorder_stopped(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from bot.data.recorder import Recorder
+    from bot.market_data.recorder import Recorder
 
     (tmp_path / "file").write_text("x")
     caplog.set_level(logging.ERROR)
@@ -234,7 +234,7 @@ def test_a_bad_row_in_the_hot_path_stops_the_recording_and_reaches_no_caller(
 ) -> None:
     from types import SimpleNamespace
 
-    from bot.data.recorder import Recorder
+    from bot.market_data.recorder import Recorder
 
     rec = Recorder.open(tmp_path, flush_s=3600)
     caplog.set_level(logging.ERROR)
@@ -250,7 +250,7 @@ def test_a_bad_row_in_the_hot_path_stops_the_recording_and_reaches_no_caller(
 def _tick(second: int) -> Any:
     from datetime import UTC, datetime, timedelta
 
-    from bot.events import Tick
+    from bot.model.events import Tick
 
     t = datetime(2026, 10, 30, 15, tzinfo=UTC) + timedelta(seconds=second // 2)
     return Tick("AAPL", t, math.nan, math.nan, 10.0, last_size=100.0)  # repeated prints: real
@@ -259,7 +259,7 @@ def _tick(second: int) -> Any:
 def test_a_sessions_parts_are_merged_and_a_merge_cut_short_duplicates_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot.data.recorder import Recorder
+    from bot.market_data.recorder import Recorder
 
     monkeypatch.setattr(recorder_mod, "COMPACT_AT", 3)
     rec = Recorder.open(tmp_path / "a", flush_s=3600)
@@ -288,8 +288,8 @@ def test_a_sessions_parts_are_merged_and_a_merge_cut_short_duplicates_nothing(
 
 
 def test_a_dropped_connection_does_not_end_the_recording(tmp_path: Path) -> None:
-    from bot.data.recorder import Recorder
-    from bot.lifecycle import Daemon
+    from bot.live.daemon import Daemon
+    from bot.market_data.recorder import Recorder
 
     daemon = Daemon(load_config(_config(tmp_path, ROOT / "data/sample", None)))
     daemon.recorder = rec = Recorder.open(tmp_path / "rec", flush_s=3600)

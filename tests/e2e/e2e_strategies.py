@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.events import (
+from bot.model.events import (
     Bar,
     FillEvent,
     OrderIntent,
@@ -22,8 +22,8 @@ from bot.events import (
     TargetPosition,
     Tick,
 )
-from bot.registry import register
-from bot.strategy import Strategy
+from bot.strategy.api import Strategy
+from bot.strategy.registry import register
 
 
 class Step(BaseModel):

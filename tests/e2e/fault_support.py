@@ -16,10 +16,10 @@ import e2e_strategies
 from e2e_support import PAPER, scripted, until, write_config
 from ib_insync import IB
 
-from bot.config import load_config
+from bot.config.settings import load_config
 from bot.gateway.server import Gateway
-from bot.lifecycle import Daemon, RunOptions
-from bot.supervisor import ConnState
+from bot.live.daemon import Daemon, RunOptions
+from bot.live.supervisor import ConnState
 
 M1 = timedelta(minutes=1)
 FAST_IB = {  # reconnect and watch fast: the wall time between manual clock steps is short

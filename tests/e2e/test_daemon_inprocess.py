@@ -24,10 +24,10 @@ from e2e_support import (
     write_config,
 )
 
-from bot.config import load_config
+from bot.config.settings import load_config
 from bot.gateway.server import Gateway
-from bot.history_pacing import HistoryLimits
-from bot.lifecycle import Daemon, RunOptions
+from bot.live.daemon import Daemon, RunOptions
+from bot.market_data.history_pacing import HistoryLimits
 
 STEPS = [
     {"bar": 1, "symbol": "AAPL", "kind": "buy", "qty": 10, "tag": "e1"},

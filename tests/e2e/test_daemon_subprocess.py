@@ -88,9 +88,9 @@ async def test_subprocess_trades_the_script_and_stops_cleanly_on_sigterm(
     config = write_config(tmp_path, gateway.port, [scripted("s1", STEPS)])
     bot = await spawn(config, tmp_path)
     try:
-        await until(lambda: bot.saw("bot.lifecycle: live:") or bot.proc.returncode is not None,
+        await until(lambda: bot.saw("bot.live.daemon: live:") or bot.proc.returncode is not None,
                     timeout=20, what="the bot going live")  # fmt: skip
-        assert bot.saw("bot.lifecycle: live:"), "\n".join(bot.err)
+        assert bot.saw("bot.live.daemon: live:"), "\n".join(bot.err)
         await advance(gateway, 5)
         await until(lambda: len(gateway.broker.executions(PAPER)) >= 3, what="3 executions")
         # The journal commits within its interval; wait for the bracket's children to work.
@@ -122,7 +122,7 @@ async def test_subprocess_dry_run_flag_sends_nothing(gateway: Gateway, tmp_path:
     config = write_config(tmp_path, gateway.port, [scripted("s1", STEPS)])
     bot = await spawn(config, tmp_path, "--dry-run", "--duration", "30s")
     try:
-        await until(lambda: bot.saw("bot.lifecycle: live:") or bot.proc.returncode is not None,
+        await until(lambda: bot.saw("bot.live.daemon: live:") or bot.proc.returncode is not None,
                     timeout=20, what="the bot going live")  # fmt: skip
         await advance(gateway, 5)
         await until(lambda: sum("FILL  s1" in x for x in bot.err) >= 3, what="3 dry fills")

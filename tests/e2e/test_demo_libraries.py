@@ -12,7 +12,7 @@ import pytest
 import yaml
 from e2e_support import ROOT
 
-from bot.ib_library import LIBRARIES
+from bot.client.library import LIBRARIES
 
 
 def demo_config(tmp: Path, library: str) -> Path:

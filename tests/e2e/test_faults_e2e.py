@@ -22,10 +22,10 @@ from fault_support import (
     walk,
 )
 
-from bot.config import load_config
+from bot.config.settings import load_config
 from bot.gateway.server import Gateway
-from bot.lifecycle import Daemon, RunOptions
-from bot.supervisor import ConnState
+from bot.live.daemon import Daemon, RunOptions
+from bot.live.supervisor import ConnState
 
 STEPS = [
     {"bar": 1, "symbol": "AAPL", "kind": "buy", "qty": 10, "tag": "e1"},

@@ -38,7 +38,7 @@ async def test_the_subprocess_trades_through_a_drop_1101_and_a_restart(
                           ib=FAST_IB)  # fmt: skip
     bot = await spawn(config, tmp_path)
     try:
-        await until(lambda: bot.saw("bot.lifecycle: live:") or bot.proc.returncode is not None,
+        await until(lambda: bot.saw("bot.live.daemon: live:") or bot.proc.returncode is not None,
                     timeout=20, what="the bot going live")  # fmt: skip
         await walk(gateway, 150, pause=0.03)
         gateway.fault("disconnect_all")

@@ -13,9 +13,9 @@ import e2e_strategies
 import pytest
 from e2e_support import PAPER, START, advance, scripted, start_gateway, until, write_config
 
-from bot.config import load_config
+from bot.config.settings import load_config
 from bot.gateway.server import Gateway
-from bot.lifecycle import Daemon, RunOptions
+from bot.live.daemon import Daemon, RunOptions
 
 STEPS = [
     {"bar": 1, "symbol": "AAPL", "kind": "buy", "qty": 10, "tag": "e1"},

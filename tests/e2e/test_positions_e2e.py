@@ -23,9 +23,9 @@ from e2e_support import write_config as _write_config
 from ib_insync import IB, MarketOrder, Stock
 
 from bot.cli import main
-from bot.config import load_config
+from bot.config.settings import load_config
 from bot.gateway.server import Gateway
-from bot.lifecycle import Daemon, RunOptions
+from bot.live.daemon import Daemon, RunOptions
 
 BUY_AND_HOLD = [{"bar": 1, "symbol": "AAPL", "kind": "buy", "qty": 10, "tag": "e1"}]
 
@@ -178,7 +178,7 @@ async def test_a_journal_the_account_disagrees_with_refuses_then_reset_proceeds(
     capsys.readouterr()
     assert await asyncio.to_thread(main, ["run", str(path)]) == 2
     err = capsys.readouterr().err
-    assert f"ERROR   bot.lifecycle: {mismatch(journal, 10)}\n" in err
+    assert f"ERROR   bot.live.daemon: {mismatch(journal, 10)}\n" in err
     # Nothing sent: no order, no execution, nothing working at the broker.
     assert gw.broker.open_orders(PAPER) == []
     assert (len(gw.broker.completed_orders(PAPER)), len(gw.broker.executions(PAPER))) == sent

@@ -56,9 +56,9 @@ async def operator(command: str, config: Path, *args: str) -> tuple[int, str]:
 
 async def live(config: Path, tmp: Path) -> Bot:
     bot = await spawn(config, tmp)
-    await until(lambda: bot.saw("bot.lifecycle: live:") or bot.proc.returncode is not None,
+    await until(lambda: bot.saw("bot.live.daemon: live:") or bot.proc.returncode is not None,
                 timeout=20, what="the bot going live")  # fmt: skip
-    assert bot.saw("bot.lifecycle: live:"), "\n".join(bot.err)
+    assert bot.saw("bot.live.daemon: live:"), "\n".join(bot.err)
     return bot
 
 

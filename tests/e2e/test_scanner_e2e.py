@@ -16,9 +16,9 @@ from e2e_support import ROOT, journal_rows
 from ib_insync import ScannerSubscription
 
 from bot.commands import check
-from bot.config import load_config
+from bot.config.settings import load_config
 from bot.gateway.scanner import run_scan
-from bot.lifecycle import Daemon, RunOptions
+from bot.live.daemon import Daemon, RunOptions
 
 START, END = "2026-10-20T13:30Z", "2026-10-20T14:30Z"  # 09:30 to 10:30 New York, a Tuesday
 

@@ -1,6 +1,6 @@
 """SIGKILL of ``python -m bot run`` at exact moments of an order's life (the test hook
-bot/crash_points.py), restarted within 2 s against the same simulated gateway: right after the
-order's row is committed and before it is sent, right after it is sent, and right after a real
+bot/runtime/crash_points.py), restarted within 2 s against the same simulated gateway: right after
+the order's row is committed and before it is sent, right after it is sent, and right after a real
 partial fill (the gateway's participation cap splits the order over many trade prints).
 
 The strategy holds a target position, so after a restart it decides again from its position:
@@ -41,9 +41,9 @@ async def gateway() -> AsyncIterator[Gateway]:
 
 async def live(bot: Bot) -> int:
     """Wait for the bot to go live; its warm-up bar count."""
-    await until(lambda: bot.saw("bot.lifecycle: live:") or bot.proc.returncode is not None,
+    await until(lambda: bot.saw("bot.live.daemon: live:") or bot.proc.returncode is not None,
                 timeout=30, what="the bot going live")  # fmt: skip
-    line = next((x for x in bot.err if "bot.lifecycle: live:" in x), "")
+    line = next((x for x in bot.err if "bot.live.daemon: live:" in x), "")
     found = WARMUP.search(line)
     assert found, "\n".join(bot.err[-40:])
     return int(found.group(1))

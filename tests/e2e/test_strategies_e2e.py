@@ -14,8 +14,8 @@ import pytest
 from e2e_support import ROOT, journal_rows
 
 from bot.commands import check
-from bot.config import load_config
-from bot.lifecycle import Daemon, RunOptions
+from bot.config.settings import load_config
+from bot.live.daemon import Daemon, RunOptions
 
 STRATEGIES = [
     "bollinger_breakout",

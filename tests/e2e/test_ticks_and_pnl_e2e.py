@@ -100,7 +100,7 @@ def _ib_matches_the_account(daemon: Any, gw: Gateway) -> bool:
 async def test_ibs_pnl_arrives_matches_the_account_and_comes_back_after_a_reconnect(
     gateway: Gateway, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="bot.ib_pnl")
+    caplog.set_level(logging.WARNING, logger="bot.live.ib_pnl")
     steps = [
         {"bar": 1, "symbol": "AAPL", "kind": "buy", "qty": 10, "tag": "e1"},
         {"bar": 2, "symbol": "MSFT", "kind": "buy", "qty": 5, "tag": "e2"},
@@ -121,7 +121,7 @@ async def test_ibs_pnl_arrives_matches_the_account_and_comes_back_after_a_reconn
     assert ib_account is not None
     assert f"(IB {ib_account:+.2f})" in daemon.status()
     # IB and the bot agree within the commissions paid: no warning.
-    assert not [r for r in caplog.records if r.name == "bot.ib_pnl"]
+    assert not [r for r in caplog.records if r.name == "bot.live.ib_pnl"]
 
     gateway.sessions[41].close()
     await until(lambda: not daemon.ib.isConnected(), what="disconnect seen")

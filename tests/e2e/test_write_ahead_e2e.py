@@ -16,7 +16,7 @@ from e2e_support import PAPER, journal_rows, start_gateway, until
 from fault_support import check_invariants, start_run, until_trading, walk
 
 from bot.gateway.server import Gateway
-from bot.supervisor import ConnState
+from bot.live.supervisor import ConnState
 
 STEPS = [
     {"bar": 1, "symbol": "AAPL", "kind": "buy", "qty": 10, "tag": "e1"},

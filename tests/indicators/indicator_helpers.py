@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bot.indicators import (
+from bot.strategy.indicators import (
     ADX,
     ATR,
     EMA,

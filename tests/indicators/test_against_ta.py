@@ -13,7 +13,17 @@ import pytest
 import ta
 from indicator_helpers import assert_close, random_ohlc, run_live
 
-from bot.indicators import ADX, ATR, EMA, MACD, RSI, SMA, Bollinger, IndicatorSpec, Stochastic
+from bot.strategy.indicators import (
+    ADX,
+    ATR,
+    EMA,
+    MACD,
+    RSI,
+    SMA,
+    Bollinger,
+    IndicatorSpec,
+    Stochastic,
+)
 
 BARS = 4000
 

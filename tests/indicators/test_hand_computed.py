@@ -13,7 +13,17 @@ import pandas as pd
 import pytest
 from indicator_helpers import assert_close, run_live
 
-from bot.indicators import ADX, ATR, EMA, MACD, RSI, SMA, Bollinger, IndicatorSpec, Stochastic
+from bot.strategy.indicators import (
+    ADX,
+    ATR,
+    EMA,
+    MACD,
+    RSI,
+    SMA,
+    Bollinger,
+    IndicatorSpec,
+    Stochastic,
+)
 
 
 def frame(high: Sequence[float], low: Sequence[float], close: Sequence[float]) -> pd.DataFrame:

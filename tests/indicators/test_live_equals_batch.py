@@ -8,7 +8,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from indicator_helpers import ALL_SPECS, assert_close, random_ohlc, run_live
 
-from bot.indicators import ADX, ATR, EMA, MACD, RSI, SMA, Bollinger, IndicatorSpec, Stochastic
+from bot.strategy.indicators import (
+    ADX,
+    ATR,
+    EMA,
+    MACD,
+    RSI,
+    SMA,
+    Bollinger,
+    IndicatorSpec,
+    Stochastic,
+)
 
 small = st.integers(1, 40)
 

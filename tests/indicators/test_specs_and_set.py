@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from indicator_helpers import ALL_SPECS
 
-from bot.events import Bar
-from bot.indicators import (
+from bot.model.events import Bar
+from bot.strategy.indicators import (
     ADX,
     ATR,
     EMA,

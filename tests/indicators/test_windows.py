@@ -11,7 +11,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from bot.indicators.windows import Ewm, ExactWindow, RollingExtreme, com_from_span
+from bot.strategy.indicators.windows import Ewm, ExactWindow, RollingExtreme, com_from_span
 
 prices = st.one_of(
     st.floats(-1e6, 1e6, allow_nan=False),

@@ -11,8 +11,9 @@ from typing import Any
 
 from e2e_support import scripted, until, write_config
 
-from bot.config import load_config
-from bot.lifecycle import Daemon, RunOptions
+from bot.config.settings import load_config
+from bot.live.daemon import Daemon, RunOptions
+from bot.ops.server import OpsServer
 
 TOKEN = "s3cret-control-token-for-tests"
 STEPS = [
@@ -28,7 +29,8 @@ def ops_config(tmp: Path, port: int, steps: list[dict[str, Any]] = STEPS, **extr
 
 
 async def start(path: Path, **opts: Any) -> tuple[Daemon, asyncio.Task[int]]:
-    d = Daemon(load_config(path), RunOptions(handle_signals=False, print_summary=False, **opts))
+    d = Daemon(load_config(path), RunOptions(handle_signals=False, print_summary=False, **opts),
+               ops=OpsServer)
     task = asyncio.create_task(d.run())
     await until(lambda: task.done() or (d.ready is not None and d.ready.is_set()), 15,
                 what="daemon ready")

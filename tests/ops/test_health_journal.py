@@ -11,12 +11,12 @@ from typing import Any, cast
 import pytest
 from ib_insync import MarketOrder
 
-from bot.events import OrderSpec, Side
-from bot.journal import Journal, JournalError
+from bot.journal.store import Journal, JournalError
+from bot.live.supervisor import ConnState, ConnStatus
+from bot.model.events import OrderSpec, Side
 from bot.ops.freshness import BarClock
 from bot.ops.state import RiskState
 from bot.ops.view import DaemonView
-from bot.supervisor import ConnState, ConnStatus
 
 NOW = datetime(2026, 10, 29, 15, 0, tzinfo=UTC)
 

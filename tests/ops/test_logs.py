@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.logs import log_context, redact, setup_logging
 from bot.ops.metrics import reason_label
+from bot.runtime.logs import log_context, redact, setup_logging
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from e2e_support import advance, start_gateway, until
 from ops_support import ops_config, start
 from receivers import Receiver
 
-from bot.events import FillEvent, KillSwitch, Side
 from bot.gateway.server import Gateway
+from bot.model.events import FillEvent, KillSwitch, Side
 
 BOT_TOKEN = "123456:telegram-bot-token-for-tests"
 STEPS = [{"bar": 1, "symbol": "AAPL", "kind": "buy", "qty": 10, "tag": "e1"},

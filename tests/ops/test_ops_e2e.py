@@ -19,7 +19,7 @@ from fault_support import walk
 from ops_support import get, metric, ops_config, start
 
 from bot.gateway.server import Gateway
-from bot.supervisor import ConnState
+from bot.live.supervisor import ConnState
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.optimize.grid import GridError, candidates, check_names, parse_grid
+from bot.research.optimize.grid import GridError, candidates, check_names, parse_grid
 from strategies.sma_crossover import SmaCrossoverParams
 
 

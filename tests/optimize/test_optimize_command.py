@@ -22,12 +22,12 @@ from pydantic import BaseModel
 
 from bot.backtest.runner import plan, run_backtest
 from bot.cli import main
-from bot.config import load_config
-from bot.events import Bar, OrderIntent
-from bot.indicators import IndicatorSpec
-from bot.optimize.tasks import with_params
-from bot.registry import register
-from bot.strategy import Strategy
+from bot.config.settings import load_config
+from bot.model.events import Bar, OrderIntent
+from bot.research.optimize.tasks import with_params
+from bot.strategy.api import Strategy
+from bot.strategy.indicators import IndicatorSpec
+from bot.strategy.registry import register
 from strategies.sma_crossover import SmaCrossoverParams
 
 ROOT = Path(__file__).resolve().parents[2]

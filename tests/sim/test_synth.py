@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from bot.cli import main
-from bot.data.synth import synthesize, write_sample
+from bot.research.data.synth import synthesize, write_sample
 from bot.sim.instruments import DEFAULT_INSTRUMENTS_FILE, Instruments
 from bot.sim.market import Market
 

@@ -2,7 +2,7 @@
 
 ``FakeContext`` returns exactly what a test scripts (positions, working orders, indicator values,
 tick, session open, P&L), so a test asserts a strategy's exact intents for a crafted situation.
-``Sim`` runs a strategy on real indicator math (``bot.indicators.IndicatorSet``) over a bar
+``Sim`` runs a strategy on real indicator math (``bot.strategy.indicators.IndicatorSet``) over a bar
 series, filling market orders at the bar's close and stops/limits when a later bar reaches them,
 so a test can show a strategy actually trades end to end.
 """
@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.events import (
+from bot.model.events import (
     Bar,
     CancelOrder,
     FillEvent,
@@ -31,7 +31,7 @@ from bot.events import (
     TargetPosition,
     WorkingOrder,
 )
-from bot.strategy import Strategy
+from bot.strategy.api import Strategy
 
 NY = ZoneInfo("America/New_York")
 NAN = float("nan")
@@ -131,7 +131,7 @@ class Sim:
     """Runs a strategy over bars with real indicators and naive fills; records every intent."""
 
     def __init__(self, strategy_cls: type[Strategy[Any]], params: Any, ctx: FakeContext) -> None:
-        from bot.indicators import IndicatorSet
+        from bot.strategy.indicators import IndicatorSet
 
         self.ctx = ctx
         self.strategy = strategy_cls(ctx, params)
@@ -146,7 +146,7 @@ class Sim:
         return self.sets[symbol].value(self.specs[name], ago)
 
     def run(self, bars: Iterable[Bar]) -> None:
-        from bot.indicators import IndicatorSet
+        from bot.strategy.indicators import IndicatorSet
 
         for b in bars:
             if b.symbol not in self.sets:

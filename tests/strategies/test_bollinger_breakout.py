@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 import pytest
 from strategy_helpers import NAN, FakeContext, Sim, bar, series
 
-from bot.events import TargetPosition
-from bot.indicators import ADX, ADXValue, Bollinger, BollingerValue
+from bot.model.events import TargetPosition
+from bot.strategy.indicators import ADX, ADXValue, Bollinger, BollingerValue
 from strategies.bollinger_breakout import BollingerBreakout, BollingerBreakoutParams
 
 T0 = datetime(2024, 1, 2, 15, 0, tzinfo=UTC)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from strategy_helpers import NAN, FakeContext, Sim, bar, fill, series
 
-from bot.events import Bar, CancelOrder, ModifyOrder, OrderSpec, OrderType, PlaceOrder, Side
-from bot.indicators import ATR, MACD, MACDValue, Stochastic, StochValue
+from bot.model.events import Bar, CancelOrder, ModifyOrder, OrderSpec, OrderType, PlaceOrder, Side
+from bot.strategy.indicators import ATR, MACD, MACDValue, Stochastic, StochValue
 from strategies.macd_stochastic import MacdStochastic, MacdStochasticParams
 
 T0 = datetime(2024, 1, 2, 15, 0, tzinfo=UTC)

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 import pytest
 from strategy_helpers import NAN, FakeContext, Sim, ny
 
-from bot.events import Bar, KillSwitch, OrderSpec, OrderType, PlaceBracket, Side, Tick
+from bot.model.events import Bar, KillSwitch, OrderSpec, OrderType, PlaceBracket, Side, Tick
 from strategies.opening_range_breakout import OpeningRangeBreakout, OpeningRangeBreakoutParams
 
 D1, D2, D3, D4 = date(2024, 1, 2), date(2024, 1, 3), date(2024, 1, 4), date(2024, 1, 5)

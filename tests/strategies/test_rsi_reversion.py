@@ -7,8 +7,8 @@ import pytest
 from pydantic import ValidationError
 from strategy_helpers import NAN, FakeContext, Sim, bar, fill, series
 
-from bot.events import CancelOrder, ModifyOrder, OrderSpec, OrderType, PlaceOrder, Side
-from bot.indicators import ATR, RSI
+from bot.model.events import CancelOrder, ModifyOrder, OrderSpec, OrderType, PlaceOrder, Side
+from bot.strategy.indicators import ATR, RSI
 from strategies.rsi_reversion import RsiReversion, RsiReversionParams
 
 T0 = datetime(2024, 1, 2, 15, 0, tzinfo=UTC)

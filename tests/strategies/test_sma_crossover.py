@@ -7,8 +7,8 @@ import pytest
 from pydantic import ValidationError
 from strategy_helpers import NAN, FakeContext, Sim, bar, series
 
-from bot.events import TargetPosition
-from bot.indicators import SMA
+from bot.model.events import TargetPosition
+from bot.strategy.indicators import SMA
 from strategies.sma_crossover import SmaCrossover, SmaCrossoverParams
 
 T0 = datetime(2024, 1, 2, 15, 0, tzinfo=UTC)

@@ -6,10 +6,10 @@ from typing import Literal
 
 import pytest
 
-from bot import registry
 from bot.cli import main
 from bot.commands.strategies import param_docs, type_name, yaml_value
-from bot.config import load_config
+from bot.config.settings import load_config
+from bot.strategy import registry
 
 BUILT_IN = [
     "bollinger_breakout",

@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime
 import pytest
 from ib_insync import IB, Forex, RequestError, Stock
 
-from bot.fundamentals import parse_snapshot, parse_statements
 from bot.gateway.fundamentals import (
     NOT_AVAILABLE,
     NOT_AVAILABLE_TEXT,
@@ -23,6 +22,7 @@ from bot.gateway.fundamentals import (
 )
 from bot.gateway.server import Gateway, GatewayConfig
 from bot.sim.instruments import Instruments
+from bot.tools.fundamentals import parse_snapshot, parse_statements
 
 STATEMENTS_EXCERPT = """<?xml version="1.0" encoding="UTF-8"?>
 <ReportFinancialStatements Major="1" Minor="0" Revision="1">

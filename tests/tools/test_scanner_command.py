@@ -10,7 +10,7 @@ import pytest
 
 from bot.cli import main
 from bot.gateway.scanner import SCAN_CODES
-from bot.scanner_params import parse_scanner_parameters
+from bot.tools.scanner_params import parse_scanner_parameters
 
 
 def test_params_prints_scan_codes_instruments_locations_and_saves_xml(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.gateway.scanner import INSTRUMENT, LOCATIONS, SCAN_CODES, scanner_parameters_xml
-from bot.scanner_params import ScannerXmlError, parse_scanner_parameters
+from bot.tools.scanner_params import ScannerXmlError, parse_scanner_parameters
 
 # Cut from the shape of a real ScanParameterResponse (several MB in full): two instrument
 # lists (the second the "full" one, repeating types), filters wrapped over lines, locations

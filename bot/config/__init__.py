@@ -1,0 +1,2 @@
+"""The settings: YAML with lines, environment substitution, validated sections, errors that name
+the key."""

@@ -1,0 +1,1 @@
+"""The SQLite journal: its store, the write-ahead file, and every query of it."""

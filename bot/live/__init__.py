@@ -1,0 +1,1 @@
+"""The daemon: life cycle, connection supervisor, watchdog, IB's P&L, status lines."""

@@ -1,0 +1,2 @@
+"""The one book of positions and P&L per strategy and account, and its check against the
+broker's."""

@@ -1,0 +1,1 @@
+"""Research: the data store and its download, parameter sweeps."""

@@ -1,0 +1,1 @@
+"""One-shot IB tools: a tool's connection, the scanner's parameters, fundamentals."""
