@@ -225,14 +225,6 @@ def tick_size(req_id: int, tick_type: int, size: float) -> Fields:
     return ["2", "6", str(req_id), str(tick_type), num(size)]
 
 
-def tick_string(req_id: int, tick_type: int, value: str) -> Fields:
-    return ["46", "6", str(req_id), str(tick_type), value]
-
-
-def tick_generic(req_id: int, tick_type: int, value: float) -> Fields:
-    return ["45", "6", str(req_id), str(tick_type), num(value)]
-
-
 def tick_req_params(req_id: int, min_tick: float, bbo_exchange: str, permissions: int) -> Fields:
     return ["81", str(req_id), num(min_tick), bbo_exchange, str(permissions)]
 

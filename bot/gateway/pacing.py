@@ -154,9 +154,6 @@ class HistoricalPacer:
         """The request was answered, failed or cancelled: it no longer counts as open."""
         self._for(client_id).open.discard(req_id)
 
-    def open_count(self, client_id: int) -> int:
-        return len(self._for(client_id).open)
-
     def drop_client(self, client_id: int) -> None:
         """The client disconnected: its open requests end. Its history stays, as at IB,
         where reconnecting does not reset the pacing clock."""

@@ -13,7 +13,7 @@ one, so the connection is closed.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 API_PREFIX = b"API\0"
 MAX_FRAME = 16 * 1024 * 1024
@@ -33,15 +33,6 @@ class FrameError(Exception):
 def frame(fields: Sequence[str]) -> bytes:
     """One framed message from already formatted fields (each gets its trailing NUL)."""
     payload = ("\0".join(fields) + "\0").encode()
-    return _LEN.pack(len(payload)) + payload
-
-
-def frame_many(messages: Iterable[Sequence[str]]) -> bytes:
-    return b"".join(frame(m) for m in messages)
-
-
-def frame_raw(payload: bytes) -> bytes:
-    """A frame around raw bytes (the client's unterminated version string)."""
     return _LEN.pack(len(payload)) + payload
 
 
@@ -66,14 +57,6 @@ class FrameDecoder:
     @property
     def pending(self) -> int:
         return len(self._buf)
-
-    def take_raw(self, n: int) -> bytes | None:
-        """The next ``n`` unframed bytes (the ``API\\0`` prefix), or None if not all here."""
-        if len(self._buf) < n:
-            return None
-        raw = bytes(self._buf[:n])
-        del self._buf[:n]
-        return raw
 
     def frames(self) -> Iterator[bytes]:
         """Yield each complete payload; raise FrameError on an oversize length."""

@@ -612,11 +612,6 @@ class Journal:
         )
         return [(r, int(i or 0), int(p or 0), s, sym) for r, i, p, s, sym in rows]
 
-    def exec_ids(self) -> set[str]:
-        self.flush()
-        rows = self._db.execute("SELECT exec_id FROM fills WHERE broker = ?", (self.broker,))
-        return {r[0] for r in rows}
-
     def recent_fills(self, since: datetime) -> Iterator[tuple[str, datetime, str, str]]:
         """(execId, time, strategy_id, symbol) of this identity's fills at or after ``since``
         (a scan of the fills: once, at start-up)."""

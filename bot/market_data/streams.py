@@ -263,11 +263,6 @@ class StreamBook:
                 earliest = end
         self._next_flush = None if earliest is None else earliest + self.grace
 
-    @property
-    def next_flush(self) -> datetime | None:
-        """When the market clock would next close a quiet bucket (None: nothing open)."""
-        return self._next_flush
-
     # ---- figures ---------------------------------------------------------------------------
 
     def contracts(self) -> list[Contract]:

@@ -158,12 +158,6 @@ class RiskStates:
                                   json.dumps({"key": key}), now)  # fmt: skip
         return True
 
-    def release_all(self, scope: str, reason: str, now: datetime) -> int:
-        keys = list(self._holds.get(scope, {}))
-        for key in keys:
-            self.release(scope, key, reason, now)
-        return len(keys)
-
     def restore(self, now: datetime) -> None:
         """Replay the journal's changes of this broker identity (no new rows but expiries)."""
         holds = self._holds

@@ -53,13 +53,6 @@ class SimClock:
         self._rebase()
         self._anchor_sim += dt
 
-    def set_speed(self, speed: float | None) -> None:
-        """Change pace without a jump in simulated time."""
-        if speed is not None and speed < 0:
-            raise ValueError(f"speed must be None, 0 or > 0, not {speed}")
-        self._rebase()
-        self._speed = speed
-
     def _rebase(self) -> None:
         # Fold the elapsed paced time into the anchor so later changes start from "now".
         self._anchor_sim = self.now()

@@ -99,14 +99,6 @@ class Instrument:
         return self._tz
 
     @property
-    def trading_template(self) -> SessionTemplate:
-        return self._trading
-
-    @property
-    def liquid_template(self) -> SessionTemplate:
-        return self._liquid
-
-    @property
     def trading_class(self) -> str:
         # IB reports NASDAQ-listed stocks with trading class "NMS"; forex by pair.
         if self.sec_type == "STK" and self.primary_exchange == "NASDAQ":

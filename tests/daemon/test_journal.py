@@ -24,6 +24,11 @@ from bot.model.events import OrderSpec, OrderType, PlaceOrder, Rejection, Side
 NOW = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
 
 
+def exec_ids(j: Journal) -> set[str]:
+    """The execIds journalled for this broker identity."""
+    return {r[0] for r in j.query("SELECT exec_id FROM fills WHERE broker = ?", (j.broker,))}
+
+
 def order_row(j: Journal, ref: str, seq: int, symbol: str = "AAPL", sid: str = "s1") -> None:
     o = Order(orderId=7, action="BUY", totalQuantity=10, orderType="LMT", lmtPrice=99.5,
               tif="DAY", orderRef=ref)  # fmt: skip
@@ -120,7 +125,7 @@ def test_restart_restores_sequences_positions_and_exec_ids(tmp_path: Path) -> No
     j = Journal(tmp_path / "j.sqlite")
     assert j.sequences() == {("s1", "AAPL"): 4, ("s1", "MSFT"): 2, ("s2", "AAPL"): 9}
     assert j.positions() == {("s1", "AAPL"): 20.0, ("s2", "AAPL"): -7.0}
-    assert j.exec_ids() == {"e1", "e2", "e3", "e4", "e5"}
+    assert exec_ids(j) == {"e1", "e2", "e3", "e4", "e5"}
     j.close()
 
 
@@ -175,7 +180,7 @@ def test_restart_state_is_scoped_to_the_broker_identity(tmp_path: Path) -> None:
     j.end_run(now=NOW)
     # A simulated world of its own: the same execId and order ref are new there.
     j.begin_run(now=NOW, account="DU1", mode="paper", dry_run=False, broker="sim:a")
-    assert (j.positions(), j.sequences(), j.exec_ids()) == ({}, {}, set())
+    assert (j.positions(), j.sequences(), exec_ids(j)) == ({}, {}, set())
     order_row(j, "ibbot:s1:AAPL:entry:3", 3)
     fill_row(j, "0001.0001.01.01", "SELL", 5)
     j.record_commission("0001.0001.01.01", 1.5, 0.0)
@@ -189,7 +194,7 @@ def test_restart_state_is_scoped_to_the_broker_identity(tmp_path: Path) -> None:
     j.begin_run(now=NOW, account="DU1", mode="paper", dry_run=False)  # the account again
     assert j.positions() == {("s1", "AAPL"): 30.0}
     assert j.sequences() == {("s1", "AAPL"): 3}
-    assert j.exec_ids() == {"0001.0001.01.01"}
+    assert exec_ids(j) == {"0001.0001.01.01"}
     # Both worlds' rows are kept, each updated only by its own runs.
     assert j.query("SELECT broker, side, commission FROM fills ORDER BY broker") == [
         ("ib:DU1", "BUY", 0.0), ("sim:a", "SELL", 1.5),
@@ -199,7 +204,7 @@ def test_restart_state_is_scoped_to_the_broker_identity(tmp_path: Path) -> None:
     ]  # fmt: skip
     assert j.query("SELECT id, broker FROM runs") == [(1, "ib:DU1"), (2, "sim:a"), (3, "ib:DU1")]
     j.begin_run(now=NOW, account="DU2", mode="paper", dry_run=False)  # another account
-    assert j.positions() == {} and j.exec_ids() == set()
+    assert j.positions() == {} and exec_ids(j) == set()
     j.close()
 
 
@@ -263,7 +268,7 @@ def test_a_version_1_journal_is_upgraded_in_place(tmp_path: Path) -> None:
     j.begin_run(now=NOW, account="DU1", mode="paper", dry_run=False)
     assert j.positions() == {("s1", "AAPL"): 3.0}
     assert j.sequences() == {("s1", "AAPL"): 2}
-    assert j.exec_ids() == {"x2"}
+    assert exec_ids(j) == {"x2"}
     assert j.query("SELECT COUNT(*) FROM fills") == [(2,)]
     j.close()
     assert Journal(tmp_path / "j.sqlite").schema_version == 2  # opens again as is

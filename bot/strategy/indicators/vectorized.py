@@ -61,9 +61,3 @@ def rolling_std(x: FloatArray, n: int, ddof: int, chunk: int = 8192) -> FloatArr
         dev = w - w.mean(axis=1, keepdims=True)
         out[n - 1 + lo : n - 1 + lo + len(w)] = np.sqrt((dev * dev).sum(axis=1) / (n - ddof))
     return out
-
-
-def safe_ratio(num: FloatArray, den: FloatArray, where_zero: float) -> FloatArray:
-    """num / den, with ``where_zero`` where den == 0 (NaN stays NaN)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(den == 0, where_zero, num / den)
