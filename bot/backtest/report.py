@@ -48,7 +48,7 @@ def daily_closes(
     span = f"{(days[-1] - days[0]).days + 2} D"
     for name, inst in instruments.items():
         what = "MIDPOINT" if inst.sec_type == "CASH" else "TRADES"
-        bars = market.historical_bars(inst.con_id, end, span, "1 day", what, True, end)
+        bars = market.history.historical_bars(inst.con_id, end, span, "1 day", what, True, end)
         out[name] = {b.date: float(b.close) for b in bars if isinstance(b.date, date)}
     return out
 

@@ -146,7 +146,7 @@ def _prices(doc: dict[str, Any], config: Path | None, fills: list[Fill]) -> list
         inst = p.instruments[sym]
         what = "MIDPOINT" if inst.sec_type == "CASH" else "TRADES"
         for bar_size in (size, *(c for c in _COARSER if BAR_SIZES[c] > BAR_SIZES[size])):
-            bars = p.market.historical_bars(
+            bars = p.market.history.historical_bars(
                 inst.con_id, p.end, f"{len(p.days)} D", bar_size, what, use_rth, p.end
             )
             if len(bars) <= MAX_POINTS:

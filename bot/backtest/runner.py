@@ -29,8 +29,9 @@ from bot.backtest.report import (
 )
 from bot.config.settings import BotConfig
 from bot.runtime.deadlines import within
+from bot.sim.epoch import EPOCH_DAY
 from bot.sim.instruments import Instrument, Instruments
-from bot.sim.market import EPOCH_DAY, Market
+from bot.sim.market import Market
 from bot.venues.sim import SimVenue
 from bot.venues.sim_feed import finer_than_data
 
@@ -140,7 +141,8 @@ def trading_days(market: Market, instruments: Iterable[Instrument]) -> list[date
         first, last = market.first_time(), market.last_time()
         what = "MIDPOINT" if inst.sec_type == "CASH" else "TRADES"
         span = f"{(last - first).days + 2} D"
-        for bar in market.historical_bars(inst.con_id, last, span, "1 day", what, True, last):
+        bars = market.history.historical_bars(inst.con_id, last, span, "1 day", what, True, last)
+        for bar in bars:
             days.add(bar.date if isinstance(bar.date, date) else EPOCH_DAY)
     return sorted(days)
 

@@ -97,7 +97,7 @@ def historical_data(s: Session, r: req.ReqHistoricalData) -> None:
         return
     try:
         end = min(parse_ib_datetime(r.end, gw.tz) or now, now)
-        bars = gw.market.historical_bars(
+        bars = gw.market.history.historical_bars(
             inst.con_id, end, r.duration, r.bar_size, r.what_to_show, r.use_rth, now
         )
     except (ValueError, OverflowError) as e:
@@ -137,7 +137,7 @@ def head_timestamp(s: Session, r: req.ReqHeadTimeStamp) -> None:
     if inst is None:
         return
     try:
-        t = s.gw.market.head_timestamp(inst.con_id, r.what_to_show, r.use_rth)
+        t = s.gw.market.history.head_timestamp(inst.con_id, r.what_to_show, r.use_rth)
     except ValueError as e:
         s.error(r.req_id, 321, str(e))
         return

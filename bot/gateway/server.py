@@ -274,7 +274,7 @@ def default_start(market: Market, instruments: Instruments) -> datetime:
     con_ids = market.con_ids()
     stocks = [c for c in con_ids if instruments.by_con_id(c).sec_type == "STK"] or con_ids
     inst = instruments.by_con_id(stocks[0])
-    first, last = market.head_timestamp(inst.con_id, "TRADES", True), market.last_time()
+    first, last = market.history.head_timestamp(inst.con_id, "TRADES", True), market.last_time()
     opens: list[datetime] = []
     day = first.astimezone(inst.tz).date()
     while day <= last.date() and len(opens) < WARMUP_DAYS:

@@ -298,7 +298,9 @@ class Streams:
             key = (sub.inst.con_id, sub.what)
             bars = cache.get(key)
             if bars is None:
-                bars = cache[key] = self.market.five_second_bars(sub.inst.con_id, a, b, sub.what)
+                bars = cache[key] = self.market.history.five_second_bars(
+                    sub.inst.con_id, a, b, sub.what
+                )
             for bar in bars:
                 if sub.use_rth and not sub.inst.is_liquid(bar.time):
                     continue
@@ -328,7 +330,7 @@ class Streams:
             assert isinstance(start, datetime)
             duration = f"{max(1, math.ceil((now - start).total_seconds()))} S"
         try:
-            bars = self.market.historical_bars(
+            bars = self.market.history.historical_bars(
                 sub.inst.con_id, now, duration, sub.bar_size, sub.what, sub.use_rth, now
             )
         except (ValueError, KeyError) as e:

@@ -501,7 +501,7 @@ class Daemon:
             if not market.has_data(cid):
                 continue
             what = "MIDPOINT" if gw.instruments.by_con_id(cid).sec_type == "CASH" else "TRADES"
-            bars = market.historical_bars(cid, end, "2 D", "1 min", what, False, end)
+            bars = market.history.historical_bars(cid, end, "2 D", "1 min", what, False, end)
             if bars:
                 ends.append(_utc(bars[-1].date) + timedelta(minutes=1))
         return min(end, max(ends)) if ends else end

@@ -30,7 +30,8 @@ from bot.market_data.streams import (
     live_what_to_show,
 )
 from bot.model.events import Tick
-from bot.sim.market import Market, ReplayBars
+from bot.sim.history import ReplayBars
+from bot.sim.market import Market
 from bot.sim.types import SimTick
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -93,7 +94,8 @@ class SimFeed(StreamBook):
         what = live_what_to_show(key.what_to_show)
         data = self._data.get((key.con_id, what))
         if data is None:
-            data = self._data[(key.con_id, what)] = self.market.source_bars(key.con_id, what)
+            data = self.market.history.source_bars(key.con_id, what)
+            self._data[(key.con_id, what)] = data
         self._order.setdefault(key, len(self._order))
         return SimStream(key, contract, tz, warmup, emit, data)
 
@@ -129,7 +131,7 @@ class SimFeed(StreamBook):
             k = stream.key
             bars = []
             if stream.warmup != NO_WARMUP:
-                bars = self.market.historical_bars(
+                bars = self.market.history.historical_bars(
                     k.con_id, now, stream.warmup, k.bar_size, k.what_to_show, k.use_rth, now
                 )
             self.take_history(stream, bars, now)

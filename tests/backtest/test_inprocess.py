@@ -81,11 +81,12 @@ def test_a_strategy_sees_only_closed_bars_and_its_orders_fill_after_them(tmp_pat
         assert now == bar.end, "a bar reached the strategy before (or after) it closed"
         inst = market.instruments.by_symbol(bar.symbol)
         # what the market had closed by then: the strategy's bar is its last one, no later data
-        last = market.historical_bars(inst.con_id, now, "1 D", "5 mins", "TRADES", True, now)[-1]
+        hist = market.history.historical_bars
+        last = hist(inst.con_id, now, "1 D", "5 mins", "TRADES", True, now)[-1]
         assert (last.open, last.high, last.low, last.close) == (
             bar.open, bar.high, bar.low, bar.close
         )  # fmt: skip
-        closes = [b.close for b in market.historical_bars(
+        closes = [b.close for b in market.history.historical_bars(
             inst.con_id, now, "2 D", "5 mins", "TRADES", True, now)[-3:]]  # fmt: skip
         assert math.isclose(sma, sum(closes) / 3, rel_tol=1e-12)
     decided = {(b.symbol, b.end) for b, _, _ in SEEN}

@@ -579,7 +579,7 @@ async def test_tick_subscriptions_stop_at_the_accounts_market_data_lines(
     assert any("MSFT ticks: not subscribed: all 1 market-data lines are in use" in m
                for m in caplog.messages)  # fmt: skip
     feed.remove_ticks("AAPL")  # a line comes free: the next start takes MSFT
-    feed._start_ticks()
+    feed.tick_subs.start()
     assert 2 in ib.tickers and feed.lines.refused == {}
 
 

@@ -211,6 +211,6 @@ def test_a_backtest_plans_on_the_store_as_on_the_flat_files(
     a, b = plan(cfg, *days, out=tmp_path / "a"), plan(stored, *days, out=tmp_path / "b")
     assert (a.days, a.start, a.end) == (b.days, b.start, b.end)
     cid = a.instruments["AAPL"].con_id
-    bars = [m.historical_bars(cid, a.end, "2 D", "15 mins", "TRADES", True, a.end)
+    bars = [m.history.historical_bars(cid, a.end, "2 D", "15 mins", "TRADES", True, a.end)
             for m in (a.market, b.market)]  # fmt: skip
     assert bars[0] and bars[0] == bars[1]

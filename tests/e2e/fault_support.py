@@ -118,7 +118,7 @@ def check_gapless(run: Run, gw: Gateway, sym: str) -> None:
     con_id = gw.instruments.by_symbol(sym).con_id
     end = seen[-1].end
     span = int((end - seen[0].time).total_seconds())
-    ref = gw.market.historical_bars(con_id, end, f"{span} S", "1 min", "TRADES", True, end)
+    ref = gw.market.history.historical_bars(con_id, end, f"{span} S", "1 min", "TRADES", True, end)
     want = [(b.date.astimezone(UTC), b.open, b.high, b.low, b.close) for b in ref]
     got = [(b.time, b.open, b.high, b.low, b.close) for b in seen]
     assert got == want, f"{sym}: the bars seen differ from the market's"

@@ -61,7 +61,7 @@ async def test_keep_up_to_date_bars_reach_the_strategy_once_each_when_closed(
         # Closed bars: exactly the gateway's own 1-minute bars, never a partial one.
         con_id = gateway.instruments.by_symbol(sym).con_id
         end = START + timedelta(minutes=5)
-        ref = market.historical_bars(con_id, end, "300 S", "1 min", "TRADES", True, end)
+        ref = market.history.historical_bars(con_id, end, "300 S", "1 min", "TRADES", True, end)
         assert [(b.date.astimezone(UTC), b.open, b.high, b.low, b.close, b.volume)
                 for b in ref] == [(b.time, b.open, b.high, b.low, b.close, b.volume)
                                   for b in got]  # fmt: skip

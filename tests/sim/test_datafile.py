@@ -93,7 +93,7 @@ def test_market_serves_daily_bars_and_ticks_over_each_session(tmp_path: Path) ->
     assert m.bar_seconds(AAPL.con_id) == 86_400
     now = utc(2026, 11, 4)
     for rth in (True, False):
-        bars = m.historical_bars(AAPL.con_id, now, "1 W", "1 day", "TRADES", rth, now)
+        bars = m.history.historical_bars(AAPL.con_id, now, "1 W", "1 day", "TRADES", rth, now)
         got = [(b.date, b.open, b.high, b.low, b.close, b.volume) for b in bars]
         assert got == DAILY
     for day, session in ((1, utc(2026, 10, 30, 13, 30)), (2, utc(2026, 11, 2, 14, 30))):
@@ -111,10 +111,10 @@ def test_market_serves_daily_bars_and_ticks_over_each_session(tmp_path: Path) ->
     assert after.time == utc(2026, 11, 2, 14, 30) + timedelta(seconds=1.25)
     # in progress: Monday at 12:00 New York, the day's bar so far
     noon = utc(2026, 11, 2, 17)
-    [*_, today] = m.historical_bars(AAPL.con_id, noon, "2 D", "1 day", "TRADES", True, noon)
+    [*_, today] = m.history.historical_bars(AAPL.con_id, noon, "2 D", "1 day", "TRADES", True, noon)
     assert today.date == date(2026, 11, 2) and today.open == 101.75
     assert lo_hi_within(today, DAILY[2]) and today.volume < DAILY[2][5]
-    hourly = m.historical_bars(AAPL.con_id, noon, "1 D", "1 hour", "TRADES", True, noon)
+    hourly = m.history.historical_bars(AAPL.con_id, noon, "1 D", "1 hour", "TRADES", True, noon)
     assert [b.date for b in hourly] == [utc(2026, 11, 2, 14, 30), utc(2026, 11, 2, 15),
                                         utc(2026, 11, 2, 16)]  # fmt: skip
 
@@ -138,9 +138,9 @@ def test_intraday_files_at_any_bar_size(tmp_path: Path, minutes: int) -> None:
     m = Market.load(tmp_path, INSTRUMENTS, seed=1)
     now = utc(2026, 11, 3)
     size = {1: "1 min", 5: "5 mins", 15: "15 mins", 60: "1 hour"}[minutes]
-    bars = m.historical_bars(AAPL.con_id, now, "1 D", size, "TRADES", True, now)
+    bars = m.history.historical_bars(AAPL.con_id, now, "1 D", size, "TRADES", True, now)
     assert [b.close for b in bars] == sb.close.tolist()
-    [day] = m.historical_bars(AAPL.con_id, now, "1 D", "1 day", "TRADES", True, now)
+    [day] = m.history.historical_bars(AAPL.con_id, now, "1 D", "1 day", "TRADES", True, now)
     assert (day.open, day.high, day.low, day.close) == (
         50.0, sb.high.max(), 49.5, sb.close[-1],
     )  # fmt: skip

@@ -68,7 +68,7 @@ def hist(
     what: str = "TRADES",
     end: datetime | None = None,
 ) -> list[BarData]:
-    return m.historical_bars(AAPL, end or now, duration, size, what, rth, now)
+    return m.history.historical_bars(AAPL, end or now, duration, size, what, rth, now)
 
 
 def ohlcv(bars: list[BarData]) -> list[tuple[object, float, float, float, float, float]]:
@@ -168,7 +168,8 @@ def test_five_second_bars_add_up_to_the_source_bars(market: Market) -> None:
 
 
 def test_realtime_bars_lie_wholly_inside_the_window(market: Market) -> None:
-    rt = market.five_second_bars(AAPL, utc(2026, 11, 24, 14, 33), utc(2026, 11, 24, 14, 33, 32))
+    t0, t1 = utc(2026, 11, 24, 14, 33), utc(2026, 11, 24, 14, 33, 32)
+    rt = market.history.five_second_bars(AAPL, t0, t1)
     assert [b.time.second for b in rt] == [0, 5, 10, 15, 20, 25]
     assert rt[0].open_ == 105.0 and all(104.5 <= b.low <= b.high <= 105.5 for b in rt)
     ticks = [t for t in market.ticks(utc(2026, 11, 24, 14, 33), utc(2026, 11, 24, 14, 33, 30))]
@@ -209,9 +210,9 @@ def test_bad_requests_raise_ib_like_errors(
     market: Market, duration: str, size: str, what: str, needle: str
 ) -> None:
     with pytest.raises(ValueError, match=needle):
-        market.historical_bars(AAPL, NOW, duration, size, what, True, NOW)
+        market.history.historical_bars(AAPL, NOW, duration, size, what, True, NOW)
     with pytest.raises(KeyError):
-        market.historical_bars(1, NOW, "1 D", "1 min", "TRADES", True, NOW)
+        market.history.historical_bars(1, NOW, "1 D", "1 min", "TRADES", True, NOW)
 
 
 def test_weekend_request_returns_the_last_session(market: Market) -> None:
@@ -221,7 +222,7 @@ def test_weekend_request_returns_the_last_session(market: Market) -> None:
 
 
 def test_head_timestamp_quote_and_day_stats(market: Market) -> None:
-    assert market.head_timestamp(AAPL, "TRADES", True) == utc(2026, 11, 23, 20, 58)
+    assert market.history.head_timestamp(AAPL, "TRADES", True) == utc(2026, 11, 23, 20, 58)
     now = utc(2026, 11, 24, 14, 33, 30)
     q = market.quote(AAPL, now)
     assert q.time <= now and q.bid <= q.last <= q.ask and q.ask - q.bid == pytest.approx(0.01)
