@@ -1,4 +1,4 @@
-"""Fills from a journal, and their pairing into round trips (FIFO), as pure data.
+"""Journal fills paired into round trips (FIFO), as pure data.
 
 A round trip is one closing order against the lots it closes, first in first out: a buy of 100
 then a sell of 40 and a sell of 60 are two round trips (40 and 60 shares at the one entry
@@ -12,28 +12,12 @@ commission on the shares it closes plus the opening fills' commission on those s
 
 from __future__ import annotations
 
-import sqlite3
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
-
-@dataclass(frozen=True, slots=True)
-class Fill:
-    time: datetime
-    strategy_id: str
-    symbol: str
-    side: str  # BUY | SELL
-    quantity: float  # > 0
-    price: float
-    commission: float = 0.0
-    order_ref: str = ""
-
-    @property
-    def signed(self) -> float:
-        return self.quantity if self.side == "BUY" else -self.quantity
+from bot.journal.queries import Fill
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,21 +124,3 @@ def _merge(pieces: list[Trade]) -> Trade:
         gross_pnl=sum(p.gross_pnl for p in pieces),
         commission=sum(p.commission for p in pieces),
     )
-
-
-def read_fills(journal: Path) -> list[Fill]:
-    """Every fill of a backtest journal (one run), in time order."""
-    db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
-    try:
-        rows = db.execute(
-            "SELECT time, strategy_id, symbol, side, quantity, price, commission, order_ref "
-            "FROM fills ORDER BY time, rowid"
-        ).fetchall()
-    finally:
-        db.close()
-    return [
-        Fill(
-            datetime.fromisoformat(t), sid, sym, side, float(q), float(p), float(c or 0), ref or ""
-        )
-        for t, sid, sym, side, q, p, c, ref in rows
-    ]

@@ -293,7 +293,7 @@ class Portfolio:
         start = p.day_start(now)
         p._next_day = start + timedelta(days=1)
         baseline_done = False
-        for row in journal.ledger():
+        for row in journal.reads.ledger():
             time, sid, symbol, qty, price, fee = row
             if not baseline_done and time >= start:
                 p._set_baseline()
@@ -305,13 +305,13 @@ class Portfolio:
                 p.add_commission(sid, fee, symbol)
         if not baseline_done:
             p._set_baseline()
-        saved = journal.day_figures("day_start", start)
+        saved = journal.reads.day_figures("day_start", start)
         if saved is not None:
             p._baseline = saved
         else:
             p._journal = journal
             p._journal_baseline(start)
-        p._high = journal.day_figures("equity_high", start) or {}
+        p._high = journal.reads.day_figures("equity_high", start) or {}
         p._journal = journal
         return p
 
