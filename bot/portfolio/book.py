@@ -35,6 +35,13 @@ _HIGH_EVERY = timedelta(minutes=1)
 RoundTrip = Callable[[str, str, float, datetime], None]
 
 
+def trip_ends(before: float, after: float) -> bool:
+    """Whether a fill that took a position from ``before`` to ``after`` ends its round trip:
+    it went flat or flipped. The one definition of a round trip (the risk stage's cooldowns,
+    the backtest's trade table: bot/backtest/ledger.py)."""
+    return abs(after) < _EPS or (after > 0) != (before > 0)
+
+
 @dataclass(slots=True)
 class Holding:
     """One strategy's holding in one symbol."""
@@ -121,7 +128,7 @@ class Portfolio:
         b.realized += gain
         b.trip += gain
         b.position = pos + signed_qty
-        ended = abs(b.position) < _EPS or (b.position > 0) != (pos > 0)  # flat, or flipped
+        ended = trip_ends(pos, b.position)
         trip = b.trip
         if ended:
             b.trip = 0.0
