@@ -7,9 +7,9 @@ from datetime import datetime
 
 import plotly.graph_objects as go
 
-from bot.backtest.ledger import Fill
 from bot.backtest.report import TOTAL
 from bot.backtest.run_files import PriceBars, RunFiles
+from bot.journal.queries import Fill
 
 _LAYOUT = {
     "template": "plotly_white",

@@ -1,39 +1,29 @@
-"""Fills from a journal, and their pairing into round trips (FIFO), as pure data.
+"""The FIFO round-trip ledger: a backtest's fills paired into round trips, as pure data. It
+makes the round-trip table (trades.csv, the trade KPIs) and the open lots the report lists;
+positions and P&L are the portfolio's (bot/portfolio/book.py), and a whole run's realized P&L
+after commissions is the same in both (tests/backtest/test_round_trip_ledger.py).
 
-A round trip is one closing order against the lots it closes, first in first out: a buy of 100
-then a sell of 40 and a sell of 60 are two round trips (40 and 60 shares at the one entry
-price); buys of 50 and 50 closed by one sell of 100 are one round trip at their average entry
-price. A fill that crosses zero (a reversal) closes what was held and opens the rest as a new
-lot. Partial executions of one order are one order: round trips are grouped by the closing
-order's ref (fills without a ref are each their own order). Commissions follow the shares:
-each fill's commission is spread over its shares, so a round trip carries the closing fill's
-commission on the shares it closes plus the opening fills' commission on those same shares.
+A round trip is the portfolio's (``trip_ends``): a position from flat until it is flat again
+or flips. A buy of 100 then sells of 40 and 60 are one round trip of 100 shares at the average
+exit price; buys of 50 and 50 closed by one sell of 100 are one round trip at their average
+entry price. Closing shares are matched against the lots first in first out. A fill that
+crosses zero (a reversal) closes what was held and opens the rest as a new lot and a new
+round trip. Commissions follow the shares: each fill's commission is spread over its shares,
+so a round trip carries the closing fills' commission on the shares they close plus the
+opening fills' commission on those same shares. A trip still open at the end is a round trip
+of the shares it has closed so far, if any.
 """
 
 from __future__ import annotations
 
-import sqlite3
+import math
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
-
-@dataclass(frozen=True, slots=True)
-class Fill:
-    time: datetime
-    strategy_id: str
-    symbol: str
-    side: str  # BUY | SELL
-    quantity: float  # > 0
-    price: float
-    commission: float = 0.0
-    order_ref: str = ""
-
-    @property
-    def signed(self) -> float:
-        return self.quantity if self.side == "BUY" else -self.quantity
+from bot.journal.queries import Fill
+from bot.portfolio.book import trip_ends
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,40 +78,54 @@ _EPS = 1e-9
 def pair_trades(fills: Iterable[Fill]) -> Book:
     """FIFO round trips of ``fills`` (taken in the order given: sort them by time first)."""
     lots: dict[tuple[str, str], deque[Lot]] = {}
-    groups: dict[tuple[str, str, str, str], list[Trade]] = {}
-    for n, f in enumerate(fills):
+    trip: dict[tuple[str, str], int] = {}  # the number of each book's current round trip
+    groups: dict[tuple[str, str, int], list[Trade]] = {}
+    for f in fills:
         key = (f.strategy_id, f.symbol)
         book = lots.setdefault(key, deque())
-        fee = f.commission / f.quantity if f.quantity else 0.0
-        left = f.quantity
-        sign = 1.0 if f.side == "BUY" else -1.0
-        while left > _EPS and book and book[0].quantity * sign < 0:
-            lot = book[0]
-            m = min(left, abs(lot.quantity))
-            long = lot.quantity > 0
-            piece = Trade(
-                strategy_id=f.strategy_id,
-                symbol=f.symbol,
-                direction="LONG" if long else "SHORT",
-                quantity=m,
-                entry_time=lot.time,
-                entry_price=lot.price,
-                exit_time=f.time,
-                exit_price=f.price,
-                gross_pnl=(f.price - lot.price) * m * (1.0 if long else -1.0),
-                commission=(lot.fee_per_share + fee) * m,
-            )
-            ref = f.order_ref or f"#fill{n}"
-            groups.setdefault((*key, piece.direction, ref), []).append(piece)
-            lot.quantity -= m if long else -m
-            left -= m
-            if abs(lot.quantity) <= _EPS:
-                book.popleft()
+        before = sum(lot.quantity for lot in book)
+        pieces, left = _close(book, f)
+        if pieces:
+            groups.setdefault((*key, trip.get(key, 0)), []).extend(pieces)
         if left > _EPS:
-            book.append(Lot(sign * left, f.price, f.time, fee))
+            book.append(Lot(math.copysign(left, f.signed), f.price, f.time, _fee(f)))
+        if before and trip_ends(before, sum(lot.quantity for lot in book)):
+            trip[key] = trip.get(key, 0) + 1
     trades = [_merge(pieces) for pieces in groups.values()]
     trades.sort(key=lambda t: (t.exit_time, t.entry_time))
     return Book(trades, {k: list(v) for k, v in lots.items() if v})
+
+
+def _fee(f: Fill) -> float:
+    return f.commission / f.quantity if f.quantity else 0.0
+
+
+def _close(book: deque[Lot], f: Fill) -> tuple[list[Trade], float]:
+    """Close ``book``'s lots against ``f`` first in first out: the pieces closed, and the
+    shares of ``f`` left to open a lot."""
+    pieces = []
+    left = f.quantity
+    while left > _EPS and book and book[0].quantity * f.signed < 0:
+        lot = book[0]
+        m = min(left, abs(lot.quantity))
+        long = lot.quantity > 0
+        pieces.append(Trade(
+            strategy_id=f.strategy_id,
+            symbol=f.symbol,
+            direction="LONG" if long else "SHORT",
+            quantity=m,
+            entry_time=lot.time,
+            entry_price=lot.price,
+            exit_time=f.time,
+            exit_price=f.price,
+            gross_pnl=(f.price - lot.price) * m * (1.0 if long else -1.0),
+            commission=(lot.fee_per_share + _fee(f)) * m,
+        ))  # fmt: skip
+        lot.quantity -= m if long else -m
+        left -= m
+        if abs(lot.quantity) <= _EPS:
+            book.popleft()
+    return pieces, left
 
 
 def _merge(pieces: list[Trade]) -> Trade:
@@ -140,21 +144,3 @@ def _merge(pieces: list[Trade]) -> Trade:
         gross_pnl=sum(p.gross_pnl for p in pieces),
         commission=sum(p.commission for p in pieces),
     )
-
-
-def read_fills(journal: Path) -> list[Fill]:
-    """Every fill of a backtest journal (one run), in time order."""
-    db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
-    try:
-        rows = db.execute(
-            "SELECT time, strategy_id, symbol, side, quantity, price, commission, order_ref "
-            "FROM fills ORDER BY time, rowid"
-        ).fetchall()
-    finally:
-        db.close()
-    return [
-        Fill(
-            datetime.fromisoformat(t), sid, sym, side, float(q), float(p), float(c or 0), ref or ""
-        )
-        for t, sid, sym, side, q, p, c, ref in rows
-    ]

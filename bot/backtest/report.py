@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.backtest import kpis
-from bot.backtest.ledger import Book, Fill, Trade, pair_trades
+from bot.backtest.ledger import Book, Trade, pair_trades
+from bot.journal.queries import Fill
 from bot.sim.instruments import Instrument
 from bot.sim.market import Market
 

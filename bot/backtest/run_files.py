@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import csv
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.backtest.ledger import Fill, read_fills
 from bot.backtest.runner import BacktestError, plan
 from bot.config.settings import ConfigError, load_config
+from bot.journal.queries import Fill, RiskEvent, open_reader
 from bot.model.bar_sizes import BAR_SIZES
 from bot.sim.datafile import DataFileError
 
@@ -28,15 +27,6 @@ _COARSER = ("5 mins", "15 mins", "1 hour", "1 day")
 
 class ReportError(Exception):
     """A run folder that cannot be reported on: exit code 2, with this message."""
-
-
-@dataclass(frozen=True, slots=True)
-class RiskEvent:
-    time: str
-    strategy_id: str
-    kind: str
-    symbol: str
-    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +62,9 @@ def read_run(out: Path, config: Path | None = None) -> RunFiles:
     journal = out / "journal.sqlite"
     if not journal.is_file():
         raise ReportError(f"{journal}: missing (the run's journal)")
-    fills = read_fills(journal)
-    return RunFiles(
-        out, doc, labels, equity, fills, read_risk_events(journal), _prices(doc, config, fills)
-    )
+    with open_reader(journal) as reader:
+        fills, risk_events = reader.fills(), reader.risk_events()
+    return RunFiles(out, doc, labels, equity, fills, risk_events, _prices(doc, config, fills))
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -108,17 +97,6 @@ def _read_equity(path: Path) -> tuple[list[str], dict[str, list[float]]]:
                 where = f"{path}: line {n}, column {c!r}"
                 raise ReportError(f"{where}: not a number: {cell!r}") from None
     return [r[0] for r in rows[1:]], equity
-
-
-def read_risk_events(journal: Path) -> list[RiskEvent]:
-    db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
-    try:
-        rows = db.execute(
-            "SELECT time, strategy_id, kind, symbol, reason FROM risk_events ORDER BY time, id"
-        ).fetchall()
-    finally:
-        db.close()
-    return [RiskEvent(t, sid or "", kind, sym or "", reason) for t, sid, kind, sym, reason in rows]
 
 
 def _prices(doc: dict[str, Any], config: Path | None, fills: list[Fill]) -> list[PriceBars]:

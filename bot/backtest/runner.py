@@ -15,7 +15,6 @@ from typing import Any
 
 from bot.backtest import kpis
 from bot.backtest.inprocess import InProcessRun
-from bot.backtest.ledger import read_fills
 from bot.backtest.progress import Progress
 from bot.backtest.report import (
     Curve,
@@ -28,6 +27,7 @@ from bot.backtest.report import (
     write_trades_csv,
 )
 from bot.config.settings import BotConfig
+from bot.journal.queries import Fill, open_reader
 from bot.runtime.deadlines import within
 from bot.sim.epoch import EPOCH_DAY
 from bot.sim.instruments import Instrument, Instruments
@@ -230,7 +230,10 @@ def run_backtest(
         stop_reason, nlv = str(getattr(daemon, "stop_reason", "")), _gateway_nlv(daemon)
 
     wall = time.monotonic() - t0
-    fills = read_fills(p.journal_path) if p.journal_path.exists() else []
+    fills: list[Fill] = []
+    if p.journal_path.exists():
+        with open_reader(p.journal_path) as journal:
+            fills = journal.fills()
     closes = daily_closes(p.market, p.instruments, p.days, p.end)
     cutoffs = {
         name: {d: c for d in p.days if (c := inst.session_close(d)) is not None}

@@ -46,7 +46,7 @@ def request_from_cli(action: str, args: argparse.Namespace) -> int:
     path = dry_run_path(cfg.journal.path) if args.dry_run or cfg.dry_run else cfg.journal.path
     journal = Journal(path)
     try:
-        rid = journal.request(action, sid, args.reason or action, datetime.now(UTC))
+        rid = journal.control.request(action, sid, args.reason or action, datetime.now(UTC))
     finally:
         journal.close()
     scope = f"strategy {sid}" if sid else "the account"

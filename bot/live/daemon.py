@@ -269,7 +269,7 @@ class Daemon:
         orders_to = (
             DryRunBroker(self.account, self.clock.now)
             if self.dry_run
-            else IbBroker(self.ib, self.journal.max_order_id())
+            else IbBroker(self.ib, self.journal.reads.max_order_id())
         )
         self.recorder = rec = open_recorder(cfg.record)
         trader = Trader(

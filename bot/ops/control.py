@@ -112,7 +112,7 @@ class DaemonCommands:
         if journal is None or operator is None:
             raise CommandError(503, "the daemon is not trading yet")
         reason = str(body.get("reason") or f"operator {action}")
-        rid = journal.request(action, sid, reason, datetime.now(UTC))
+        rid = journal.control.request(action, sid, reason, datetime.now(UTC))
         operator.poll()
         return {"ok": True, action: sid or "all", "request": rid}
 

@@ -4,18 +4,14 @@ day (average cost over the broker identity's fills up to then) less the day's co
 
 from __future__ import annotations
 
-import logging
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.journal.store import replay_write_ahead
+from bot.journal.queries import open_reader
 from bot.model.events import Side
 from bot.portfolio.book import Portfolio
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,48 +24,23 @@ class DayReport:
     last_run: dict[str, Any] = field(default_factory=dict)
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    if not path.exists():
-        raise FileNotFoundError(f"no journal at {path}")
-    try:  # the orders a killed daemon journalled in its last moments (bot/journal/write_ahead.py)
-        replay_write_ahead(path)
-    except sqlite3.Error as e:  # a read-only copy: its last orders are in the file only
-        log.warning("%s: write-ahead lines not replayed: %s", path, e)
-    db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
-    db.row_factory = sqlite3.Row
-    return db
-
-
 def latest_day(path: Path) -> date:
     """The day of the journal's newest fill or order (today's date when it has none)."""
-    with _connect(path) as db:
-        row = db.execute("SELECT MAX(t) FROM (SELECT MAX(time) t FROM fills UNION ALL "
-                         "SELECT MAX(updated) FROM orders)").fetchone()  # fmt: skip
-    return datetime.fromisoformat(row[0]).date() if row and row[0] else datetime.now(UTC).date()
+    with open_reader(path, replay=True) as journal:
+        latest = journal.latest_time()
+    return datetime.fromisoformat(latest).date() if latest else datetime.now(UTC).date()
 
 
 def day_report(path: Path, day: date) -> DayReport:
-    db = _connect(path)
-    try:
-        run = db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    with open_reader(path, replay=True) as journal:
+        run = journal.last_run()
         if run is None:
             return DayReport(day, "")
-        broker = run["broker"]
         lo, hi = day.isoformat(), date.fromordinal(day.toordinal() + 1).isoformat()
-        orders = [dict(r) for r in db.execute(
-            "SELECT created, updated, strategy_id, symbol, tag, order_ref, action, order_type, "
-            "quantity, lmt_price, aux_price, status, filled, avg_fill_price FROM orders "
-            "WHERE broker = ? AND updated >= ? AND created < ? ORDER BY created",
-            (broker, lo, hi))]  # fmt: skip
-        fills = [dict(r) for r in db.execute(
-            "SELECT time, strategy_id, symbol, tag, side, quantity, price, commission, "
-            "order_ref, exec_id FROM fills WHERE broker = ? AND time < ? ORDER BY time",
-            (broker, hi))]  # fmt: skip
-        last = {k: run[k] for k in ("id", "started", "ended", "account", "mode", "dry_run")}
-    finally:
-        db.close()
+        orders = journal.orders_between(run.broker, lo, hi)
+        fills = journal.fills_before(run.broker, hi)
     today = [f for f in fills if f["time"] >= lo]
-    return DayReport(day, broker, orders, today, _pnl(fills, lo), last)
+    return DayReport(day, run.broker, orders, today, _pnl(fills, lo), run.header())
 
 
 def _pnl(fills: list[dict[str, Any]], day_start: str) -> dict[str, dict[str, float]]:

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
 
-from bot.journal.store import NEVER_SENT, Journal
+from bot.journal.queries import open_reader
+from bot.journal.schema import NEVER_SENT
+from bot.journal.store import Journal
 from bot.ops.journal_view import DayReport, day_report, latest_day
 from bot.runtime.text_table import render
 
@@ -32,19 +33,14 @@ def status_from_journal(path: Path) -> dict[str, Any]:
     try:
         j.broker = report.broker
         positions = [{"strategy": s, "symbol": sym, "quantity": q}
-                     for (s, sym), q in sorted(j.positions().items())]  # fmt: skip
+                     for (s, sym), q in sorted(j.reads.positions().items())]  # fmt: skip
     finally:
         j.close()
-    db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
-    try:
-        marks = ",".join("?" * len(_DONE))
-        working = [dict(zip(("strategy", "symbol", "tag", "side", "quantity", "type", "limit",
-                             "stop", "filled", "status"), r, strict=True)) for r in db.execute(
-            "SELECT strategy_id, symbol, tag, action, quantity, order_type, lmt_price, "
-            f"aux_price, filled, status FROM orders WHERE broker = ? AND (status IS NULL OR "
-            f"status NOT IN ({marks})) ORDER BY created", (report.broker, *_DONE))]  # fmt: skip
-    finally:
-        db.close()
+    with open_reader(path) as journal:
+        rows = journal.orders_not_in(report.broker, _DONE)
+    columns = ("strategy", "symbol", "tag", "side", "quantity", "type", "limit", "stop",
+               "filled", "status")  # fmt: skip
+    working = [dict(zip(columns, r, strict=True)) for r in rows]
     return {"source": "journal", "day": day.isoformat(), "run": report.last_run,
             "positions": positions, "working_orders": working, "fills_today": report.fills,
             "pnl": report.pnl}  # fmt: skip

@@ -50,7 +50,7 @@ class OrderPlacer:
         self._defaults = defaults
         self._now = now
         self.contracts: dict[str, tuple[Contract, float]] = {}
-        self.seq: dict[tuple[str, str], int] = journal.sequences()
+        self.seq: dict[tuple[str, str], int] = journal.reads.sequences()
 
     def cannot_place(self, symbol: str, tag: str, sid: str, check_tag: bool = True) -> str | None:
         if symbol not in self.contracts:

@@ -18,7 +18,8 @@ from collections.abc import Callable, Collection
 from datetime import datetime
 
 from bot.client.ib import Fill, OrderStatus, Trade
-from bot.journal.store import NEVER_SENT, UNOWNED, Journal
+from bot.journal.schema import NEVER_SENT, UNOWNED
+from bot.journal.store import Journal
 from bot.model.events import PlaceOrder
 from bot.orders.build import parse_order_ref, spec_from_order
 from bot.orders.placer import OrderPlacer
@@ -49,7 +50,7 @@ class Reconciler:
         self.account = account
         self.journal = journal
         self._now = now
-        self.unowned: dict[str, float] = journal.unowned_positions()
+        self.unowned: dict[str, float] = journal.reads.unowned_positions()
 
     async def reconcile(self, *, verify: Collection[str] = (), reset: bool = False) -> None:
         """Open trades are bound first, synchronously, so a live fill that arrives while the
@@ -136,7 +137,7 @@ class Reconciler:
     def _adopt_open_trades(self) -> set[str]:
         """Our orders the broker lists as open, bound to records; their orderRefs."""
         open_refs: set[str] = set()
-        filled = self.journal.filled_by_ref()
+        filled = self.journal.reads.filled_by_ref()
         for trade in self.broker.open_trades():
             parsed = parse_order_ref(trade.order.orderRef, self.placer.prefix)
             if parsed is None or trade.order.orderId <= 0:
@@ -200,7 +201,7 @@ class Reconciler:
         exec_perms = {f.execution.permId for f in fills if f.execution.permId}
         executed = _executed(fills)
         never = 0
-        for ref, order_id, perm_id, sid, symbol in self.journal.unfinished_orders():
+        for ref, order_id, perm_id, sid, symbol in self.journal.reads.unfinished_orders():
             if ref in self.records.by_ref:
                 continue
             trade = final.get(ref) or by_perm.get(perm_id)

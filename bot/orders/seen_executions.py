@@ -42,7 +42,7 @@ class SeenExecutions:
         self._first = _window_start(now())  # the oldest day kept
         self._by_id: dict[str, _Seen] = {}
         since = datetime.combine(self._first, time(0), UTC)
-        for exec_id, when, sid, symbol in journal.recent_fills(since):
+        for exec_id, when, sid, symbol in journal.reads.recent_fills(since):
             # Restored fills count as commissioned: a report after a restart is not re-booked.
             self._by_id[exec_id] = _Seen(_utc_day(when), sid, symbol, True)
 
@@ -55,7 +55,7 @@ class SeenExecutions:
             return True
         self._advance()
         if when is None or _utc_day(when) < self._first:
-            return self._journal.has_fill(exec_id)
+            return self._journal.reads.has_fill(exec_id)
         return False
 
     def add(self, exec_id: str, when: datetime, strategy_id: str, symbol: str) -> None:

@@ -35,6 +35,13 @@ _HIGH_EVERY = timedelta(minutes=1)
 RoundTrip = Callable[[str, str, float, datetime], None]
 
 
+def trip_ends(before: float, after: float) -> bool:
+    """Whether a fill that took a position from ``before`` to ``after`` ends its round trip:
+    it went flat or flipped. The one definition of a round trip (the risk stage's cooldowns,
+    the backtest's trade table: bot/backtest/ledger.py)."""
+    return abs(after) < _EPS or (after > 0) != (before > 0)
+
+
 @dataclass(slots=True)
 class Holding:
     """One strategy's holding in one symbol."""
@@ -121,7 +128,7 @@ class Portfolio:
         b.realized += gain
         b.trip += gain
         b.position = pos + signed_qty
-        ended = abs(b.position) < _EPS or (b.position > 0) != (pos > 0)  # flat, or flipped
+        ended = trip_ends(pos, b.position)
         trip = b.trip
         if ended:
             b.trip = 0.0
@@ -293,7 +300,7 @@ class Portfolio:
         start = p.day_start(now)
         p._next_day = start + timedelta(days=1)
         baseline_done = False
-        for row in journal.ledger():
+        for row in journal.reads.ledger():
             time, sid, symbol, qty, price, fee = row
             if not baseline_done and time >= start:
                 p._set_baseline()
@@ -305,13 +312,13 @@ class Portfolio:
                 p.add_commission(sid, fee, symbol)
         if not baseline_done:
             p._set_baseline()
-        saved = journal.day_figures("day_start", start)
+        saved = journal.reads.day_figures("day_start", start)
         if saved is not None:
             p._baseline = saved
         else:
             p._journal = journal
             p._journal_baseline(start)
-        p._high = journal.day_figures("equity_high", start) or {}
+        p._high = journal.reads.day_figures("equity_high", start) or {}
         p._journal = journal
         return p
 

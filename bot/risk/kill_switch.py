@@ -43,7 +43,7 @@ class OperatorControl:
     def start(self) -> None:
         """At start: the latest request of each scope (a kill not resumed is applied again)."""
         latest: dict[str | None, tuple[str, str]] = {}
-        for rid, action, sid, reason in self.journal.requests():
+        for rid, action, sid, reason in self.journal.control.requests():
             self._last = rid
             latest[sid] = (action, reason)
             if sid is None:  # the account's request supersedes older strategy ones
@@ -55,7 +55,7 @@ class OperatorControl:
 
     def poll(self) -> None:
         """New requests since the last poll, in order; then the kill file."""
-        for rid, action, sid, reason in self.journal.requests(self._last):
+        for rid, action, sid, reason in self.journal.control.requests(self._last):
             self._last = rid
             self._apply(action, sid, reason)
         self.poll_file()

@@ -161,7 +161,7 @@ class RiskStates:
     def restore(self, now: datetime) -> None:
         """Replay the journal's changes of this broker identity (no new rows but expiries)."""
         holds = self._holds
-        for db_scope, kind, reason, data in self.journal.risk_states():
+        for db_scope, kind, reason, data in self.journal.reads.risk_states():
             scope = ACCOUNT if db_scope is None else db_scope
             d = json.loads(data or "{}")
             key = d.get("key", "")

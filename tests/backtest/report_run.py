@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.backtest.ledger import read_fills
 from bot.cli import main
+from bot.journal.queries import open_reader
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config/sma_crossover.yaml"  # AAPL, MSFT, NVDA, AMZN on 15-minute bars
@@ -58,7 +58,8 @@ def report_run(tmp_path_factory: pytest.TempPathFactory) -> ReportRun:
         os.chdir(cwd)
     assert code == 0, printed.getvalue()
     journal = out / "journal.sqlite"
-    fills = [(f.time, f.symbol, f.side, f.quantity, f.price) for f in read_fills(journal)]
+    with open_reader(journal) as reader:
+        fills = [(f.time, f.symbol, f.side, f.quantity, f.price) for f in reader.fills()]
     with sqlite3.connect(journal) as db:
         (rejections,) = db.execute("SELECT count(*) FROM risk_events").fetchone()
     assert fills and rejections, "the run shows no trades or no rejections: pick another limit"

@@ -19,21 +19,19 @@ def fill(when: datetime, side: str, qty: float, price: float, fee: float = 0.0, 
     return Fill(when, sid, sym, side, qty, price, fee, ref)
 
 
-def test_partial_closes_are_separate_round_trips() -> None:
+def test_partial_closes_are_one_round_trip() -> None:
     book = pair_trades([
         fill(t(1, 14), "BUY", 100, 10.0, 1.0, "a"),
         fill(t(1, 15), "SELL", 40, 12.0, 1.0, "b"),
         fill(t(1, 16), "SELL", 60, 9.0, 1.0, "c"),
     ])  # fmt: skip
-    first, second = book.trades
-    assert (first.direction, first.quantity, first.entry_price, first.exit_price) == (
-        "LONG", 40, 10.0, 12.0,
-    )  # fmt: skip
-    assert first.gross_pnl == pytest.approx(80.0)  # 40 x (12 - 10)
-    assert first.commission == pytest.approx(0.4 + 1.0)  # 40/100 of the buy's fee + the sell's
-    assert second.gross_pnl == pytest.approx(-60.0)  # 60 x (9 - 10)
-    assert second.commission == pytest.approx(0.6 + 1.0)
-    assert second.net_pnl == pytest.approx(-61.6)
+    (trade,) = book.trades  # flat only after the second sell: one round trip
+    assert (trade.direction, trade.quantity, trade.entry_price) == ("LONG", 100, 10.0)
+    assert trade.exit_price == pytest.approx((40 * 12.0 + 60 * 9.0) / 100)
+    assert (trade.entry_time, trade.exit_time) == (t(1, 14), t(1, 16))
+    assert trade.gross_pnl == pytest.approx(80.0 - 60.0)  # 40 x (12 - 10) + 60 x (9 - 10)
+    assert trade.commission == pytest.approx(1.0 + 1.0 + 1.0)  # the buy's and both sells'
+    assert trade.net_pnl == pytest.approx(17.0)
     assert book.open_lots == {}
 
 

@@ -50,7 +50,7 @@ class Harness:
         # A dry run trades on the simulated broker fed by the prices it is given; self.ib
         # stays, to show that nothing reaches it.
         broker = (DryRunBroker(account, lambda: T0) if dry_run  # as bot/live/daemon.py builds it
-                  else IbBroker(self.ib, self.journal.max_order_id()))  # type: ignore[arg-type]
+                  else IbBroker(self.ib, self.journal.reads.max_order_id()))  # type: ignore[arg-type]
         self.ex = OrderExecutor(
             broker,
             cfg or ExecutorConfig(),

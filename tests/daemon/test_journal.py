@@ -11,14 +11,8 @@ from pathlib import Path
 import pytest
 from ib_insync import Order
 
-from bot.journal.store import (
-    SCHEMA_VERSION,
-    UNOWNED,
-    Journal,
-    JournalError,
-    broker_identity,
-    dry_run_path,
-)
+from bot.journal.schema import SCHEMA_VERSION, UNOWNED
+from bot.journal.store import Journal, JournalError, broker_identity, dry_run_path
 from bot.model.events import OrderSpec, OrderType, PlaceOrder, Rejection, Side
 
 NOW = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
@@ -123,8 +117,8 @@ def test_restart_restores_sequences_positions_and_exec_ids(tmp_path: Path) -> No
     fill_row(j, "e5", "SELL", 7, sid="s2")
     j.close()
     j = Journal(tmp_path / "j.sqlite")
-    assert j.sequences() == {("s1", "AAPL"): 4, ("s1", "MSFT"): 2, ("s2", "AAPL"): 9}
-    assert j.positions() == {("s1", "AAPL"): 20.0, ("s2", "AAPL"): -7.0}
+    assert j.reads.sequences() == {("s1", "AAPL"): 4, ("s1", "MSFT"): 2, ("s2", "AAPL"): 9}
+    assert j.reads.positions() == {("s1", "AAPL"): 20.0, ("s2", "AAPL"): -7.0}
     assert exec_ids(j) == {"e1", "e2", "e3", "e4", "e5"}
     j.close()
 
@@ -180,20 +174,20 @@ def test_restart_state_is_scoped_to_the_broker_identity(tmp_path: Path) -> None:
     j.end_run(now=NOW)
     # A simulated world of its own: the same execId and order ref are new there.
     j.begin_run(now=NOW, account="DU1", mode="paper", dry_run=False, broker="sim:a")
-    assert (j.positions(), j.sequences(), exec_ids(j)) == ({}, {}, set())
+    assert (j.reads.positions(), j.reads.sequences(), exec_ids(j)) == ({}, {}, set())
     order_row(j, "ibbot:s1:AAPL:entry:3", 3)
     fill_row(j, "0001.0001.01.01", "SELL", 5)
     j.record_commission("0001.0001.01.01", 1.5, 0.0)
     j.record_status(ref="ibbot:s1:AAPL:entry:3", order_id=7, perm_id=9, status="Filled",
                     filled=5, remaining=0, avg_fill_price=100, now=NOW)  # fmt: skip
-    assert j.positions() == {("s1", "AAPL"): -5.0}
-    assert j.filled_by_ref() == {"r": 5.0}
+    assert j.reads.positions() == {("s1", "AAPL"): -5.0}
+    assert j.reads.filled_by_ref() == {"r": 5.0}
     j.end_run(now=NOW)
     j.close()
     j = Journal(tmp_path / "j.sqlite")
     j.begin_run(now=NOW, account="DU1", mode="paper", dry_run=False)  # the account again
-    assert j.positions() == {("s1", "AAPL"): 30.0}
-    assert j.sequences() == {("s1", "AAPL"): 3}
+    assert j.reads.positions() == {("s1", "AAPL"): 30.0}
+    assert j.reads.sequences() == {("s1", "AAPL"): 3}
     assert exec_ids(j) == {"0001.0001.01.01"}
     # Both worlds' rows are kept, each updated only by its own runs.
     assert j.query("SELECT broker, side, commission FROM fills ORDER BY broker") == [
@@ -204,7 +198,7 @@ def test_restart_state_is_scoped_to_the_broker_identity(tmp_path: Path) -> None:
     ]  # fmt: skip
     assert j.query("SELECT id, broker FROM runs") == [(1, "ib:DU1"), (2, "sim:a"), (3, "ib:DU1")]
     j.begin_run(now=NOW, account="DU2", mode="paper", dry_run=False)  # another account
-    assert j.positions() == {} and exec_ids(j) == set()
+    assert j.reads.positions() == {} and exec_ids(j) == set()
     j.close()
 
 
@@ -222,12 +216,12 @@ def test_adjustments_reset_strategies_and_record_unowned_shares(tmp_path: Path) 
     fill_row(j, "e2", "BUY", 4, sid="s2")
     j.record_adjustment("s1", "AAPL", -30, "--reset-positions: ...", NOW)
     j.record_adjustment(UNOWNED, "AAPL", 12, "--reset-positions: ...", NOW)
-    assert j.positions() == {("s2", "AAPL"): 4.0}
-    assert j.unowned_positions() == {"AAPL": 12.0}
+    assert j.reads.positions() == {("s2", "AAPL"): 4.0}
+    assert j.reads.unowned_positions() == {"AAPL": 12.0}
     fill_row(j, "e3", "BUY", 1)  # fills after the reset count as usual
-    assert j.positions() == {("s1", "AAPL"): 1.0, ("s2", "AAPL"): 4.0}
+    assert j.reads.positions() == {("s1", "AAPL"): 1.0, ("s2", "AAPL"): 4.0}
     j.begin_run(now=NOW, account="DU1", mode="paper", dry_run=False, broker="sim:x")
-    assert j.positions() == {} and j.unowned_positions() == {}
+    assert j.reads.positions() == {} and j.reads.unowned_positions() == {}
     j.close()
 
 
@@ -266,8 +260,8 @@ def test_a_version_1_journal_is_upgraded_in_place(tmp_path: Path) -> None:
     # The run that embedded the gateway is a world of its own; the other one is the account's.
     assert j.query("SELECT id, broker FROM runs") == [(1, "sim:v1-run-1"), (2, "ib:DU1")]
     j.begin_run(now=NOW, account="DU1", mode="paper", dry_run=False)
-    assert j.positions() == {("s1", "AAPL"): 3.0}
-    assert j.sequences() == {("s1", "AAPL"): 2}
+    assert j.reads.positions() == {("s1", "AAPL"): 3.0}
+    assert j.reads.sequences() == {("s1", "AAPL"): 2}
     assert exec_ids(j) == {"x2"}
     assert j.query("SELECT COUNT(*) FROM fills") == [(2,)]
     j.close()

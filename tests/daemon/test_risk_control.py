@@ -26,15 +26,15 @@ def control(journal: Journal, acts: list[tuple[str, str | None, str]],
 
 def test_requests_written_while_stopped_are_honoured_at_start(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.sqlite")
-    j.request(KILL, "s1", "too many losses", NOW)
-    j.request(KILL, "s2", "check it", NOW)
-    j.request(RESUME, "s2", "checked", NOW)
+    j.control.request(KILL, "s1", "too many losses", NOW)
+    j.control.request(KILL, "s2", "check it", NOW)
+    j.control.request(RESUME, "s2", "checked", NOW)
     acts: list[tuple[str, str | None, str]] = []
     c = control(j, acts)
     c.start()  # only what still holds: s1's kill
     assert acts == [(KILL, "s1", "too many losses (restored at start)")]
-    j.request(KILL, None, "panic", NOW)
-    j.request(KILL, "ghost", "unknown", NOW)
+    j.control.request(KILL, None, "panic", NOW)
+    j.control.request(KILL, "ghost", "unknown", NOW)
     c.poll()
     assert acts[1:] == [(KILL, None, "panic")]
     acts.clear()
@@ -53,7 +53,7 @@ def test_the_kill_file_kills_once_per_appearance(tmp_path: Path) -> None:
     c.poll()
     c.poll()
     assert acts == [(KILL, None, f"kill file {path}: market is wild")]
-    j.request(RESUME, None, "operator resume", NOW)
+    j.control.request(RESUME, None, "operator resume", NOW)
     c.poll()  # resumed while the file exists: killed again (remove the file first)
     c.poll()
     assert [a[0] for a in acts] == [KILL, RESUME, KILL]
@@ -80,6 +80,6 @@ def test_the_commands_write_requests_and_refuse_bad_input(tmp_path: Path) -> Non
     assert request_from_cli(KILL, args(strategy="nope")) == 2
     assert request_from_cli(KILL, args(config=str(tmp_path / "missing.yaml"))) == 2
     j = Journal(tmp_path / "j.sqlite")
-    assert [(a, s, r) for _, a, s, r in j.requests()] == [(KILL, "s1", "why"),
+    assert [(a, s, r) for _, a, s, r in j.control.requests()] == [(KILL, "s1", "why"),
                                                           (RESUME, None, "why")]  # fmt: skip
     j.close()

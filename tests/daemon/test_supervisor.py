@@ -316,7 +316,7 @@ def test_connection_holds_are_journalled_but_not_restored(tmp_path: Path) -> Non
     again = RiskManager(RiskConfig(), journal)
     again.restore(T0)
     assert again.not_active(T0) == ["s1 REDUCING (reject storm: 5 in a row)"]
-    held = [(scope, kind) for scope, kind, reason, _ in journal.risk_states()
+    held = [(scope, kind) for scope, kind, reason, _ in journal.reads.risk_states()
             if reason.startswith("connectivity")]  # fmt: skip
     assert held == [(None, "hold")]  # journalled
     journal.close()

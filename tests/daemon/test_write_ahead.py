@@ -25,7 +25,8 @@ from ib_insync import Contract, MarketOrder, Order, OrderStatus, Trade
 from test_executor import SELL, Harness, place
 
 from bot.journal import write_ahead
-from bot.journal.store import NEVER_SENT, Journal, JournalError
+from bot.journal.schema import NEVER_SENT
+from bot.journal.store import Journal, JournalError
 from bot.journal.write_ahead import ahead_path
 from bot.model.events import OrderSpec, OrderType, PlaceBracket, Side
 from bot.ops.journal_view import day_report
@@ -174,7 +175,7 @@ async def test_an_order_journalled_but_never_sent_is_marked_and_not_resent(
     second.submit(place("e2", quantity=7))
     assert ib.placed()[-1].orderRef == "ibbot:s1:AAPL:e2:3"  # sequence 2 is not reused
     await second.ex.reconcile()  # again: the never-sent row is settled for good
-    assert second.journal.unfinished_orders()[0][0] == "ibbot:s1:AAPL:e2:3"
+    assert second.journal.reads.unfinished_orders()[0][0] == "ibbot:s1:AAPL:e2:3"
     second.journal.close()
 
 
@@ -197,7 +198,7 @@ async def test_an_order_sent_then_filled_while_down_ends_filled_in_the_journal(
         "SELECT filled, avg_fill_price FROM orders WHERE order_ref = 'ibbot:s1:AAPL:e1:1'")
     assert (filled, avg) == (10, 100.0)
     assert second.ex.position("s1", "AAPL") == 10
-    assert second.journal.unfinished_orders() == []
+    assert second.journal.reads.unfinished_orders() == []
     second.journal.close()
 
 
@@ -276,8 +277,8 @@ def test_a_row_written_ahead_survives_a_sigkill_before_sqlite_has_it(tmp_path: P
     assert sqlite_refs(path) == set()  # only the write-ahead file has it
     journal = Journal(path)  # the restart: the file is replayed before anything reads
     journal.broker = "ib:DU1"
-    assert journal.unfinished_orders() == [("ibbot:s1:AAPL:e1:1", 7, 0, "s1", "AAPL")]
-    assert journal.sequences() == {("s1", "AAPL"): 1}
+    assert journal.reads.unfinished_orders() == [("ibbot:s1:AAPL:e1:1", 7, 0, "s1", "AAPL")]
+    assert journal.reads.sequences() == {("s1", "AAPL"): 1}
     journal.close()
 
 
@@ -314,7 +315,7 @@ def test_a_torn_last_line_is_skipped_with_a_warning(
     with caplog.at_level(logging.WARNING, "bot.journal.write_ahead"):
         assert set(committed(h.journal.path)) == {"ibbot:s1:AAPL:e1:1"}
     assert f"{ahead}: its last line was cut short" in caplog.text
-    h.journal._pending.clear()  # the process that wrote it is dead: nothing of it remains
+    h.journal._batch.pending.clear()  # the process that wrote it is dead: nothing of it remains
 
 
 def test_replaying_is_idempotent_and_keeps_what_sqlite_knows_later(h: Harness) -> None:
