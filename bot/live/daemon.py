@@ -10,7 +10,7 @@ cancel working orders if ``executor.cancel_on_stop``, flush the journal, disconn
 
 Strategies with a ``scanner`` get their symbols each trading day from a market scan
 (``bot/trading/daily_scan.py``): the scanned contracts are qualified here, then
-``Engine.set_symbols`` and ``Feed.start_streams`` subscribe and warm them up.
+``Router.set_symbols`` and ``Feed.start_streams`` subscribe and warm them up.
 
 Faults are the connection supervisor's (``bot/live/supervisor.py``): socket loss, 1100/1101/1102,
 data farms, 326, the maintenance window; on a reconnect it asks this daemon to ``resume``:
@@ -62,7 +62,7 @@ from bot.runtime.deadlines import within
 from bot.strategy.context import SymbolInfo, zone
 from bot.trading.daily_scan import DailyScans
 from bot.trading.kernel import Options, StartupError, Trader, qualify
-from bot.trading.router import Clock, Engine, TickKindConflict
+from bot.trading.router import Clock, Router, TickKindConflict
 from bot.venues.dry_run import DryRunBroker
 from bot.venues.ib import IbBroker, IbVenue
 
@@ -136,7 +136,7 @@ class Daemon:
         self.gateway: Any = None
         self.journal: Journal | None = None
         self.executor: OrderExecutor | None = None
-        self.engine: Engine | None = None
+        self.router: Router | None = None
         self.feed: Feed | None = None
         self.infos: dict[str, SymbolInfo] = {}
         self.scans: DailyScans | None = None
@@ -225,8 +225,8 @@ class Daemon:
         the daemon stops with exit code 1. Orders working at the broker stay there unless
         ``executor.cancel_on_stop``; a restart once the file is writable reconciles them
         and any fills from the broker."""
-        if self.engine is not None:
-            self.engine.risk.pause_entries(JOURNAL, f"{JOURNAL}: {failure}", now=self.clock.now(),
+        if self.router is not None:
+            self.router.risk.pause_entries(JOURNAL, f"{JOURNAL}: {failure}", now=self.clock.now(),
                                            transient=True)  # fmt: skip
         self.request_stop(f"error: {failure}")
 
@@ -283,7 +283,7 @@ class Daemon:
             options=Options(self.account, self.dry_run, cfg.mode, self.opts.live, pacing),
             recorder=rec,
         )  # fmt: skip
-        self.executor, self.engine, self.scans = trader.executor, trader.engine, trader.scans
+        self.executor, self.router, self.scans = trader.executor, trader.router, trader.scans
         self.trader = trader
         self.feed = trader.feed  # type: ignore[assignment]
         await self.executor.reconcile(verify=trader.traded, reset=self.opts.reset_positions)
@@ -293,23 +293,23 @@ class Daemon:
         if not self.dry_run:
             self.ib_pnl = IbPnl(self.ib, self.infos)
             self.ib_pnl.subscribe(self.account)
-            self.engine.ib_pnl = self.ib_pnl.daily
+            self.router.ib_pnl = self.ib_pnl.daily
         # Operator kills not yet resumed hold again, before any strategy may send an order.
         self.control = OperatorControl(
             self.journal, kill=trader.kill, resume=trader.resume, now=self.clock.now,
-            kill_file=cfg.risk.kill_file, known=lambda sid: sid in trader.engine.slots,
+            kill_file=cfg.risk.kill_file, known=lambda sid: sid in trader.router.slots,
         )  # fmt: skip
         self.control.start()
         self._supervise()
         log.info(
             "live: account %s%s, %d symbols, %d strategies; warm-up %d bars",
             self.account, " (dry run: nothing is sent)" if self.dry_run else "",
-            len(self.infos), len(self.engine.slots), self.feed.warmup_bars,
+            len(self.infos), len(self.router.slots), self.feed.warmup_bars,
         )  # fmt: skip
         if self.opts.freeze_startup:
             gc.collect()
             gc.freeze()
-        self.engine.start_strategies()
+        self.router.start_strategies()
         if self.ops is not None:
             await self.ops.start(self)
 
@@ -368,21 +368,21 @@ class Daemon:
 
     def _supervise(self) -> None:
         """Hand the connection to the supervisor and the streams to the watchdog."""
-        assert self.engine is not None and self.feed is not None
+        assert self.router is not None and self.feed is not None
         ib_cfg, feed = self.cfg.ib, self.feed
         r, m = ib_cfg.reconnect, ib_cfg.maintenance
         window = None
         if m is not None:
             window = MaintenanceWindow(m.start_time, m.end_time, zone(m.timezone))
         self.supervisor = Supervisor(
-            self, self.engine.risk, backoff=Backoff(r.initial, r.max, r.jitter), seed=r.seed,
+            self, self.router.risk, backoff=Backoff(r.initial, r.max, r.jitter), seed=r.seed,
             maintenance=window, now=wall_estimate(self.clock.now),
             journal_event=self.journal.record_event if self.journal else None, farms=self.farms,
         )  # fmt: skip
         self.ib.errorEvent -= self.farms.on_error
         w = ib_cfg.watchdog
         self.watchdog = StaleWatchdog(
-            lambda: feed.streams, self.infos, self.engine.risk, feed.restart,
+            lambda: feed.streams, self.infos, self.router.risk, feed.restart,
             WatchdogSettings(w.stale_bars, w.pause_after, w.poll),
         )  # fmt: skip
         self.ib.errorEvent += self.supervisor.on_error
@@ -507,9 +507,9 @@ class Daemon:
         return min(end, max(ends)) if ends else end
 
     def status(self) -> str:
-        assert self.engine is not None and self.feed is not None
+        assert self.router is not None and self.feed is not None
         if self.ib_pnl is not None:
-            self.ib_pnl.check(self.engine, self.clock.now())
+            self.ib_pnl.check(self.router, self.clock.now())
         return status_line(self)
 
     # ---- what the supervisor asks (bot.live.supervisor.Hooks)
@@ -569,10 +569,10 @@ class Daemon:
         if self.supervisor is not None:
             await self.supervisor.stop()
         connected = self.ib.isConnected()
-        if self.engine is not None and connected and self.ready and self.ready.is_set():
-            sent = self.engine.counters.orders
-            self.engine.stop_strategies()
-            if self.engine.counters.orders > sent:
+        if self.router is not None and connected and self.ready and self.ready.is_set():
+            sent = self.router.counters.orders
+            self.router.stop_strategies()
+            if self.router.counters.orders > sent:
                 # on_stop sent orders (e.g. a flatten): give market orders a moment to fill
                 # before cancel_on_stop cancels whatever still works.
                 await self._settle_market_orders(min(2.0, self.opts.stop_timeout / 3))
@@ -582,9 +582,9 @@ class Daemon:
             self.recorder.close()  # writes what is buffered
         if self.executor is not None and connected and not self._refused:
             self.executor.shutdown()
-        if self.engine is not None and self.feed is not None and not self._refused:
+        if self.router is not None and self.feed is not None and not self._refused:
             if self.ib_pnl is not None:
-                self.ib_pnl.check(self.engine, self.clock.now())
+                self.ib_pnl.check(self.router, self.clock.now())
             self.summary = summary_text(self)
         if self.journal is not None:
             self.journal.end_run(now=self.clock.now(), summary=self.summary)
@@ -599,9 +599,9 @@ class Daemon:
             print(self.summary, flush=True)
 
     async def _settle_market_orders(self, timeout: float) -> None:
-        assert self.engine is not None and self.executor is not None
+        assert self.router is not None and self.executor is not None
         ex = self.executor
-        pairs = [(sid, sym) for sid, slot in self.engine.slots.items() for sym in slot.symbols]
+        pairs = [(sid, sym) for sid, slot in self.router.slots.items() for sym in slot.symbols]
 
         def working() -> bool:
             return any(

@@ -46,7 +46,7 @@ def _secret(env_name: str, where: str) -> str:
 
 
 class _Fanout:
-    """The engine's one observer: metrics, then the notification rules."""
+    """The router's one observer: metrics, then the notification rules."""
 
     def __init__(self, metrics: Metrics, alerts: Alerts) -> None:
         self.m, self.a = metrics, alerts
@@ -100,11 +100,11 @@ class OpsServer:
         return None if self.http is None else self.http.port
 
     async def start(self, daemon: Daemon) -> None:
-        """Once live: observe the engine, serve, notify, tell systemd."""
-        assert daemon.engine is not None and daemon.supervisor is not None
-        engine = daemon.engine
+        """Once live: observe the router, serve, notify, tell systemd."""
+        assert daemon.router is not None and daemon.supervisor is not None
+        router = daemon.router
         state = DaemonState(
-            daemon.supervisor, engine.risk, list(engine.slots),  # type: ignore[arg-type]
+            daemon.supervisor, router.risk, list(router.slots),  # type: ignore[arg-type]
             daemon.clock.now,
         )
         self.state = state
@@ -120,7 +120,7 @@ class OpsServer:
                                  lambda: _daily(self.view))  # fmt: skip
             observer = _Fanout(self.metrics, self.alerts)
             self._tasks.append(asyncio.create_task(self.alerts.watch(), name="alerts"))
-        engine.observer = observer
+        router.observer = observer
         daemon.ib.connectedEvent += self.bars.restart
         if self.control is not None:
             DaemonCommands(daemon).register(self.control)
@@ -129,7 +129,7 @@ class OpsServer:
             await self.http.start()
         self._tasks.append(asyncio.create_task(self.metrics.watch_loop_lag(), name="loop-lag"))
         self._tasks.append(asyncio.create_task(self.sd.watchdog(), name="sd-watchdog"))
-        self.sd.ready(f"trading {len(engine.slots)} strategies")
+        self.sd.ready(f"trading {len(router.slots)} strategies")
 
     async def stop(self) -> None:
         self.sd.stopping()

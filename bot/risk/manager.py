@@ -163,7 +163,7 @@ class RiskManager:
         self.states = RiskStates(journal)
         self.flatten: Flatten | None = None  # set by the engine: cancel + flatten a scope
         # IB's daily P&L of a strategy's symbols (None: the account's), for pnl_source: ib;
-        # None where IB has no figure (the wiring sets Engine.ib_pnl_of)
+        # None where IB has no figure (the wiring sets Router.ib_pnl_of)
         self.ib_pnl: Callable[[str | None], float | None] = lambda _sid: None
         self._ib_fallback: set[str | None] = set()
         self._external: set[str] = set()  # hold keys set from outside (pause_entries)

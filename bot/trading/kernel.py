@@ -29,7 +29,7 @@ from bot.risk.manager import RiskManager
 from bot.strategy import registry
 from bot.strategy.context import SymbolInfo, next_trading_day
 from bot.trading.daily_scan import DailyScans, day_symbols
-from bot.trading.router import Clock, Engine
+from bot.trading.router import Clock, Router
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class Trader:
         self.risk.restore(clock.now())
         self.executor.gate = lambda sid, intent: self.risk.own_order(sid, intent, clock.now())
         account = options.account
-        self.engine = Engine(
+        self.router = Router(
             risk=self.risk,
             executor=self.executor,
             infos=infos,
@@ -117,28 +117,28 @@ class Trader:
             journal_event=journal.record_event,
             reject_storm=cfg.risk.reject_storm,
         )
-        self.risk.flatten = self.engine.flatten
-        self.risk.ib_pnl = self.engine.ib_pnl_of
-        on_bar: BarHandler = self.engine.on_bar
-        on_tick: TickHandler = self.engine.on_tick
+        self.risk.flatten = self.router.flatten
+        self.risk.ib_pnl = self.router.ib_pnl_of
+        on_bar: BarHandler = self.router.on_bar
+        on_tick: TickHandler = self.router.on_tick
         if recorder is not None:  # records what the strategies get, as they get it
             on_bar, on_tick = recorder.wrap_bars(on_bar), recorder.wrap_ticks(on_tick)
         self.feed = make_feed(on_bar, on_tick)
         if recorder is not None:
             recorder.tick_by_tick = self.feed.tick_by_tick
-        # The feed keeps the freshest prices; the engine and the P&L read them.
-        self.engine.prices = self.pnl.marks = self.feed.last_price
+        # The feed keeps the freshest prices; the router and the P&L read them.
+        self.router.prices = self.pnl.marks = self.feed.last_price
         for s in cfg.strategies:
             if not s.enabled:
                 log.info("strategy %s is disabled in the config", s.id)
                 continue
-            self.engine.add_strategy(s, registry.get(s.class_), s.typed_params())
-            self.engine.attach(self.feed, s.id, s.bars)
-        self.executor.fill_event += self.engine.on_fill
-        self.executor.rejection_event += self.engine.on_broker_rejection
+            self.router.add_strategy(s, registry.get(s.class_), s.typed_params())
+            self.router.attach(self.feed, s.id, s.bars)
+        self.executor.fill_event += self.router.on_fill
+        self.executor.rejection_event += self.router.on_broker_rejection
         self.executor.unprotected_event += lambda sid, symbol, ref, error, qty: (
             self.risk.on_unprotected(sid, symbol, ref, error, qty, clock.now()))  # fmt: skip
-        self.executor.order_event += self.engine.on_order
+        self.executor.order_event += self.router.on_order
         scanners = {s.id: s.scanner for s in cfg.strategies if s.enabled and s.scanner}
         self.scans: DailyScans | None = None
         if scanners:
@@ -152,7 +152,7 @@ class Trader:
     def kill(self, strategy_id: str | None, reason: str) -> None:
         """HALTED until resume, cancel the scope's working orders (the account's: global
         cancel), flatten with market orders (each passing the risk stage as its own)."""
-        self.engine.counters.kills.append(f"{strategy_id or 'all'}: {reason}")
+        self.router.counters.kills.append(f"{strategy_id or 'all'}: {reason}")
         self.risk.halt(reason, strategy_id=strategy_id, now=self.clock.now())
         self.executor.kill(strategy_id)
 
@@ -165,7 +165,7 @@ class Trader:
         return {sym for s in self.cfg.strategies if s.enabled for sym in s.symbols}
 
     def _next_trading_day(self, strategy_id: str, now: datetime) -> datetime | None:
-        slot = self.engine.slots.get(strategy_id)
+        slot = self.router.slots.get(strategy_id)
         infos = [self.infos[s] for s in slot.symbols if s in self.infos] if slot else []
         return next_trading_day(infos, now)
 
@@ -184,10 +184,10 @@ class Trader:
         symbols, keep, dropped = day_symbols(
             scfg.symbols,
             scanned,
-            self.engine.slots[strategy_id].ctx.symbols,
+            self.router.slots[strategy_id].ctx.symbols,
             lambda sym: bool(ex.position(strategy_id, sym) or ex.working_orders(strategy_id, sym)),
         )
-        new = self.engine.set_symbols(self.feed, strategy_id, symbols)
+        new = self.router.set_symbols(self.feed, strategy_id, symbols)
         log.info(
             "%s: symbols for %s: %s%s%s", strategy_id, day, ", ".join(symbols) or "(none)",
             f"; kept (open) {', '.join(keep)}" if keep else "",

@@ -1,4 +1,4 @@
-"""The engine: where a bar goes after the feed, and where an intent goes after a strategy.
+"""The router: where a bar goes after the feed, and where an intent goes after a strategy.
 
     feed ── Bar ──▶ IndicatorSet (per symbol and bar spec) ──▶ each strategy's on_bar
                                                                    │ OrderIntent
@@ -120,14 +120,14 @@ class Executor(Protocol):
 
 
 class Observer(Protocol):
-    """Who watches the engine's events (bot/ops: metrics, notifications, feed freshness).
+    """Who watches the router's events (bot/ops: metrics, notifications, feed freshness).
     Called synchronously on the event path: implementations must be cheap and never raise."""
 
     def bar(self, key: StreamKey, bar: Bar, live: bool) -> None: ...
 
     def order(self, strategy_id: str, intent: OrderIntent, bar_latency_s: float | None) -> None:
         """An approved intent handed to the executor; ``bar_latency_s``: wall seconds since
-        the bar that caused it reached the engine (None: not caused by a bar)."""
+        the bar that caused it reached the router (None: not caused by a bar)."""
 
     def rejection(self, rejection: Rejection) -> None: ...
 
@@ -140,7 +140,7 @@ class TickSpecLike(Protocol):
 
 
 class StrategySettings(Protocol):
-    """The fields of ``bot.config.settings.StrategyConfig`` the engine reads."""
+    """The fields of ``bot.config.settings.StrategyConfig`` the router reads."""
 
     @property
     def id(self) -> str: ...
@@ -188,7 +188,7 @@ class Counters:
     kills: list[str] = field(default_factory=list)
 
 
-class Engine:
+class Router:
     """Routes events to strategies and their intents through risk to the executor."""
 
     def __init__(
