@@ -102,6 +102,7 @@ class Trader:
             cfg.risk, journal, next_day=self._next_trading_day, portfolio=self.pnl,
             orders=self.executor, infos=infos,
             strategies={s.id: s.risk for s in cfg.strategies if s.enabled},
+            flatten=self._flatten, ib_pnl=lambda sid: self.router.ib_pnl_of(sid),
         )  # fmt: skip
         self.risk.restore(clock.now())
         self.executor.gate = lambda sid, intent: self.risk.own_order(sid, intent, clock.now())
@@ -117,8 +118,6 @@ class Trader:
             journal_event=journal.record_event,
             reject_storm=cfg.risk.reject_storm,
         )
-        self.risk.flatten = self.router.flatten
-        self.risk.ib_pnl = self.router.ib_pnl_of
         on_bar: BarHandler = self.router.on_bar
         on_tick: TickHandler = self.router.on_tick
         if recorder is not None:  # records what the strategies get, as they get it
@@ -163,6 +162,12 @@ class Trader:
     def traded(self) -> set[str]:
         """The symbols the config's enabled strategies trade (fixed ones)."""
         return {sym for s in self.cfg.strategies if s.enabled for sym in s.symbols}
+
+    def _flatten(self, strategy_id: str | None, symbol: str | None, reason: str) -> None:
+        """The risk stage's flatten (a limit, the close): one scope, one symbol or all."""
+        log.warning("flatten %s%s: %s", strategy_id or "all strategies",
+                    f" on {symbol}" if symbol else "", reason)  # fmt: skip
+        self.executor.flatten(strategy_id, symbol)
 
     def _next_trading_day(self, strategy_id: str, now: datetime) -> datetime | None:
         slot = self.router.slots.get(strategy_id)

@@ -553,12 +553,6 @@ class Router:
         self.risk.kill(intent.reason, strategy_id=scope, now=self.clock.now())
         self.executor.submit(strategy_id or "operator", intent, ref_price=math.nan)
 
-    def flatten(self, strategy_id: str | None, symbol: str | None, reason: str) -> None:
-        """The risk stage's flatten (a limit, the close): one scope, one symbol or all."""
-        log.warning("flatten %s%s: %s", strategy_id or "all strategies",
-                    f" on {symbol}" if symbol else "", reason)  # fmt: skip
-        self.executor.flatten(strategy_id, symbol)
-
     def ref_price(self, symbol: str) -> float:
         """Freshest price known: the feed's last 5-second bar or tick, else the last close."""
         p = self.prices.get(symbol)
