@@ -183,7 +183,11 @@ class Daemon:
         router = Router(
             risk=risk, executor=self.executor, infos=infos, clock=self.clock, prices=prices, pnl=pnl
         )
-        router.observer = Metrics(BarClock())  # as in ibbot run: metrics on the event path
+        metrics = Metrics(BarClock())  # as in ibbot run: metrics on the event path
+        router.bar_event += metrics.bar
+        router.intent_event += metrics.order
+        router.rejection_event += metrics.rejection
+        router.fill_event += metrics.fill
         feed = Feed(self.ib, router.on_bar, router.on_tick)
         router.prices = feed.last_price
         router.pnl.marks = feed.last_price

@@ -62,7 +62,8 @@ from bot.runtime.deadlines import within
 from bot.strategy.context import SymbolInfo, zone
 from bot.trading.daily_scan import DailyScans
 from bot.trading.kernel import Options, StartupError, Trader, qualify
-from bot.trading.router import Clock, Router, TickKindConflict
+from bot.trading.router import Clock, Router
+from bot.trading.slots import TickKindConflict
 from bot.venues.dry_run import DryRunBroker
 from bot.venues.ib import IbBroker, IbVenue
 
@@ -272,6 +273,8 @@ class Daemon:
             else IbBroker(self.ib, self.journal.max_order_id())
         )
         self.recorder = rec = open_recorder(cfg.record)
+        if not self.dry_run:  # subscribed once the feed runs
+            self.ib_pnl = IbPnl(self.ib, self.infos)
         trader = Trader(
             cfg, venue=self.venue, broker=orders_to,
             make_feed=lambda on_bar, on_tick: Feed(
@@ -281,7 +284,7 @@ class Daemon:
             ),
             journal=self.journal, infos=self.infos, clock=self.clock, heartbeat=self.ib,
             options=Options(self.account, self.dry_run, cfg.mode, self.opts.live, pacing),
-            recorder=rec,
+            recorder=rec, ib_pnl=self.ib_pnl.daily if self.ib_pnl else None,
         )  # fmt: skip
         self.executor, self.router, self.scans = trader.executor, trader.router, trader.scans
         self.trader = trader
@@ -290,10 +293,8 @@ class Daemon:
         assert self.feed is not None
         self.feed.lines.check(self.feed.wanted_lines())
         await self.feed.start()
-        if not self.dry_run:
-            self.ib_pnl = IbPnl(self.ib, self.infos)
+        if self.ib_pnl is not None:
             self.ib_pnl.subscribe(self.account)
-            self.router.ib_pnl = self.ib_pnl.daily
         # Operator kills not yet resumed hold again, before any strategy may send an order.
         self.control = OperatorControl(
             self.journal, kill=trader.kill, resume=trader.resume, now=self.clock.now,

@@ -30,6 +30,7 @@ from bot.strategy import registry
 from bot.strategy.context import SymbolInfo, next_trading_day
 from bot.trading.daily_scan import DailyScans, day_symbols
 from bot.trading.router import Clock, Router
+from bot.trading.slots import IbPnlOf
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,10 @@ class Trader:
         options: Options,
         heartbeat: Any = None,
         recorder: Recorder | None = None,
+        ib_pnl: IbPnlOf | None = None,
     ) -> None:
+        """``ib_pnl``: IB's daily P&L over some symbols (bot/live/ib_pnl.py); None: there is
+        none (a backtest, a dry run)."""
         self.cfg, self.venue, self.infos, self.clock = cfg, venue, infos, clock
         self.journal = journal
         first_tz = next(iter(infos.values())).tz if infos else self._scanner_tz()
@@ -117,6 +121,7 @@ class Trader:
             net_liquidation=lambda: venue.net_liquidation(account),
             journal_event=journal.record_event,
             reject_storm=cfg.risk.reject_storm,
+            ib_pnl=ib_pnl,
         )
         on_bar: BarHandler = self.router.on_bar
         on_tick: TickHandler = self.router.on_tick

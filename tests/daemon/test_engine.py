@@ -410,11 +410,15 @@ def test_tick_kinds_come_from_the_config_else_the_strategy(world: Any) -> None:
         router.attach(feed, "s4", BarSpec())  # type: ignore[arg-type]
 
 
-def test_the_context_reads_ibs_pnl_through_the_engine(world: Any) -> None:
-    router, _, _, feed = world
-    s = add(router, feed, "s1", ["AAPL", "MSFT"])
+def test_the_context_reads_ibs_pnl_through_the_engine() -> None:
+    figures: dict[str, float] = {}  # none yet
+    prices: dict[str, float] = {}
+    router = Router(risk=FakeRisk(), executor=FakeExecutor(),
+                    infos={"AAPL": info("AAPL", 1), "MSFT": info("MSFT", 2)}, clock=Clock(T0),
+                    prices=prices, pnl=Portfolio(NY, prices),
+                    ib_pnl=lambda symbols: sum(figures[x] for x in symbols) if figures else None)
+    s = add(router, FakeFeed(), "s1", ["AAPL", "MSFT"])
     assert s.ctx.ib_pnl_today() is None  # no IB (a backtest), or not yet
-    figures = {"AAPL": 12.5, "MSFT": -2.0}
-    router.ib_pnl = lambda symbols: sum(figures[x] for x in symbols)
+    figures.update({"AAPL": 12.5, "MSFT": -2.0})
     assert s.ctx.ib_pnl_today() == 10.5
     assert s.ctx.ib_pnl_today(["MSFT"]) == -2.0
