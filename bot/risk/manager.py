@@ -131,7 +131,7 @@ class RiskManager(RiskHolds):
         self._atr: dict[str, tuple[int, Any, float]] | None = (
             {} if any(lim.price_collar_atr for lim in every) else None
         )
-        self.portfolio.round_trip = self.on_round_trip
+        self.portfolio.round_trip_event += self.on_round_trip
 
     def _scope(self, sid: str) -> Scope:
         s = self._scopes.get(sid)

@@ -99,6 +99,7 @@ class Trader:
             broker, cfg.executor, journal, account=options.account, dry_run=options.dry_run,
             now=clock.now, mode=options.mode, live=options.live, pacing=options.pacing,
             portfolio=self.pnl,
+            gate=lambda sid, intent: self.risk.own_order(sid, intent, clock.now()),
         )  # fmt: skip
         for name, info in infos.items():
             self.executor.register_contract(name, info.contract, info.min_tick, info.details)
@@ -109,7 +110,6 @@ class Trader:
             flatten=self._flatten, ib_pnl=lambda sid: self.router.ib_pnl_of(sid),
         )  # fmt: skip
         self.risk.restore(clock.now())
-        self.executor.gate = lambda sid, intent: self.risk.own_order(sid, intent, clock.now())
         account = options.account
         self.router = Router(
             risk=self.risk,
