@@ -10,6 +10,8 @@ Everything here runs synchronously inside the ib_insync callback that delivered 
 per-symbol order is the socket's order and a bar's orders are on the wire before the next
 message is read. A strategy that raises is logged with its id and the event, and disabled (or
 not: ``on_error: continue``); the others go on. Warm-up bars update indicators and nothing else.
+The strategies and their stream routes are ``Slots`` (bot/trading/slots.py); what happened (a
+bar, an intent sent, a rejection, a fill) is announced on the events in ``Router.events``.
 The connection, subscriptions and shutdown live in ``bot/live/daemon.py``.
 """
 
