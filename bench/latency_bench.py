@@ -55,7 +55,7 @@ from bot.risk.manager import RiskManager
 from bot.strategy.api import Strategy
 from bot.strategy.context import SymbolInfo
 from bot.strategy.indicators import ATR, MACD, RSI, IndicatorSpec
-from bot.trading.router import Clock, Engine
+from bot.trading.router import Clock, Router
 from bot.venues.ib import IbBroker
 from strategies.sma_crossover import SmaCrossover, SmaCrossoverParams
 
@@ -180,13 +180,17 @@ class Daemon:
         risk = RiskManager(RiskConfig(max_orders_per_minute=None), self.journal)
         prices: dict[str, float] = {}
         pnl = self.executor.portfolio
-        engine = Engine(
+        router = Router(
             risk=risk, executor=self.executor, infos=infos, clock=self.clock, prices=prices, pnl=pnl
         )
-        engine.observer = Metrics(BarClock())  # as in ibbot run: metrics on the event path
-        feed = Feed(self.ib, engine.on_bar, engine.on_tick)
-        engine.prices = feed.last_price
-        engine.pnl.marks = feed.last_price
+        metrics = Metrics(BarClock())  # as in ibbot run: metrics on the event path
+        router.bar_event += metrics.bar
+        router.intent_event += metrics.order
+        router.rejection_event += metrics.rejection
+        router.fill_event += metrics.fill
+        feed = Feed(self.ib, router.on_bar, router.on_tick)
+        router.prices = feed.last_price
+        router.pnl.marks = feed.last_price
         symbols = [c.symbol for c in self.contracts]
         bars = BarSpec(size="1 min", warmup="1 Y")
         for sid, cls, params in (
@@ -194,10 +198,10 @@ class Daemon:
             ("every", EveryBar, None),
         ):
             settings = _Settings(sid, symbols)
-            engine.add_strategy(settings, cls, params)  # type: ignore[arg-type]
-            engine.attach(feed, sid, bars)
-        self.executor.fill_event += engine.on_fill
-        self.engine, self.feed = engine, feed
+            router.add_strategy(settings, cls, params)  # type: ignore[arg-type]
+            router.attach(feed, sid, bars)
+        self.executor.fill_event += router.on_fill
+        self.router, self.feed = router, feed
         self.broker = FakeBroker(self.ib)
         # Subscribe and warm up exactly as Feed.start does, with the history handed in.
         now = T0
@@ -282,7 +286,7 @@ async def bot_rounds(
     gc.freeze()
     out = await run_rounds(d.ib, d.conn, d.rt_ids, minutes, between)
     gc.unfreeze()
-    assert d.engine.counters.strategy_errors == 0
+    assert d.router.counters.strategy_errors == 0
     return out
 
 

@@ -135,7 +135,7 @@ class InProcessRun:
         await self.feed.start()
         if trader.scans:
             self.feed.clock_listeners.append(trader.scans.observe)
-        trader.engine.start_strategies()
+        trader.router.start_strategies()
         self.broker.deliver()
 
     async def _replay(self) -> None:
@@ -261,7 +261,7 @@ class InProcessRun:
     def _shutdown(self) -> None:
         trader, journal = self.trader, self.journal
         if trader is not None:
-            trader.engine.stop_strategies()
+            trader.router.stop_strategies()
             self.broker.deliver()
             trader.executor.shutdown()
             self.broker.deliver()
@@ -280,7 +280,7 @@ class _SummarySource:
     """What bot.live.status.summary_text reads of a daemon."""
 
     def __init__(self, run: InProcessRun, trader: Trader) -> None:
-        self.engine, self.feed, self.executor = trader.engine, trader.feed, trader.executor
+        self.router, self.feed, self.executor = trader.router, trader.feed, trader.executor
         self.cfg, self.clock = run.cfg, run.clock
         self.account, self.dry_run = run.account, False
         self.stop_reason = run.stop_reason

@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"ibbot backtest: {exc}", file=sys.stderr)
         return 2
     from bot.backtest.report import render_table
-    from bot.live.daemon import END_OF_DATA
+    from bot.live.replay import END_OF_DATA
     from bot.runtime.logs import setup_logging
 
     setup_logging(args.log_level.upper(), cfg.logging.format)

@@ -161,7 +161,7 @@ async def download(ib: IB, target: Target, req: Request) -> int:
               "symbol comes in one request over the whole range and replaces its file "
               "(the adjustment changes with every split and dividend)")  # fmt: skip
     progress = Progress(sum(len(j.windows) for j in jobs), governor, downloader)
-    downloader.on_window = progress.step
+    downloader.window_event += progress.step
     try:
         tallies = await downloader.run(jobs)
     except asyncio.CancelledError:  # Ctrl-C: what arrived is stored

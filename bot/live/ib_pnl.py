@@ -20,7 +20,7 @@ from bot.client.ib import IB, PnL, PnLSingle
 from bot.strategy.context import SymbolInfo
 
 if TYPE_CHECKING:
-    from bot.trading.router import Engine
+    from bot.trading.router import Router
 
 log = logging.getLogger(__name__)
 
@@ -78,23 +78,23 @@ class IbPnl:
                 total, known = total + x, True
         return total if known else None
 
-    def check(self, engine: Engine, now: datetime) -> None:
+    def check(self, router: Router, now: datetime) -> None:
         """Warn where IB's daily P&L and the bot's differ by more than the commissions paid;
         a strategy sharing a symbol with another is left to the account-wide comparison."""
-        day = now.astimezone(engine.pnl.tz).date()
+        day = now.astimezone(router.pnl.tz).date()
         owners: dict[str, int] = {}
-        for slot in engine.slots.values():
+        for slot in router.slots.values():
             for symbol in slot.ctx.symbols:
                 owners[symbol] = owners.get(symbol, 0) + 1
         fees = 0.0
-        for sid, slot in engine.slots.items():
-            commission = engine.executor.commission(sid)
+        for sid, slot in router.slots.items():
+            commission = router.executor.commission(sid)
             fees += commission
             if any(owners[s] > 1 for s in slot.ctx.symbols):
                 continue
             ib = self.daily(slot.ctx.symbols)
-            self._compare(day, sid, engine.pnl.today(sid), ib, commission)
-        self._compare(day, "account", engine.pnl_today(), self.account_daily(), fees)
+            self._compare(day, sid, router.pnl.today(sid), ib, commission)
+        self._compare(day, "account", router.pnl_today(), self.account_daily(), fees)
 
     def _compare(self, day: date, who: str, own: float, ib: float | None, fees: float) -> None:
         if ib is None or abs(ib - own) <= fees + 0.01 or (day, who) in self._warned:

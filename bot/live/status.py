@@ -1,5 +1,5 @@
 """What the daemon tells its operator: a one-line status every ``status_interval`` and a summary
-when it stops. Read-only views of the engine, feed and executor."""
+when it stops. Read-only views of the router, feed and executor."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from bot.config.settings import BotConfig
     from bot.live.daemon import Daemon
     from bot.live.ib_pnl import IbPnl
-    from bot.trading.router import Clock, Engine
+    from bot.trading.router import Clock, Router
 
 
 class RunView(Protocol):
@@ -24,7 +24,7 @@ class RunView(Protocol):
     stop_reason: str
 
     @property
-    def engine(self) -> Engine | None: ...
+    def router(self) -> Router | None: ...
 
     @property
     def feed(self) -> Any: ...
@@ -54,13 +54,13 @@ def _ib(x: float | None) -> str:
 def _ib_today(d: RunView) -> str:
     """`` (IB +12.30)``: IB's daily P&L of the account beside the bot's own, when subscribed."""
     return "" if d.ib_pnl is None else f" (IB {_ib(d.ib_pnl.account_daily())})"
-def _not_active(engine: Engine, now: Any) -> list[str]:
-    risk = engine.risk
+def _not_active(router: Router, now: Any) -> list[str]:
+    risk = router.risk
     return risk.not_active(now) if isinstance(risk, RiskManager) else []
 
 
-def _risk(engine: Engine, now: Any) -> str:
-    states = _not_active(engine, now)
+def _risk(router: Router, now: Any) -> str:
+    states = _not_active(router, now)
     return f" | risk: {'; '.join(states)}" if states else ""
 
 
@@ -74,19 +74,19 @@ def _connection(d: Daemon) -> str:
 
 def status_line(d: Daemon) -> str:
     """e.g. ``status: connected | 3 symbols, 1 strategy | AAPL +10 | PnL today +12.50 | ...``"""
-    engine, feed = d.engine, d.feed
-    assert engine is not None and feed is not None
-    c = engine.counters
+    router, feed = d.router, d.feed
+    assert router is not None and feed is not None
+    c = router.counters
     conn = _connection(d)
-    running = sum(1 for s in engine.slots.values() if s.enabled)
-    disabled = len(engine.slots) - running
+    running = sum(1 for s in router.slots.values() if s.enabled)
+    disabled = len(router.slots) - running
     strategies = f"{running} strateg{'y' if running == 1 else 'ies'}"
     if disabled:
         strategies += f" ({disabled} disabled)"
     return (
         f"status: {conn} | {len(d.infos)} symbols, {strategies} | "
-        f"positions {_positions(engine.positions())} | "
-        f"PnL today {_signed(engine.pnl_today())}{_ib_today(d)}{_risk(engine, d.clock.now())} | "
+        f"positions {_positions(router.positions())} | "
+        f"PnL today {_signed(router.pnl_today())}{_ib_today(d)}{_risk(router, d.clock.now())} | "
         f"orders today {c.orders_today}, fills {c.fills}, rejections {c.rejections} | "
         f"bars {c.bars}, dropped {feed.quality.total} | "
         f"{d.clock.now():%Y-%m-%d %H:%M:%S} UTC"
@@ -95,9 +95,9 @@ def status_line(d: Daemon) -> str:
 
 def summary_text(d: RunView) -> str:
     """The end-of-run report: per strategy, totals, data quality."""
-    engine, feed = d.engine, d.feed
-    assert engine is not None and feed is not None
-    c = engine.counters
+    router, feed = d.router, d.feed
+    assert router is not None and feed is not None
+    c = router.counters
     lines = [
         "",
         "=" * 72,
@@ -114,22 +114,22 @@ def summary_text(d: RunView) -> str:
     for kill in c.kills:
         lines.append(f"  kill switch: {kill}")
     ib = d.ib_pnl
-    lines += [f"  risk: {text}" for text in _not_active(engine, d.clock.now())]
+    lines += [f"  risk: {text}" for text in _not_active(router, d.clock.now())]
     lines.append(
         f"  {'strategy':<18}{'state':<10}{'bars':>7}{'intents':>9}{'fills':>7}"
         f"{'rejects':>9}{'errors':>8}{'PnL':>12}{'today':>10}{'IB today' if ib else '':>10}"
         .rstrip()
     )
-    for sid, slot in engine.slots.items():
+    for sid, slot in router.slots.items():
         state = "running" if slot.enabled else "disabled"
         ib_col = "" if ib is None else _ib(ib.daily(slot.ctx.symbols))
         lines.append(
             f"  {sid:<18}{state:<10}{slot.bars:>7}{slot.intents:>9}{slot.fills:>7}"
-            f"{slot.rejections:>9}{slot.errors:>8}{engine.pnl.total(sid):>12.2f}"
-            f"{engine.pnl.today(sid):>10.2f}{ib_col:>10}".rstrip()
+            f"{slot.rejections:>9}{slot.errors:>8}{router.pnl.total(sid):>12.2f}"
+            f"{router.pnl.today(sid):>10.2f}{ib_col:>10}".rstrip()
         )
-    lines.append(f"  positions: {_positions(engine.positions())}")
-    lines.append(f"  PnL (after commissions): {_signed(engine.pnl_total())}")
-    lines.append(f"  PnL today: {_signed(engine.pnl_today())}{_ib_today(d)}")
+    lines.append(f"  positions: {_positions(router.positions())}")
+    lines.append(f"  PnL (after commissions): {_signed(router.pnl_total())}")
+    lines.append(f"  PnL today: {_signed(router.pnl_today())}{_ib_today(d)}")
     lines.append("=" * 72)
     return "\n".join(lines)

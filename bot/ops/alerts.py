@@ -1,6 +1,6 @@
 """When to notify: each fill, risk state changes, rejections reaching a rate, a disconnect
 lasting over N seconds (and its end), and a daily summary at a UTC time. Fills and rejections
-come from the engine's observer; the rest from a once-a-second look at the StateSource."""
+come from the router's observer; the rest from a once-a-second look at the StateSource."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class Alerts:
     def _past_summary_time(self) -> bool:
         return datetime.now(UTC).strftime("%H:%M") >= self.cfg.daily_summary_at
 
-    # ---- from the engine (synchronous, cheap) ---------------------------------------------
+    # ---- from the router (synchronous, cheap) ---------------------------------------------
 
     def fill(self, strategy_id: str, fill: FillEvent) -> None:
         if "fill" in self.events:

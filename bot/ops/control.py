@@ -120,17 +120,17 @@ class DaemonCommands:
         sid = body.get("strategy")
         if sid is None and not required:
             return None
-        engine = self.d.engine
-        if engine is None or sid not in engine.slots:
-            known = ", ".join(engine.slots) if engine else ""
+        router = self.d.router
+        if router is None or sid not in router.slots:
+            known = ", ".join(router.slots) if router else ""
             raise CommandError(404 if sid else 400,
                                f"no strategy {sid!r} (running: {known})" if sid else
                                "missing 'strategy'")  # fmt: skip
         return str(sid)
 
     def _risk(self) -> RiskManager:
-        assert self.d.engine is not None
-        return cast("RiskManager", self.d.engine.risk)
+        assert self.d.router is not None
+        return cast("RiskManager", self.d.router.risk)
 
     def stop_entries(self, body: dict[str, Any]) -> dict[str, Any]:
         """REDUCING (exits and cancels pass) until resume-entries, journalled like any hold."""
@@ -155,11 +155,11 @@ class DaemonCommands:
 
     def reload(self, body: dict[str, Any]) -> dict[str, Any]:
         sid = self._strategy(body, required=True)
-        assert self.d.engine is not None and sid is not None
+        assert self.d.router is not None and sid is not None
         params = body.get("params")
         if not isinstance(params, dict):
             raise CommandError(400, "missing 'params' (an object of the parameters to change)")
-        slot = self.d.engine.slots[sid]
+        slot = self.d.router.slots[sid]
         strategy = slot.strategy
         merged = {**strategy.params.model_dump(), **params}
         try:

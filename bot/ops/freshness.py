@@ -38,7 +38,7 @@ def in_liquid_hours(info: SymbolInfo | None, now: datetime) -> bool:
 
 
 class BarClock:
-    """Wall time of each stream's last bar, fed by the engine's observer."""
+    """Wall time of each stream's last bar, fed by the router's observer."""
 
     def __init__(self, wall: Callable[[], float] = time.monotonic) -> None:
         self.wall = wall

@@ -43,7 +43,7 @@ def reason_label(reason: str) -> str:
 
 
 class Metrics:
-    """The engine's observer (bot/trading/router.py ``Observer``) and the scrape."""
+    """The router's observer (bot/trading/router.py ``Observer``) and the scrape."""
 
     def __init__(self, bars: BarClock) -> None:
         self.bars = bars
@@ -55,7 +55,7 @@ class Metrics:
         self.rejections = Counter("ibbot_rejections", "Intents refused (risk or broker)",
                                   ["strategy", "reason"], registry=r)  # fmt: skip
         self.latency = Histogram("ibbot_bar_to_order_seconds",
-                                 "From a live bar reaching the engine to its order submitted",
+                                 "From a live bar reaching the router to its order submitted",
                                  buckets=LATENCY_BUCKETS, registry=r)  # fmt: skip
         self.loop_lag = Gauge("ibbot_event_loop_lag_seconds",
                               "How late the event loop ran a timer, last check", registry=r)
@@ -66,7 +66,7 @@ class Metrics:
         self._view = view
         self.registry.register(_Scrape(view))
 
-    # ---- engine observer (synchronous, on the event path) ---------------------------------
+    # ---- router observer (synchronous, on the event path) ---------------------------------
 
     def bar(self, key: StreamKey, bar: Bar, live: bool) -> None:
         self.bars.seen(key)

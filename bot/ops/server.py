@@ -15,8 +15,6 @@ import os
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.market_data.streams import StreamKey
-from bot.model.events import Bar, FillEvent, OrderIntent, Rejection
 from bot.ops.alerts import Alerts
 from bot.ops.control import Control, DaemonCommands
 from bot.ops.freshness import BarClock
@@ -43,27 +41,6 @@ def _secret(env_name: str, where: str) -> str:
         raise StartupError(f"{where}: environment variable {env_name} is not set (or empty)")
     redact(value)
     return value
-
-
-class _Fanout:
-    """The engine's one observer: metrics, then the notification rules."""
-
-    def __init__(self, metrics: Metrics, alerts: Alerts) -> None:
-        self.m, self.a = metrics, alerts
-
-    def bar(self, key: StreamKey, bar: Bar, live: bool) -> None:
-        self.m.bar(key, bar, live)
-
-    def order(self, strategy_id: str, intent: OrderIntent, bar_latency_s: float | None) -> None:
-        self.m.order(strategy_id, intent, bar_latency_s)
-
-    def rejection(self, rejection: Rejection) -> None:
-        self.m.rejection(rejection)
-        self.a.rejection(rejection)
-
-    def fill(self, strategy_id: str, fill: FillEvent) -> None:
-        self.m.fill(strategy_id, fill)
-        self.a.fill(strategy_id, fill)
 
 
 class OpsServer:
@@ -100,11 +77,11 @@ class OpsServer:
         return None if self.http is None else self.http.port
 
     async def start(self, daemon: Daemon) -> None:
-        """Once live: observe the engine, serve, notify, tell systemd."""
-        assert daemon.engine is not None and daemon.supervisor is not None
-        engine = daemon.engine
+        """Once live: observe the router, serve, notify, tell systemd."""
+        assert daemon.router is not None and daemon.supervisor is not None
+        router = daemon.router
         state = DaemonState(
-            daemon.supervisor, engine.risk, list(engine.slots),  # type: ignore[arg-type]
+            daemon.supervisor, router.risk, list(router.slots),  # type: ignore[arg-type]
             daemon.clock.now,
         )
         self.state = state
@@ -112,15 +89,19 @@ class OpsServer:
         market_now = gw.clock.now if gw is not None else (lambda: datetime.now(UTC))
         self.view = DaemonView(daemon, state, self.bars, self.recent, market_now)
         self.metrics.attach(self.view)
-        observer: Any = self.metrics
+        m = self.metrics
+        router.bar_event += m.bar
+        router.intent_event += m.order
+        router.rejection_event += m.rejection
+        router.fill_event += m.fill
         if self.cfg.notify is not None:
             self.notifications = Notifications(self.notifiers, self.cfg.notify.queue_size)
             self.notifications.start()
             self.alerts = Alerts(self.cfg.notify, self.notifications, state,
                                  lambda: _daily(self.view))  # fmt: skip
-            observer = _Fanout(self.metrics, self.alerts)
+            router.rejection_event += self.alerts.rejection  # after the metrics' own
+            router.fill_event += self.alerts.fill
             self._tasks.append(asyncio.create_task(self.alerts.watch(), name="alerts"))
-        engine.observer = observer
         daemon.ib.connectedEvent += self.bars.restart
         if self.control is not None:
             DaemonCommands(daemon).register(self.control)
@@ -129,7 +110,7 @@ class OpsServer:
             await self.http.start()
         self._tasks.append(asyncio.create_task(self.metrics.watch_loop_lag(), name="loop-lag"))
         self._tasks.append(asyncio.create_task(self.sd.watchdog(), name="sd-watchdog"))
-        self.sd.ready(f"trading {len(engine.slots)} strategies")
+        self.sd.ready(f"trading {len(router.slots)} strategies")
 
     async def stop(self) -> None:
         self.sd.stopping()

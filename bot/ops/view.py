@@ -90,11 +90,11 @@ class DaemonView:
                 for (sid, sym), q in sorted(ex.positions().items()) if abs(q) > 1e-9]  # fmt: skip
 
     def working_orders(self) -> list[dict[str, Any]]:
-        ex, engine = self.d.executor, self.d.engine
-        if ex is None or engine is None:
+        ex, router = self.d.executor, self.d.router
+        if ex is None or router is None:
             return []
         out = []
-        for sid, slot in engine.slots.items():
+        for sid, slot in router.slots.items():
             for sym in sorted(slot.symbols):
                 for tag, w in ex.working_orders(sid, sym).items():
                     s = w.spec
@@ -107,16 +107,16 @@ class DaemonView:
         return out
 
     def strategies(self) -> list[dict[str, Any]]:
-        engine = self.d.engine
-        if engine is None:
+        router = self.d.router
+        if router is None:
             return []
         risk = self.state.risk_states()
         return [{
             "id": sid, "enabled": slot.enabled, "bars": slot.bars, "fills": slot.fills,
-            "rejections": slot.rejections, "pnl_today": engine.pnl.today(sid),
-            "pnl_total": engine.pnl.total(sid),
+            "rejections": slot.rejections, "pnl_today": router.pnl.today(sid),
+            "pnl_total": router.pnl.total(sid),
             "risk": (r.state if (r := risk.get(sid)) else "n/a"),
-        } for sid, slot in engine.slots.items()]  # fmt: skip
+        } for sid, slot in router.slots.items()]  # fmt: skip
 
     def fills_today(self) -> list[dict[str, Any]]:
         j = self.d.journal

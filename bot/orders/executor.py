@@ -77,6 +77,8 @@ class OrderExecutor:
     start. A dry run needs a ``PriceFedBroker`` (bot/venues/dry_run.py): it sends nothing.
     """
 
+    events = ("fill_event", "order_event", "rejection_event", "unprotected_event")
+
     def __init__(
         self,
         broker: BrokerPort,
@@ -90,9 +92,12 @@ class OrderExecutor:
         live: bool = False,
         pacing: PacingGovernor | None = None,
         portfolio: Portfolio | None = None,
+        gate: Callable[[str, OrderIntent], None] | None = None,
     ) -> None:
         """``portfolio``: the one ledger its fills are booked in (default: rebuilt from the
-        journal, UTC days).
+        journal, UTC days). ``gate(strategy_id, intent)``: the risk stage's record of the
+        orders the executor sends on its own (flatten), called before each, never refusing
+        (bot/risk/manager.py RiskManager.own_order).
 
         Raises bot.orders.guard.GuardError for a non-paper account unless mode=="live" and live;
         TypeError for a dry run over a broker that would send orders."""
@@ -117,23 +122,22 @@ class OrderExecutor:
         self._prices: dict[str, float] = {}
         self._records = OrderRecords()
         self._positions = portfolio or Portfolio.restore(journal, UTC, now())
-        self._tracker = OrderTracker(self._records, self._positions, journal, now)
+        # The placer is built with the tracker, so the tracker reaches its cancel through it.
+        self._tracker = OrderTracker(self._records, self._positions, journal, now,
+                                     cancel=lambda rec: self._placer.cancel(rec))  # fmt: skip
         defaults = OrderDefaults(cfg.tif, cfg.outside_rth, account)
         self._placer = OrderPlacer(
             broker, self._pacer, self._tracker, journal, prefix=self.prefix,
             defaults=defaults, now=now,
         )  # fmt: skip
         self._reconciler = Reconciler(self._placer, account, journal, now)
-        self._tracker.cancel = self._placer.cancel  # a bracket whose stop was rejected
         self._pruner = OrderPruner(self._tracker, broker, self.prefix)
         self.fill_event: Event = self._tracker.fill_event  # (strategy_id, FillEvent)
         self.order_event: Event = self._tracker.order_event  # (strategy_id, WorkingOrder)
         self.rejection_event: Event = self._tracker.rejection_event  # (Rejection,)
         # (strategy_id, symbol, ref, error, signed quantity): a rejected protective stop
         self.unprotected_event: Event = self._tracker.unprotected_event
-        # The risk stage's record of the orders the executor sends on its own (flatten):
-        # called before each, never refusing (bot/risk/manager.py RiskManager.own_order).
-        self.gate: Callable[[str, OrderIntent], None] | None = None
+        self.gate = gate
 
     # ---- contracts and prices -----------------------------------------------------------
 

@@ -40,13 +40,17 @@ class OrderTracker:
     error, quantity): the broker rejected a protective stop and ``quantity`` (signed: the
     position, or the bracket entry still to fill) is left without one."""
 
+    events = ("fill_event", "order_event", "rejection_event", "unprotected_event")
+
     def __init__(
         self,
         records: OrderRecords,
         positions: Portfolio,
         journal: Journal,
         now: Callable[[], datetime],
+        cancel: Callable[[OrderRecord], None],
     ) -> None:
+        """``cancel``: the executor's cancel of an order (a bracket whose stop was rejected)."""
         self.records = records
         self.positions = positions
         self.journal = journal
@@ -59,7 +63,7 @@ class OrderTracker:
         self.order_event = Event("order_event")
         self.rejection_event = Event("rejection_event")
         self.unprotected_event = Event("unprotected_event")
-        self.cancel: Callable[[OrderRecord], None] | None = None  # the executor's cancel
+        self._cancel = cancel
         # bracket entry ref -> its rejected stop (and the error): counted once the entry ended
         self._waiting: dict[str, tuple[OrderRecord, str]] = {}
 
@@ -132,11 +136,11 @@ class OrderTracker:
         if rec.spec.order_type not in PROTECTIVE:
             return
         parent = rec.parent
-        if parent is not None and not parent.done and self.cancel is not None:
+        if parent is not None and not parent.done:
             log.warning("%s: the stop of bracket %s was rejected; cancelling its entry",
                         rec.strategy_id, parent.ref)  # fmt: skip
             self._waiting[parent.ref] = (rec, message)
-            self.cancel(parent)
+            self._cancel(parent)
             return
         if (open_ := self._unprotected(rec)) is not None:
             self.unprotected_event.emit(rec.strategy_id, rec.symbol, rec.ref, message, open_)

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
+
+from eventkit import Event
 
 if TYPE_CHECKING:
     from bot.journal.store import Journal
@@ -31,8 +33,6 @@ ACCOUNT = "*"  # the account scope's key among the per-strategy figures
 _EPS = 1e-9
 _HIGH_EVERY = timedelta(minutes=1)
 
-# (strategy id, symbol, net P&L of the trip, time): a position went flat or flipped
-RoundTrip = Callable[[str, str, float, datetime], None]
 
 
 def trip_ends(before: float, after: float) -> bool:
@@ -53,6 +53,8 @@ class Holding:
 
 
 class Portfolio:
+    events = ("round_trip_event",)
+
     def __init__(self, tz: tzinfo, marks: Mapping[str, float] | None = None) -> None:
         self.tz = tz
         self.marks: Mapping[str, float] = {} if marks is None else marks
@@ -64,7 +66,8 @@ class Portfolio:
         self._next_day: datetime | None = None
         self._journal: Journal | None = None
         self._high_journalled: datetime | None = None
-        self.round_trip: RoundTrip | None = None
+        # (strategy id, symbol, net P&L of the trip, time): a position went flat or flipped
+        self.round_trip_event = Event("round_trip_event")
         # Exposure kept up to date for the risk stage (``valued``): each position's market value
         # at its symbol's mark as of the last ``revalue`` (or fill), summed per scope.
         self._value: dict[tuple[str, str], float] = {}  # (scope, symbol) -> signed value
@@ -138,8 +141,8 @@ class Portfolio:
                 b.avg_cost = price  # flipped: the remainder opened at this price
         # The values the risk stage reads are of the new position (both scopes).
         self._revalue(symbol, strategy_id, price)
-        if ended and self.round_trip is not None:
-            self.round_trip(strategy_id, symbol, trip, time)
+        if ended:
+            self.round_trip_event.emit(strategy_id, symbol, trip, time)
         self._sample(strategy_id, time)
 
     def add_commission(self, strategy_id: str, amount: float, symbol: str | None = None) -> None:

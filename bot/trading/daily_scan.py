@@ -3,7 +3,7 @@ become a strategy's symbols for that day.
 
     market clock ──▶ DailyScans.observe ──▶ due? reqScannerDataAsync, top N
         ──▶ on_result(strategy_id, day, rows): the daemon qualifies them and hands them to
-            Engine.set_symbols, which subscribes and warms up the new ones (bot/live/daemon.py)
+            Router.set_symbols, which subscribes and warms up the new ones (bot/live/daemon.py)
 
 Time is the broker's, never the wall clock: the feed's market clock (5-second bars of any
 subscribed contract) calls ``observe``, and ``run`` polls ``reqCurrentTime`` every ``poll_s``

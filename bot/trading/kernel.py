@@ -29,7 +29,8 @@ from bot.risk.manager import RiskManager
 from bot.strategy import registry
 from bot.strategy.context import SymbolInfo, next_trading_day
 from bot.trading.daily_scan import DailyScans, day_symbols
-from bot.trading.router import Clock, Engine
+from bot.trading.router import Clock, Router
+from bot.trading.slots import IbPnlOf
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,10 @@ class Trader:
         options: Options,
         heartbeat: Any = None,
         recorder: Recorder | None = None,
+        ib_pnl: IbPnlOf | None = None,
     ) -> None:
+        """``ib_pnl``: IB's daily P&L over some symbols (bot/live/ib_pnl.py); None: there is
+        none (a backtest, a dry run)."""
         self.cfg, self.venue, self.infos, self.clock = cfg, venue, infos, clock
         self.journal = journal
         first_tz = next(iter(infos.values())).tz if infos else self._scanner_tz()
@@ -95,6 +99,7 @@ class Trader:
             broker, cfg.executor, journal, account=options.account, dry_run=options.dry_run,
             now=clock.now, mode=options.mode, live=options.live, pacing=options.pacing,
             portfolio=self.pnl,
+            gate=lambda sid, intent: self.risk.own_order(sid, intent, clock.now()),
         )  # fmt: skip
         for name, info in infos.items():
             self.executor.register_contract(name, info.contract, info.min_tick, info.details)
@@ -102,11 +107,11 @@ class Trader:
             cfg.risk, journal, next_day=self._next_trading_day, portfolio=self.pnl,
             orders=self.executor, infos=infos,
             strategies={s.id: s.risk for s in cfg.strategies if s.enabled},
+            flatten=self._flatten, ib_pnl=lambda sid: self.router.ib_pnl_of(sid),
         )  # fmt: skip
         self.risk.restore(clock.now())
-        self.executor.gate = lambda sid, intent: self.risk.own_order(sid, intent, clock.now())
         account = options.account
-        self.engine = Engine(
+        self.router = Router(
             risk=self.risk,
             executor=self.executor,
             infos=infos,
@@ -116,29 +121,28 @@ class Trader:
             net_liquidation=lambda: venue.net_liquidation(account),
             journal_event=journal.record_event,
             reject_storm=cfg.risk.reject_storm,
+            ib_pnl=ib_pnl,
         )
-        self.risk.flatten = self.engine.flatten
-        self.risk.ib_pnl = self.engine.ib_pnl_of
-        on_bar: BarHandler = self.engine.on_bar
-        on_tick: TickHandler = self.engine.on_tick
+        on_bar: BarHandler = self.router.on_bar
+        on_tick: TickHandler = self.router.on_tick
         if recorder is not None:  # records what the strategies get, as they get it
             on_bar, on_tick = recorder.wrap_bars(on_bar), recorder.wrap_ticks(on_tick)
         self.feed = make_feed(on_bar, on_tick)
         if recorder is not None:
             recorder.tick_by_tick = self.feed.tick_by_tick
-        # The feed keeps the freshest prices; the engine and the P&L read them.
-        self.engine.prices = self.pnl.marks = self.feed.last_price
+        # The feed keeps the freshest prices; the router and the P&L read them.
+        self.router.prices = self.pnl.marks = self.feed.last_price
         for s in cfg.strategies:
             if not s.enabled:
                 log.info("strategy %s is disabled in the config", s.id)
                 continue
-            self.engine.add_strategy(s, registry.get(s.class_), s.typed_params())
-            self.engine.attach(self.feed, s.id, s.bars)
-        self.executor.fill_event += self.engine.on_fill
-        self.executor.rejection_event += self.engine.on_broker_rejection
+            self.router.add_strategy(s, registry.get(s.class_), s.typed_params())
+            self.router.attach(self.feed, s.id, s.bars)
+        self.executor.fill_event += self.router.on_fill
+        self.executor.rejection_event += self.router.on_broker_rejection
         self.executor.unprotected_event += lambda sid, symbol, ref, error, qty: (
             self.risk.on_unprotected(sid, symbol, ref, error, qty, clock.now()))  # fmt: skip
-        self.executor.order_event += self.engine.on_order
+        self.executor.order_event += self.router.on_order
         scanners = {s.id: s.scanner for s in cfg.strategies if s.enabled and s.scanner}
         self.scans: DailyScans | None = None
         if scanners:
@@ -152,7 +156,7 @@ class Trader:
     def kill(self, strategy_id: str | None, reason: str) -> None:
         """HALTED until resume, cancel the scope's working orders (the account's: global
         cancel), flatten with market orders (each passing the risk stage as its own)."""
-        self.engine.counters.kills.append(f"{strategy_id or 'all'}: {reason}")
+        self.router.counters.kills.append(f"{strategy_id or 'all'}: {reason}")
         self.risk.halt(reason, strategy_id=strategy_id, now=self.clock.now())
         self.executor.kill(strategy_id)
 
@@ -164,8 +168,14 @@ class Trader:
         """The symbols the config's enabled strategies trade (fixed ones)."""
         return {sym for s in self.cfg.strategies if s.enabled for sym in s.symbols}
 
+    def _flatten(self, strategy_id: str | None, symbol: str | None, reason: str) -> None:
+        """The risk stage's flatten (a limit, the close): one scope, one symbol or all."""
+        log.warning("flatten %s%s: %s", strategy_id or "all strategies",
+                    f" on {symbol}" if symbol else "", reason)  # fmt: skip
+        self.executor.flatten(strategy_id, symbol)
+
     def _next_trading_day(self, strategy_id: str, now: datetime) -> datetime | None:
-        slot = self.engine.slots.get(strategy_id)
+        slot = self.router.slots.get(strategy_id)
         infos = [self.infos[s] for s in slot.symbols if s in self.infos] if slot else []
         return next_trading_day(infos, now)
 
@@ -184,10 +194,10 @@ class Trader:
         symbols, keep, dropped = day_symbols(
             scfg.symbols,
             scanned,
-            self.engine.slots[strategy_id].ctx.symbols,
+            self.router.slots[strategy_id].ctx.symbols,
             lambda sym: bool(ex.position(strategy_id, sym) or ex.working_orders(strategy_id, sym)),
         )
-        new = self.engine.set_symbols(self.feed, strategy_id, symbols)
+        new = self.router.set_symbols(self.feed, strategy_id, symbols)
         log.info(
             "%s: symbols for %s: %s%s%s", strategy_id, day, ", ".join(symbols) or "(none)",
             f"; kept (open) {', '.join(keep)}" if keep else "",

@@ -1,4 +1,4 @@
-"""The engine: where a bar goes after the feed, and where an intent goes after a strategy.
+"""The router: where a bar goes after the feed, and where an intent goes after a strategy.
 
     feed ── Bar ──▶ IndicatorSet (per symbol and bar spec) ──▶ each strategy's on_bar
                                                                    │ OrderIntent
@@ -10,6 +10,8 @@ Everything here runs synchronously inside the ib_insync callback that delivered 
 per-symbol order is the socket's order and a bar's orders are on the wire before the next
 message is read. A strategy that raises is logged with its id and the event, and disabled (or
 not: ``on_error: continue``); the others go on. Warm-up bars update indicators and nothing else.
+The strategies and their stream routes are ``Slots`` (bot/trading/slots.py); what happened (a
+bar, an intent sent, a rejection, a fill) is announced on the events in ``Router.events``.
 The connection, subscriptions and shutdown live in ``bot/live/daemon.py``.
 """
 
@@ -21,8 +23,9 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
+from eventkit import Event
 from pydantic import BaseModel
 
 from bot.market_data.streams import StreamKey
@@ -45,18 +48,13 @@ from bot.ports.venue import BarSource as Feed
 from bot.risk.states import EntryPauses
 from bot.runtime.logs import log_context
 from bot.strategy.api import Strategy
-from bot.strategy.context import EngineContext, SizingLike, SymbolInfo
-from bot.strategy.indicators import IndicatorSet
+from bot.strategy.context import SymbolInfo
+from bot.trading.slots import IbPnlOf, Slot, Slots, StrategySettings
 
 log = logging.getLogger(__name__)
 
 _ACCEPTED = frozenset({"PreSubmitted", "Submitted", "Filled"})
 REJECT_STORM = "reject storm"  # the risk hold a run of broker rejections sets
-INDICATOR_HISTORY = 5  # values kept per indicator: strategies may look up to 4 bars back
-
-
-class TickKindConflict(ValueError):
-    """Two strategies want different kinds of ticks on one symbol (bad input: a config fix)."""
 
 
 class Clock:
@@ -119,63 +117,6 @@ class Executor(Protocol):
     def flatten(self, strategy_id: str | None = None, symbol: str | None = None) -> None: ...
 
 
-class Observer(Protocol):
-    """Who watches the engine's events (bot/ops: metrics, notifications, feed freshness).
-    Called synchronously on the event path: implementations must be cheap and never raise."""
-
-    def bar(self, key: StreamKey, bar: Bar, live: bool) -> None: ...
-
-    def order(self, strategy_id: str, intent: OrderIntent, bar_latency_s: float | None) -> None:
-        """An approved intent handed to the executor; ``bar_latency_s``: wall seconds since
-        the bar that caused it reached the engine (None: not caused by a bar)."""
-
-    def rejection(self, rejection: Rejection) -> None: ...
-
-    def fill(self, strategy_id: str, fill: FillEvent) -> None: ...
-
-
-class TickSpecLike(Protocol):
-    @property
-    def tick_by_tick(self) -> str | None: ...
-
-
-class StrategySettings(Protocol):
-    """The fields of ``bot.config.settings.StrategyConfig`` the engine reads."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def symbols(self) -> list[str]: ...
-    @property
-    def sizing(self) -> SizingLike: ...
-    @property
-    def on_error(self) -> Literal["disable", "continue"]: ...
-    @property
-    def ticks(self) -> bool | TickSpecLike | None: ...
-
-
-@dataclass(eq=False)
-class Slot:
-    """One running strategy instance and its bookkeeping."""
-
-    id: str
-    strategy: Strategy[Any]
-    ctx: EngineContext
-    symbols: frozenset[str]
-    on_error: str
-    wants_ticks: bool = False
-    tick_by_tick: str | None = None  # its reqTickByTickData type; None: market data
-    bar_spec: Any = None  # its bot.config.settings.BarSpec, once attached to a feed
-    enabled: bool = True
-    errors: int = 0
-    bars: int = 0
-    intents: int = 0
-    fills: int = 0
-    rejections: int = 0
-    in_rejection: bool = False
-    broker_rejections_in_a_row: int = 0  # reset by a fill or an accepted order
-
-
 @dataclass
 class Counters:
     orders: int = 0  # intents approved and handed to the executor (all time)
@@ -188,8 +129,10 @@ class Counters:
     kills: list[str] = field(default_factory=list)
 
 
-class Engine:
+class Router:
     """Routes events to strategies and their intents through risk to the executor."""
+
+    events = ("bar_event", "intent_event", "rejection_event", "fill_event")
 
     def __init__(
         self,
@@ -203,30 +146,40 @@ class Engine:
         net_liquidation: Callable[[], float | None] = lambda: None,
         journal_event: Callable[..., None] | None = None,
         reject_storm: int = 5,
+        ib_pnl: IbPnlOf | None = None,
     ) -> None:
-        """``reject_storm``: this many broker rejections of one strategy's orders in a row
-        pause its entries: a REDUCING hold of the strategy ("reject storm", journalled and
-        restored at restart) until the operator's ``ibbot resume --strategy``."""
+        """``ib_pnl``: IB's daily P&L over some symbols (bot.live.ib_pnl), None where there is
+        none (a backtest, a dry run) or not yet. ``reject_storm``: this many broker rejections
+        of one strategy's orders in a row pause its entries: a REDUCING hold of the strategy
+        ("reject storm", journalled and restored at restart) until the operator's ``ibbot
+        resume --strategy``."""
         self.risk = risk
         self.executor = executor
         self.infos = infos
         self.clock = clock
         self.prices = prices
         self.pnl = pnl
-        self.net_liquidation = net_liquidation
         self.journal_event = journal_event
         self.reject_storm = reject_storm
-        self.slots: dict[str, Slot] = {}
+        self.ib_pnl: IbPnlOf = ib_pnl or _no_ib_pnl
+        self.strategies = Slots(executor, infos, clock.now, pnl, net_liquidation, self.ib_pnl)
+        # The tables the event path reads, held here: no extra lookup per bar.
+        self.slots = self.strategies.by_id
+        self._routes = self.strategies.routes
+        self._sets = self.strategies.sets
+        self._tick_routes = self.strategies.tick_routes
         self.counters = Counters()
-        self._routes: dict[StreamKey, list[Slot]] = {}
-        self._sets: dict[StreamKey, IndicatorSet] = {}
-        self._tick_routes: dict[str, list[Slot]] = {}
         self._last_close: dict[str, float] = {}
-        # IB's daily P&L over some symbols (bot.live.ib_pnl), set by the daemon once connected;
-        # None where there is none (a backtest) or not yet.
-        self.ib_pnl: Callable[[Iterable[str]], float | None] = lambda _symbols: None
-        self.observer: Observer | None = None
         self._bar_t0 = 0.0  # perf_counter() when the live bar being handled arrived; 0: none
+        # What happened, for whoever watches (bot/ops: metrics, notifications, freshness).
+        # Emitted on the event path: listeners must be cheap.
+        self.bar_event = Event("bar_event")  # (StreamKey, Bar, live)
+        # (strategy_id, intent, bar_latency_s): an approved intent handed to the executor;
+        # bar_latency_s: wall seconds since the bar that caused it reached the router (None:
+        # not caused by a bar)
+        self.intent_event = Event("intent_event")
+        self.rejection_event = Event("rejection_event")  # (Rejection,)
+        self.fill_event = Event("fill_event")  # (strategy_id, FillEvent)
 
     def ib_pnl_of(self, strategy_id: str | None) -> float | None:
         """IB's daily P&L over a strategy's symbols (None: every strategy's), for the risk
@@ -236,124 +189,18 @@ class Engine:
         symbols = {sym for slot in slots for sym in slot.symbols}
         return self.ib_pnl(symbols) if symbols else None
 
-    # ---- building -----------------------------------------------------------------------
+    # ---- building (bot/trading/slots.py) -------------------------------------------------
 
     def add_strategy(
         self, settings: StrategySettings, cls: type[Strategy[Any]], params: BaseModel
     ) -> Slot:
-        symbols = tuple(settings.symbols)
-        ctx = EngineContext(
-            settings.id,
-            symbols,
-            orders=self.executor,
-            infos=self.infos,
-            sizing=settings.sizing,
-            clock=self.clock.now,
-            net_liquidation=self.net_liquidation,
-            pnl=self.pnl,
-            ib_pnl=lambda symbols: self.ib_pnl(symbols),
-        )
-        strategy = cls(ctx, params)
-        ticks = settings.ticks  # a spec (true: market data) wins over the strategy's preference
-        if ticks is None or isinstance(ticks, bool):
-            tbt = strategy.tick_type()
-        else:
-            tbt = ticks.tick_by_tick
-        wants_ticks = bool(ticks) or strategy.wants_ticks()
-        slot = Slot(settings.id, strategy, ctx, frozenset(symbols), settings.on_error, wants_ticks,
-                    tbt)  # fmt: skip
-        self.slots[settings.id] = slot
-        return slot
+        return self.strategies.add(settings, cls, params)
 
     def attach(self, feed: Feed, strategy_id: str, bars: Any) -> None:
-        """Declare a strategy's bar streams (and ticks) on ``feed``; ``bars`` is its
-        ``bot.config.settings.BarSpec``. The strategy gets the IndicatorSet of each of its (symbol,
-        bar spec) streams, shared with every strategy reading the same stream."""
-        slot = self.slots[strategy_id]
-        slot.bar_spec = bars
-        sets: dict[str, IndicatorSet] = {}
-        for symbol in slot.ctx.symbols:
-            _, sets[symbol] = self._attach_symbol(feed, slot, symbol)
-        slot.ctx.bind_indicators(dict(slot.strategy.indicators()), sets)
-
-    def _attach_symbol(self, feed: Feed, slot: Slot, symbol: str) -> tuple[StreamKey, IndicatorSet]:
-        bars, info = slot.bar_spec, self.infos[symbol]
-        key = feed.add_bars(
-            symbol,
-            info.contract,
-            info.tz,
-            bar_size=bars.size,
-            size_s=bars.size_s,
-            what_to_show=bars.what_to_show,
-            use_rth=bars.use_rth,
-            warmup=bars.warmup,
-            source=bars.source,
-        )
-        self._routes.setdefault(key, []).append(slot)
-        iset = self._sets.get(key)
-        if iset is None:
-            iset = self._sets[key] = IndicatorSet()
-        for ind in slot.strategy.indicators().values():
-            iset.add(ind, history=INDICATOR_HISTORY)
-        if slot.wants_ticks:
-            self._add_ticks(feed, slot, symbol)
-        return key, iset
-
-    def _add_ticks(self, feed: Feed, slot: Slot, symbol: str) -> None:
-        """One tick subscription per symbol, so every strategy reading it must want the same
-        kind (IB would send a second kind on the same ticker, mixed)."""
-        routes = self._tick_routes.setdefault(symbol, [])
-        if routes and routes[0].tick_by_tick != slot.tick_by_tick:
-            raise TickKindConflict(
-                f"{slot.id}: ticks on {symbol} as {_tick_kind(slot.tick_by_tick)}, but "
-                f"{routes[0].id} reads them as {_tick_kind(routes[0].tick_by_tick)}; strategies "
-                f"sharing a symbol must ask for the same ticks"
-            )
-        if slot.tick_by_tick is None:
-            feed.add_ticks(symbol, self.infos[symbol].contract)
-        else:
-            feed.add_tick_by_tick(symbol, self.infos[symbol].contract, slot.tick_by_tick)
-        routes.append(slot)
+        self.strategies.attach(feed, strategy_id, bars)
 
     def set_symbols(self, feed: Feed, strategy_id: str, symbols: Iterable[str]) -> list[StreamKey]:
-        """Make ``symbols`` (qualified, in ``infos``) the strategy's symbols from now on: new
-        ones get their streams declared (returned: the feed still has to start them, whose
-        warm-up reaches the strategy as warm-up bars), dropped ones leave its routes, and
-        streams and ticks nobody reads any more are removed from the feed."""
-        slot = self.slots[strategy_id]
-        wanted = tuple(dict.fromkeys(symbols))
-        old = set(slot.ctx.symbols)
-        sets = slot.ctx.indicator_sets()
-        for symbol in old - set(wanted):
-            self._detach_symbol(feed, slot, symbol)
-            sets.pop(symbol, None)
-        new_keys = []
-        for symbol in wanted:
-            if symbol in old:
-                continue
-            before = set(feed.streams)
-            key, sets[symbol] = self._attach_symbol(feed, slot, symbol)
-            if key not in before:  # else another strategy's live stream: shared as it is
-                new_keys.append(key)
-        slot.symbols = frozenset(wanted)
-        slot.ctx.set_symbols(wanted, sets)
-        return new_keys
-
-    def _detach_symbol(self, feed: Feed, slot: Slot, symbol: str) -> None:
-        for key in [k for k, slots in self._routes.items() if k.symbol == symbol]:
-            slots = self._routes[key]
-            if slot in slots:
-                slots.remove(slot)
-            if not slots:
-                del self._routes[key]
-                self._sets.pop(key, None)
-                feed.remove_bars(key)
-        ticks = self._tick_routes.get(symbol)
-        if ticks is not None and slot in ticks:
-            ticks.remove(slot)
-            if not ticks:
-                del self._tick_routes[symbol]
-                feed.remove_ticks(symbol)
+        return self.strategies.set_symbols(feed, strategy_id, symbols)
 
     # ---- events in ----------------------------------------------------------------------
 
@@ -367,8 +214,8 @@ class Engine:
         self._last_close[symbol] = bar.close
         self.executor.update_bar(symbol, bar.open, bar.high, bar.low, bar.close, end)
         self.risk.observe_bar(bar)
-        if self.observer is not None:
-            self.observer.bar(key, bar, live)
+        if len(self.bar_event):  # an emit costs ~0.4 µs even without listeners
+            self.bar_event.emit(key, bar, live)
         if not live:
             self._warm_up(key, bar)
             return
@@ -407,8 +254,7 @@ class Engine:
     def on_fill(self, strategy_id: str, fill: FillEvent) -> None:
         """The executor's ``fill_event`` (already in the portfolio): tell the owning strategy."""
         self.counters.fills += 1
-        if self.observer is not None:
-            self.observer.fill(strategy_id, fill)
+        self.fill_event.emit(strategy_id, fill)
         log.info(
             "FILL  %s %s %s %g @ %s [%s] %s",
             strategy_id, fill.symbol, fill.side, fill.quantity, _num(fill.price), fill.tag,
@@ -435,8 +281,7 @@ class Engine:
                     self._call(slot, slot.strategy.on_rejection, rejection, "rejection")
                 finally:
                     slot.in_rejection = False
-        if self.observer is not None:
-            self.observer.rejection(rejection)
+        self.rejection_event.emit(rejection)
 
     def on_broker_rejection(self, rejection: Rejection) -> None:
         """The executor's ``rejection_event`` (its refusals, the broker's rejections): a run of
@@ -536,9 +381,9 @@ class Engine:
                 return
             intent = decision  # approved as the risk stage shrank it
         self.executor.submit(sid, intent, ref_price=ref)
-        if self.observer is not None:
+        if len(self.intent_event):
             t0 = self._bar_t0
-            self.observer.order(sid, intent, time.perf_counter() - t0 if t0 else None)
+            self.intent_event.emit(sid, intent, time.perf_counter() - t0 if t0 else None)
         # Counted and logged after submit: the order is on the wire first.
         if not isinstance(intent, CancelOrder):
             self.counters.orders += 1
@@ -552,12 +397,6 @@ class Engine:
         self.counters.kills.append(f"{scope or 'all'}: {intent.reason}")
         self.risk.kill(intent.reason, strategy_id=scope, now=self.clock.now())
         self.executor.submit(strategy_id or "operator", intent, ref_price=math.nan)
-
-    def flatten(self, strategy_id: str | None, symbol: str | None, reason: str) -> None:
-        """The risk stage's flatten (a limit, the close): one scope, one symbol or all."""
-        log.warning("flatten %s%s: %s", strategy_id or "all strategies",
-                    f" on {symbol}" if symbol else "", reason)  # fmt: skip
-        self.executor.flatten(strategy_id, symbol)
 
     def ref_price(self, symbol: str) -> float:
         """Freshest price known: the feed's last 5-second bar or tick, else the last close."""
@@ -577,6 +416,10 @@ class Engine:
 
     def pnl_total(self) -> float:
         return self.pnl.total()
+
+
+def _no_ib_pnl(_symbols: Iterable[str]) -> float | None:
+    return None
 
 
 def _no_arg(fn: Callable[[], Iterable[OrderIntent]]) -> Callable[[Any], Iterable[OrderIntent]]:
@@ -618,10 +461,6 @@ def _spec(spec: Any) -> str:
     if spec.stop_price is not None:
         parts.append(f"stp {_num(spec.stop_price)}")
     return " ".join(parts)
-
-
-def _tick_kind(tick_by_tick: str | None) -> str:
-    return "market data" if tick_by_tick is None else f"tick-by-tick {tick_by_tick}"
 
 
 def _num(x: float) -> str:

@@ -31,7 +31,7 @@ from bot.trading.daily_scan import (
     request_scan,
     subscription,
 )
-from bot.trading.router import Clock, Engine
+from bot.trading.router import Clock, Router
 from bot.venues.ib import IbVenue
 
 NY = ZoneInfo("America/New_York")
@@ -311,23 +311,23 @@ def test_engine_takes_scanned_symbols_with_their_own_streams_and_drops_them() ->
         s: SymbolInfo(s, Contract(conId=i, symbol=s), 0.01, NY)
         for i, s in enumerate(["NVDA", "AMD", "TSLA"], start=1)
     }
-    engine = Engine(risk=_Risk(), executor=_Executor(), infos=infos, clock=Clock(TUE),
+    router = Router(risk=_Risk(), executor=_Executor(), infos=infos, clock=Clock(TUE),
                     prices={}, pnl=Portfolio(NY, {}))  # fmt: skip
-    feed = Feed(_FeedIB(), engine.on_bar)  # type: ignore[arg-type]
-    slot = engine.add_strategy(_Settings(), _Recorder, None)  # type: ignore[arg-type]
-    engine.attach(feed, "scan", BarSpec(size="5 mins", warmup="1 D"))
+    feed = Feed(_FeedIB(), router.on_bar)  # type: ignore[arg-type]
+    slot = router.add_strategy(_Settings(), _Recorder, None)  # type: ignore[arg-type]
+    router.attach(feed, "scan", BarSpec(size="5 mins", warmup="1 D"))
     assert slot.ctx.symbols == () and feed.streams == {}
 
-    new = engine.set_symbols(feed, "scan", ["NVDA", "AMD"])
+    new = router.set_symbols(feed, "scan", ["NVDA", "AMD"])
     assert [k.symbol for k in new] == ["NVDA", "AMD"] and set(new) == set(feed.streams)
     assert slot.ctx.symbols == ("NVDA", "AMD") and slot.symbols == {"NVDA", "AMD"}
     strategy = slot.strategy
     assert isinstance(strategy, _Recorder)
     for i, key in enumerate(new):  # what the feed's warm-up hands on: indicators, no trading
-        engine.on_bar(key, Bar(key.symbol, TUE, 1, 1, 1, 1 + i, 100, 300), False)
+        router.on_bar(key, Bar(key.symbol, TUE, 1, 1, 1, 1 + i, 100, 300), False)
     assert strategy.warm == ["NVDA", "AMD"] and strategy.live == []
 
-    new = engine.set_symbols(feed, "scan", ["TSLA", "AMD"])
+    new = router.set_symbols(feed, "scan", ["TSLA", "AMD"])
     assert [k.symbol for k in new] == ["TSLA"]
     assert {k.symbol for k in feed.streams} == {"TSLA", "AMD"}  # NVDA's stream ended
     assert slot.ctx.symbols == ("TSLA", "AMD")

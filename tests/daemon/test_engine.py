@@ -1,4 +1,4 @@
-"""Engine routing with small fakes: warm-up, indicators, risk, executor, fills, crashes, kill."""
+"""Router routing with small fakes: warm-up, indicators, risk, executor, fills, crashes, kill."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ from bot.risk.manager import RiskManager
 from bot.strategy.api import Strategy
 from bot.strategy.context import SymbolInfo, next_trading_day, parse_sessions
 from bot.strategy.indicators import SMA, IndicatorSpec
-from bot.trading.router import Clock, Engine, describe
+from bot.trading.router import Clock, Router, describe
 
 NY = ZoneInfo("US/Eastern")
 T0 = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
@@ -172,10 +172,10 @@ def info(symbol: str, con_id: int) -> SymbolInfo:
 
 
 @pytest.fixture
-def world() -> tuple[Engine, FakeRisk, FakeExecutor, FakeFeed]:
+def world() -> tuple[Router, FakeRisk, FakeExecutor, FakeFeed]:
     risk, ex, feed = FakeRisk(), FakeExecutor(), FakeFeed()
     prices: dict[str, float] = {}
-    engine = Engine(
+    router = Router(
         risk=risk,
         executor=ex,
         infos={"AAPL": info("AAPL", 1), "MSFT": info("MSFT", 2)},
@@ -183,7 +183,7 @@ def world() -> tuple[Engine, FakeRisk, FakeExecutor, FakeFeed]:
         prices=prices,
         pnl=Portfolio(NY, prices),
     )
-    return engine, risk, ex, feed
+    return router, risk, ex, feed
 
 
 def bar(symbol: str, i: int, close: float) -> Bar:
@@ -191,126 +191,126 @@ def bar(symbol: str, i: int, close: float) -> Bar:
     return Bar(symbol, t, close, close, close, close, 100, 900)
 
 
-def add(engine: Engine, feed: FakeFeed, sid: str, symbols: list[str], **kw: Any) -> Scripted:
-    slot = engine.add_strategy(Settings(sid, symbols, **kw), Scripted, None)  # type: ignore[arg-type]
-    engine.attach(feed, sid, BarSpec())  # type: ignore[arg-type]
+def add(router: Router, feed: FakeFeed, sid: str, symbols: list[str], **kw: Any) -> Scripted:
+    slot = router.add_strategy(Settings(sid, symbols, **kw), Scripted, None)  # type: ignore[arg-type]
+    router.attach(feed, sid, BarSpec())  # type: ignore[arg-type]
     assert isinstance(slot.strategy, Scripted)
     return slot.strategy
 
 
 def test_warm_up_updates_indicators_without_orders_then_live_bars_trade(world: Any) -> None:
-    engine, _, ex, feed = world
-    s = add(engine, feed, "s1", ["AAPL"])
+    router, _, ex, feed = world
+    s = add(router, feed, "s1", ["AAPL"])
     (key,) = feed.keys
     for i, close in enumerate([10, 11, 12]):  # rising, but warm-up: no strategy call
-        engine.on_bar(key, bar("AAPL", i, close), False)
+        router.on_bar(key, bar("AAPL", i, close), False)
     assert s.seen == [] and ex.submitted == []
     assert s.ctx.indicator("AAPL", "sma") == 11.5
     # on_warmup_bar saw each bar after the indicators took it (SMA(2): NaN, 10.5, 11.5).
     assert [b.close for b, _ in s.warm] == [10, 11, 12]
     assert math.isnan(s.warm[0][1]) and [v for _, v in s.warm[1:]] == [10.5, 11.5]
-    engine.on_bar(key, bar("AAPL", 3, 13), True)
+    router.on_bar(key, bar("AAPL", 3, 13), True)
     assert [b.close for b in s.seen] == [13]
     ((sid, intent, ref),) = ex.submitted
     assert sid == "s1" and isinstance(intent, PlaceOrder) and intent.order.quantity == 10
     assert ref == 13  # the last close: the feed had no fresher price
-    assert engine.clock.now() == T0 + timedelta(minutes=60)
+    assert router.clock.now() == T0 + timedelta(minutes=60)
     assert ex.prices["AAPL"] == 13
-    assert engine.counters.orders == 1 and engine.counters.bars == 1
+    assert router.counters.orders == 1 and router.counters.bars == 1
 
 
 def test_strategies_on_one_stream_share_the_subscription_and_indicators(world: Any) -> None:
-    engine, _, ex, feed = world
-    a = add(engine, feed, "a", ["AAPL"])
-    b = add(engine, feed, "b", ["AAPL", "MSFT"])
+    router, _, ex, feed = world
+    a = add(router, feed, "a", ["AAPL"])
+    b = add(router, feed, "b", ["AAPL", "MSFT"])
     assert len(feed.keys) == 2  # AAPL 15 mins shared, MSFT 15 mins
     assert feed.ticks == ["AAPL", "AAPL", "MSFT"]
     aapl = feed.keys[0]
     for i, close in enumerate([10, 11, 12]):
-        engine.on_bar(aapl, bar("AAPL", i, close), True)
+        router.on_bar(aapl, bar("AAPL", i, close), True)
     assert len(a.seen) == len(b.seen) == 3
     assert a.ctx.indicator("AAPL", "sma") == b.ctx.indicator("AAPL", "sma") == 11.5
     assert [s for s, _, _ in ex.submitted] == ["a", "b"]
 
 
 def test_a_crashing_strategy_is_disabled_and_the_others_go_on(world: Any, caplog: Any) -> None:
-    engine, _, ex, feed = world
-    bad = add(engine, feed, "bad", ["AAPL"])
-    good = add(engine, feed, "good", ["AAPL"])
-    tolerant = add(engine, feed, "tolerant", ["AAPL"], on_error="continue")
+    router, _, ex, feed = world
+    bad = add(router, feed, "bad", ["AAPL"])
+    good = add(router, feed, "good", ["AAPL"])
+    tolerant = add(router, feed, "tolerant", ["AAPL"], on_error="continue")
     bad.boom = tolerant.boom = True
     key = feed.keys[0]
     for i, close in enumerate([10, 11, 12]):
-        engine.on_bar(key, bar("AAPL", i, close), True)
+        router.on_bar(key, bar("AAPL", i, close), True)
     assert len(bad.seen) == 1 and len(good.seen) == 3 and len(tolerant.seen) == 3
-    assert not engine.slots["bad"].enabled and engine.slots["tolerant"].enabled
-    assert engine.counters.strategy_errors == 4
+    assert not router.slots["bad"].enabled and router.slots["tolerant"].enabled
+    assert router.counters.strategy_errors == 4
     assert [s for s, _, _ in ex.submitted] == ["good"]
     assert "strategy bad raised on bar Bar(symbol='AAPL'" in caplog.text
     assert "disabled" in caplog.text
 
 
 def test_rejected_intents_never_reach_the_executor(world: Any) -> None:
-    engine, risk, ex, feed = world
-    s = add(engine, feed, "s1", ["AAPL", "MSFT"])
+    router, risk, ex, feed = world
+    s = add(router, feed, "s1", ["AAPL", "MSFT"])
     risk.refuse.add("AAPL")
     s.extra = [
         PlaceOrder("MSFT", OrderSpec(Side.BUY, 1)),
         PlaceOrder("NVDA", OrderSpec(Side.BUY, 1)),
     ]
     for i, close in enumerate([10, 11, 12]):
-        engine.on_bar(feed.keys[0], bar("AAPL", i, close), True)
+        router.on_bar(feed.keys[0], bar("AAPL", i, close), True)
     assert [i.symbol for _, i, _ in ex.submitted] == ["MSFT"] * 3  # type: ignore[union-attr]
-    assert engine.counters.rejections == 1 + 3  # AAPL by risk; NVDA (not its symbol) 3 times
+    assert router.counters.rejections == 1 + 3  # AAPL by risk; NVDA (not its symbol) 3 times
     assert [i.symbol for _, i, _, _ in risk.checked].count("NVDA") == 0  # type: ignore[attr-defined]
 
 
 def test_fills_go_to_the_owning_strategy_and_its_answers_are_dispatched(world: Any) -> None:
-    engine, _, ex, feed = world
-    a = add(engine, feed, "a", ["AAPL"])
-    b = add(engine, feed, "b", ["AAPL"])
+    router, _, ex, feed = world
+    a = add(router, feed, "a", ["AAPL"])
+    b = add(router, feed, "b", ["AAPL"])
     fill = FillEvent("AAPL", "entry", Side.BUY, 10, 100.0, 0.0, T0, 7, "e1")
     for sid in ("b", "someone-else"):  # the executor books each fill in the portfolio first
-        engine.pnl.on_fill(sid, "AAPL", 10, 100.0, T0)
-    engine.on_fill("b", fill)
-    engine.on_fill("someone-else", fill)  # adopted from an old run: booked, not routed
+        router.pnl.on_fill(sid, "AAPL", 10, 100.0, T0)
+    router.on_fill("b", fill)
+    router.on_fill("someone-else", fill)  # adopted from an old run: booked, not routed
     assert a.fills == [] and b.fills == [fill]
     ((sid, intent, _),) = ex.submitted
     assert sid == "b" and isinstance(intent, PlaceOrder) and intent.tag == "stop"
-    assert engine.positions() == {"AAPL": 20}
+    assert router.positions() == {"AAPL": 20}
 
 
 def test_kill_switch_halts_then_cancels_and_flattens(world: Any) -> None:
-    engine, risk, ex, feed = world
-    s = add(engine, feed, "s1", ["AAPL"])
+    router, risk, ex, feed = world
+    s = add(router, feed, "s1", ["AAPL"])
     s.extra = [KillSwitch("drawdown")]
-    engine.on_bar(feed.keys[0], bar("AAPL", 0, 10), True)
+    router.on_bar(feed.keys[0], bar("AAPL", 0, 10), True)
     assert risk.killed == [("drawdown", "s1")]
     assert [type(i).__name__ for _, i, _ in ex.submitted] == ["KillSwitch"]
-    engine.kill(KillSwitch("operator", scope="all"), None)
+    router.kill(KillSwitch("operator", scope="all"), None)
     assert risk.killed[-1] == ("operator", None)
-    assert engine.counters.kills == ["s1: drawdown", "all: operator"]
+    assert router.counters.kills == ["s1: drawdown", "all: operator"]
 
 
 def test_a_crash_in_on_warmup_bar_disables_only_that_strategy(world: Any) -> None:
-    engine, _, _, feed = world
-    bad, good = add(engine, feed, "bad", ["AAPL"]), add(engine, feed, "good", ["AAPL"])
+    router, _, _, feed = world
+    bad, good = add(router, feed, "bad", ["AAPL"]), add(router, feed, "good", ["AAPL"])
     bad.boom = True
     for i, close in enumerate([10, 11]):
-        engine.on_bar(feed.keys[0], bar("AAPL", i, close), False)
+        router.on_bar(feed.keys[0], bar("AAPL", i, close), False)
     assert len(bad.warm) == 1 and len(good.warm) == 2
-    assert not engine.slots["bad"].enabled and engine.slots["good"].enabled
+    assert not router.slots["bad"].enabled and router.slots["good"].enabled
 
 
 async def test_bars_replayed_after_a_reconnect_reach_on_warmup_bar(world: Any) -> None:
     from test_feed import FakeIB, hist  # the feed's own fake of the ib_insync calls
 
-    engine, _, _, _ = world
+    router, _, _, _ = world
     ib = FakeIB(T0 + timedelta(minutes=2, seconds=30), {1: [hist(T0, 100), hist(T0 + M1, 101)]})
-    feed = Feed(ib, engine.on_bar)  # type: ignore[arg-type]
-    slot = engine.add_strategy(Settings("s1", ["AAPL"]), Scripted, None)  # type: ignore[arg-type]
-    engine.infos["AAPL"] = info("AAPL", 1)
-    engine.attach(feed, "s1", BarSpec(size="1 min"))
+    feed = Feed(ib, router.on_bar)  # type: ignore[arg-type]
+    slot = router.add_strategy(Settings("s1", ["AAPL"]), Scripted, None)  # type: ignore[arg-type]
+    router.infos["AAPL"] = info("AAPL", 1)
+    router.attach(feed, "s1", BarSpec(size="1 min"))
     s = slot.strategy
     assert isinstance(s, Scripted)
     await feed.start()
@@ -335,33 +335,33 @@ def test_a_strategy_kill_ends_its_day_not_its_later_days(tmp_path: Path) -> None
         next_day=lambda sid, now: next_trading_day([aapl], now),
     )
     ex, feed, prices = FakeExecutor(), FakeFeed(), {}  # type: ignore[var-annotated]
-    engine = Engine(risk=risk, executor=ex, infos={"AAPL": aapl}, clock=Clock(T0),
+    router = Router(risk=risk, executor=ex, infos={"AAPL": aapl}, clock=Clock(T0),
                     prices=prices, pnl=Portfolio(NY, prices))  # fmt: skip
-    s = add(engine, feed, "s1", ["AAPL"])
+    s = add(router, feed, "s1", ["AAPL"])
     key = feed.keys[0]
-    engine.on_bar(key, bar("AAPL", 0, 10), True)
+    router.on_bar(key, bar("AAPL", 0, 10), True)
     s.extra = [KillSwitch("daily loss")]
-    engine.on_bar(key, bar("AAPL", 1, 11), True)  # kills at 15:30 UTC Monday
+    router.on_bar(key, bar("AAPL", 1, 11), True)  # kills at 15:30 UTC Monday
     s.extra = []
-    engine.on_bar(key, bar("AAPL", 2, 12), True)  # SMA up: buy refused, halted for Monday
+    router.on_bar(key, bar("AAPL", 2, 12), True)  # SMA up: buy refused, halted for Monday
     tuesday = 4 * 24 - 2  # 15-minute bars from T0 (10:00 EST Monday) to 09:30 Tuesday
-    engine.on_bar(key, bar("AAPL", tuesday, 13), True)
+    router.on_bar(key, bar("AAPL", tuesday, 13), True)
     kinds = [type(i).__name__ for _, i, _ in ex.submitted]
     assert kinds == ["KillSwitch", "PlaceOrder"]
     assert ex.submitted[-1][1].order.quantity == 10  # type: ignore[union-attr]
     assert bar("AAPL", tuesday, 13).time == datetime(2024, 3, 5, 14, 30, tzinfo=UTC)
-    assert engine.counters.rejections == 1
+    assert router.counters.rejections == 1
     journal.close()
 
 
 def test_ticks_reach_only_strategies_that_want_them(world: Any) -> None:
-    engine, _, _, feed = world
-    s = add(engine, feed, "s1", ["AAPL"])
+    router, _, _, feed = world
+    s = add(router, feed, "s1", ["AAPL"])
     tick = Tick("AAPL", T0 + timedelta(seconds=1), 9.99, 10.01, 10.0)
-    engine.on_tick(tick)
-    engine.on_tick(Tick("MSFT", T0, 1, 1, 1))
+    router.on_tick(tick)
+    router.on_tick(Tick("MSFT", T0, 1, 1, 1))
     assert s.ticks == [tick]
-    assert engine.clock.now() == tick.time
+    assert router.clock.now() == tick.time
 
 
 def test_describe_intents_for_the_log() -> None:
@@ -396,25 +396,29 @@ class AllLastLover(Scripted):
 
 
 def test_tick_kinds_come_from_the_config_else_the_strategy(world: Any) -> None:
-    engine, _, _, feed = world
-    add(engine, feed, "s1", ["AAPL"], ticks=Spec("BidAsk"))
-    add(engine, feed, "s2", ["MSFT"])  # Scripted: ticks, no preference: market data
+    router, _, _, feed = world
+    add(router, feed, "s1", ["AAPL"], ticks=Spec("BidAsk"))
+    add(router, feed, "s2", ["MSFT"])  # Scripted: ticks, no preference: market data
     assert feed.ticks == ["AAPL:BidAsk", "MSFT"]
-    engine.add_strategy(Settings("s3", ["MSFT"], ticks=Spec(None)), AllLastLover, None)  # type: ignore[arg-type]
-    engine.attach(feed, "s3", BarSpec())  # type: ignore[arg-type]
+    router.add_strategy(Settings("s3", ["MSFT"], ticks=Spec(None)), AllLastLover, None)  # type: ignore[arg-type]
+    router.attach(feed, "s3", BarSpec())  # type: ignore[arg-type]
     assert feed.ticks[-1] == "MSFT"  # the config's explicit market data wins
-    engine.add_strategy(Settings("s4", ["AAPL"]), AllLastLover, None)  # type: ignore[arg-type]
+    router.add_strategy(Settings("s4", ["AAPL"]), AllLastLover, None)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=(
         "s4: ticks on AAPL as tick-by-tick AllLast, but s1 reads them as tick-by-tick BidAsk"
     )):  # fmt: skip
-        engine.attach(feed, "s4", BarSpec())  # type: ignore[arg-type]
+        router.attach(feed, "s4", BarSpec())  # type: ignore[arg-type]
 
 
-def test_the_context_reads_ibs_pnl_through_the_engine(world: Any) -> None:
-    engine, _, _, feed = world
-    s = add(engine, feed, "s1", ["AAPL", "MSFT"])
+def test_the_context_reads_ibs_pnl_through_the_engine() -> None:
+    figures: dict[str, float] = {}  # none yet
+    prices: dict[str, float] = {}
+    router = Router(risk=FakeRisk(), executor=FakeExecutor(),
+                    infos={"AAPL": info("AAPL", 1), "MSFT": info("MSFT", 2)}, clock=Clock(T0),
+                    prices=prices, pnl=Portfolio(NY, prices),
+                    ib_pnl=lambda symbols: sum(figures[x] for x in symbols) if figures else None)
+    s = add(router, FakeFeed(), "s1", ["AAPL", "MSFT"])
     assert s.ctx.ib_pnl_today() is None  # no IB (a backtest), or not yet
-    figures = {"AAPL": 12.5, "MSFT": -2.0}
-    engine.ib_pnl = lambda symbols: sum(figures[x] for x in symbols)
+    figures.update({"AAPL": 12.5, "MSFT": -2.0})
     assert s.ctx.ib_pnl_today() == 10.5
     assert s.ctx.ib_pnl_today(["MSFT"]) == -2.0

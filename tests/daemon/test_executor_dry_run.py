@@ -19,7 +19,7 @@ from test_executor import Harness, place
 
 from bot.model.events import Bar, ModifyOrder, OrderSpec, OrderType, PlaceBracket, Side
 from bot.portfolio.book import Portfolio
-from bot.trading.router import Clock, Engine
+from bot.trading.router import Clock, Router
 
 BUY, SELL = Side.BUY, Side.SELL
 
@@ -198,10 +198,10 @@ class _BarExecutor(FakeExecutor):
 
 def test_the_engine_hands_whole_bars_to_an_executor_that_takes_them() -> None:
     ex, feed, prices = _BarExecutor(), FakeFeed(), {}  # type: ignore[var-annotated]
-    engine = Engine(risk=FakeRisk(), executor=ex, infos={"AAPL": info("AAPL", 1)},
+    router = Router(risk=FakeRisk(), executor=ex, infos={"AAPL": info("AAPL", 1)},
                     clock=Clock(T0), prices=prices, pnl=Portfolio(NY, prices))  # fmt: skip
-    add(engine, feed, "s1", ["AAPL"])
+    add(router, feed, "s1", ["AAPL"])
     b = Bar("AAPL", T0, 10.0, 10.5, 9.5, 10.2, 100, 900)
-    engine.on_bar(feed.keys[0], b, True)
+    router.on_bar(feed.keys[0], b, True)
     assert ex.bars == [("AAPL", 10.0, 10.5, 9.5, 10.2, T0 + timedelta(seconds=900))]
     assert ex.prices == {}  # the whole bar went to update_bar, nothing else was called

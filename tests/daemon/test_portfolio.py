@@ -60,7 +60,7 @@ def test_hand_computed_figures_per_strategy_and_account(tmp_path: Path) -> None:
     assert p.exposure() == pytest.approx((15 * 120 + 100 * 49, 15 * 120 + 100 * 49))
     assert p.exposure("b") == pytest.approx((5 * 120 + 4900, -600 + 4900))
     trips: list[tuple[str, str, float]] = []
-    p.round_trip = lambda sid, sym, pnl, _t: trips.append((sid, sym, pnl))
+    p.round_trip_event += lambda sid, sym, pnl, _t: trips.append((sid, sym, pnl))
     run.fill("a", "AAPL", -20, 100.0, 1.0, DAY1)
     # The trip's net: its commissions known when it closed (the exit's comes after the fill).
     assert trips == [("a", "AAPL", pytest.approx(20 * -5 - 2))]

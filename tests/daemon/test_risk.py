@@ -25,6 +25,7 @@ from bot.model.events import (
     TargetPosition,
     WorkingOrder,
 )
+from bot.risk.day_limits import Flatten, IbPnl
 from bot.risk.manager import RiskManager
 from bot.risk.states import Level, State
 from bot.strategy.context import SymbolInfo, next_trading_day, parse_sessions
@@ -40,10 +41,12 @@ def journal(tmp_path: Path) -> Iterator[Journal]:
     j.close()
 
 
-def risk(journal: Journal, **cfg: object) -> RiskManager:
+def risk(journal: Journal, *, flatten: Flatten | None = None, ib_pnl: IbPnl | None = None,
+         **cfg: object) -> RiskManager:  # fmt: skip
     """Limits of strategy s1 (its own position: the ``position`` argument of a check)."""
     return RiskManager(RiskConfig(max_orders_per_minute=None), journal,
-                       strategies={"s1": RiskLimits(**cfg)})  # type: ignore[arg-type]  # fmt: skip
+                       strategies={"s1": RiskLimits(**cfg)},  # type: ignore[arg-type]
+                       flatten=flatten, ib_pnl=ib_pnl)  # fmt: skip
 
 
 def buy(qty: float, symbol: str = "AAPL", **kw: object) -> PlaceOrder:
@@ -315,8 +318,8 @@ def test_an_unprotected_position_follows_the_policy(journal: Journal) -> None:
     """``unprotected``: the strategy's own key, else the account's (flatten by default)."""
     flattened: list[tuple[str | None, str | None]] = []
     for policy in (None, "reduce", "alert"):
-        r = risk(journal, unprotected=policy)
-        r.flatten = lambda sid, symbol, why: flattened.append((sid, symbol))
+        r = risk(journal, unprotected=policy,
+                 flatten=lambda sid, symbol, why: flattened.append((sid, symbol)))
         r.on_unprotected("s1", "AAPL", "ibbot:s1:AAPL:sl:3", "Order rejected", 10, NOW)
         if policy is None:
             assert flattened == [("s1", "AAPL")]
@@ -335,9 +338,8 @@ def test_an_unprotected_position_follows_the_policy(journal: Journal) -> None:
 
 
 def test_pnl_source_ib_reads_ibs_daily_pnl_and_ticks_check_the_limits(journal: Journal) -> None:
-    r = risk(journal, daily_loss_limit=500, pnl_source="ib")
     ib: dict[str | None, float | None] = {"s1": -100.0}
-    r.ib_pnl = lambda sid: ib.get(sid)
+    r = risk(journal, daily_loss_limit=500, pnl_source="ib", ib_pnl=lambda sid: ib.get(sid))
     r.portfolio.on_fill("s1", "AAPL", 10, 100.0, NOW)
     r.portfolio.add_commission("s1", 600.0)  # the bot's own P&L: -600, over the limit
     r.on_tick("AAPL", NOW)

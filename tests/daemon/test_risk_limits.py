@@ -63,8 +63,8 @@ class World:
             RiskConfig(**acct), journal, portfolio=self.pf, orders=self.orders,
             infos={"AAPL": AAPL},
             strategies={sid: RiskLimits(**lim) for sid, lim in per_strategy.items()},
+            flatten=lambda sid, sym, why: self.flattened.append((sid, sym)),
         )  # fmt: skip
-        self.risk.flatten = lambda sid, sym, why: self.flattened.append((sid, sym))
 
     def hold(self, sid: str, symbol: str, qty: float, price: float = 100.0) -> None:
         self.pf.on_fill(sid, symbol, qty, price, NOW)

@@ -48,8 +48,8 @@ class Sim:
         self.marks = {"AAPL": 100.0, "MSFT": 80.0}
         self.pf = Portfolio.restore(self.journal, NY, now, self.marks)
         self.risk = RiskManager(RiskConfig(**ACCOUNT), self.journal, portfolio=self.pf,
-                                strategies={s: RiskLimits(**OWN) for s in SIDS})  # fmt: skip
-        self.risk.flatten = self.flatten
+                                strategies={s: RiskLimits(**OWN) for s in SIDS},
+                                flatten=self.flatten)  # fmt: skip
         self.risk.restore(now)
         self.now = now
         self.n = len(self.journal.query("SELECT 1 FROM fills"))

@@ -37,8 +37,8 @@ class Run:
 
     @property
     def strategy(self) -> e2e_strategies.Scripted:
-        assert self.daemon.engine is not None
-        s = self.daemon.engine.slots["s1"].strategy
+        assert self.daemon.router is not None
+        s = self.daemon.router.slots["s1"].strategy
         assert isinstance(s, e2e_strategies.Scripted)
         return s
 
@@ -130,8 +130,8 @@ def broker_positions(gw: Gateway) -> dict[str, float]:
 
 
 def positions_agree(run: Run, gw: Gateway) -> bool:
-    assert run.daemon.engine is not None
-    return run.daemon.engine.positions() == broker_positions(gw)
+    assert run.daemon.router is not None
+    return run.daemon.router.positions() == broker_positions(gw)
 
 
 @contextlib.asynccontextmanager

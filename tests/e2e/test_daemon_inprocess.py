@@ -67,9 +67,9 @@ async def test_scripted_strategy_gets_exactly_its_orders_and_fills(
     daemon, task = await start_daemon(path)
     assert daemon.feed is not None and daemon.feed.warmup_bars == 2 * 30  # 13:30 .. 13:59
     await advance(gateway, 5)
-    assert daemon.engine is not None
-    await until(lambda: daemon.engine.counters.fills >= 3, what="3 fills")  # type: ignore[union-attr]
-    strategy = daemon.engine.slots["s1"].strategy
+    assert daemon.router is not None
+    await until(lambda: daemon.router.counters.fills >= 3, what="3 fills")  # type: ignore[union-attr]
+    strategy = daemon.router.slots["s1"].strategy
     assert isinstance(strategy, e2e_strategies.Scripted)
     assert await stop(daemon, task) == 0
     await until(lambda: not gateway.broker.open_orders(PAPER), what="cancel_on_stop")
@@ -111,8 +111,8 @@ async def test_dry_run_sends_nothing(gateway: Gateway, tmp_path: Path) -> None:
     path = write_config(tmp_path, gateway.port, [scripted("s1", STEPS)], dry_run=True)
     daemon, task = await start_daemon(path)
     await advance(gateway, 5)
-    assert daemon.engine is not None
-    await until(lambda: daemon.engine.counters.fills >= 3, what="3 dry fills")  # type: ignore[union-attr]
+    assert daemon.router is not None
+    await until(lambda: daemon.router.counters.fills >= 3, what="3 dry fills")  # type: ignore[union-attr]
     assert await stop(daemon, task) == 0
     assert gateway.broker.executions(PAPER) == []
     assert gateway.broker.open_orders(PAPER) == [] and gateway.broker.completed_orders(PAPER) == []
@@ -144,9 +144,9 @@ async def test_a_crashing_strategy_does_not_stop_the_others(
     caplog.set_level(logging.INFO)
     daemon, task = await start_daemon(path)
     await advance(gateway, 5)
-    assert daemon.engine is not None
-    await until(lambda: daemon.engine.counters.fills >= 3, what="3 fills")  # type: ignore[union-attr]
-    slots = daemon.engine.slots
+    assert daemon.router is not None
+    await until(lambda: daemon.router.counters.fills >= 3, what="3 fills")  # type: ignore[union-attr]
+    slots = daemon.router.slots
     assert await stop(daemon, task) == 0
     assert not slots["crashy"].enabled and slots["crashy"].errors == 1
     assert slots["s1"].enabled and slots["s1"].bars == 10
@@ -187,8 +187,8 @@ async def test_reconnect_resubscribes_reconciles_and_never_repeats_a_bar(
                         ib={"reconnect": {"initial": 0.2, "jitter": 0}})  # fmt: skip
     daemon, task = await start_daemon(path)
     await advance(gateway, 3)  # 14:00 .. 14:02 live; e1 and the bracket placed
-    assert daemon.engine is not None and daemon.executor is not None
-    await until(lambda: daemon.engine.counters.fills >= 2, what="2 fills")  # type: ignore[union-attr]
+    assert daemon.router is not None and daemon.executor is not None
+    await until(lambda: daemon.router.counters.fills >= 2, what="2 fills")  # type: ignore[union-attr]
     gateway.sessions[31].close()  # the gateway drops the connection
     await until(lambda: not daemon.ib.isConnected(), what="disconnect seen")
     await advance(gateway, 2)  # 14:03 .. 14:04 pass while the bot is away
@@ -196,8 +196,8 @@ async def test_reconnect_resubscribes_reconciles_and_never_repeats_a_bar(
     # The bracket's children, working at the broker, were adopted again.
     assert set(daemon.executor.working_orders("s1", "MSFT")) == {"br.tp", "br.sl"}
     await advance(gateway, 3)
-    await until(lambda: daemon.engine.counters.fills >= 3, what="3rd fill")  # type: ignore[union-attr]
-    strategy = daemon.engine.slots["s1"].strategy
+    await until(lambda: daemon.router.counters.fills >= 3, what="3rd fill")  # type: ignore[union-attr]
+    strategy = daemon.router.slots["s1"].strategy
     assert isinstance(strategy, e2e_strategies.Scripted)
     assert await stop(daemon, task) == 0
     for sym in ("AAPL", "MSFT"):

@@ -61,7 +61,7 @@ def connectivity(data: str) -> Fault:
         gw.fault("connectivity_lost")
         await until(lambda: run.daemon.supervisor.state is ConnState.IB_LOST,  # type: ignore[union-attr]
                     what="1100 seen")  # fmt: skip
-        assert run.daemon.engine is not None and run.daemon.engine.risk.paused("connectivity")
+        assert run.daemon.router is not None and run.daemon.router.risk.paused("connectivity")
         await walk(gw, 120)
         gw.fault("connectivity_restored", data=data)
         return gw.clock.now()
@@ -105,7 +105,7 @@ async def test_a_fault_keeps_every_invariant(
     await until_trading(run)
     await walk(gateway, 120)
     await check_invariants(run, gateway, end, caplog.text)
-    assert run.daemon.engine is not None and not run.daemon.engine.risk.states
+    assert run.daemon.router is not None and not run.daemon.router.risk.states
     assert await run.stop() == 0
 
 
@@ -133,11 +133,11 @@ async def test_a_reject_storm_pauses_the_strategys_entries(
     gateway.fault("reject_orders", symbol="MSFT", text="No trading permissions")
     run = await start_run(gateway, tmp_path, buys)
     await walk(gateway, 600)
-    engine = run.daemon.engine
-    assert engine is not None
-    slot = engine.slots["s1"]
+    router = run.daemon.router
+    assert router is not None
+    slot = router.slots["s1"]
     assert slot.broker_rejections_in_a_row == 5  # then the gate refused the rest
-    assert engine.risk.paused("reject storm", strategy_id="s1")
+    assert router.risk.paused("reject storm", strategy_id="s1")
     gateway.fault("clear_rejects")
     end = gateway.clock.now()
     await walk(gateway, 120)

@@ -43,13 +43,13 @@ async def test_keep_up_to_date_bars_reach_the_strategy_once_each_when_closed(
     assert not task.done(), daemon.stop_reason
     assert daemon.feed is not None and daemon.feed.warmup_bars == 2 * 30  # 13:30 .. 13:59
     assert all(s.rt is None and s.hist is not None for s in daemon.feed.streams.values())
-    assert daemon.engine is not None
-    strategy = daemon.engine.slots["s1"].strategy
+    assert daemon.router is not None
+    strategy = daemon.router.slots["s1"].strategy
     assert isinstance(strategy, e2e_strategies.Scripted)
     await advance(gateway, 5)
     await gateway.advance(timedelta(seconds=10))  # 14:05:10: the 14:05 bars have started
     await until(lambda: len(strategy.bars) >= 10, what="5 bars per symbol")
-    await until(lambda: daemon.engine.counters.fills >= 2, what="2 fills")  # type: ignore[union-attr]
+    await until(lambda: daemon.router.counters.fills >= 2, what="2 fills")  # type: ignore[union-attr]
     daemon.request_stop("test over")
     assert await asyncio.wait_for(task, 5) == 0
 

@@ -48,9 +48,9 @@ async def run_until_filled(path: Path, gw: Gateway, **kw: Any) -> Daemon:
     for _ in range(10):  # the market moves on until the buy has filled (minutes, not forever)
         await advance(gw, 1)
         await asyncio.sleep(0.05)
-        if daemon.engine is not None and daemon.engine.counters.fills >= 1:
+        if daemon.router is not None and daemon.router.counters.fills >= 1:
             break
-    assert daemon.engine is not None and daemon.engine.counters.fills == 1
+    assert daemon.router is not None and daemon.router.counters.fills == 1
     daemon.request_stop("test over")
     assert await asyncio.wait_for(task, 5) == 0
     return daemon

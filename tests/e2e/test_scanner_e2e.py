@@ -71,8 +71,8 @@ async def test_orb_trades_the_scanners_top_3_at_0935(
     assert f"orb-scan: {text}" in caplog.messages
 
     # They are the strategy's symbols, qualified, subscribed and warmed up.
-    assert daemon.engine is not None and daemon.feed is not None
-    slot = daemon.engine.slots["orb-scan"]
+    assert daemon.router is not None and daemon.feed is not None
+    slot = daemon.router.slots["orb-scan"]
     assert slot.ctx.symbols == tuple(expected) and slot.symbols == set(expected)
     assert sorted(daemon.infos) == sorted(expected)
     assert {k.symbol for k in daemon.feed.streams} == set(expected)

@@ -73,8 +73,8 @@ async def test_strategy_trades_end_to_end_on_the_sample(name: str, tmp_path: Pat
     daemon, code = await run_example(name, *SPANS[name], tmp_path)
     assert code == 0
     assert daemon.stop_reason == "end of the simulated gateway's data"
-    assert daemon.engine is not None
-    (slot,) = daemon.engine.slots.values()
+    assert daemon.router is not None
+    (slot,) = daemon.router.slots.values()
     assert slot.enabled and slot.errors == 0, f"{slot.id} failed: see the log"
     assert slot.bars > 0
     journal = tmp_path / "journal.sqlite"
@@ -92,7 +92,7 @@ async def test_opening_range_breakout_trades_again_the_day_after_its_kill_switch
     name = "opening_range_breakout"
     daemon, code = await run_example(name, "2026-10-20T13:30Z", "2026-10-21T14:00Z", tmp_path)
     assert code == 0
-    assert daemon.engine is not None and daemon.engine.counters.kills == []
+    assert daemon.router is not None and daemon.router.counters.kills == []
     journal = tmp_path / "journal.sqlite"
     entries = journal_rows(
         journal, "SELECT substr(time, 1, 10) FROM intents WHERE kind = 'PlaceBracket'"

@@ -59,9 +59,9 @@ async def test_a_tick_by_tick_strategy_gets_its_ticks_and_trades_on_them(
     subs = [s for subs in gateway.streams.ticks.values() for s in subs]
     assert sorted(s.kind for s in subs) == [TBT_KIND[what]] * 2  # no market data
     await advance(gateway, 2)
-    assert daemon.engine is not None
-    await until(lambda: daemon.engine.counters.fills >= 2, what="a fill per symbol")  # type: ignore[union-attr]
-    strategy = daemon.engine.slots["tt"].strategy
+    assert daemon.router is not None
+    await until(lambda: daemon.router.counters.fills >= 2, what="a fill per symbol")  # type: ignore[union-attr]
+    strategy = daemon.router.slots["tt"].strategy
     assert isinstance(strategy, e2e_strategies.TickTrader)
     assert await stop(daemon, task) == 0
 
@@ -108,14 +108,14 @@ async def test_ibs_pnl_arrives_matches_the_account_and_comes_back_after_a_reconn
     path = write_config(tmp_path, gateway.port, [scripted("s1", steps)], client_id=41,
                         ib={"reconnect": {"initial": 0.2, "jitter": 0}})  # fmt: skip
     daemon, task = await start_daemon(path)
-    assert daemon.engine is not None and daemon.ib_pnl is not None
+    assert daemon.router is not None and daemon.ib_pnl is not None
     await advance(gateway, 4)
-    await until(lambda: daemon.engine.counters.fills >= 2, what="2 fills")  # type: ignore[union-attr]
+    await until(lambda: daemon.router.counters.fills >= 2, what="2 fills")  # type: ignore[union-attr]
     await until(lambda: _ib_matches_the_account(daemon, gateway), what="IB's P&L")
     # A real figure: positions and commissions.
     assert gateway.broker.account(PAPER).pnl().daily != 0
     # The strategy reads the same through its context (both its symbols).
-    ctx = daemon.engine.slots["s1"].ctx
+    ctx = daemon.router.slots["s1"].ctx
     assert ctx.ib_pnl_today() == pytest.approx(daemon.ib_pnl.daily(["AAPL", "MSFT"]))
     ib_account = daemon.ib_pnl.account_daily()
     assert ib_account is not None
@@ -155,11 +155,11 @@ async def test_orb_with_pnl_source_ib_kills_on_ibs_pnl_from_the_gateway(
     strategies = [holder, orb("orb_ib", "ib"), orb("orb_own", "own")]
     path = write_config(tmp_path, gateway.port, strategies, client_id=42)
     daemon, task = await start_daemon(path)
-    assert daemon.engine is not None
+    assert daemon.router is not None
     await advance(gateway, 2)
-    await until(lambda: daemon.engine.counters.fills >= 1, what="the holder's fill")  # type: ignore[union-attr]
+    await until(lambda: daemon.router.counters.fills >= 1, what="the holder's fill")  # type: ignore[union-attr]
     await advance(gateway, 11)  # two 5-minute bars close after it
-    risk = daemon.engine.risk  # the daily kill is the risk stage's (strategies[i].risk)
+    risk = daemon.router.risk  # the daily kill is the risk stage's (strategies[i].risk)
     await until(lambda: bool(risk.not_active(daemon.clock.now())), what="a daily kill")  # type: ignore[attr-defined]
     held = risk.not_active(daemon.clock.now())  # type: ignore[attr-defined]
     assert await stop(daemon, task) == 0

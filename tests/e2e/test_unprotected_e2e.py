@@ -65,8 +65,8 @@ async def test_with_unprotected_reduce_entries_pause_on_the_symbol_instead(
                           risk={"max_position": 1000, "unprotected": "reduce"})  # fmt: skip
     await walk(gateway, 480)
     assert broker_positions(gateway) == {"MSFT": 5}  # kept, the entry after it refused
-    engine = run.daemon.engine
-    assert engine is not None and engine.risk.paused("unprotected", strategy_id="s1",
+    router = run.daemon.router
+    assert router is not None and router.risk.paused("unprotected", strategy_id="s1",
                                                      symbol="MSFT")  # fmt: skip
     assert await run.stop() == 0
     [why] = risk_events(tmp_path, "unprotected")
@@ -85,8 +85,8 @@ async def test_a_brackets_rejected_stop_cancels_its_entry(
     bracket = [{"bar": 1, "symbol": "MSFT", "kind": "bracket", "qty": 5, "tag": "b1"}]
     run = await start_run(gateway, tmp_path, bracket)
     await walk(gateway, 180)
-    engine = run.daemon.engine
-    assert engine is not None and not engine.executor.working_orders("s1", "MSFT")
+    router = run.daemon.router
+    assert router is not None and not router.executor.working_orders("s1", "MSFT")
     assert await run.stop() == 0
     assert "the stop of bracket ibbot:s1:MSFT:b1:" in caplog.text
     assert gateway.broker.executions(PAPER) == [] and broker_positions(gateway) == {}

@@ -104,7 +104,7 @@ async def test_a_journal_that_cannot_be_written_stops_new_orders_and_the_daemon(
     assert any(str(journal.path) in e and words in e
                and "no new order will be sent" in e for e in errors)  # fmt: skip
     assert run.daemon.stop_reason.startswith(f"error: journal {journal.path} cannot be written")
-    assert run.daemon.engine is not None and run.daemon.engine.risk.paused("journal")
+    assert run.daemon.router is not None and run.daemon.router.risk.paused("journal")
     rejected = [r.reason for r in run.strategy.rejections]
     if first_write == "order":
         assert rejected and rejected[0].startswith("journal: journal ")  # x1, not sent

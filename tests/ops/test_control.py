@@ -53,13 +53,13 @@ async def test_control_needs_the_token_and_acts(
 
         code, body = await post(d, "stop-entries", {"strategy": "s1"})
         assert code == 200 and body["scope"] == "s1"
-        assert d.engine is not None
+        assert d.router is not None
         now = d.clock.now()
-        assert d.engine.risk.state("s1", now).level.name == "REDUCING"  # type: ignore[attr-defined]
+        assert d.router.risk.state("s1", now).level.name == "REDUCING"  # type: ignore[attr-defined]
         await advance(gateway, 1)  # its first entry (bar 1) is refused
-        await until(lambda: d.engine.counters.rejections >= 1, what="entry refused")  # type: ignore[union-attr]
+        await until(lambda: d.router.counters.rejections >= 1, what="entry refused")  # type: ignore[union-attr]
         assert (await post(d, "resume-entries", {"strategy": "s1"}))[0] == 200
-        assert d.engine.risk.state("s1", d.clock.now()).level.name == "ACTIVE"  # type: ignore[attr-defined]
+        assert d.router.risk.state("s1", d.clock.now()).level.name == "ACTIVE"  # type: ignore[attr-defined]
         await advance(gateway, 5)  # bar 5: MSFT buy 5 passes (and fills)
         await until(lambda: d.executor is not None and d.executor.position("s1", "MSFT") == 5,
                     what="MSFT bought")
@@ -70,7 +70,7 @@ async def test_control_needs_the_token_and_acts(
         await until(lambda: d.executor.position("s1", "MSFT") == 0, what="flat")  # type: ignore[union-attr]
         assert (await post(d, "flatten", {"strategy": "nope"}))[0] == 404
 
-        strategy = d.engine.slots["s1"].strategy
+        strategy = d.router.slots["s1"].strategy
         before = strategy.params
         code, body = await post(d, "reload", {"strategy": "s1", "params": {"steps": "bad"}})
         assert code == 400 and "bad params, nothing changed" in body["error"], body
@@ -119,13 +119,13 @@ async def test_ibbot_kill_and_resume_go_through_the_channel_of_a_running_daemon(
                      metrics={"port": port})  # fmt: skip
     d, task = await start(cfg)
     try:
-        assert d.engine is not None
+        assert d.router is not None
         code = await asyncio.to_thread(main, ["kill", str(cfg), "--strategy", "s1"])
         assert code == 0 and "done by the running daemon" in capsys.readouterr().out
-        assert d.engine.risk.state("s1", d.clock.now()).level.name == "HALTED"  # type: ignore[attr-defined]
+        assert d.router.risk.state("s1", d.clock.now()).level.name == "HALTED"  # type: ignore[attr-defined]
         code = await asyncio.to_thread(main, ["resume", str(cfg), "--strategy", "s1"])
         assert code == 0 and "done by the running daemon" in capsys.readouterr().out
-        assert d.engine.risk.state("s1", d.clock.now()).level.name == "ACTIVE"  # type: ignore[attr-defined]
+        assert d.router.risk.state("s1", d.clock.now()).level.name == "ACTIVE"  # type: ignore[attr-defined]
         bad = await asyncio.to_thread(main, ["kill", str(cfg), "--strategy", "nope"])
         assert bad == 2  # refused before anything is sent
     finally:

@@ -65,9 +65,9 @@ async def test_webhook_and_telegram_get_the_events(
         alerts = d.ops.alerts
         alerts._summary_day = None  # the daily summary is due (00:00 UTC has passed)
         await advance(gateway, 4)
-        await until(lambda: d.engine is not None and d.engine.counters.fills >= 2, what="fills")
+        await until(lambda: d.router is not None and d.router.counters.fills >= 2, what="fills")
         alerts.check()  # daily
-        d.engine.kill(KillSwitch("test kill", "strategy"), "s1")  # type: ignore[union-attr]
+        d.router.kill(KillSwitch("test kill", "strategy"), "s1")  # type: ignore[union-attr]
         alerts.check()  # risk: ACTIVE -> HALTED
         gateway.fault("disconnect_all")
         await until(lambda: not d.ib.isConnected(), what="disconnected")
@@ -102,7 +102,7 @@ async def test_a_hanging_receiver_does_not_disturb_trading(
             d.ops.alerts.fill("s1", _fill())  # type: ignore[union-attr]
         assert time.monotonic() - t0 < 0.05
         await advance(gateway, 4)
-        await until(lambda: d.engine is not None and d.engine.counters.fills >= 2, what="fills")
+        await until(lambda: d.router is not None and d.router.counters.fills >= 2, what="fills")
         assert d.executor is not None and d.executor.position("s1", "MSFT") == 5
         await until(lambda: n.failed >= 1, what="a timed-out notification")
         assert n.dropped >= 1

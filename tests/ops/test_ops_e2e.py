@@ -33,8 +33,8 @@ async def test_metrics_and_health_follow_a_disconnect(gateway: Gateway, tmp_path
     d, task = await start(ops_config(tmp_path, gateway.port))
     try:
         await advance(gateway, 3)
-        assert d.engine is not None
-        await until(lambda: d.engine.counters.fills >= 2, what="2 fills")  # type: ignore[union-attr]
+        assert d.router is not None
+        await until(lambda: d.router.counters.fills >= 2, what="2 fills")  # type: ignore[union-attr]
         code, body = await get(d, "/health")
         assert code == 200, body
         health = json.loads(body)

@@ -40,7 +40,7 @@ async def test_status_journal_and_control_commands(
     d, task = await start(cfg)
     try:
         await advance(gateway, 3)
-        await until(lambda: d.engine is not None and d.engine.counters.fills >= 2, what="fills")
+        await until(lambda: d.router is not None and d.router.counters.fills >= 2, what="fills")
         capsys.readouterr()
         assert await asyncio.to_thread(main, ["status", str(cfg)]) == 0
         out = capsys.readouterr().out

@@ -50,7 +50,7 @@ async def test_status_page_refreshes_live(
         assert "none" in text_of("fills_today")
         assert text_of("connection").startswith("IB connected since ")  # the supervisor's
         await advance(gateway, 4)
-        await until(lambda: d.engine is not None and d.engine.counters.fills >= 1, what="fill")
+        await until(lambda: d.router is not None and d.router.counters.fills >= 1, what="fill")
         # No reload: the page's poll brings the fill and the position.
         await until(lambda: "e1" in text_of("fills_today"), 15, what="fill on the page")
         assert "AAPL" in text_of("positions") and "10" in text_of("positions")

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
+from eventkit import Event
 
 from bot.market_data.bar_builder import clean_volume
 from bot.market_data.history_pacing import (
@@ -78,7 +79,8 @@ class Downloader:
     bar_seconds: int
     what: str
     timeout: float
-    on_window: Callable[[], None] = lambda: None  # a window answered (progress bars)
+    # A window answered (progress bars): announced, as several may watch the run.
+    window_event: Event = field(default_factory=lambda: Event("window_event"))
     latencies: list[float] = field(default_factory=list)  # seconds per answered request
     tallies: list[Tally] = field(default_factory=list)  # the last run's, as it goes
 
@@ -104,7 +106,7 @@ class Downloader:
                 except asyncio.CancelledError:  # Ctrl-C: the window that arrived is kept, and
                     await write  # no writer outlives the run to race the next one's merge
                     raise
-                self.on_window()
+                self.window_event.emit()
         except RequestError as e:
             tally.error = f"IB refused a request (error {e.code}: {e.message})"
         except (ConnectionError, TimeoutError, PacingViolationError) as e:

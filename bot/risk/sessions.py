@@ -1,0 +1,28 @@
+"""The liquid session a moment falls in, per symbol, cached until it ends."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from datetime import datetime
+
+from bot.strategy.context import SymbolInfo
+
+
+class SessionCache:
+    """Shared by the trading window (entries) and the flatten before the close."""
+
+    __slots__ = ("_found",)
+
+    def __init__(self) -> None:
+        self._found: dict[str, tuple[datetime, datetime] | None] = {}
+
+    def find(self, info: SymbolInfo, now: datetime) -> tuple[datetime, datetime] | None:
+        """The liquid session ``now`` falls in, if any (cached until it ends)."""
+        cached = self._found.get(info.symbol)
+        if cached is not None and cached[0] <= now < cached[1]:
+            return cached
+        opens = [a for a, _ in info.sessions]
+        i = bisect_right(opens, now) - 1
+        found = info.sessions[i] if i >= 0 and now < info.sessions[i][1] else None
+        self._found[info.symbol] = found
+        return found
