@@ -19,7 +19,7 @@ def _portfolio(fills: list[Fill]) -> tuple[Portfolio, list[tuple[str, str, float
     after the execution), and its round trips."""
     book = Portfolio(UTC)
     trips: list[tuple[str, str, float]] = []
-    book.round_trip = lambda sid, sym, pnl, _: trips.append((sid, sym, pnl))
+    book.round_trip_event += lambda sid, sym, pnl, _: trips.append((sid, sym, pnl))
     for f in fills:
         book.on_fill(f.strategy_id, f.symbol, f.signed, f.price, f.time)
         book.add_commission(f.strategy_id, f.commission, f.symbol)
