@@ -36,7 +36,7 @@ if str(REPO) not in sys.path:  # run as a script
     sys.path.insert(0, str(REPO))
 
 from bot.commands import data_download  # noqa: E402
-from bot.config.settings import EmbeddedGatewayConfig  # noqa: E402
+from bot.config.gateway import EmbeddedGatewayConfig  # noqa: E402
 from bot.gateway import pacing  # noqa: E402
 from bot.research.data.download import Downloader  # noqa: E402
 from bot.research.data.download_plan import RangeSpec  # noqa: E402

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.config.settings import BotConfig
+from bot.config.bot_config import BotConfig
 from bot.gateway.embedded import broker_config
 from bot.journal.store import Journal, broker_identity
 from bot.live.status import summary_text

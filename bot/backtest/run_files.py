@@ -18,7 +18,8 @@ from typing import Any
 
 from bot.backtest.ledger import Fill, read_fills
 from bot.backtest.runner import BacktestError, plan
-from bot.config.settings import ConfigError, load_config
+from bot.config.errors import ConfigError
+from bot.config.load import load_config
 from bot.model.bar_sizes import BAR_SIZES
 from bot.sim.datafile import DataFileError
 

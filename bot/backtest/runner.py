@@ -27,7 +27,7 @@ from bot.backtest.report import (
     write_json,
     write_trades_csv,
 )
-from bot.config.settings import BotConfig
+from bot.config.bot_config import BotConfig
 from bot.runtime.deadlines import within
 from bot.sim.instruments import Instrument, Instruments
 from bot.sim.market import EPOCH_DAY, Market

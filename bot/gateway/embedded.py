@@ -10,7 +10,7 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from bot.config.settings import EmbeddedGatewayConfig
+from bot.config.gateway import EmbeddedGatewayConfig
 
 if TYPE_CHECKING:  # the gateway package is imported only when one is started
     from bot.gateway.pacing import PacingLimits

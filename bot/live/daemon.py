@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.client.ib import describe, new_ib
-from bot.config.settings import BotConfig
+from bot.config.bot_config import BotConfig
 from bot.journal.store import Journal, JournalError, broker_identity, dry_run_path
 from bot.live.ib_pnl import IbPnl
 from bot.live.status import status_line, summary_text

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from bot.client.library import LIBRARIES, LibraryError, select
-from bot.config.settings import EmbeddedGatewayConfig, IBConfig, load_config
+from bot.config.gateway import EmbeddedGatewayConfig
+from bot.config.ib import IBConfig
+from bot.config.load import load_config
 from bot.runtime.deadlines import within
 
 if TYPE_CHECKING:  # the library is chosen from the config first (target_from_args)

@@ -15,17 +15,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.commands import check, schema
+from bot.config.bars import BarSpec, TickSpec
 from bot.config.env import substitute
-from bot.config.settings import (
-    BarSpec,
-    ConfigError,
-    EmbeddedGatewayConfig,
-    IBConfig,
-    Sizing,
-    SymbolConfig,
-    TickSpec,
-    load_config,
-)
+from bot.config.errors import ConfigError
+from bot.config.gateway import EmbeddedGatewayConfig
+from bot.config.ib import IBConfig
+from bot.config.load import load_config
+from bot.config.strategies import Sizing
+from bot.config.universe import SymbolConfig
 from bot.model.events import OrderType
 from bot.strategy import registry
 from bot.strategy.api import Strategy

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from ib_insync import IB, Stock
 
-from bot.config.settings import ExecutorConfig
+from bot.config.executor import ExecutorConfig
 from bot.journal.store import Journal
 from bot.model.events import (
     FillEvent,

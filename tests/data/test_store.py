@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from bot.cli import main
-from bot.config.settings import EmbeddedGatewayConfig
+from bot.config.gateway import EmbeddedGatewayConfig
 from bot.research.data.store import list_store, merge_bars, store_path
 from bot.sim.datafile import DataFileError, bar_name, find_file, named_bar_seconds
 from bot.sim.instruments import DEFAULT_INSTRUMENTS_FILE, Instruments
@@ -195,7 +195,7 @@ def test_a_backtest_plans_on_the_store_as_on_the_flat_files(
     from datetime import date
 
     from bot.backtest.runner import plan
-    from bot.config.settings import load_config
+    from bot.config.load import load_config
 
     monkeypatch.chdir(ROOT)
     store = tmp_path / "store"
