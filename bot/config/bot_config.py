@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from bot.config.base import ConfigModel
 from bot.config.executor import ExecutorConfig
 from bot.config.fields import interval, interval_seconds
-from bot.config.gateway import EmbeddedGatewayConfig
+from bot.config.gateway import GatewaySettings
 from bot.config.ib import IBConfig
 from bot.config.journal import JournalConfig
 from bot.config.logs import LoggingConfig
@@ -24,7 +24,7 @@ class BotConfig(ConfigModel):
     ib: IBConfig = IBConfig()
     mode: Literal["paper", "live"] = "paper"
     dry_run: bool = False
-    gateway: EmbeddedGatewayConfig | None = None
+    gateway: GatewaySettings | None = None
     universe: UniverseConfig
     strategies: list[StrategyConfig] = Field(min_length=1)
     risk: RiskConfig = RiskConfig()

@@ -341,7 +341,7 @@ class Daemon:
 
     def _address(self) -> str:
         if self.gateway is not None:
-            return f"127.0.0.1:{self.gateway.port} (embedded gateway)"
+            return f"{self.gateway.config.host}:{self.gateway.port} (embedded gateway)"
         return f"{self.cfg.ib.host}:{self.cfg.ib.port}"
 
     async def _connect(self) -> None:
@@ -349,7 +349,7 @@ class Daemon:
         ib_cfg = self.cfg.ib
         host, port = ib_cfg.host, ib_cfg.port
         if self.gateway is not None:
-            host, port = "127.0.0.1", int(self.gateway.port)
+            host, port = self.gateway.config.host, int(self.gateway.port)
 
         async def connect(client_id: int) -> None:
             await self.ib.connectAsync(
