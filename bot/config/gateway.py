@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from bot.sim.broker import BrokerConfig
 
 
+# The command's own words for a negative slippage (the file's: the field's ge=0 message).
 def _slippage(text: str) -> float:
     value = float(text)
     if value < 0:
