@@ -36,7 +36,7 @@ if str(REPO) not in sys.path:  # run as a script
     sys.path.insert(0, str(REPO))
 
 from bot.commands import data_download  # noqa: E402
-from bot.config.settings import EmbeddedGatewayConfig  # noqa: E402
+from bot.config.gateway import GatewaySettings  # noqa: E402
 from bot.gateway import pacing  # noqa: E402
 from bot.research.data.download import Downloader  # noqa: E402
 from bot.research.data.download_plan import RangeSpec  # noqa: E402
@@ -63,7 +63,7 @@ def main() -> int:
         violations = _counted_violations()
         request = data_download.Request(tuple(symbols), 900, RangeSpec.parse("1Y"), "TRADES",
                                         store, None)  # fmt: skip
-        target = Target("127.0.0.1", 0, 900, 60.0, EmbeddedGatewayConfig(data=data),
+        target = Target("127.0.0.1", 0, 900, 60.0, GatewaySettings(data=data),
                         history_only=True, pacing_scale=args.pacing_scale)  # fmt: skip
         code = run_tool("download bench", target,
                         lambda ib, t: data_download.download(ib, t, request))  # fmt: skip

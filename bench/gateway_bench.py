@@ -34,18 +34,19 @@ sys.path.insert(0, str(REPO))
 from ib_insync import IB, Contract, Stock  # noqa: E402
 from ib_insync.decoder import Decoder  # noqa: E402
 
+from bot.config.gateway import GatewaySettings  # noqa: E402
 from bot.gateway import outbound as out  # noqa: E402
-from bot.gateway.server import Gateway, GatewayConfig, default_start  # noqa: E402
+from bot.gateway.server import Gateway, GatewayTuning, default_start  # noqa: E402
 from bot.gateway.wire import frame  # noqa: E402
 from bot.sim.instruments import Instruments  # noqa: E402
 from bot.sim.market import Market  # noqa: E402
+from bot.sim.shipped import DEFAULT_INSTRUMENTS_FILE, SAMPLE_DATA_DIR  # noqa: E402
 
 
 def day_window(hours: float) -> tuple[datetime, datetime, list[str]]:
     """The default start (a regular-session open of the sample) and the stock symbols."""
-    cfg = GatewayConfig()
-    instruments = Instruments.load(cfg.instruments_path)
-    market = Market.load(cfg.data_dir, instruments, cfg.seed)
+    instruments = Instruments.load(DEFAULT_INSTRUMENTS_FILE)
+    market = Market.load(SAMPLE_DATA_DIR, instruments, GatewaySettings().seed)
     start = default_start(market, instruments)
     stocks = [i.symbol for i in instruments if i.sec_type == "STK" and market.has_data(i.con_id)]
     return start, start + timedelta(hours=hours), stocks
@@ -56,9 +57,9 @@ def _gateway_process(port_q: mp.Queue, start: datetime, end: datetime) -> None:
 
     async def main() -> None:
         gw = Gateway(
-            GatewayConfig(
-                port=0, speed=0, start=start, end=end, start_delay=0.2, max_message_rate=0
-            )
+            GatewaySettings(data=SAMPLE_DATA_DIR, instruments=DEFAULT_INSTRUMENTS_FILE, speed=0,
+                            start=start),
+            GatewayTuning(end=end, start_delay=0.2, max_message_rate=0),
         )
         await gw.start()
         port_q.put(gw.port)
@@ -175,7 +176,8 @@ class _Sink:
 
 
 def gateway_only(symbols: list[str], start: datetime, end: datetime) -> tuple[float, int]:
-    gw = Gateway(GatewayConfig(port=0, speed=None, start=start))
+    gw = Gateway(GatewaySettings(data=SAMPLE_DATA_DIR, instruments=DEFAULT_INSTRUMENTS_FILE,
+                                 speed=None, start=start))
     sink = _Sink()
     for n, sym in enumerate(symbols):
         inst = gw.instruments.by_symbol(sym, "STK")
@@ -184,7 +186,7 @@ def gateway_only(symbols: list[str], start: datetime, end: datetime) -> tuple[fl
     t0 = time.perf_counter()
     t = start
     while t < end:
-        t1 = min(end, t + gw.config.step)
+        t1 = min(end, t + gw.tuning.step)
         gw.driver.step(t, t1)
         t = t1
     return time.perf_counter() - t0, sink.n

@@ -43,7 +43,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ib_insync import IB, BarData, Contract, Execution, MarketOrder
 from ib_insync.client import Client
 
-from bot.config.settings import BarSpec, ExecutorConfig, RiskConfig, Sizing
+from bot.config.bars import BarSpec
+from bot.config.executor import ExecutorConfig
+from bot.config.risk import RiskConfig
+from bot.config.strategies import Sizing
 from bot.journal.store import Journal
 from bot.market_data.ib_feed import Feed
 from bot.model.events import Bar, OrderIntent, OrderSpec, PlaceOrder, Side

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ib_insync import Contract
 
-from bot.config.settings import RiskConfig, RiskLimits
+from bot.config.risk import RiskConfig, RiskLimits
 from bot.journal.store import Journal
 from bot.model.events import (
     OrderIntent,

@@ -71,9 +71,10 @@ from fault_support import FAST_IB, broker_positions  # noqa: E402
 
 from bench.backtest_bench import MINUTE_BARS_PER_DAY, STOCKS, synth  # noqa: E402
 from bench.ibbot_backtest import INSTRUMENTS  # noqa: E402
+from bot.config.gateway import GatewaySettings  # noqa: E402
 from bot.gateway.fault_schedule import random_fault  # noqa: E402
 from bot.gateway.pacing import PacingLimits  # noqa: E402
-from bot.gateway.server import Gateway, GatewayConfig  # noqa: E402
+from bot.gateway.server import Gateway, GatewayTuning  # noqa: E402
 from bot.gateway.session import Session  # noqa: E402
 from bot.research.data.synth import trading_days  # noqa: E402
 from bot.sim.broker_events import BrokerEvent, ExecutionEvent, OrderStatusEvent  # noqa: E402
@@ -280,9 +281,9 @@ async def soak(args: argparse.Namespace, tmp: Path) -> int:
     data, instruments, days = market(tmp, symbols, args.bars)
     print(f"market: {len(symbols)} symbols x {len(days) - 1} days (+1 warm-up) of 1-min bars, "
           f"made in {time.monotonic() - t0:.0f} s", flush=True)  # fmt: skip
-    gw = Gateway(GatewayConfig(port=0, data_dir=data, instruments_path=instruments,
-                               start=session_open(days[1]), speed=None, account=PAPER,
-                               pacing=PacingLimits().scaled(PACING_SCALE)))
+    gw = Gateway(GatewaySettings(data=data, instruments=instruments, start=session_open(days[1]),
+                                 speed=None, account=PAPER),
+                 GatewayTuning(pacing=PacingLimits().scaled(PACING_SCALE)))
     audit = Audit()
     audit.watch(gw.broker)
     await gw.start()

@@ -38,7 +38,8 @@ if str(REPO) not in sys.path:  # run as a script
 from bot.backtest import kpis  # noqa: E402
 from bot.backtest.report import TOTAL  # noqa: E402
 from bot.backtest.runner import plan, run_backtest  # noqa: E402
-from bot.config.settings import BotConfig, load_config  # noqa: E402
+from bot.config.bot_config import BotConfig  # noqa: E402
+from bot.config.load import load_config  # noqa: E402
 from bot.research.optimize.engines import run_tasks  # noqa: E402
 from bot.research.optimize.grid import candidates, parse_grid  # noqa: E402
 from bot.research.optimize.tasks import Job, Task, with_params  # noqa: E402

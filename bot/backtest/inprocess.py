@@ -27,8 +27,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.config.settings import BotConfig
-from bot.gateway.embedded import broker_config
+from bot.config.bot_config import BotConfig
 from bot.journal.store import Journal, broker_identity
 from bot.live.status import summary_text
 from bot.market_data.recorder import Recorder, open_recorder
@@ -68,7 +67,7 @@ class InProcessRun:
         self.cfg = cfg
         self.start, self.end = start, end
         self.account = g.account
-        self.world = SimWorld(market, SimClock(start, None), broker_config(g))
+        self.world = SimWorld(market, SimClock(start, None), g.broker)
         self.world.broker.open_account(self.account, cash)
         self.broker = SimBrokerAdapter(self.world, self.account, client_id=cfg.ib.client_id)
         self.venue = SimVenue(self.world)

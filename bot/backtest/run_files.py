@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.backtest.runner import BacktestError, plan
-from bot.config.settings import ConfigError, load_config
+from bot.config.errors import ConfigError
+from bot.config.load import load_config
 from bot.journal.queries import Fill, RiskEvent, open_reader
 from bot.model.bar_sizes import BAR_SIZES
 from bot.sim.datafile import DataFileError

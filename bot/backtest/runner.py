@@ -26,7 +26,7 @@ from bot.backtest.report import (
     write_json,
     write_trades_csv,
 )
-from bot.config.settings import BotConfig
+from bot.config.bot_config import BotConfig
 from bot.journal.queries import Fill, open_reader
 from bot.runtime.deadlines import within
 from bot.sim.epoch import EPOCH_DAY

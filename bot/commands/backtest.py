@@ -19,7 +19,8 @@ from pathlib import Path
 
 from bot.backtest.kpis import STYLES, Settings
 from bot.client.library import LibraryError, select
-from bot.config.settings import ConfigError, load_config
+from bot.config.errors import ConfigError
+from bot.config.load import load_config
 
 
 def parse_day(text: str) -> date:

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import yaml
 
-from bot.config.settings import BotConfig, ConfigError, load_config
+from bot.config.bot_config import BotConfig
+from bot.config.errors import ConfigError
+from bot.config.load import load_config
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

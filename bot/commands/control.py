@@ -14,7 +14,8 @@ import urllib.error
 from pathlib import Path
 from typing import Any
 
-from bot.config.settings import ConfigError, load_config
+from bot.config.errors import ConfigError
+from bot.config.load import load_config
 from bot.ops.control_client import send
 
 

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.config.settings import ConfigError
+from bot.config.errors import ConfigError
 from bot.market_data.history_pacing import HistoryGovernor, HistoryLimits
 from bot.research.data.download import Downloader, Job, Tally, stored_range
 from bot.research.data.download_plan import (

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from bot.config.settings import ConfigError
+from bot.config.errors import ConfigError
 from bot.runtime.text_table import render
 from bot.tools.fundamentals import (
     STATEMENTS,

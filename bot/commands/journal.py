@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.commands.backtest import parse_day
-from bot.config.settings import ConfigError, load_config
+from bot.config.errors import ConfigError
+from bot.config.load import load_config
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

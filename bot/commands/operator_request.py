@@ -11,7 +11,9 @@ import urllib.error
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.config.settings import BotConfig, ConfigError, load_config
+from bot.config.bot_config import BotConfig
+from bot.config.errors import ConfigError
+from bot.config.load import load_config
 from bot.journal.store import Journal, dry_run_path
 from bot.ops.control_client import send
 from bot.risk.kill_switch import POLL_S

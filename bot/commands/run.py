@@ -16,7 +16,10 @@ import sys
 from pathlib import Path
 
 from bot.client.library import LibraryError, select
-from bot.config.settings import BotConfig, ConfigError, RecordConfig, load_config
+from bot.config.bot_config import BotConfig
+from bot.config.errors import ConfigError
+from bot.config.load import load_config
+from bot.config.record import RecordConfig
 
 _PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([hms])")
 _UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0}

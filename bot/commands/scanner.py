@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.config.settings import ConfigError
+from bot.config.errors import ConfigError
 from bot.runtime.text_table import render
 from bot.tools.scanner_params import ScannerParameters, ScannerXmlError, parse_scanner_parameters
 from bot.tools.session import (

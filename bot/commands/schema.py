@@ -10,7 +10,7 @@ import argparse
 import json
 from typing import Any
 
-from bot.config.settings import BotConfig
+from bot.config.bot_config import BotConfig
 from bot.strategy import registry
 
 _DIALECT = "https://json-schema.org/draft/2020-12/schema"

@@ -13,7 +13,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bot.config.settings import BotConfig, ConfigError, load_config
+from bot.config.bot_config import BotConfig
+from bot.config.errors import ConfigError
+from bot.config.load import load_config
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -8,7 +8,7 @@ due faults, and ends with one socket write per client:
 * ``speed=N>0``: N simulated seconds per wall second, stepped every ``tick_interval``.
 * ``speed=0``: as fast as the connected clients drain (steps of ``step``, longer over time
   without ticks; paused while no client has a data subscription or a working order; stops at
-  the end of the data, or at ``GatewayConfig.end``).
+  the end of the data, or at ``GatewayTuning.end``).
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ class MarketDriver:
 
     def __init__(self, gw: Gateway) -> None:
         self.gw = gw
-        self.end = min(gw.config.end or gw.market.last_time(), gw.market.last_time())
-        self._idle_step = gw.config.step
+        self.end = min(gw.tuning.end or gw.market.last_time(), gw.market.last_time())
+        self._idle_step = gw.tuning.step
         self._started = False  # as-fast mode: the first step was taken
         self.wake = asyncio.Event()  # clients or subscriptions changed
         # As-fast mode in lockstep (a backtest through the wire): awaited before every step,
@@ -102,7 +102,7 @@ class MarketDriver:
         while True:
             try:
                 if speed:
-                    await asyncio.sleep(self.gw.config.tick_interval)
+                    await asyncio.sleep(self.gw.tuning.tick_interval)
                     self.step_to(min(self.gw.clock.now(), self.end))
                     await self.gw.after_step()
                 elif not await self._fast_step():
@@ -112,7 +112,7 @@ class MarketDriver:
                 raise
             except Exception:
                 log.exception("market step failed; continuing")
-                await asyncio.sleep(self.gw.config.tick_interval)
+                await asyncio.sleep(self.gw.tuning.tick_interval)
 
     async def _fast_step(self) -> bool:
         """As-fast mode: one step (longer over quiet time); wait while nobody listens."""
@@ -125,11 +125,11 @@ class MarketDriver:
                     await within(self.wake.wait(), IDLE_POLL)
             if not self._started and self.barrier is None:
                 self._started = True
-                await asyncio.sleep(self.gw.config.start_delay)
+                await asyncio.sleep(self.gw.tuning.start_delay)
         if self.barrier is not None:
             await self.barrier()
         step = self._idle_step
-        grid = self.gw.config.step
+        grid = self.gw.tuning.step
         # On the step grid: idle stretches of doubling length still end where a normal step
         # would, so bars close and orders arrive at the same instants whatever came before.
         target = grid_floor(self.stepped_to + step, grid)
@@ -138,7 +138,7 @@ class MarketDriver:
         target = min(target, self.end)
         self.gw.clock.advance(target - self.stepped_to)
         ticks = self.step_to(self.gw.clock.now())
-        self._idle_step = self.gw.config.step if ticks else min(step * 2, MAX_IDLE_STEP)
+        self._idle_step = self.gw.tuning.step if ticks else min(step * 2, MAX_IDLE_STEP)
         await self.gw.after_step()
         await asyncio.sleep(0)  # let the clients' requests in between steps
         return True

@@ -4,7 +4,8 @@ The Gateway is a front end of one simulated world (bot/sim/world.py: market, clo
 scanner); it owns the client registry, the pacing books and the fault state, and its
 MarketDriver (bot/gateway/driver.py) steps the world and streams what each step printed.
 ``gateway.fault(action, **args)`` is the fault control handle for tests (the actions
-of bot/gateway/faults.py); ``GatewayConfig.faults`` schedules a plan at simulated times.
+of bot/gateway/faults.py); ``GatewaySettings.faults`` (a file) or ``GatewayTuning.fault_plan`` (a
+plan) schedules one at simulated times.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import contextlib
 import logging
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.config.gateway import GatewaySettings
 from bot.gateway.accounts import AccountFeed
 from bot.gateway.driver import MarketDriver
 from bot.gateway.faults import (
@@ -37,33 +38,21 @@ from bot.gateway.peer import Peer
 from bot.gateway.session import Session
 from bot.gateway.streams import Streams
 from bot.gateway.wire import MAX_FRAME, check_pinned
-from bot.sim.broker import BrokerConfig
 from bot.sim.clock import SimClock
-from bot.sim.instruments import DEFAULT_INSTRUMENTS_FILE, Instruments
+from bot.sim.instruments import Instruments
 from bot.sim.market import Market
 from bot.sim.world import STEP, SimWorld
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
 WARMUP_DAYS = 6  # the default start: the session open of the data's 6th trading day
 
 
 @dataclass(frozen=True)
-class GatewayConfig:
-    host: str = "127.0.0.1"
-    port: int = 4002  # 0 = a free port (see Gateway.port)
-    data_dir: Path = DEFAULT_DATA_DIR
-    bar_seconds: int | None = None  # a Parquet store's bar file (None: the finest per symbol)
-    instruments_path: Path = DEFAULT_INSTRUMENTS_FILE
-    start: datetime | None = None  # None = the session open of the data's 6th trading day
+class GatewayTuning:
+    """What code (tests, benches, the embedded gateway) sets beside the settings."""
+
     end: datetime | None = None  # stop the market there (None = at the end of the data)
-    speed: float | None = 60.0  # None = manual, 0 = as fast as clients drain
-    account: str = "DU1234567"
-    cash: float = 1_000_000.0
-    seed: int = 1
-    server_version: int | None = None  # pin one TWS API version (157..176)
-    broker: BrokerConfig = field(default_factory=BrokerConfig)
     time_zone: str = "US/Eastern"  # the "TWS login time zone" of formatted times
     step: timedelta = STEP  # as-fast mode: simulated time per step
     # as-fast mode: wall seconds between the first subscription and the first step, so that a
@@ -71,24 +60,28 @@ class GatewayConfig:
     start_delay: float = 1.0
     tick_interval: float = 0.1  # paced mode: wall seconds between steps
     max_frame: int = MAX_FRAME
-    pacing: PacingLimits = field(default_factory=PacingLimits)  # historical data (162/322)
+    # Historical data rules (162/322) other than IB's (a bench's scaled ones); None: IB's,
+    # on unless the settings turn pacing off.
+    pacing: PacingLimits | None = None
     max_message_rate: int = 50  # messages a second from one client before error 100; 0 = off
-    faults: FaultPlan | Path | None = None  # a fault plan, or a YAML file holding one
+    fault_plan: FaultPlan | None = None  # a plan built in code, instead of the settings' file
 
 
 class Gateway:
     def __init__(
         self,
-        config: GatewayConfig,
+        config: GatewaySettings,
+        tuning: GatewayTuning | None = None,
         *,
         instruments: Instruments | None = None,
         market: Market | None = None,
     ) -> None:
         check_pinned(config.server_version)
         self.config = config
-        self.instruments = instruments or Instruments.load(config.instruments_path)
+        self.tuning = tuning = tuning or GatewayTuning()
+        self.instruments = instruments or Instruments.load(config.instruments)
         market = market or Market.load(
-            config.data_dir, self.instruments, config.seed, config.bar_seconds
+            config.data, self.instruments, config.seed, config.bar_seconds
         )
         start = config.start or default_start(market, self.instruments)
         self.world = SimWorld(market, SimClock(start, config.speed), config.broker)
@@ -96,11 +89,12 @@ class Gateway:
         self.market, self.broker, self.clock = w.market, w.broker, w.clock
         self.broker.open_account(config.account, config.cash)
         self.accounts = [config.account]
-        self.tz = ZoneInfo(config.time_zone)
-        plan = FaultPlan.load(config.faults) if isinstance(config.faults, Path) else config.faults
+        self.tz = ZoneInfo(tuning.time_zone)
+        file = config.faults
+        plan = tuning.fault_plan or (FaultPlan.load(file) if file is not None else None)
         self.faults = FaultState(plan, start)
-        self.pacer = HistoricalPacer(config.pacing)
-        rate = config.max_message_rate
+        self.pacer = HistoricalPacer(tuning.pacing or PacingLimits(enabled=config.pacing))
+        rate = tuning.max_message_rate if config.pacing else 0
         self.message_rate = MessageRate(max(rate, 1), enabled=rate > 0)
         self.wall = time.monotonic  # the pacing rules' clock (wall time, as at IB)
         self.streams = Streams(self.market, self.tz)
@@ -148,7 +142,7 @@ class Gateway:
 
     @property
     def finished(self) -> bool:
-        """The replay reached the end of the data (or ``GatewayConfig.end``)."""
+        """The replay reached the end of the data (or ``GatewayTuning.end``)."""
         return self.driver.finished
 
     async def stop(self) -> None:
@@ -285,7 +279,7 @@ def default_start(market: Market, instruments: Instruments) -> datetime:
     return opens[-1] if opens else first
 
 
-async def serve(config: GatewayConfig, ready: asyncio.Event | None = None) -> None:
+async def serve(config: GatewaySettings, ready: asyncio.Event | None = None) -> None:
     """Run a gateway until SIGINT/SIGTERM (``ibbot gateway``); ``ready`` is set once it listens."""
     gw = Gateway(config)
     stop = asyncio.Event()
@@ -298,7 +292,7 @@ async def serve(config: GatewayConfig, ready: asyncio.Event | None = None) -> No
     log.warning(
         "prices are SYNTHETIC: replayed from %s (%s .. %s) with simulated ticks, quotes and "
         "fills; this is not market data",
-        config.data_dir,
+        config.data,
         first.date(),
         last.date(),
     )

@@ -61,7 +61,7 @@ class Session:
         self.closed = False
         self.market_data_type = 1
         self._out: list[bytes] = []
-        self._decoder = FrameDecoder(gw.config.max_frame)
+        self._decoder = FrameDecoder(gw.tuning.max_frame)
 
     def __repr__(self) -> str:
         return f"Session(clientId={self.client_id}, {self.name})"

@@ -1,6 +1,6 @@
 """IB's date/time strings, both ways.
 
-The gateway has one "TWS login time zone" (``GatewayConfig.time_zone``, US/Eastern by default):
+The gateway has one "TWS login time zone" (``GatewayTuning.time_zone``, US/Eastern by default):
 like a real TWS it writes times with that zone's name appended ("20240102 09:30:00 US/Eastern",
 which ib_insync's ``parseIBDatetime`` turns into an aware datetime) and reads a time without a
 zone in it. ``formatDate=2`` bars are epoch seconds; daily bars are "YYYYMMDD".

@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from bot.client.ib import IB, describe
-from bot.config.settings import IBConfig
+from bot.config.ib import IBConfig
 from bot.live.supervisor import connect_with_client_ids
 from bot.trading.kernel import StartupError
 
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 def address(ib_cfg: IBConfig, gateway: Any) -> str:
     """host:port of the configured IB, or the embedded gateway's (``gateway``: None if none)."""
     if gateway is not None:
-        return f"127.0.0.1:{gateway.port} (embedded gateway)"
+        return f"{gateway.config.host}:{gateway.port} (embedded gateway)"
     return f"{ib_cfg.host}:{ib_cfg.port}"
 
 
@@ -26,7 +26,7 @@ async def connect(ib: IB, ib_cfg: IBConfig, gateway: Any, *, readonly: bool) -> 
     connected."""
     host, port = ib_cfg.host, ib_cfg.port
     if gateway is not None:
-        host, port = "127.0.0.1", int(gateway.port)
+        host, port = gateway.config.host, int(gateway.port)
 
     async def connect_as(client_id: int) -> None:
         await ib.connectAsync(

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.client.ib import new_ib
-from bot.config.settings import BotConfig
+from bot.config.bot_config import BotConfig
 from bot.journal.store import Journal, JournalError
 from bot.live.connection import address, choose_account, connect
 from bot.live.ib_pnl import IbPnl

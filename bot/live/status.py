@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from bot.risk.manager import RiskManager
 
 if TYPE_CHECKING:
-    from bot.config.settings import BotConfig
+    from bot.config.bot_config import BotConfig
     from bot.live.daemon import Daemon
     from bot.live.ib_pnl import IbPnl
     from bot.trading.router import Clock, Router

@@ -285,7 +285,7 @@ def write_table(table: pa.Table, path: Path) -> None:
 
 
 def open_recorder(record: Any) -> Recorder | None:
-    """The config's ``record:`` block (bot.config.settings.RecordConfig) as a running recorder."""
+    """The config's ``record:`` block (bot.config.record.RecordConfig) as a running recorder."""
     if record is None:
         return None
     return Recorder.open(record.dir, flush_s=record.flush_s, batch_rows=record.batch_rows)

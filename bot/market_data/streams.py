@@ -29,7 +29,7 @@ from bot.market_data.bar_builder import (
 )
 from bot.model.events import Bar, Tick
 
-if TYPE_CHECKING:  # bot/config/settings.py imports this module before the library is chosen
+if TYPE_CHECKING:  # bot/config/bars.py imports this module before the library is chosen
     from bot.client.ib import BarData, Contract
 
 log = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ from bot.runtime.logs import RecentLines, redact
 from bot.trading.kernel import StartupError
 
 if TYPE_CHECKING:
-    from bot.config.settings import BotConfig
+    from bot.config.bot_config import BotConfig
     from bot.live.daemon import Daemon
 
 log = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from eventkit import Event
 
 from bot.client.ib import Contract, ContractDetails
-from bot.config.settings import ExecutorConfig
+from bot.config.executor import ExecutorConfig
 from bot.journal.store import Journal
 from bot.model.events import (
     CancelOrder,

@@ -27,7 +27,7 @@ from eventkit import Event
 from bot.client.ib import Contract, ContractDetails, Fill, Order, Position, Trade
 
 if TYPE_CHECKING:
-    from bot.config.settings import ScannerConfig
+    from bot.config.strategies import ScannerConfig
 
 
 class ScanFailed(Exception):

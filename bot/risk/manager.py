@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from bot.config.settings import RiskConfig, RiskLimits
+from bot.config.risk import RiskConfig, RiskLimits
 from bot.journal.store import Journal
 from bot.model.events import (
     Bar,

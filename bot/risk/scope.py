@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from datetime import datetime, timedelta
 
-from bot.config.settings import RiskLimits
+from bot.config.risk import RiskLimits
 from bot.model.events import OrderIntent, OrderType
 from bot.risk.states import ACCOUNT, scope_name
 

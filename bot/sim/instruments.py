@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from ib_insync import Contract, ContractDetails
 
-DEFAULT_INSTRUMENTS_FILE = Path(__file__).resolve().parents[2] / "config" / "instruments.yaml"
+from bot.sim.shipped import DEFAULT_INSTRUMENTS_FILE
 
 # Market rule ids IB reports: 26 is the US stock tick-size rule, 239 IDEALPRO forex.
 _MARKET_RULES = {"STK": "26", "CASH": "239"}

@@ -32,7 +32,7 @@ from bot.sim.scanner import ScanRow, run_scan
 from bot.sim.types import SimTick
 
 MAX_CHUNK = timedelta(hours=1)  # a long advance is stepped in pieces of this
-STEP = timedelta(seconds=5)  # the step grid: GatewayConfig.step's default, the backtest's step
+STEP = timedelta(seconds=5)  # the step grid: GatewayTuning.step's default, the backtest's step
 
 
 def grid_floor(t: datetime, step: timedelta = STEP) -> datetime:

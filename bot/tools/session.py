@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from bot.client.library import LIBRARIES, LibraryError, select
-from bot.config.settings import EmbeddedGatewayConfig, IBConfig, load_config
+from bot.config.gateway import GatewaySettings
+from bot.config.ib import IBConfig
+from bot.config.load import load_config
 from bot.runtime.deadlines import within
 
 if TYPE_CHECKING:  # the library is chosen from the config first (target_from_args)
@@ -50,7 +52,7 @@ class Target:
     port: int
     client_id: int
     timeout: float  # seconds, for the connection and for each request
-    gateway: EmbeddedGatewayConfig | None  # set: start the embedded gateway and use it
+    gateway: GatewaySettings | None  # set: start the embedded gateway and use it
     history_only: bool = False  # that gateway's clock stands at the end of its data
     pacing_scale: float = 1.0  # that gateway's pacing rules run this much faster (benches)
 
@@ -121,11 +123,10 @@ def target_from_args(args: argparse.Namespace) -> Target:
     )
 
 
-def _sample_gateway() -> EmbeddedGatewayConfig:
-    from bot.gateway.server import DEFAULT_DATA_DIR
-    from bot.sim.instruments import DEFAULT_INSTRUMENTS_FILE
+def _sample_gateway() -> GatewaySettings:
+    from bot.sim.shipped import DEFAULT_INSTRUMENTS_FILE, SAMPLE_DATA_DIR
 
-    return EmbeddedGatewayConfig(data=DEFAULT_DATA_DIR, instruments=DEFAULT_INSTRUMENTS_FILE)
+    return GatewaySettings(data=SAMPLE_DATA_DIR, instruments=DEFAULT_INSTRUMENTS_FILE)
 
 
 def setup_logging(level: str) -> None:
@@ -151,7 +152,7 @@ async def _session(target: Target, work: Callable[[IB, Target], Awaitable[int]])
     gateway = None
     if target.gateway is not None:
         gateway = await _start_gateway(target)
-    host, port = ("127.0.0.1", gateway.port) if gateway else (target.host, target.port)
+    host, port = (gateway.config.host, gateway.port) if gateway else (target.host, target.port)
     from bot.client.ib import new_ib
 
     ib = new_ib()

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.client.ib import IB, ScanDataList, ScannerSubscription
-from bot.config.settings import ScannerConfig
+from bot.config.strategies import ScannerConfig
 from bot.ports.venue import ScanFailed, ScanRow
 from bot.runtime.deadlines import within
 

@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.client.ib import Contract
-from bot.config.settings import BotConfig
+from bot.config.bot_config import BotConfig
 from bot.journal.store import Journal
 from bot.market_data.recorder import Recorder
 from bot.market_data.streams import BarHandler, TickHandler

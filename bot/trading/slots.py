@@ -35,7 +35,7 @@ class TickSpecLike(Protocol):
 
 
 class StrategySettings(Protocol):
-    """The fields of ``bot.config.settings.StrategyConfig`` the router reads."""
+    """The fields of ``bot.config.strategies.StrategyConfig`` the router reads."""
 
     @property
     def id(self) -> str: ...
@@ -61,7 +61,7 @@ class Slot:
     on_error: str
     wants_ticks: bool = False
     tick_by_tick: str | None = None  # its reqTickByTickData type; None: market data
-    bar_spec: Any = None  # its bot.config.settings.BarSpec, once attached to a feed
+    bar_spec: Any = None  # its bot.config.bars.BarSpec, once attached to a feed
     enabled: bool = True
     errors: int = 0
     bars: int = 0
@@ -120,7 +120,7 @@ class Slots:
 
     def attach(self, feed: Feed, strategy_id: str, bars: Any) -> None:
         """Declare a strategy's bar streams (and ticks) on ``feed``; ``bars`` is its
-        ``bot.config.settings.BarSpec``. The strategy gets the IndicatorSet of each of its (symbol,
+        ``bot.config.bars.BarSpec``. The strategy gets the IndicatorSet of each of its (symbol,
         bar spec) streams, shared with every strategy reading the same stream."""
         slot = self.by_id[strategy_id]
         slot.bar_spec = bars

@@ -24,7 +24,7 @@ from bot.client.ib import (
     Position,
     Trade,
 )
-from bot.config.settings import ScannerConfig
+from bot.config.strategies import ScannerConfig
 from bot.ports.venue import ScanRow
 from bot.trading.daily_scan import request_scan
 

@@ -34,7 +34,7 @@ from bot.client.ib import (
     from_sim,
     to_sim,
 )
-from bot.config.settings import ScannerConfig
+from bot.config.strategies import ScannerConfig
 from bot.ports.venue import ScanFailed, ScanRow
 from bot.sim.broker_events import (
     BrokerEvent,

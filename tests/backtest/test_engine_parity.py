@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.backtest.runner import plan, run_backtest
-from bot.config.settings import load_config
+from bot.config.load import load_config
 
 CONFIGS = sorted(
     p.name

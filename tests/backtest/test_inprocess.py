@@ -19,7 +19,7 @@ import pytest
 
 from bot.backtest.runner import BacktestError, plan, run_backtest
 from bot.cli import main
-from bot.config.settings import load_config
+from bot.config.load import load_config
 from bot.model.events import Bar, FillEvent, OrderIntent, TargetPosition
 from bot.strategy.api import Strategy
 from bot.strategy.indicators import SMA, IndicatorSpec

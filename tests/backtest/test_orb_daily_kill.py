@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from bot.backtest.runner import plan, run_backtest
-from bot.config.settings import load_config
+from bot.config.load import load_config
 from bot.model.events import Bar, KillSwitch, OrderIntent
 from bot.strategy.registry import register
 from strategies.opening_range_breakout import OpeningRangeBreakout, _Day

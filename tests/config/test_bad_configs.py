@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config.settings import ConfigError, load_config
+from bot.config.errors import ConfigError
+from bot.config.load import load_config
 
 # A valid config; cases below are edits of it, written out whole so line numbers are visible.
 GOOD = """

@@ -15,17 +15,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.commands import check, schema
+from bot.config.bars import BarSpec, TickSpec
 from bot.config.env import substitute
-from bot.config.settings import (
-    BarSpec,
-    ConfigError,
-    EmbeddedGatewayConfig,
-    IBConfig,
-    Sizing,
-    SymbolConfig,
-    TickSpec,
-    load_config,
-)
+from bot.config.errors import ConfigError
+from bot.config.gateway import GatewaySettings
+from bot.config.ib import IBConfig
+from bot.config.load import load_config
+from bot.config.strategies import Sizing
+from bot.config.universe import SymbolConfig
 from bot.model.events import OrderType
 from bot.strategy import registry
 from bot.strategy.api import Strategy
@@ -187,9 +184,9 @@ def test_paths_resolve_cwd_first_then_config_dir(
 
 
 def test_gateway_start_date_and_timezone() -> None:
-    gw = EmbeddedGatewayConfig.model_validate({"start": "2024-03-08T09:30:00-05:00"})
+    gw = GatewaySettings.model_validate({"start": "2024-03-08T09:30:00-05:00"})
     assert gw.start == datetime(2024, 3, 8, 14, 30, tzinfo=UTC)
-    gw = EmbeddedGatewayConfig.model_validate({"start": datetime(2024, 3, 8).date()})
+    gw = GatewaySettings.model_validate({"start": datetime(2024, 3, 8).date()})
     assert gw.start == datetime(2024, 3, 8, tzinfo=UTC)
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config.settings import ConfigError, load_config
+from bot.config.errors import ConfigError
+from bot.config.load import load_config
 
 BODY = """
 universe:

@@ -13,7 +13,7 @@ from bot.cli import main
 from bot.client import library as ib_library
 from bot.client.ib import LIBRARY, _convert
 from bot.client.library import ENV, LibraryError, select, wanted
-from bot.config.settings import load_config
+from bot.config.load import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

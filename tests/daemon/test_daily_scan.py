@@ -15,7 +15,8 @@ import pytest
 from eventkit import Event
 from ib_insync import Contract, ContractDetails, ScanData, ScanDataList
 
-from bot.config.settings import BarSpec, ScannerConfig, Sizing
+from bot.config.bars import BarSpec
+from bot.config.strategies import ScannerConfig, Sizing
 from bot.market_data.ib_feed import Feed
 from bot.model.events import Bar, OrderIntent, Rejection, WorkingOrder
 from bot.portfolio.book import Portfolio

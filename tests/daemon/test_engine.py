@@ -13,7 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from ib_insync import Contract
 
-from bot.config.settings import BarSpec, RiskConfig, Sizing
+from bot.config.bars import BarSpec
+from bot.config.risk import RiskConfig
+from bot.config.strategies import Sizing
 from bot.journal.store import Journal
 from bot.market_data.ib_feed import Feed, StreamKey
 from bot.model.events import (

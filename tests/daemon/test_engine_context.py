@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from ib_insync import Contract, ContractDetails
 
-from bot.config.settings import Sizing
+from bot.config.strategies import Sizing
 from bot.model.events import Bar, WorkingOrder
 from bot.portfolio.book import Portfolio
 from bot.strategy.context import EngineContext, SymbolInfo, parse_sessions, session_open

@@ -12,7 +12,7 @@ from fake_ib import T0, FakeIB
 from ib_insync import Contract, ContractDetails, Order, OrderStatus, Stock, Trade
 from ib_insync.util import UNSET_DOUBLE
 
-from bot.config.settings import ExecutorConfig
+from bot.config.executor import ExecutorConfig
 from bot.journal.store import Journal, dry_run_path
 from bot.model.events import (
     CancelOrder,

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from ib_insync import IB, Stock
 
-from bot.config.settings import ExecutorConfig
+from bot.config.executor import ExecutorConfig
+from bot.config.gateway import GatewaySettings
 from bot.journal.store import Journal
 from bot.model.events import (
     FillEvent,
@@ -103,8 +104,8 @@ class Bot:
 @pytest.fixture
 async def gw(tmp_path: Path) -> AsyncIterator[object]:
     data, instruments = write_market(tmp_path)
-    cfg = gateway_server.GatewayConfig(
-        port=0, data_dir=data, instruments_path=instruments, start=DAY + timedelta(minutes=5),
+    cfg = GatewaySettings(
+        port=0, data=data, instruments=instruments, start=DAY + timedelta(minutes=5),
         speed=None, account=ACCOUNT, cash=1_000_000.0, seed=1,
     )  # fmt: skip
     gateway = gateway_server.Gateway(cfg)

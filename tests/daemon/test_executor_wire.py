@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from ib_insync import IB, Client, CommissionReport, Execution, OrderState, Stock, Trade
 
-from bot.config.settings import ExecutorConfig
+from bot.config.executor import ExecutorConfig
 from bot.journal.store import Journal
 from bot.model.events import (  # fmt: skip
     FillEvent,

@@ -17,6 +17,7 @@ from ib_insync import CommissionReport, Execution, Fill, Trade, TradeLogEntry
 from test_executor import Harness, place
 from test_executor_e2e import ACCOUNT, DAY, Bot, write_market
 
+from bot.config.gateway import GatewaySettings
 from bot.model.events import OrderSpec, PlaceOrder, Side
 from bot.orders.pacing import PacingGovernor
 from bot.orders.pruning import BATCH, PATIENCE
@@ -28,11 +29,11 @@ gateway_server = pytest.importorskip("bot.gateway.server")
 @pytest.fixture
 async def gw(tmp_path: Path) -> AsyncIterator[object]:
     data, instruments = write_market(tmp_path)
-    cfg = gateway_server.GatewayConfig(
-        port=0, data_dir=data, instruments_path=instruments, start=DAY + timedelta(minutes=5),
-        speed=None, account=ACCOUNT, cash=10_000_000.0, seed=1, max_message_rate=0,
+    cfg = GatewaySettings(
+        port=0, data=data, instruments=instruments, start=DAY + timedelta(minutes=5),
+        speed=None, account=ACCOUNT, cash=10_000_000.0, seed=1,
     )  # fmt: skip
-    gateway = gateway_server.Gateway(cfg)
+    gateway = gateway_server.Gateway(cfg, gateway_server.GatewayTuning(max_message_rate=0))
     await gateway.start()
     yield gateway
     await gateway.stop()

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from ib_insync import Contract
 
-from bot.config.settings import RiskConfig, RiskLimits
+from bot.config.risk import RiskConfig, RiskLimits
 from bot.journal.store import Journal
 from bot.model.events import (
     CancelOrder,

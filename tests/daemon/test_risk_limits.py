@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from ib_insync import Contract
 
-from bot.config.settings import RiskConfig, RiskLimits
+from bot.config.risk import RiskConfig, RiskLimits
 from bot.journal.store import Journal
 from bot.model.events import (
     Bar,
@@ -273,7 +273,8 @@ def test_states_come_back_from_the_journal(tmp_path: Path) -> None:
 
 
 def test_yaml_risk_errors_name_file_line_and_key(tmp_path: Path) -> None:
-    from bot.config.settings import ConfigError, load_config
+    from bot.config.errors import ConfigError
+    from bot.config.load import load_config
 
     path = tmp_path / "bot.yaml"
     path.write_text(

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.config.settings import RiskConfig, RiskLimits
+from bot.config.risk import RiskConfig, RiskLimits
 from bot.journal.store import Journal
 from bot.model.events import (
     CancelOrder,

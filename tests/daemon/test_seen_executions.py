@@ -8,7 +8,7 @@ from pathlib import Path
 from fake_ib import T0, FakeIB
 from ib_insync import Stock
 
-from bot.config.settings import ExecutorConfig
+from bot.config.executor import ExecutorConfig
 from bot.journal.store import Journal
 from bot.model.events import OrderSpec, PlaceOrder, Side
 from bot.orders.executor import OrderExecutor

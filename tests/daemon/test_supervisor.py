@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from ib_insync import Contract
 
-from bot.config.settings import RiskConfig
+from bot.config.risk import RiskConfig
 from bot.journal.store import Journal
 from bot.live.supervisor import (
     Backoff,

@@ -19,7 +19,9 @@ import pytest
 import yaml
 
 from bot.backtest.runner import plan, replay, run_backtest
-from bot.config.settings import ConfigError, RecordConfig, load_config
+from bot.config.errors import ConfigError
+from bot.config.load import load_config
+from bot.config.record import RecordConfig
 from bot.market_data import recorder as recorder_mod
 from bot.sim.recording import is_recording, kinds, read_kind
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from bot.cli import main
-from bot.config.settings import EmbeddedGatewayConfig
+from bot.config.gateway import GatewaySettings
 from bot.research.data.store import list_store, merge_bars, store_path
 from bot.sim.datafile import DataFileError, bar_name, find_file, named_bar_seconds
 from bot.sim.instruments import DEFAULT_INSTRUMENTS_FILE, Instruments
@@ -180,13 +180,13 @@ def test_a_daily_store_file_of_one_row_is_daily(tmp_path: Path) -> None:
 
 
 def test_config_bar_size_is_an_ib_bar_size() -> None:
-    g = EmbeddedGatewayConfig.model_validate({"data": str(ROOT / "data/sample"),
-                                              "instruments": str(DEFAULT_INSTRUMENTS_FILE),
-                                              "bar_size": "5 mins"})  # fmt: skip
+    g = GatewaySettings.model_validate({"data": str(ROOT / "data/sample"),
+                                        "instruments": str(DEFAULT_INSTRUMENTS_FILE),
+                                        "bar_size": "5 mins"})  # fmt: skip
     assert g.bar_seconds == 300
     with pytest.raises(ValueError, match="bad bar size '5 min'"):
-        EmbeddedGatewayConfig.model_validate({"data": str(ROOT / "data/sample"),
-                                              "bar_size": "5 min"})  # fmt: skip
+        GatewaySettings.model_validate({"data": str(ROOT / "data/sample"),
+                                        "bar_size": "5 min"})  # fmt: skip
 
 
 def test_a_backtest_plans_on_the_store_as_on_the_flat_files(
@@ -195,7 +195,7 @@ def test_a_backtest_plans_on_the_store_as_on_the_flat_files(
     from datetime import date
 
     from bot.backtest.runner import plan
-    from bot.config.settings import load_config
+    from bot.config.load import load_config
 
     monkeypatch.chdir(ROOT)
     store = tmp_path / "store"

@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from bot.gateway.server import Gateway, GatewayConfig
-from bot.sim.broker import BrokerConfig
+from bot.config.gateway import GatewaySettings
+from bot.gateway.server import Gateway
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -23,16 +23,16 @@ PAPER = "DU1234567"
 
 
 async def start_gateway(account: str = PAPER, speed: float | None = None,
-                        broker: BrokerConfig | None = None) -> Gateway:  # fmt: skip
+                        participation: float | None = None) -> Gateway:  # fmt: skip
     gw = Gateway(
-        GatewayConfig(
+        GatewaySettings(
             port=0,
-            data_dir=ROOT / "data" / "sample",
-            instruments_path=ROOT / "config" / "instruments.yaml",
+            data=ROOT / "data" / "sample",
+            instruments=ROOT / "config" / "instruments.yaml",
             start=START,
             speed=speed,
             account=account,
-            broker=broker or BrokerConfig(),
+            participation=participation,
         )
     )
     await gw.start()

@@ -16,7 +16,7 @@ import e2e_strategies
 from e2e_support import PAPER, scripted, until, write_config
 from ib_insync import IB
 
-from bot.config.settings import load_config
+from bot.config.load import load_config
 from bot.gateway.server import Gateway
 from bot.live.daemon import Daemon, RunOptions
 from bot.live.supervisor import ConnState

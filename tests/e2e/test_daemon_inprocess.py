@@ -24,7 +24,7 @@ from e2e_support import (
     write_config,
 )
 
-from bot.config.settings import load_config
+from bot.config.load import load_config
 from bot.gateway.server import Gateway
 from bot.live.daemon import Daemon, RunOptions
 from bot.market_data.history_pacing import HistoryLimits

@@ -22,7 +22,7 @@ from fault_support import (
     walk,
 )
 
-from bot.config.settings import load_config
+from bot.config.load import load_config
 from bot.gateway.server import Gateway
 from bot.live.daemon import Daemon, RunOptions
 from bot.live.supervisor import ConnState

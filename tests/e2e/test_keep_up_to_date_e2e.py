@@ -13,7 +13,7 @@ import e2e_strategies
 import pytest
 from e2e_support import PAPER, START, advance, scripted, start_gateway, until, write_config
 
-from bot.config.settings import load_config
+from bot.config.load import load_config
 from bot.gateway.server import Gateway
 from bot.live.daemon import Daemon, RunOptions
 

@@ -23,7 +23,7 @@ from e2e_support import write_config as _write_config
 from ib_insync import IB, MarketOrder, Stock
 
 from bot.cli import main
-from bot.config.settings import load_config
+from bot.config.load import load_config
 from bot.gateway.server import Gateway
 from bot.live.daemon import Daemon, RunOptions
 

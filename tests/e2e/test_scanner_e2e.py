@@ -16,7 +16,7 @@ from e2e_support import ROOT, journal_rows
 from ib_insync import ScannerSubscription
 
 from bot.commands import check
-from bot.config.settings import load_config
+from bot.config.load import load_config
 from bot.gateway.scanner import run_scan
 from bot.live.daemon import Daemon, RunOptions
 

@@ -24,7 +24,6 @@ from fault_support import FAST_IB, broker_positions, walk
 from test_daemon_subprocess import Bot, spawn
 
 from bot.gateway.server import Gateway
-from bot.sim.broker import BrokerConfig
 
 QTY = 300  # at participation 0.002 of prints of 3 000 - 13 000 shares: ~20 executions
 TARGET = [{"bar": n, "symbol": "AAPL", "kind": "target", "qty": QTY, "tag": "hold"}
@@ -34,7 +33,7 @@ WARMUP = re.compile(r"warm-up (\d+) bars")
 
 @pytest.fixture
 async def gateway() -> AsyncIterator[Gateway]:
-    gw = await start_gateway(broker=BrokerConfig(participation=0.002))
+    gw = await start_gateway(participation=0.002)
     yield gw
     await gw.stop()
 

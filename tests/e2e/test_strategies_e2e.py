@@ -14,7 +14,7 @@ import pytest
 from e2e_support import ROOT, journal_rows
 
 from bot.commands import check
-from bot.config.settings import load_config
+from bot.config.load import load_config
 from bot.live.daemon import Daemon, RunOptions
 
 STRATEGIES = [

@@ -20,7 +20,7 @@ def market_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pat
 
 @pytest.fixture
 async def gateway(market_files: tuple[Path, Path]) -> AsyncIterator[Gateway]:
-    gw = Gateway(make_config(market_files))
+    gw = Gateway(*make_config(market_files))
     await gw.start()
     try:
         yield gw

@@ -25,7 +25,8 @@ from pathlib import Path
 from ib_insync import IB, Contract, Forex, Stock
 from ib_insync.client import Client
 
-from bot.gateway.server import Gateway, GatewayConfig
+from bot.config.gateway import GatewaySettings
+from bot.gateway.server import Gateway, GatewayTuning
 
 DAY1 = datetime(2024, 1, 4, 14, 30, tzinfo=UTC)
 DAY2 = datetime(2024, 1, 5, 14, 30, tzinfo=UTC)
@@ -77,12 +78,16 @@ def write_market(root: Path) -> tuple[Path, Path]:
     return data, instruments
 
 
-def make_config(market_files: tuple[Path, Path], **kw: object) -> GatewayConfig:
+def make_config(
+    market_files: tuple[Path, Path], **kw: object
+) -> tuple[GatewaySettings, GatewayTuning]:
+    """Settings and tuning for ``Gateway(*make_config(...))``: each keyword goes to the one that
+    has the field."""
     data, instruments = market_files
     base: dict[str, object] = dict(
         port=0,
-        data_dir=data,
-        instruments_path=instruments,
+        data=data,
+        instruments=instruments,
         start=START,
         speed=None,
         account=ACCOUNT,
@@ -90,7 +95,8 @@ def make_config(market_files: tuple[Path, Path], **kw: object) -> GatewayConfig:
         seed=1,
     )
     base.update(kw)
-    return GatewayConfig(**base)  # type: ignore[arg-type]
+    tuning = {k: base.pop(k) for k in list(base) if k in GatewayTuning.__dataclass_fields__}
+    return GatewaySettings(**base), GatewayTuning(**tuning)  # type: ignore[arg-type]
 
 
 @contextlib.asynccontextmanager

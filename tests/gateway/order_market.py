@@ -32,7 +32,8 @@ from pathlib import Path
 from gateway_helpers import make_config, settle
 from ib_insync import IB, Contract, Stock, Trade
 
-from bot.gateway.server import Gateway, GatewayConfig
+from bot.config.gateway import GatewaySettings
+from bot.gateway.server import Gateway, GatewayTuning
 
 THU = datetime(2024, 1, 4, 14, 30, tzinfo=UTC)
 PRE = datetime(2024, 1, 5, 13, 0, tzinfo=UTC)
@@ -99,13 +100,15 @@ def write_order_market(root: Path) -> tuple[Path, Path]:
     return data, instruments
 
 
-def order_config(files: tuple[Path, Path], **kw: object) -> GatewayConfig:
+def order_config(
+    files: tuple[Path, Path], **kw: object
+) -> tuple[GatewaySettings, GatewayTuning]:
     return make_config(files, **{"start": OPEN, **kw})
 
 
 @contextlib.asynccontextmanager
 async def running(files: tuple[Path, Path], **kw: object) -> AsyncIterator[Gateway]:
-    gw = Gateway(order_config(files, **kw))
+    gw = Gateway(*order_config(files, **kw))
     await gw.start()
     try:
         yield gw

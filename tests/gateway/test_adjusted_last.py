@@ -9,7 +9,7 @@ from datetime import timedelta
 from gateway_helpers import DAY2, errors, ramp, settle
 from ib_insync import IB
 
-from bot.config.settings import BarSpec
+from bot.config.bars import BarSpec
 from bot.gateway import ib_messages as M
 from bot.gateway.server import Gateway
 

@@ -13,7 +13,6 @@ from order_market import at, running, step, to
 
 from bot.commands import gateway as command
 from bot.gateway.server import Gateway
-from bot.sim.broker import BrokerConfig
 
 
 async def _buy_then_sell(ib: IB, gw: Gateway, qty: float) -> tuple[Trade, Trade]:
@@ -37,7 +36,7 @@ def _reports(trade: Trade) -> list[tuple[float, str]]:
 
 
 async def test_commission_none_reports_zero(files: tuple[Path, Path]) -> None:
-    async with running(files, broker=BrokerConfig.of(None, 0, "none")) as gw, client(gw) as ib:
+    async with running(files, commission="none") as gw, client(gw) as ib:
         buy, sell = await _buy_then_sell(ib, gw, 1000)
         assert _reports(buy) == _reports(sell) == [(0.0, "USD")]
         [report] = [f.commissionReport for f in sell.fills]
@@ -45,7 +44,7 @@ async def test_commission_none_reports_zero(files: tuple[Path, Path]) -> None:
 
 
 async def test_commission_ib_tiered(files: tuple[Path, Path]) -> None:
-    async with running(files, broker=BrokerConfig.of(None, 0, "ib_tiered")) as gw, client(gw) as ib:
+    async with running(files, commission="ib_tiered") as gw, client(gw) as ib:
         buy, sell = await _buy_then_sell(ib, gw, 1000)
         assert _reports(buy) == _reports(sell) == [(3.5, "USD")]  # 1000 x 0.0035
         small = await _place(ib, buy.contract, "BUY", 10)
@@ -56,7 +55,7 @@ async def test_commission_ib_tiered(files: tuple[Path, Path]) -> None:
 
 
 async def test_slippage_ticks_move_market_fills_against_the_order(files: tuple[Path, Path]) -> None:
-    async with running(files, broker=BrokerConfig.of(None, 2, "none")) as gw, client(gw) as ib:
+    async with running(files, commission="none", slippage_ticks=2) as gw, client(gw) as ib:
         buy, sell = await _buy_then_sell(ib, gw, 100)
         assert [f.execution.price for f in buy.fills] == [50.03]  # ask 50.01 + 2 ticks
         assert [f.execution.price for f in sell.fills] == [49.97]  # bid 49.99 - 2 ticks
@@ -65,9 +64,9 @@ async def test_slippage_ticks_move_market_fills_against_the_order(files: tuple[P
 def test_gateway_command_flags(capsys: pytest.CaptureFixture[str]) -> None:
     p = argparse.ArgumentParser()
     command.add_arguments(p)
-    default = command.config_from_args(p.parse_args([])).broker
+    default = command.settings_from_args(p.parse_args([])).broker
     assert (default.commission.schedule, default.slippage_ticks) == ("ib_fixed", 0.0)
-    chosen = command.config_from_args(
+    chosen = command.settings_from_args(
         p.parse_args(["--commission", "ib_tiered", "--slippage-ticks", "1"])
     ).broker
     assert (chosen.commission.schedule, chosen.slippage_ticks) == ("ib_tiered", 1.0)

@@ -82,7 +82,7 @@ async def test_two_clients_at_once(gateway: Gateway) -> None:
 async def test_version_choice(
     market_files: tuple[Path, Path], pinned: int | None, versions: bytes, expected: bytes | None
 ) -> None:
-    gw = Gateway(make_config(market_files, server_version=pinned))
+    gw = Gateway(*make_config(market_files, server_version=pinned))
     await gw.start()
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
@@ -103,7 +103,7 @@ async def test_version_choice(
 async def test_ib_insync_works_at_every_pinned_version(
     market_files: tuple[Path, Path], version: int
 ) -> None:
-    gw = Gateway(make_config(market_files, server_version=version))
+    gw = Gateway(*make_config(market_files, server_version=version))
     await gw.start()
     try:
         async with client(gw) as ib:
@@ -123,7 +123,7 @@ async def test_ib_insync_works_at_every_pinned_version(
 
 async def test_pinning_an_unsupported_version_is_refused(market_files: tuple[Path, Path]) -> None:
     with pytest.raises(ValueError, match="not supported"):
-        Gateway(make_config(market_files, server_version=150))
+        Gateway(*make_config(market_files, server_version=150))
 
 
 async def test_client_id_zero(gateway: Gateway) -> None:

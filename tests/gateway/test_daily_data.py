@@ -32,7 +32,7 @@ def _files(root: Path) -> tuple[Path, Path]:
 
 async def test_one_day_bars_from_a_daily_file(tmp_path: Path) -> None:
     start = datetime(2026, 11, 3, 15, tzinfo=UTC)  # Tuesday 10:00 New York: bar in progress
-    gw = Gateway(make_config(_files(tmp_path), start=start))
+    gw = Gateway(*make_config(_files(tmp_path), start=start))
     await gw.start()
     try:
         async with client(gw) as ib:

@@ -28,7 +28,7 @@ async def _until(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-un
 
 async def test_as_fast_as_clients_read(market_files: tuple[Path, Path]) -> None:
     start = DAY2 + timedelta(hours=6)  # the last half hour of the data
-    gw = Gateway(make_config(market_files, speed=0, start=start, start_delay=0.0))
+    gw = Gateway(*make_config(market_files, speed=0, start=start, start_delay=0.0))
     await gw.start()
     try:
         await asyncio.sleep(0.05)
@@ -49,7 +49,7 @@ async def test_as_fast_as_clients_read(market_files: tuple[Path, Path]) -> None:
 
 
 async def test_paced_clock(market_files: tuple[Path, Path]) -> None:
-    gw = Gateway(make_config(market_files, speed=600, tick_interval=0.02))
+    gw = Gateway(*make_config(market_files, speed=600, tick_interval=0.02))
     await gw.start()
     try:
         async with client(gw) as ib:
@@ -68,7 +68,7 @@ def test_command_arguments(market_files: tuple[Path, Path]) -> None:
 
     p = argparse.ArgumentParser()
     command.add_arguments(p)
-    defaults = command.config_from_args(p.parse_args([]))
+    defaults = command.settings_from_args(p.parse_args([]))
     assert (defaults.port, defaults.speed, defaults.account, defaults.cash) == (
         4002,
         60.0,
@@ -76,7 +76,7 @@ def test_command_arguments(market_files: tuple[Path, Path]) -> None:
         1_000_000.0,
     )
     assert (
-        defaults.data_dir.name == "sample" and defaults.instruments_path.name == "instruments.yaml"
+        defaults.data.name == "sample" and defaults.instruments.name == "instruments.yaml"
     )
     args = p.parse_args(
         [
@@ -94,12 +94,14 @@ def test_command_arguments(market_files: tuple[Path, Path]) -> None:
             str(market_files[0]),
         ]
     )
-    cfg = command.config_from_args(args)
+    cfg = command.settings_from_args(args)
     assert cfg.speed == 0 and cfg.start == DAY2 and cfg.server_version == 170
     assert cfg.broker.participation == 0.5
-    assert command.config_from_args(p.parse_args(["--speed", "manual"])).speed is None
-    relaxed = command.config_from_args(p.parse_args(["--no-pacing"]))
-    assert not relaxed.pacing.enabled and relaxed.max_message_rate == 0
+    assert command.settings_from_args(p.parse_args(["--speed", "manual"])).speed is None
+    relaxed = command.settings_from_args(p.parse_args(["--no-pacing"]))
+    data, instruments = market_files
+    gw = Gateway(relaxed.model_copy(update={"data": data, "instruments": instruments}))
+    assert not gw.pacer.limits.enabled and not gw.message_rate.enabled
     assert command.run(p.parse_args(["--faults", "/nonexistent.yaml", "--port", "0"])) == 2
     bad = p.parse_args(["--data", "/nonexistent", "--port", "0"])
     assert command.run(bad) == 2

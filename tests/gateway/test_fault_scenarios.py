@@ -59,7 +59,7 @@ async def test_fills_during_a_restart_show_in_the_next_executions_and_completed_
 
 async def test_a_plan_can_forbid_fills_while_nobody_is_connected(files: tuple[Path, Path]) -> None:
     plan = FaultPlan(fill_while_disconnected=False)
-    async with running(files, faults=plan) as gw:
+    async with running(files, fault_plan=plan) as gw:
         async with client(gw, 3) as ib:
             c = step()
             await ib.qualifyContractsAsync(c)

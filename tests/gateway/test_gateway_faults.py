@@ -152,7 +152,7 @@ async def test_fault_plan_fires_at_simulated_times(
         "  - {after: 10s, do: connectivity_lost}\n"
         "  - {after: 20s, do: connectivity_restored, data: kept}\n"
     )
-    gw = Gateway(make_config(market_files, faults=plan))
+    gw = Gateway(*make_config(market_files, faults=plan))
     await gw.start()
     try:
         async with client(gw) as ib:
@@ -184,7 +184,7 @@ async def test_historical_pacing(gateway: Gateway, ib: IB) -> None:
 
 
 async def test_message_rate(market_files: tuple[Path, Path]) -> None:
-    gw = Gateway(make_config(market_files, pacing=PacingLimits(enabled=False)))
+    gw = Gateway(*make_config(market_files, pacing=PacingLimits(enabled=False)))
     await gw.start()
     try:
         async with client(gw) as ib:

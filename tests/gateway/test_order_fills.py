@@ -17,8 +17,6 @@ from gateway_helpers import ACCOUNT, CASH, client, errors, settle
 from ib_insync import IB, LimitOrder, MarketOrder, Trade
 from order_market import OPEN, STEP_ID, at, htb, running, step, to
 
-from bot.sim.broker import BrokerConfig
-
 MARGIN_TEXT = (
     "Order rejected - reason:YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE DESIRED POSITION"
     " YOUR EQUITY WITH LOAN VALUE [{equity} USD] MUST EXCEED THE INITIAL MARGIN [{margin} USD]"
@@ -38,8 +36,7 @@ def values(ib: IB) -> dict[str, float]:
 
 
 async def test_partial_fills_under_a_participation_cap(files: tuple[Path, Path]) -> None:
-    cap = BrokerConfig(participation=0.1)
-    async with running(files, broker=cap) as gw, client(gw) as ib:
+    async with running(files, participation=0.1) as gw, client(gw) as ib:
         c = step()
         await ib.qualifyContractsAsync(c)
         prints = [t.last_size for t in gw.market.ticks(OPEN, at(0, 5)) if t.con_id == STEP_ID]
@@ -93,8 +90,7 @@ async def test_partial_fills_under_a_participation_cap(files: tuple[Path, Path])
 
 
 async def test_a_resting_limit_fills_in_pieces_at_its_price(files: tuple[Path, Path]) -> None:
-    cap = BrokerConfig(participation=0.1)
-    async with running(files, broker=cap, start=at(19)) as gw, client(gw) as ib:
+    async with running(files, participation=0.1, start=at(19)) as gw, client(gw) as ib:
         c = step()
         await ib.qualifyContractsAsync(c)
         [sell] = [ib.placeOrder(c, LimitOrder("SELL", 100, 50.90))]

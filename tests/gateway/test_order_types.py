@@ -37,8 +37,6 @@ from order_market import (
     to,
 )
 
-from bot.sim.broker import BrokerConfig
-
 
 async def place(ib: IB, contract: Contract, *orders: Order) -> list[Trade]:
     trades = [ib.placeOrder(contract, o) for o in orders]
@@ -317,7 +315,7 @@ async def test_outside_rth_is_honoured_against_liquid_hours(files: tuple[Path, P
 
 
 async def test_market_orders_pay_the_configured_slippage(files: tuple[Path, Path]) -> None:
-    async with running(files, broker=BrokerConfig(slippage_ticks=2)) as gw, client(gw) as ib:
+    async with running(files, slippage_ticks=2) as gw, client(gw) as ib:
         c = step()
         await ib.qualifyContractsAsync(c)
         buy, sell = await place(ib, c, MarketOrder("BUY", 100), MarketOrder("SELL", 100))

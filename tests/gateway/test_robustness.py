@@ -222,7 +222,7 @@ def test_random_frames_never_take_the_server_down(
 ) -> None:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)  # ib_insync looks the loop up
-    gw = Gateway(make_config(market_files))
+    gw = Gateway(*make_config(market_files))
     loop.run_until_complete(gw.start())
     good = IB()
     loop.run_until_complete(good.connectAsync("127.0.0.1", gw.port, clientId=1, timeout=5))

@@ -33,7 +33,7 @@ PACING_TEXT = (
 @pytest.fixture
 async def scan_gateway(market_files: tuple[Path, Path]) -> AsyncIterator[Gateway]:
     market, instruments = make_market()
-    gw = Gateway(make_config(market_files, start=NOW), instruments=instruments, market=market)
+    gw = Gateway(*make_config(market_files, start=NOW), instruments=instruments, market=market)
     await gw.start()
     try:
         yield gw
@@ -165,7 +165,7 @@ async def test_identical_request_within_fifteen_seconds_gets_162(gateway: Gatewa
 
 
 async def test_more_than_fifty_messages_a_second_gets_100(market_files: tuple[Path, Path]) -> None:
-    gw = Gateway(make_config(market_files, pacing=PacingLimits(enabled=False)))
+    gw = Gateway(*make_config(market_files, pacing=PacingLimits(enabled=False)))
     await gw.start()
     now = [500.0]
     gw.wall = lambda: now[0]

@@ -11,7 +11,7 @@ from typing import Any
 
 from e2e_support import scripted, until, write_config
 
-from bot.config.settings import load_config
+from bot.config.load import load_config
 from bot.live.daemon import Daemon, RunOptions
 from bot.ops.server import OpsServer
 

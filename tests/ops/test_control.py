@@ -37,7 +37,7 @@ async def test_control_needs_the_token_and_acts(
              {"bar": 5, "symbol": "MSFT", "kind": "buy", "qty": 5, "tag": "e2"}]
     cfg = ops_config(tmp_path, gateway.port, steps, control={"token_env": "IBBOT_CONTROL_TOKEN"},
                      logging={"format": "json", "file": str(log_file)})
-    from bot.config.settings import load_config
+    from bot.config.load import load_config
     from bot.runtime.logs import setup_logging
 
     root = logging.getLogger()
@@ -94,7 +94,7 @@ async def test_missing_token_env_is_bad_input(
     gateway: Gateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("IBBOT_CONTROL_TOKEN", raising=False)
-    from bot.config.settings import load_config
+    from bot.config.load import load_config
     from bot.live.daemon import Daemon, RunOptions
     from bot.ops.server import OpsServer
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.config.settings import load_config
+from bot.config.load import load_config
 from bot.ops.sd_notify import SdNotify
 
 ROOT = Path(__file__).resolve().parents[2]

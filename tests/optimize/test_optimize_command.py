@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from bot.backtest.runner import plan, run_backtest
 from bot.cli import main
-from bot.config.settings import load_config
+from bot.config.load import load_config
 from bot.model.events import Bar, OrderIntent
 from bot.research.optimize.tasks import with_params
 from bot.strategy.api import Strategy

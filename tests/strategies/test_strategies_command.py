@@ -8,7 +8,7 @@ import pytest
 
 from bot.cli import main
 from bot.commands.strategies import param_docs, type_name, yaml_value
-from bot.config.settings import load_config
+from bot.config.load import load_config
 from bot.strategy import registry
 
 BUILT_IN = [

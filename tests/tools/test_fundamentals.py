@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 import pytest
 from ib_insync import IB, Forex, RequestError, Stock
 
+from bot.config.gateway import GatewaySettings
 from bot.gateway.fundamentals import (
     NOT_AVAILABLE,
     NOT_AVAILABLE_TEXT,
@@ -20,7 +21,7 @@ from bot.gateway.fundamentals import (
     fundamental_xml,
     quarter_end,
 )
-from bot.gateway.server import Gateway, GatewayConfig
+from bot.gateway.server import Gateway
 from bot.sim.instruments import Instruments
 from bot.tools.fundamentals import parse_snapshot, parse_statements
 
@@ -213,7 +214,7 @@ def test_unavailable_reports(instruments: Instruments, symbol: str, report: str)
 
 
 async def test_served_over_the_wire_with_430_and_cancel() -> None:
-    gw = Gateway(GatewayConfig(port=0, speed=None))
+    gw = Gateway(GatewaySettings(port=0, speed=None))
     await gw.start()
     ib = IB()
     ib.RaiseRequestErrors = True

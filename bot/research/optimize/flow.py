@@ -13,7 +13,8 @@ from pydantic import BaseModel
 
 from bot.backtest import kpis
 from bot.backtest.runner import BacktestError, Plan, plan
-from bot.config.settings import BotConfig, StrategyConfig
+from bot.config.bot_config import BotConfig
+from bot.config.strategies import StrategyConfig
 from bot.research.optimize import report, results, walk_forward
 from bot.research.optimize.engines import EngineError, require, session
 from bot.research.optimize.grid import Candidates, GridError, candidates, check_names, parse_grid

@@ -12,7 +12,7 @@ from typing import Any
 from bot.backtest import kpis
 from bot.backtest.report import TOTAL
 from bot.backtest.runner import plan, run_backtest
-from bot.config.settings import BotConfig
+from bot.config.bot_config import BotConfig
 from bot.sim.market import Market
 
 
