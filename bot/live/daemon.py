@@ -29,12 +29,12 @@ import logging
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.client.ib import describe, new_ib
-from bot.config.settings import BotConfig
+from bot.config.settings import BotConfig, EmbeddedGatewayConfig
 from bot.journal.store import Journal, JournalError, broker_identity, dry_run_path
 from bot.live.ib_pnl import IbPnl
 from bot.live.status import status_line, summary_text
@@ -100,15 +100,20 @@ class RunOptions:
     # strategies flat instead of refusing to trade (bot/orders/executor.py, reconcile).
     reset_positions: bool = False
     # Embedded gateway at max speed, in lockstep with this daemon (``ibbot backtest --engine
-    # gateway``): no step before start-up is done, and none before the daemon has answered
-    # the last one; no client-side throttle and no message-rate pacing, so results do not
-    # depend on wall-clock time.
+    # gateway``, and any embedded gateway at speed 0: see ``for_gateway``): no step before
+    # start-up is done, and none before the daemon has answered the last one; no client-side
+    # throttle and no message-rate pacing, so results do not depend on wall-clock time.
     lockstep: bool = False
     # ``ibbot run``, a process of its own: once live, everything start-up made (imports,
     # config, warm-up history) is moved out of the garbage collector's sight (gc.freeze), so
     # a full collection on the bar-to-order path walks only what trading made since (as
     # bench/latency_bench.py measures). Off where the daemon shares its process (tests).
     freeze_startup: bool = False
+
+    def for_gateway(self, g: EmbeddedGatewayConfig | None) -> RunOptions:
+        """These options for a config's embedded gateway: at speed 0 it replays in lockstep, as
+        a race between two event loops would make the outcome depend on the machine's speed."""
+        return replace(self, lockstep=True) if g is not None and g.speed == 0 else self
 
 
 class OpsPort(Protocol):
@@ -128,7 +133,7 @@ class Daemon:
     ) -> None:  # fmt: skip
         self.cfg = cfg
         self._make_ops = ops
-        self.opts = options or RunOptions()
+        self.opts = (options or RunOptions()).for_gateway(cfg.gateway)
         self.dry_run = cfg.dry_run or self.opts.dry_run
         self.ib = new_ib()
         self.venue = IbVenue(self.ib)
