@@ -259,9 +259,14 @@ def test_random_frames_never_take_the_server_down(
 
 
 async def test_a_client_that_never_reads_does_not_stall_others(gateway: Gateway) -> None:
-    _, writer = await _open(gateway.port, client_id=77)
-    async with client(gateway, 2) as ib:
-        ib.reqMktData(flat())
+    async with client(gateway, 77) as stuck, client(gateway, 2) as ib:
+        stuck.reqMktData(flat())
+        await settle(stuck)
+        stuck.client.conn.transport.pause_reading()  # subscribed, and from now on reads nothing
+        ticker = ib.reqMktData(flat())
         await gateway.advance(timedelta(minutes=5))
         await settle(ib)
-    writer.close()
+        # every tick of the five minutes reached the reading client (1,000 shares a minute)
+        assert gateway.clock.now() == START + timedelta(minutes=5)
+        assert ticker.volume == 5 * 1000 and ticker.last == 100.0
+        assert sorted(gateway.sessions) == [2, 77]  # the one that does not read is not dropped
