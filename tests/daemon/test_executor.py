@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_ib import T0, FakeIB
 from ib_insync import Contract, ContractDetails, Order, OrderStatus, Stock, Trade
 from ib_insync.util import UNSET_DOUBLE
+from support.fake_ib import FakeIB
+from support.times import T0
 
 from bot.config.settings import ExecutorConfig
 from bot.journal.store import Journal, dry_run_path

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_ib import T0
 from ib_insync import Contract, MarketOrder, Order, OrderStatus, Trade
+from support.times import T0
 from test_executor import SELL, Harness, place
 
 from bot.journal import write_ahead
@@ -256,7 +256,7 @@ import os, signal, sys
 from bot.model.events import OrderSpec, Side
 from ib_insync import MarketOrder
 from bot.journal.store import Journal
-from fake_ib import T0
+from support.times import T0
 journal = Journal(sys.argv[1], commit_interval=3600)
 journal.begin_run(now=T0, account="DU1", mode="paper", dry_run=False)
 order = MarketOrder("BUY", 5)
@@ -269,7 +269,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 
 def test_a_row_written_ahead_survives_a_sigkill_before_sqlite_has_it(tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite"
-    tests = Path(__file__).parent
+    tests = Path(__file__).parents[1]  # for support.times
     proc = subprocess.run([sys.executable, "-c", _KILLED_AFTER_WRITE_AHEAD, str(path)],
                           env={**os.environ, "PYTHONPATH": str(tests)}, timeout=60)  # fmt: skip
     assert proc.returncode == -signal.SIGKILL

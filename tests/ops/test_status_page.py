@@ -13,8 +13,9 @@ from typing import Any
 
 import e2e_strategies  # noqa: F401 (registers e2e_scripted)
 import pytest
-from e2e_support import advance, start_gateway, until
+from e2e_support import advance, start_gateway
 from ops_support import ops_config, start, url
+from support.waiting import wait_until
 
 from bot.gateway.server import Gateway
 from bot.ops.status_page import PAGE
@@ -46,16 +47,16 @@ async def test_status_page_refreshes_live(
             return str(browser.execute_script(f"return document.getElementById('{el_id}')"
                                               ".innerText"))
 
-        await until(lambda: "healthy" in text_of("health"), 15, what="page drawn")
+        await wait_until(lambda: "healthy" in text_of("health"), 15, what="page drawn")
         assert "none" in text_of("fills_today")
         assert text_of("connection").startswith("IB connected since ")  # the supervisor's
         await advance(gateway, 4)
-        await until(lambda: d.engine is not None and d.engine.counters.fills >= 1, what="fill")
+        await wait_until(lambda: d.engine is not None and d.engine.counters.fills >= 1, what="fill")
         # No reload: the page's poll brings the fill and the position.
-        await until(lambda: "e1" in text_of("fills_today"), 15, what="fill on the page")
+        await wait_until(lambda: "e1" in text_of("fills_today"), 15, what="fill on the page")
         assert "AAPL" in text_of("positions") and "10" in text_of("positions")
         assert "s1" in text_of("strategies") and "ACTIVE" in text_of("risk")
-        await until(lambda: "br" in text_of("working_orders"), 15, what="bracket legs shown")
+        await wait_until(lambda: "br" in text_of("working_orders"), 15, what="bracket legs shown")
         assert "AAPL 1 min" in text_of("feeds")
         assert "ops endpoint on" in text_of("log")
         errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
