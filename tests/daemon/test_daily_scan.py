@@ -14,6 +14,7 @@ import pytest
 from ib_insync import Contract
 from support.fake_ib import FakeIB
 from support.times import NY
+from support.waiting import wait_until
 
 from bot.config.settings import BarSpec, ScannerConfig, Sizing
 from bot.market_data.ib_feed import Feed
@@ -80,7 +81,8 @@ async def test_scans_run_at_the_first_market_time_after_at_once_a_day(
         scans.observe(t)
         await asyncio.sleep(0)
         t += S5
-    await asyncio.sleep(0)
+    for task in scans.running():  # the last day's scan, to its end
+        await task
     assert got == [
         ("orb", date(2026, 10, 20), ["NVDA", "AMD"]),
         ("orb", date(2026, 10, 21), ["NVDA", "AMD"]),
@@ -101,7 +103,7 @@ async def test_a_scan_does_not_start_while_another_runs() -> None:
     scans.observe(TUE + timedelta(minutes=5))
     scans.observe(TUE + timedelta(minutes=6))
     scans.observe(TUE + timedelta(days=1, minutes=6))  # even the next day's waits for it
-    await asyncio.sleep(0.01)
+    await wait_until(lambda: ib.scan_requests, what="the first scan's request")
     assert len(ib.scan_requests) == 1
     await scans.stop()
 
@@ -116,13 +118,13 @@ async def test_the_poll_reads_the_brokers_time_and_holds_a_subscription_while_id
     scans = DailyScans(IbVenue(ib), {"orb": cfg()}, on_result, poll_s=0.01, heartbeat=ib)  # type: ignore[arg-type]
     idle = True
     task = asyncio.create_task(scans.run(idle=lambda: idle))
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: ib.scan_subscriptions, what="the heartbeat's subscription")
     assert got == [] and len(ib.scan_subscriptions) == 1  # 09:30: not yet; the heartbeat runs
     ib.now = TUE + timedelta(minutes=5)
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: got, what="the 09:35 scan")
     assert got == [date(2026, 10, 20)]
     idle = False  # the scan's symbols are subscribed: their bars give the time now
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: ib.cancelled_scans, what="the heartbeat cancelled")
     assert ib.cancelled_scans == ib.scan_subscriptions
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
@@ -144,14 +146,15 @@ async def test_a_scanner_error_is_logged_and_counts_as_an_empty_scan(
 
     scans = DailyScans(IbVenue(ib), {"orb": cfg()}, on_result)  # type: ignore[arg-type]
     scans.observe(TUE + timedelta(minutes=5))
-    await asyncio.sleep(0.01)
+    for task in scans.running():
+        await task
     assert got == [[]]
     assert (
         "orb: scanner HIGH_OPEN_GAP 2026-10-20 failed: error 162: Historical Market Data Service "
         "error message:Scanner type with code X; fixed symbols only"
     ) in caplog.messages
     scans.observe(TUE + timedelta(minutes=6))
-    await asyncio.sleep(0.01)
+    assert scans.running() == []
     assert len(ib.scan_requests) == 1  # not again that day
 
 

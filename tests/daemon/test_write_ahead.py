@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from ib_insync import Contract, MarketOrder, Order, OrderStatus, Trade
 from support.times import T0
+from support.waiting import wait_until
 from test_executor import SELL, Harness, place
 
 from bot.journal import write_ahead
@@ -128,7 +129,7 @@ async def test_a_failed_timer_commit_raises_nothing(tmp_path: Path) -> None:
     journal.begin_run(now=T0, account="DU1", mode="paper", dry_run=False)
     journal._db.execute("PRAGMA query_only = 1")
     journal.record_event("note", "one", T0)
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: journal.failure is not None, what="the timer's commit failing")
     assert loop_errors == []
     assert journal.failure is not None and "readonly" in journal.failure
     order = MarketOrder("BUY", 1)

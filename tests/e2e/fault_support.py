@@ -144,4 +144,4 @@ async def occupy(gw: Gateway, client_id: int) -> AsyncIterator[IB]:
         yield ib
     finally:
         ib.disconnect()
-        await asyncio.sleep(0.05)
+        await wait_until(lambda: client_id not in gw.sessions, what=f"client {client_id} gone")

@@ -48,7 +48,9 @@ async def run_until_filled(path: Path, gw: Gateway, **kw: Any) -> Daemon:
     assert not task.done(), daemon.stop_reason
     for _ in range(10):  # the market moves on until the buy has filled (minutes, not forever)
         await advance(gw, 1)
-        await asyncio.sleep(0.05)
+        # two round trips, as in lockstep: the daemon read the minute, the gateway its orders
+        await daemon.venue.current_time()
+        await daemon.venue.current_time()
         if daemon.engine is not None and daemon.engine.counters.fills >= 1:
             break
     assert daemon.engine is not None and daemon.engine.counters.fills == 1
@@ -151,9 +153,10 @@ async def sell_by_hand(gw: Gateway, qty: float) -> None:
             Stock("AAPL", "SMART", "USD", primaryExchange="NASDAQ")
         )
         trade = ib.placeOrder(aapl, MarketOrder("SELL", qty))
+        await ib.reqCurrentTimeAsync()  # a round trip: the gateway has the order
         for _ in range(10):
             await advance(gw, 1)
-            await asyncio.sleep(0.05)
+            await ib.reqCurrentTimeAsync()  # and we have what it sent for the minute
             if trade.isDone():
                 break
         assert trade.orderStatus.status == "Filled"

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ib_insync import IB, Contract, ExecutionFilter, LimitOrder, MarketOrder
 from ib_insync.client import Client
+from support.waiting import wait_until
 
 from bot.gateway.server import Gateway
 from bot.gateway.wire import MAX_FRAME, frame, split_fields
@@ -248,8 +249,9 @@ def test_random_frames_never_take_the_server_down(
         throw()
         crashed = [r for r in caplog.records if "unexpected failure" in r.getMessage()]
         assert crashed == []
-        loop.run_until_complete(asyncio.sleep(0.05))
-        assert sorted(gw.sessions) == [1]  # every attacker is gone, the good client stays
+        # every attacker is gone, the good client stays
+        gone = wait_until(lambda: sorted(gw.sessions) == [1], what="the attackers gone")
+        loop.run_until_complete(gone)
         assert good.isConnected()
     finally:
         good.disconnect()
