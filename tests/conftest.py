@@ -1,12 +1,15 @@
 """Fixtures shared by the test folders: ``browser``, headless Chromium through selenium and
 Debian's ``chromium-driver`` (report.html, the status page). Without Chromium a browser test is
-skipped, except in CI (``CI=true``), where it fails."""
+skipped, except in CI (``CI=true``), where it fails. ``screenshots``: where the browser tests
+save the README's images; a temporary folder, so no test writes into the repository, unless
+``IBBOT_SCREENSHOTS`` names one (docs/screenshots sets it to docs/)."""
 
 from __future__ import annotations
 
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,3 +40,9 @@ def browser() -> Iterator[Any]:
     finally:
         driver.quit()
 
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    folder = os.environ.get("IBBOT_SCREENSHOTS")
+    return Path(folder) if folder else tmp_path

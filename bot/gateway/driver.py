@@ -9,6 +9,12 @@ due faults, and ends with one socket write per client:
 * ``speed=0``: as fast as the connected clients drain (steps of ``step``, longer over time
   without ticks; paused while no client has a data subscription or a working order; stops at
   the end of the data, or at ``GatewayTuning.end``).
+
+Lockstep (``MarketDriver.barrier``): an embedded gateway at ``speed=0`` (the daemon's, any
+``RunOptions``, and ``ibbot backtest --engine gateway``) takes a step only once its client has
+answered everything the last one sent, with wall-clock pacing off: no result then depends on
+how fast the gateway and the client run. A standalone gateway cannot know when its clients
+are done; at ``speed=0`` it only waits for their sockets to drain.
 """
 
 from __future__ import annotations

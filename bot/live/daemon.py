@@ -29,12 +29,13 @@ import gc
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.client.ib import new_ib
 from bot.config.bot_config import BotConfig
+from bot.config.gateway import GatewaySettings
 from bot.journal.store import Journal, JournalError
 from bot.live.connection import address, choose_account, connect
 from bot.live.ib_pnl import IbPnl
@@ -96,15 +97,20 @@ class RunOptions:
     # strategies flat instead of refusing to trade (bot/orders/executor.py, reconcile).
     reset_positions: bool = False
     # Embedded gateway at max speed, in lockstep with this daemon (``ibbot backtest --engine
-    # gateway``): no step before start-up is done, and none before the daemon has answered
-    # the last one; no client-side throttle and no message-rate pacing, so results do not
-    # depend on wall-clock time.
+    # gateway``, and any embedded gateway at speed 0: see ``for_gateway``): no step before
+    # start-up is done, and none before the daemon has answered the last one; no client-side
+    # throttle and no message-rate pacing, so results do not depend on wall-clock time.
     lockstep: bool = False
     # ``ibbot run``, a process of its own: once live, everything start-up made (imports,
     # config, warm-up history) is moved out of the garbage collector's sight (gc.freeze), so
     # a full collection on the bar-to-order path walks only what trading made since (as
     # bench/latency_bench.py measures). Off where the daemon shares its process (tests).
     freeze_startup: bool = False
+
+    def for_gateway(self, g: GatewaySettings | None) -> RunOptions:
+        """These options for a config's embedded gateway: at speed 0 it replays in lockstep, as
+        a race between two event loops would make the outcome depend on the machine's speed."""
+        return replace(self, lockstep=True) if g is not None and g.speed == 0 else self
 
 
 class OpsPort(Protocol):
@@ -124,7 +130,7 @@ class Daemon:
     ) -> None:  # fmt: skip
         self.cfg = cfg
         self._make_ops = ops
-        self.opts = options or RunOptions()
+        self.opts = (options or RunOptions()).for_gateway(cfg.gateway)
         self.dry_run = cfg.dry_run or self.opts.dry_run
         self.ib = new_ib()
         self.venue = IbVenue(self.ib)

@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(660)  # its subprocess may take 600 s
 def test_quick_bench_prints_every_figure() -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "backtest_bench.py"), "--quick"],

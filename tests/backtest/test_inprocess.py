@@ -9,13 +9,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
+from support.waiting import wait_until_sync
 
 from bot.backtest.runner import BacktestError, plan, run_backtest
 from bot.cli import main
@@ -194,11 +194,10 @@ def test_ctrl_c_stops_a_backtest_process_with_its_partial_figures(tmp_path: Path
                             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
     assert proc.stdout is not None
     assert proc.stdout.readline().startswith("backtest ")  # planned
-    deadline = time.monotonic() + 60
-    while not (out / "journal.sqlite").exists():  # the replay is under way (signals handled)
-        assert proc.poll() is None and time.monotonic() < deadline, "the replay never started"
-        time.sleep(0.05)
-    time.sleep(0.5)
+    # The journal's file: the replay is under way, its signal handlers installed.
+    wait_until_sync(lambda: (out / "journal.sqlite").exists() or proc.poll() is not None, 60,
+                    what="the replay under way")  # fmt: skip
+    assert proc.poll() is None, "the replay ended before the signal"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, err

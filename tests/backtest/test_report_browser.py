@@ -1,19 +1,21 @@
 """report.html in a real browser (the ``browser`` fixture of tests/conftest.py: headless
 Chromium, Debian's ``chromium`` and ``chromium-driver``, which .ci/run installs) opens the file
 offline, every chart has drawn its SVG with its traces, the console shows no error, and the
-page's screenshot is saved as docs/report.png (the README shows it)."""
+page's screenshot is saved as report.png (in docs/ by docs/screenshots: the README shows it)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from report_run import ROOT, ReportRun
+from report_run import ReportRun
 
-SCREENSHOT = ROOT / "docs" / "report.png"
 CHARTS = 6  # equity, drawdown, and the price of each of the run's four symbols
 
 
-def test_every_chart_renders_without_console_errors(report_run: ReportRun, browser: Any) -> None:
+def test_every_chart_renders_without_console_errors(
+    report_run: ReportRun, browser: Any, screenshots: Path
+) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get((report_run.out / "report.html").as_uri())
@@ -35,6 +37,6 @@ def test_every_chart_renders_without_console_errors(report_run: ReportRun, brows
             "return document.documentElement.scrollHeight + window.outerHeight - window.innerHeight"
         )
         browser.set_window_size(1280, height)
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    assert browser.save_screenshot(str(SCREENSHOT))
-    assert SCREENSHOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    shot = screenshots / "report.png"
+    assert browser.save_screenshot(str(shot))
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -9,11 +9,12 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
-from eventkit import Event
-from ib_insync import Contract, ContractDetails, ScanData, ScanDataList
+from ib_insync import Contract
+from support.fake_ib import FakeIB
+from support.times import NY
+from support.waiting import wait_until
 
 from bot.config.bars import BarSpec
 from bot.config.strategies import ScannerConfig, Sizing
@@ -35,64 +36,12 @@ from bot.trading.daily_scan import (
 from bot.trading.router import Clock, Router
 from bot.venues.ib import IbVenue
 
-NY = ZoneInfo("America/New_York")
 TUE = datetime(2026, 10, 20, 13, 30, tzinfo=UTC)  # 09:30 New York (EDT)
 S5 = timedelta(seconds=5)
 
 
 def cfg(**kw: Any) -> ScannerConfig:
     return ScannerConfig.model_validate({"scan_code": "HIGH_OPEN_GAP", "top": 2, **kw})
-
-
-def scan_data(*symbols: str) -> list[ScanData]:
-    return [
-        ScanData(rank, ContractDetails(contract=Contract(secType="STK", symbol=s, currency="USD",
-                                                         conId=100 + rank)), "", "", "", "")
-        for rank, s in enumerate(symbols)
-    ]  # fmt: skip
-
-
-class FakeIB:
-    """The scanner side of ib_insync.IB: answers scans from ``answers`` (or an error)."""
-
-    def __init__(self, *symbols: str) -> None:
-        self.answers = list(symbols)
-        self.error: tuple[int, str] | None = None
-        self.hang = False
-        self.requests: list[Any] = []
-        self.subscriptions: list[ScanDataList] = []
-        self.cancelled: list[ScanDataList] = []
-        self.errorEvent = Event("errorEvent")
-        self.now = TUE
-        self.connected = True
-        self._req_id = 0
-
-    def isConnected(self) -> bool:
-        return self.connected
-
-    async def reqScannerDataAsync(self, sub: Any) -> ScanDataList:
-        self._req_id += 1
-        self.requests.append(sub)
-        data = ScanDataList()
-        data.reqId = self._req_id
-        if self.hang:
-            await asyncio.sleep(10)
-        if self.error is not None:
-            self.errorEvent.emit(self._req_id, *self.error, None)
-            return data
-        data += scan_data(*self.answers)[: sub.numberOfRows]
-        return data
-
-    async def reqCurrentTimeAsync(self) -> datetime:
-        return self.now
-
-    def reqScannerSubscription(self, sub: Any) -> ScanDataList:
-        data = ScanDataList()
-        self.subscriptions.append(data)
-        return data
-
-    def cancelScannerSubscription(self, data: ScanDataList) -> None:
-        self.cancelled.append(data)
 
 
 # ---- when ----------------------------------------------------------------------------------
@@ -116,7 +65,7 @@ def test_schedule_is_due_once_per_exchange_day_from_at_on_weekdays() -> None:
 async def test_scans_run_at_the_first_market_time_after_at_once_a_day(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    ib = FakeIB("NVDA", "AMD", "TSLA")
+    ib = FakeIB(TUE, answers=["NVDA", "AMD", "TSLA"])
     got: list[tuple[str, date, list[str]]] = []
     events: list[tuple[str, str]] = []
 
@@ -133,12 +82,13 @@ async def test_scans_run_at_the_first_market_time_after_at_once_a_day(
         scans.observe(t)
         await asyncio.sleep(0)
         t += S5
-    await asyncio.sleep(0)
+    for task in scans.running():  # the last day's scan, to its end
+        await task
     assert got == [
         ("orb", date(2026, 10, 20), ["NVDA", "AMD"]),
         ("orb", date(2026, 10, 21), ["NVDA", "AMD"]),
     ]
-    (sub, _) = ib.requests
+    (sub, _) = ib.scan_requests
     assert (sub.instrument, sub.locationCode, sub.scanCode, sub.numberOfRows) == (
         "STK", "STK.US.MAJOR", "HIGH_OPEN_GAP", 2,
     )  # fmt: skip
@@ -148,19 +98,19 @@ async def test_scans_run_at_the_first_market_time_after_at_once_a_day(
 
 
 async def test_a_scan_does_not_start_while_another_runs() -> None:
-    ib = FakeIB("NVDA")
-    ib.hang = True
+    ib = FakeIB(TUE, answers=["NVDA"])
+    ib.scan_hangs = True
     scans = DailyScans(IbVenue(ib), {"orb": cfg()}, _ignore, timeout=0.05)  # type: ignore[arg-type]
     scans.observe(TUE + timedelta(minutes=5))
     scans.observe(TUE + timedelta(minutes=6))
     scans.observe(TUE + timedelta(days=1, minutes=6))  # even the next day's waits for it
-    await asyncio.sleep(0.01)
-    assert len(ib.requests) == 1
+    await wait_until(lambda: ib.scan_requests, what="the first scan's request")
+    assert len(ib.scan_requests) == 1
     await scans.stop()
 
 
 async def test_the_poll_reads_the_brokers_time_and_holds_a_subscription_while_idle() -> None:
-    ib = FakeIB("NVDA")
+    ib = FakeIB(TUE, answers=["NVDA"])
     got: list[date] = []
 
     async def on_result(sid: str, day: date, rows: list[ScanRow]) -> None:
@@ -169,14 +119,14 @@ async def test_the_poll_reads_the_brokers_time_and_holds_a_subscription_while_id
     scans = DailyScans(IbVenue(ib), {"orb": cfg()}, on_result, poll_s=0.01, heartbeat=ib)  # type: ignore[arg-type]
     idle = True
     task = asyncio.create_task(scans.run(idle=lambda: idle))
-    await asyncio.sleep(0.05)
-    assert got == [] and len(ib.subscriptions) == 1  # 09:30: not yet; the heartbeat runs
+    await wait_until(lambda: ib.scan_subscriptions, what="the heartbeat's subscription")
+    assert got == [] and len(ib.scan_subscriptions) == 1  # 09:30: not yet; the heartbeat runs
     ib.now = TUE + timedelta(minutes=5)
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: got, what="the 09:35 scan")
     assert got == [date(2026, 10, 20)]
     idle = False  # the scan's symbols are subscribed: their bars give the time now
-    await asyncio.sleep(0.05)
-    assert ib.cancelled == ib.subscriptions
+    await wait_until(lambda: ib.cancelled_scans, what="the heartbeat cancelled")
+    assert ib.cancelled_scans == ib.scan_subscriptions
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     await scans.stop()
@@ -188,8 +138,8 @@ async def test_the_poll_reads_the_brokers_time_and_holds_a_subscription_while_id
 async def test_a_scanner_error_is_logged_and_counts_as_an_empty_scan(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    ib = FakeIB("NVDA")
-    ib.error = (162, "Historical Market Data Service error message:Scanner type with code X")
+    ib = FakeIB(TUE, answers=["NVDA"])
+    ib.scan_error = (162, "Historical Market Data Service error message:Scanner type with code X")
     got: list[list[ScanRow]] = []
 
     async def on_result(sid: str, day: date, rows: list[ScanRow]) -> None:
@@ -197,20 +147,21 @@ async def test_a_scanner_error_is_logged_and_counts_as_an_empty_scan(
 
     scans = DailyScans(IbVenue(ib), {"orb": cfg()}, on_result)  # type: ignore[arg-type]
     scans.observe(TUE + timedelta(minutes=5))
-    await asyncio.sleep(0.01)
+    for task in scans.running():
+        await task
     assert got == [[]]
     assert (
         "orb: scanner HIGH_OPEN_GAP 2026-10-20 failed: error 162: Historical Market Data Service "
         "error message:Scanner type with code X; fixed symbols only"
     ) in caplog.messages
     scans.observe(TUE + timedelta(minutes=6))
-    await asyncio.sleep(0.01)
-    assert len(ib.requests) == 1  # not again that day
+    assert scans.running() == []
+    assert len(ib.scan_requests) == 1  # not again that day
 
 
 async def test_a_scan_without_an_answer_times_out() -> None:
-    ib = FakeIB("NVDA")
-    ib.hang = True
+    ib = FakeIB(TUE, answers=["NVDA"])
+    ib.scan_hangs = True
     with pytest.raises(Exception, match=r"no answer in 0\.01 s"):
         await request_scan(ib, cfg(), 0.01)  # type: ignore[arg-type]
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from ib_insync import ContractDetails, Stock
+from support.times import NY
 
 from bot.venues.dry_run import instrument_of, weekly_template
-
-NY = ZoneInfo("US/Eastern")
 
 
 def test_the_weekly_template_is_the_most_common_days_first_open_to_last_close() -> None:

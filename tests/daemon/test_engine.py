@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 import pytest
 from ib_insync import Contract
+from support.fake_ib import FakeIB
+from support.times import NY, T0
 
 from bot.config.bars import BarSpec
 from bot.config.risk import RiskConfig
@@ -42,8 +43,6 @@ from bot.strategy.context import SymbolInfo, next_trading_day, parse_sessions
 from bot.strategy.indicators import SMA, IndicatorSpec
 from bot.trading.router import Clock, Router, describe
 
-NY = ZoneInfo("US/Eastern")
-T0 = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
 M1 = timedelta(minutes=1)
 
 
@@ -305,7 +304,7 @@ def test_a_crash_in_on_warmup_bar_disables_only_that_strategy(world: Any) -> Non
 
 
 async def test_bars_replayed_after_a_reconnect_reach_on_warmup_bar(world: Any) -> None:
-    from test_feed import FakeIB, hist  # the feed's own fake of the ib_insync calls
+    from test_feed import hist
 
     router, _, _, _ = world
     ib = FakeIB(T0 + timedelta(minutes=2, seconds=30), {1: [hist(T0, 100), hist(T0 + M1, 101)]})

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 from ib_insync import Contract, ContractDetails
+from support.times import NY
 
 from bot.config.strategies import Sizing
 from bot.model.events import Bar, WorkingOrder
@@ -16,7 +16,6 @@ from bot.portfolio.book import Portfolio
 from bot.strategy.context import EngineContext, SymbolInfo, parse_sessions, session_open
 from bot.strategy.indicators import SMA, IndicatorSet
 
-NY = ZoneInfo("US/Eastern")
 HOURS = "20240304:0930-20240304:1600;20240305:0930-20240305:1600;20240309:CLOSED"
 
 

@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_ib import T0, FakeIB
 from ib_insync import Contract, ContractDetails, Order, OrderStatus, Stock, Trade
 from ib_insync.util import UNSET_DOUBLE
+from support.fake_ib import FakeIB
+from support.times import T0
+from support.waiting import wait_until
 
 from bot.config.executor import ExecutorConfig
 from bot.journal.store import Journal, dry_run_path
@@ -507,7 +509,7 @@ async def test_pacing_delays_orders_in_order_never_drops(tmp_path: Path) -> None
     h.submit(CancelOrder("AAPL", "t4"))  # still queued: never sent at all
     assert h.ex.working_orders("s1", "AAPL")["t3"].status == "PendingSubmit"
     clock[0] = 1.0
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: len(h.ib.placed()) >= 4, what="the paced order")
     assert [o.orderRef.split(":")[3] for o in h.ib.placed()] == ["t0", "t1", "t2", "t3"]
     assert "t4" not in h.ex.working_orders("s1", "AAPL")
 

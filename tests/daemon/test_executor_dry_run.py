@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fake_ib import T0
+from support.times import T0
 from test_engine import NY, FakeExecutor, FakeFeed, FakeRisk, add, info
 from test_executor import Harness, place
 

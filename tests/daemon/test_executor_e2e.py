@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from ib_insync import IB, Stock
+from support.waiting import wait_until
 
 from bot.config.executor import ExecutorConfig
 from bot.config.gateway import GatewaySettings
@@ -193,7 +194,7 @@ async def test_restart_adopts_working_orders_and_positions(gw: object, tmp_path:
     await first.step()
     stop_id = first.ex.working_orders("s1", "FLAT")["stop"].order_id
     first.close()
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: not gw.sessions, what="client 7 gone")  # type: ignore[attr-defined]
 
     second = Bot(gw, tmp_path / "journal.sqlite")
     await second.connect()

@@ -32,7 +32,7 @@ from bot.orders.pacing import PacingGovernor
 from bot.venues.dry_run import DryRunBroker
 from bot.venues.ib import IbBroker
 
-from fake_ib import T0  # isort: skip
+from support.times import T0  # isort: skip
 from test_executor import details  # isort: skip
 
 AAPL = Stock("AAPL", "SMART", "USD", conId=265598, primaryExchange="NASDAQ")

@@ -4,45 +4,17 @@ symbols), the sums strategies read, and the disagreement warning (once per day a
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
-from ib_insync import Contract, PnL, PnLSingle
+from ib_insync import Contract
+from support.fake_ib import FakeIB
+from support.times import NY, T0
 
 from bot.live.ib_pnl import IbPnl
 from bot.strategy.context import SymbolInfo
-
-NY = ZoneInfo("America/New_York")
-T0 = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
-
-
-class FakeIB:
-    def __init__(self) -> None:
-        self.accounts: dict[str, PnL] = {}
-        self.singles: dict[int, PnLSingle] = {}
-        self.requests: list[str] = []
-
-    def isConnected(self) -> bool:
-        return True
-
-    def pnl(self, account: str) -> list[PnL]:
-        return [self.accounts[account]] if account in self.accounts else []
-
-    def reqPnL(self, account: str) -> PnL:
-        self.requests.append(f"pnl:{account}")
-        got = self.accounts[account] = PnL(account)
-        return got
-
-    def pnlSingle(self, account: str, model: str, con_id: int) -> list[PnLSingle]:
-        return [self.singles[con_id]] if con_id in self.singles else []
-
-    def reqPnLSingle(self, account: str, model: str, con_id: int) -> PnLSingle:
-        self.requests.append(f"single:{con_id}")
-        got = self.singles[con_id] = PnLSingle(account, model, con_id)
-        return got
 
 
 def infos(*symbols: str) -> dict[str, SymbolInfo]:
@@ -56,9 +28,9 @@ def test_subscribes_the_account_and_each_symbol_once_then_late_symbols_on_read()
     assert pnl.daily(["AAPL"]) is None  # not connected to an account yet: nothing asked
     pnl.subscribe("DU1")
     pnl.subscribe("DU1")  # after a reconnect ib_insync starts empty; here nothing was lost
-    assert ib.requests == ["pnl:DU1", "single:1", "single:2"]
+    assert ib.pnl_requests == ["pnl:DU1", "single:1", "single:2"]
     known["IBM"] = SymbolInfo("IBM", Contract(conId=9, symbol="IBM"), 0.01, NY)  # a scan's
-    assert pnl.daily(["IBM"]) is None and ib.requests[-1] == "single:9"
+    assert pnl.daily(["IBM"]) is None and ib.pnl_requests[-1] == "single:9"
 
 
 def test_daily_sums_ibs_figures_and_counts_unreported_symbols_as_zero() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 from datetime import UTC, datetime
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from ib_insync import Order
+from support.waiting import wait_until
 
 from bot.journal.schema import SCHEMA_VERSION, UNOWNED
 from bot.journal.store import Journal, JournalError, broker_identity, dry_run_path
@@ -140,7 +140,8 @@ async def test_the_loop_timer_commits_the_batch(tmp_path: Path) -> None:
     other = sqlite3.connect(tmp_path / "j.sqlite")
     j.record_event("e", "x", NOW)
     assert other.execute("SELECT COUNT(*) FROM events").fetchone() == (0,)
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: other.execute("SELECT COUNT(*) FROM events").fetchone() != (0,),
+                     what="the timer's commit")  # fmt: skip
     assert other.execute("SELECT COUNT(*) FROM events").fetchone() == (1,)
     other.close()
     j.close()

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
+from support.times import NY
 
 from bot.journal.store import Journal
 from bot.portfolio.book import Portfolio
 
-NY = ZoneInfo("America/New_York")
 DAY1 = datetime(2024, 3, 4, 15, tzinfo=UTC)
 DAY2 = datetime(2024, 3, 5, 15, tzinfo=UTC)  # the next New York day
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from ib_insync import Contract
+from support.times import NY
 
 from bot.config.risk import RiskConfig, RiskLimits
 from bot.journal.store import Journal
@@ -237,7 +237,6 @@ def test_kill_switch_intent_arms_the_switch_for_its_scope(journal: Journal) -> N
 
 # A week of IB liquid hours around a DST change: US clocks go forward on Sunday 2024-03-10, so
 # 09:30 New York is 14:30 UTC in the week of 03-04 and 13:30 UTC from Monday 03-11 on.
-NY = ZoneInfo("US/Eastern")
 STK_HOURS = (
     "20240307:0930-20240307:1600;20240308:0930-20240308:1600;20240309:CLOSED;"
     "20240310:CLOSED;20240311:0930-20240311:1600"

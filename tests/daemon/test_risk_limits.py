@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from ib_insync import Contract
+from support.times import NY
 
 from bot.config.risk import RiskConfig, RiskLimits
 from bot.journal.store import Journal
@@ -33,7 +33,6 @@ from bot.risk.manager import RiskManager
 from bot.risk.states import Level, State
 from bot.strategy.context import SymbolInfo, parse_sessions
 
-NY = ZoneInfo("America/New_York")
 NOW = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)  # Monday 10:00 New York
 HOURS = "20240304:0930-20240304:1600;20240305:0930-20240305:1600"
 AAPL = SymbolInfo("AAPL", Contract(conId=1), 0.01, NY, parse_sessions(HOURS, NY))

@@ -5,13 +5,13 @@ journal restores the same states, portfolio and today's P&L."""
 from __future__ import annotations
 
 import tempfile
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.times import NY, T0
 
 from bot.config.risk import RiskConfig, RiskLimits
 from bot.journal.store import Journal
@@ -29,8 +29,6 @@ from bot.portfolio.book import Portfolio
 from bot.risk.manager import RiskManager
 from bot.risk.states import Level
 
-NY = ZoneInfo("America/New_York")
-T0 = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
 SIDS = ("s1", "s2")
 SYMBOLS = ("AAPL", "MSFT")
 ACCOUNT = {"max_position": 40, "max_gross_exposure": 6000.0, "max_orders_per_minute": 12,

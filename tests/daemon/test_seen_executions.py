@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from fake_ib import T0, FakeIB
 from ib_insync import Stock
+from support.fake_ib import FakeIB
+from support.times import T0
 
 from bot.config.executor import ExecutorConfig
 from bot.journal.store import Journal

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from ib_insync import Contract
+from support.times import NY
+from support.times import SAMPLE_T0 as T0  # the e2e tests' start
 
 from bot.config.risk import RiskConfig
 from bot.journal.store import Journal
@@ -39,9 +40,6 @@ from bot.model.events import (
 )
 from bot.risk.manager import RiskManager
 from bot.strategy.context import SymbolInfo
-
-NY = ZoneInfo("America/New_York")
-T0 = datetime(2026, 10, 29, 14, 0, tzinfo=UTC)
 
 
 class Hooks:

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_ib import T0
 from ib_insync import Contract, MarketOrder, Order, OrderStatus, Trade
+from support.times import T0
+from support.waiting import wait_until
 from test_executor import SELL, Harness, place
 
 from bot.journal import write_ahead
@@ -129,7 +130,7 @@ async def test_a_failed_timer_commit_raises_nothing(tmp_path: Path) -> None:
     journal.begin_run(now=T0, account="DU1", mode="paper", dry_run=False)
     journal._db.execute("PRAGMA query_only = 1")
     journal.record_event("note", "one", T0)
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: journal.failure is not None, what="the timer's commit failing")
     assert loop_errors == []
     assert journal.failure is not None and "readonly" in journal.failure
     order = MarketOrder("BUY", 1)
@@ -257,7 +258,7 @@ import os, signal, sys
 from bot.model.events import OrderSpec, Side
 from ib_insync import MarketOrder
 from bot.journal.store import Journal
-from fake_ib import T0
+from support.times import T0
 journal = Journal(sys.argv[1], commit_interval=3600)
 journal.begin_run(now=T0, account="DU1", mode="paper", dry_run=False)
 order = MarketOrder("BUY", 5)
@@ -270,7 +271,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 
 def test_a_row_written_ahead_survives_a_sigkill_before_sqlite_has_it(tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite"
-    tests = Path(__file__).parent
+    tests = Path(__file__).parents[1]  # for support.times
     proc = subprocess.run([sys.executable, "-c", _KILLED_AFTER_WRITE_AHEAD, str(path)],
                           env={**os.environ, "PYTHONPATH": str(tests)}, timeout=60)  # fmt: skip
     assert proc.returncode == -signal.SIGKILL

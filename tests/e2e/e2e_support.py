@@ -5,20 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import time
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
+from support.times import SAMPLE_T0
 
 from bot.config.gateway import GatewaySettings
 from bot.gateway.server import Gateway
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-START = datetime(2026, 10, 29, 14, 0, tzinfo=UTC)  # a Thursday, 10:00 New York
+START = SAMPLE_T0
 PAPER = "DU1234567"
 
 
@@ -81,15 +80,6 @@ def scripted(sid: str, steps: list[dict[str, Any]], symbols: list[str] | None = 
         "sizing": {"fixed": 1},
         **kw,
     }
-
-
-async def until(cond: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
-    """Wait (polling the loop) until ``cond()`` holds."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or cond}")
-        await asyncio.sleep(0.01)
 
 
 async def advance(gw: Gateway, minutes: float, step_s: float = 5.0) -> None:

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import e2e_strategies
-from e2e_support import PAPER, scripted, until, write_config
+from e2e_support import PAPER, scripted, write_config
 from ib_insync import IB
+from support.waiting import wait_until
 
 from bot.config.load import load_config
 from bot.gateway.server import Gateway
@@ -53,8 +54,8 @@ async def start_run(gw: Gateway, tmp: Path, steps: list[dict[str, Any]], *, clie
                         **extra)  # fmt: skip
     daemon = Daemon(load_config(path), RunOptions(handle_signals=False, print_summary=False))
     task = asyncio.create_task(daemon.run())
-    await until(lambda: task.done() or (daemon.ready is not None and daemon.ready.is_set()),
-                what="daemon ready")  # fmt: skip
+    await wait_until(lambda: task.done() or (daemon.ready is not None and daemon.ready.is_set()),
+                     what="daemon ready")  # fmt: skip
     assert not task.done(), daemon.stop_reason
     return Run(daemon, task)
 
@@ -77,7 +78,7 @@ async def until_trading(run: Run, timeout: float = 10.0) -> None:
                 and feed.started and d.ib.isConnected()
                 and not any(s.warming for s in feed.streams.values()))  # fmt: skip
 
-    await until(live, timeout, what="trading again")
+    await wait_until(live, timeout, what="trading again")
 
 
 def ceil_minute(t: datetime) -> datetime:
@@ -91,11 +92,11 @@ async def check_invariants(run: Run, gw: Gateway, fault_end: datetime, caplog_te
     # Live again within 2 bar intervals: the first bar wholly after the fault's end.
     first_after = ceil_minute(fault_end)
     for sym in ("AAPL", "MSFT"):
-        await until(lambda sym=sym: any(b.symbol == sym and b.time >= first_after
+        await wait_until(lambda sym=sym: any(b.symbol == sym and b.time >= first_after
                                         for b in s.bars), 5,
-                    what=f"a live {sym} bar starting at {first_after:%H:%M:%S}")  # fmt: skip
+                         what=f"a live {sym} bar starting at {first_after:%H:%M:%S}")  # fmt: skip
         check_gapless(run, gw, sym)
-    await until(lambda: positions_agree(run, gw), 5, what="bot positions equal the broker's")
+    await wait_until(lambda: positions_agree(run, gw), 5, what="bot positions equal the broker's")
     assert "Error 162" not in caplog_text and "pacing violation" not in caplog_text
 
 
@@ -143,4 +144,4 @@ async def occupy(gw: Gateway, client_id: int) -> AsyncIterator[IB]:
         yield ib
     finally:
         ib.disconnect()
-        await asyncio.sleep(0.05)
+        await wait_until(lambda: client_id not in gw.sessions, what=f"client {client_id} gone")

@@ -20,9 +20,9 @@ from e2e_support import (
     journal_rows,
     scripted,
     start_gateway,
-    until,
     write_config,
 )
+from support.waiting import wait_until
 
 from bot.config.load import load_config
 from bot.gateway.server import Gateway
@@ -48,8 +48,8 @@ async def start_daemon(path: Path, **opts: Any) -> tuple[Daemon, asyncio.Task[in
         load_config(path), RunOptions(handle_signals=False, print_summary=False, **opts)
     )
     task = asyncio.create_task(daemon.run())
-    await until(lambda: task.done() or (daemon.ready is not None and daemon.ready.is_set()),
-                what="daemon ready")  # fmt: skip
+    await wait_until(lambda: task.done() or (daemon.ready is not None and daemon.ready.is_set()),
+                     what="daemon ready")  # fmt: skip
     return daemon, task
 
 
@@ -68,11 +68,11 @@ async def test_scripted_strategy_gets_exactly_its_orders_and_fills(
     assert daemon.feed is not None and daemon.feed.warmup_bars == 2 * 30  # 13:30 .. 13:59
     await advance(gateway, 5)
     assert daemon.router is not None
-    await until(lambda: daemon.router.counters.fills >= 3, what="3 fills")  # type: ignore[union-attr]
+    await wait_until(lambda: daemon.router.counters.fills >= 3, what="3 fills")  # type: ignore[union-attr]
     strategy = daemon.router.slots["s1"].strategy
     assert isinstance(strategy, e2e_strategies.Scripted)
     assert await stop(daemon, task) == 0
-    await until(lambda: not gateway.broker.open_orders(PAPER), what="cancel_on_stop")
+    await wait_until(lambda: not gateway.broker.open_orders(PAPER), what="cancel_on_stop")
 
     # Each bar once, when closed: 14:00 .. 14:04 per symbol, right after the warm-up's 13:59.
     for sym in ("AAPL", "MSFT"):
@@ -112,7 +112,7 @@ async def test_dry_run_sends_nothing(gateway: Gateway, tmp_path: Path) -> None:
     daemon, task = await start_daemon(path)
     await advance(gateway, 5)
     assert daemon.router is not None
-    await until(lambda: daemon.router.counters.fills >= 3, what="3 dry fills")  # type: ignore[union-attr]
+    await wait_until(lambda: daemon.router.counters.fills >= 3, what="3 dry fills")  # type: ignore[union-attr]
     assert await stop(daemon, task) == 0
     assert gateway.broker.executions(PAPER) == []
     assert gateway.broker.open_orders(PAPER) == [] and gateway.broker.completed_orders(PAPER) == []
@@ -145,7 +145,7 @@ async def test_a_crashing_strategy_does_not_stop_the_others(
     daemon, task = await start_daemon(path)
     await advance(gateway, 5)
     assert daemon.router is not None
-    await until(lambda: daemon.router.counters.fills >= 3, what="3 fills")  # type: ignore[union-attr]
+    await wait_until(lambda: daemon.router.counters.fills >= 3, what="3 fills")  # type: ignore[union-attr]
     slots = daemon.router.slots
     assert await stop(daemon, task) == 0
     assert not slots["crashy"].enabled and slots["crashy"].errors == 1
@@ -188,15 +188,15 @@ async def test_reconnect_resubscribes_reconciles_and_never_repeats_a_bar(
     daemon, task = await start_daemon(path)
     await advance(gateway, 3)  # 14:00 .. 14:02 live; e1 and the bracket placed
     assert daemon.router is not None and daemon.executor is not None
-    await until(lambda: daemon.router.counters.fills >= 2, what="2 fills")  # type: ignore[union-attr]
+    await wait_until(lambda: daemon.router.counters.fills >= 2, what="2 fills")  # type: ignore[union-attr]
     gateway.sessions[31].close()  # the gateway drops the connection
-    await until(lambda: not daemon.ib.isConnected(), what="disconnect seen")
+    await wait_until(lambda: not daemon.ib.isConnected(), what="disconnect seen")
     await advance(gateway, 2)  # 14:03 .. 14:04 pass while the bot is away
-    await until(lambda: daemon.ib.isConnected() and daemon.feed.started, what="reconnect")  # type: ignore[union-attr]
+    await wait_until(lambda: daemon.ib.isConnected() and daemon.feed.started, what="reconnect")  # type: ignore[union-attr]
     # The bracket's children, working at the broker, were adopted again.
     assert set(daemon.executor.working_orders("s1", "MSFT")) == {"br.tp", "br.sl"}
     await advance(gateway, 3)
-    await until(lambda: daemon.router.counters.fills >= 3, what="3rd fill")  # type: ignore[union-attr]
+    await wait_until(lambda: daemon.router.counters.fills >= 3, what="3rd fill")  # type: ignore[union-attr]
     strategy = daemon.router.slots["s1"].strategy
     assert isinstance(strategy, e2e_strategies.Scripted)
     assert await stop(daemon, task) == 0

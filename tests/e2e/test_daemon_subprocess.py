@@ -13,8 +13,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from e2e_support import HERE, PAPER, ROOT, advance, scripted, start_gateway, until, write_config
+from e2e_support import HERE, PAPER, ROOT, advance, scripted, start_gateway, write_config
 from e2e_support import write_plugin as make_plugin
+from support.waiting import wait_until
 
 from bot.gateway.server import Gateway
 
@@ -88,13 +89,15 @@ async def test_subprocess_trades_the_script_and_stops_cleanly_on_sigterm(
     config = write_config(tmp_path, gateway.port, [scripted("s1", STEPS)])
     bot = await spawn(config, tmp_path)
     try:
-        await until(lambda: bot.saw("bot.live.daemon: live:") or bot.proc.returncode is not None,
-                    timeout=20, what="the bot going live")  # fmt: skip
+        await wait_until(
+            lambda: bot.saw("bot.live.daemon: live:") or bot.proc.returncode is not None,
+            timeout=20, what="the bot going live",
+        )  # fmt: skip
         assert bot.saw("bot.live.daemon: live:"), "\n".join(bot.err)
         await advance(gateway, 5)
-        await until(lambda: len(gateway.broker.executions(PAPER)) >= 3, what="3 executions")
+        await wait_until(lambda: len(gateway.broker.executions(PAPER)) >= 3, what="3 executions")
         # The journal commits within its interval; wait for the bracket's children to work.
-        await until(lambda: len(gateway.broker.open_orders(PAPER)) == 2, what="bracket legs")
+        await wait_until(lambda: len(gateway.broker.open_orders(PAPER)) == 2, what="bracket legs")
         t0 = time.monotonic()
         bot.proc.send_signal(signal.SIGTERM)
         code = await bot.wait(timeout=5)
@@ -111,7 +114,7 @@ async def test_subprocess_trades_the_script_and_stops_cleanly_on_sigterm(
     for r in gateway.broker.executions(PAPER):
         execs.setdefault(r.contract.symbol, []).append((r.execution.side, r.execution.shares))
     assert execs == {"AAPL": [("BOT", 10), ("SLD", 10)], "MSFT": [("BOT", 5)]}
-    await until(lambda: not gateway.broker.open_orders(PAPER), what="cancel on stop")
+    await wait_until(lambda: not gateway.broker.open_orders(PAPER), what="cancel on stop")
     assert bot.saw("stopping: signal SIGTERM")
     assert bot.saw("ORDER s1 MSFT bracket BUY 5 MKT / tp SELL 5 LMT")
     assert sum("FILL  s1" in line for line in bot.err) == 3
@@ -122,10 +125,12 @@ async def test_subprocess_dry_run_flag_sends_nothing(gateway: Gateway, tmp_path:
     config = write_config(tmp_path, gateway.port, [scripted("s1", STEPS)])
     bot = await spawn(config, tmp_path, "--dry-run", "--duration", "30s")
     try:
-        await until(lambda: bot.saw("bot.live.daemon: live:") or bot.proc.returncode is not None,
-                    timeout=20, what="the bot going live")  # fmt: skip
+        await wait_until(
+            lambda: bot.saw("bot.live.daemon: live:") or bot.proc.returncode is not None,
+            timeout=20, what="the bot going live",
+        )  # fmt: skip
         await advance(gateway, 5)
-        await until(lambda: sum("FILL  s1" in x for x in bot.err) >= 3, what="3 dry fills")
+        await wait_until(lambda: sum("FILL  s1" in x for x in bot.err) >= 3, what="3 dry fills")
         bot.proc.send_signal(signal.SIGINT)
         code = await bot.wait()
     finally:

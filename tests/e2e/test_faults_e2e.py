@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from e2e_support import PAPER, journal_rows, scripted, start_gateway, until, write_config
+from e2e_support import PAPER, journal_rows, scripted, start_gateway, write_config
 from fault_support import (
     FAST_IB,
     Run,
@@ -21,6 +21,7 @@ from fault_support import (
     until_trading,
     walk,
 )
+from support.waiting import wait_until
 
 from bot.config.load import load_config
 from bot.gateway.server import Gateway
@@ -45,8 +46,8 @@ async def gateway() -> AsyncIterator[Gateway]:
 
 async def socket_drop(gw: Gateway, run: Run) -> datetime:
     gw.fault("disconnect_all")
-    await until(lambda: run.daemon.supervisor.state is ConnState.RECONNECTING,  # type: ignore[union-attr]
-                what="the supervisor reconnecting")  # fmt: skip
+    await wait_until(lambda: run.daemon.supervisor.state is ConnState.RECONNECTING,  # type: ignore[union-attr]
+                     what="the supervisor reconnecting")  # fmt: skip
     return gw.clock.now()
 
 
@@ -59,8 +60,8 @@ async def restart(gw: Gateway, run: Run) -> datetime:
 def connectivity(data: str) -> Fault:
     async def fault(gw: Gateway, run: Run) -> datetime:
         gw.fault("connectivity_lost")
-        await until(lambda: run.daemon.supervisor.state is ConnState.IB_LOST,  # type: ignore[union-attr]
-                    what="1100 seen")  # fmt: skip
+        await wait_until(lambda: run.daemon.supervisor.state is ConnState.IB_LOST,  # type: ignore[union-attr]
+                         what="1100 seen")  # fmt: skip
         assert run.daemon.router is not None and run.daemon.router.risk.paused("connectivity")
         await walk(gw, 120)
         gw.fault("connectivity_restored", data=data)

@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from e2e_support import PAPER, journal_rows, scripted, start_gateway, until, write_config
+from e2e_support import PAPER, journal_rows, scripted, start_gateway, write_config
 from fault_support import FAST_IB, broker_positions, walk
+from support.waiting import wait_until
 from test_daemon_subprocess import spawn
 
 from bot.gateway.server import Gateway
@@ -38,24 +39,26 @@ async def test_the_subprocess_trades_through_a_drop_1101_and_a_restart(
                           ib=FAST_IB)  # fmt: skip
     bot = await spawn(config, tmp_path)
     try:
-        await until(lambda: bot.saw("bot.live.daemon: live:") or bot.proc.returncode is not None,
-                    timeout=20, what="the bot going live")  # fmt: skip
+        await wait_until(
+            lambda: bot.saw("bot.live.daemon: live:") or bot.proc.returncode is not None,
+            timeout=20, what="the bot going live",
+        )  # fmt: skip
         await walk(gateway, 150, pause=0.03)
         gateway.fault("disconnect_all")
-        await until(lambda: bot.saw("reconnecting -> connected"), 10, what="reconnected")
+        await wait_until(lambda: bot.saw("reconnecting -> connected"), 10, what="reconnected")
         await walk(gateway, 60, pause=0.03)
         gateway.fault("connectivity_lost")
         await walk(gateway, 90, pause=0.03)
         gateway.fault("connectivity_restored", data="lost")
-        await until(lambda: bot.saw("IB connectivity restored (1101)"), 10, what="1101 seen")
+        await wait_until(lambda: bot.saw("IB connectivity restored (1101)"), 10, what="1101 seen")
         await walk(gateway, 60, pause=0.03)
         gateway.fault("restart", seconds=20)
         await walk(gateway, 20, pause=0.05)
-        await until(lambda: bot.saw("after 1 attempt") or sum(
+        await wait_until(lambda: bot.saw("after 1 attempt") or sum(
             "reconnecting -> connected" in line for line in bot.err) >= 2, 10, what="back")
         await walk(gateway, 300, pause=0.03)
-        await until(lambda: len(gateway.broker.executions(PAPER)) >= 4, 10,
-                    what=f"4 executions (log: {bot.err[-30:]})")
+        await wait_until(lambda: len(gateway.broker.executions(PAPER)) >= 4, 10,
+                         what=f"4 executions (log: {bot.err[-30:]})")
         bot.proc.send_signal(signal.SIGTERM)
         code = await bot.wait(timeout=10)
     finally:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import e2e_strategies
 import pytest
-from e2e_support import PAPER, START, advance, scripted, start_gateway, until, write_config
+from e2e_support import PAPER, START, advance, scripted, start_gateway, write_config
+from support.waiting import wait_until
 
 from bot.config.load import load_config
 from bot.gateway.server import Gateway
@@ -38,8 +39,8 @@ async def test_keep_up_to_date_bars_reach_the_strategy_once_each_when_closed(
     path = write_config(tmp_path, gateway.port, [strategy_cfg], client_id=51)
     daemon = Daemon(load_config(path), RunOptions(handle_signals=False, print_summary=False))
     task = asyncio.create_task(daemon.run())
-    await until(lambda: task.done() or (daemon.ready is not None and daemon.ready.is_set()),
-                what="daemon ready")  # fmt: skip
+    await wait_until(lambda: task.done() or (daemon.ready is not None and daemon.ready.is_set()),
+                     what="daemon ready")  # fmt: skip
     assert not task.done(), daemon.stop_reason
     assert daemon.feed is not None and daemon.feed.warmup_bars == 2 * 30  # 13:30 .. 13:59
     assert all(s.rt is None and s.hist is not None for s in daemon.feed.streams.values())
@@ -48,8 +49,8 @@ async def test_keep_up_to_date_bars_reach_the_strategy_once_each_when_closed(
     assert isinstance(strategy, e2e_strategies.Scripted)
     await advance(gateway, 5)
     await gateway.advance(timedelta(seconds=10))  # 14:05:10: the 14:05 bars have started
-    await until(lambda: len(strategy.bars) >= 10, what="5 bars per symbol")
-    await until(lambda: daemon.router.counters.fills >= 2, what="2 fills")  # type: ignore[union-attr]
+    await wait_until(lambda: len(strategy.bars) >= 10, what="5 bars per symbol")
+    await wait_until(lambda: daemon.router.counters.fills >= 2, what="2 fills")  # type: ignore[union-attr]
     daemon.request_stop("test over")
     assert await asyncio.wait_for(task, 5) == 0
 

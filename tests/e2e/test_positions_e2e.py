@@ -18,9 +18,10 @@ from typing import Any
 
 import e2e_strategies  # noqa: F401  (registers e2e_scripted)
 import pytest
-from e2e_support import PAPER, ROOT, advance, journal_rows, scripted, start_gateway, until
+from e2e_support import PAPER, ROOT, advance, journal_rows, scripted, start_gateway
 from e2e_support import write_config as _write_config
 from ib_insync import IB, MarketOrder, Stock
+from support.waiting import wait_until
 
 from bot.cli import main
 from bot.config.load import load_config
@@ -42,12 +43,14 @@ async def run_until_filled(path: Path, gw: Gateway, **kw: Any) -> Daemon:
     """A run that trades the script's one buy, then stops cleanly."""
     daemon = Daemon(load_config(path), options(**kw))
     task = asyncio.create_task(daemon.run())
-    await until(lambda: task.done() or (daemon.ready is not None and daemon.ready.is_set()),
-                what="daemon ready")  # fmt: skip
+    await wait_until(lambda: task.done() or (daemon.ready is not None and daemon.ready.is_set()),
+                     what="daemon ready")  # fmt: skip
     assert not task.done(), daemon.stop_reason
     for _ in range(10):  # the market moves on until the buy has filled (minutes, not forever)
         await advance(gw, 1)
-        await asyncio.sleep(0.05)
+        # two round trips, as in lockstep: the daemon read the minute, the gateway its orders
+        await daemon.venue.current_time()
+        await daemon.venue.current_time()
         if daemon.router is not None and daemon.router.counters.fills >= 1:
             break
     assert daemon.router is not None and daemon.router.counters.fills == 1
@@ -150,9 +153,10 @@ async def sell_by_hand(gw: Gateway, qty: float) -> None:
             Stock("AAPL", "SMART", "USD", primaryExchange="NASDAQ")
         )
         trade = ib.placeOrder(aapl, MarketOrder("SELL", qty))
+        await ib.reqCurrentTimeAsync()  # a round trip: the gateway has the order
         for _ in range(10):
             await advance(gw, 1)
-            await asyncio.sleep(0.05)
+            await ib.reqCurrentTimeAsync()  # and we have what it sent for the minute
             if trade.isDone():
                 break
         assert trade.orderStatus.status == "Filled"
@@ -198,8 +202,8 @@ async def test_a_journal_the_account_disagrees_with_refuses_then_reset_proceeds(
     # Book and account agree again: the next start trusts the journal (10 AAPL for s1).
     daemon = Daemon(load_config(path), options())
     task = asyncio.create_task(daemon.run())
-    await until(lambda: task.done() or (daemon.ready is not None and daemon.ready.is_set()),
-                what="daemon ready")  # fmt: skip
+    await wait_until(lambda: task.done() or (daemon.ready is not None and daemon.ready.is_set()),
+                     what="daemon ready")  # fmt: skip
     assert not task.done(), daemon.stop_reason
     assert daemon.executor is not None
     assert daemon.executor.positions() == {("s1", "AAPL"): 10}

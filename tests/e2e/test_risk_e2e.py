@@ -22,10 +22,10 @@ from e2e_support import (
     advance,
     scripted,
     start_gateway,
-    until,
     write_config,
     write_plugin,
 )
+from support.waiting import wait_until
 from test_daemon_subprocess import Bot, spawn
 
 from bot.gateway.server import Gateway
@@ -56,8 +56,8 @@ async def operator(command: str, config: Path, *args: str) -> tuple[int, str]:
 
 async def live(config: Path, tmp: Path) -> Bot:
     bot = await spawn(config, tmp)
-    await until(lambda: bot.saw("bot.live.daemon: live:") or bot.proc.returncode is not None,
-                timeout=20, what="the bot going live")  # fmt: skip
+    await wait_until(lambda: bot.saw("bot.live.daemon: live:") or bot.proc.returncode is not None,
+                     timeout=20, what="the bot going live")  # fmt: skip
     assert bot.saw("bot.live.daemon: live:"), "\n".join(bot.err)
     return bot
 
@@ -81,7 +81,7 @@ async def advance_until(gw: Gateway, cond: Any, what: str, minutes: float = 3.0)
             return
         await advance(gw, 5 / 60)
         await asyncio.sleep(0.05)
-    await until(cond, what=what)
+    await wait_until(cond, what=what)
 
 
 def buy(bar: int, qty: int, tag: str, symbol: str = "AAPL", **kw: Any) -> dict[str, Any]:
@@ -101,10 +101,10 @@ async def test_kill_flattens_a_running_daemon_a_restart_stays_halted_resume_trad
                             "the first buy")  # fmt: skip
         code, out = await operator("kill", config, "--reason", "test kill")
         assert code == 0 and "kill of the account requested" in out, out
-        await until(lambda: bot.saw("the account is now HALTED (test kill)"), what="HALTED")
+        await wait_until(lambda: bot.saw("the account is now HALTED (test kill)"), what="HALTED")
         await advance_until(gateway, lambda: ("AAPL", "SLD", 10) in execs(gateway), "the flatten")
         await advance(gateway, 6)  # bar 6's buy: refused
-        await until(lambda: bot.saw("s1 is HALTED (test kill): only cancels"), what="refusal")
+        await wait_until(lambda: bot.saw("s1 is HALTED (test kill): only cancels"), what="refusal")
     finally:
         assert await stop(bot) == 0, "\n".join(bot.err)
     assert execs(gateway) == [("AAPL", "BOT", 10), ("AAPL", "SLD", 10)]
@@ -113,15 +113,15 @@ async def test_kill_flattens_a_running_daemon_a_restart_stays_halted_resume_trad
     try:
         assert bot.saw("test kill (restored at start)"), "\n".join(bot.err)
         await advance(gateway, 1.5)  # bar 1's buy of this run: refused
-        await until(lambda: bot.saw("s1 is HALTED"), what="refused after the restart")
+        await wait_until(lambda: bot.saw("s1 is HALTED"), what="refused after the restart")
         code, out = await operator("resume", config)
         assert code == 0, out
-        await until(lambda: bot.saw("operator resume of the account"), what="the resume")
+        await wait_until(lambda: bot.saw("operator resume of the account"), what="the resume")
         await advance(gateway, 4)  # to bar 6: buys 5
         await advance_until(gateway, lambda: ("AAPL", "BOT", 5) in execs(gateway),
                             "trading again")  # fmt: skip
         bot.proc.send_signal(signal.SIGUSR1)  # the same kill, by signal
-        await until(lambda: bot.saw("the account is now HALTED (SIGUSR1)"), what="SIGUSR1")
+        await wait_until(lambda: bot.saw("the account is now HALTED (SIGUSR1)"), what="SIGUSR1")
         await advance_until(gateway, lambda: ("AAPL", "SLD", 5) in execs(gateway), "flat again")
     finally:
         assert await stop(bot) == 0, "\n".join(bot.err)

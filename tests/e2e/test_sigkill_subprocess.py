@@ -19,8 +19,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from e2e_support import PAPER, journal_rows, scripted, start_gateway, until, write_config
+from e2e_support import PAPER, journal_rows, scripted, start_gateway, write_config
 from fault_support import FAST_IB, broker_positions, walk
+from support.waiting import wait_until
 from test_daemon_subprocess import Bot, spawn
 
 from bot.gateway.server import Gateway
@@ -40,8 +41,8 @@ async def gateway() -> AsyncIterator[Gateway]:
 
 async def live(bot: Bot) -> int:
     """Wait for the bot to go live; its warm-up bar count."""
-    await until(lambda: bot.saw("bot.live.daemon: live:") or bot.proc.returncode is not None,
-                timeout=30, what="the bot going live")  # fmt: skip
+    await wait_until(lambda: bot.saw("bot.live.daemon: live:") or bot.proc.returncode is not None,
+                     timeout=30, what="the bot going live")  # fmt: skip
     line = next((x for x in bot.err if "bot.live.daemon: live:" in x), "")
     found = WARMUP.search(line)
     assert found, "\n".join(bot.err[-40:])

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(660)  # its subprocess may take 600 s
 def test_tiny_soak_prints_rss_growth_and_no_violation() -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "soak_bench.py"), "--bars", "1200",

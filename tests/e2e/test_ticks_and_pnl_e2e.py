@@ -21,7 +21,8 @@ from typing import Any
 
 import e2e_strategies  # registers e2e_scripted and e2e_tick_trader
 import pytest
-from e2e_support import PAPER, START, advance, scripted, start_gateway, until, write_config
+from e2e_support import PAPER, START, advance, scripted, start_gateway, write_config
+from support.waiting import wait_until
 from test_daemon_inprocess import start_daemon, stop
 
 from bot.gateway.server import Gateway
@@ -60,7 +61,7 @@ async def test_a_tick_by_tick_strategy_gets_its_ticks_and_trades_on_them(
     assert sorted(s.kind for s in subs) == [TBT_KIND[what]] * 2  # no market data
     await advance(gateway, 2)
     assert daemon.router is not None
-    await until(lambda: daemon.router.counters.fills >= 2, what="a fill per symbol")  # type: ignore[union-attr]
+    await wait_until(lambda: daemon.router.counters.fills >= 2, what="a fill per symbol")  # type: ignore[union-attr]
     strategy = daemon.router.slots["tt"].strategy
     assert isinstance(strategy, e2e_strategies.TickTrader)
     assert await stop(daemon, task) == 0
@@ -110,8 +111,8 @@ async def test_ibs_pnl_arrives_matches_the_account_and_comes_back_after_a_reconn
     daemon, task = await start_daemon(path)
     assert daemon.router is not None and daemon.ib_pnl is not None
     await advance(gateway, 4)
-    await until(lambda: daemon.router.counters.fills >= 2, what="2 fills")  # type: ignore[union-attr]
-    await until(lambda: _ib_matches_the_account(daemon, gateway), what="IB's P&L")
+    await wait_until(lambda: daemon.router.counters.fills >= 2, what="2 fills")  # type: ignore[union-attr]
+    await wait_until(lambda: _ib_matches_the_account(daemon, gateway), what="IB's P&L")
     # A real figure: positions and commissions.
     assert gateway.broker.account(PAPER).pnl().daily != 0
     # The strategy reads the same through its context (both its symbols).
@@ -124,11 +125,11 @@ async def test_ibs_pnl_arrives_matches_the_account_and_comes_back_after_a_reconn
     assert not [r for r in caplog.records if r.name == "bot.live.ib_pnl"]
 
     gateway.sessions[41].close()
-    await until(lambda: not daemon.ib.isConnected(), what="disconnect seen")
-    await until(lambda: daemon.ib.isConnected() and daemon.feed.started, what="reconnect")  # type: ignore[union-attr]
+    await wait_until(lambda: not daemon.ib.isConnected(), what="disconnect seen")
+    await wait_until(lambda: daemon.ib.isConnected() and daemon.feed.started, what="reconnect")  # type: ignore[union-attr]
     assert daemon.ib.pnl(PAPER) and len(daemon.ib.pnlSingle(PAPER)) == 2  # subscribed again
     await advance(gateway, 1)
-    await until(lambda: _ib_matches_the_account(daemon, gateway), what="IB's P&L again")
+    await wait_until(lambda: _ib_matches_the_account(daemon, gateway), what="IB's P&L again")
     assert await stop(daemon, task) == 0
     assert "IB today" in daemon.summary and "PnL today: " in daemon.summary
 
@@ -157,10 +158,10 @@ async def test_orb_with_pnl_source_ib_kills_on_ibs_pnl_from_the_gateway(
     daemon, task = await start_daemon(path)
     assert daemon.router is not None
     await advance(gateway, 2)
-    await until(lambda: daemon.router.counters.fills >= 1, what="the holder's fill")  # type: ignore[union-attr]
+    await wait_until(lambda: daemon.router.counters.fills >= 1, what="the holder's fill")  # type: ignore[union-attr]
     await advance(gateway, 11)  # two 5-minute bars close after it
     risk = daemon.router.risk  # the daily kill is the risk stage's (strategies[i].risk)
-    await until(lambda: bool(risk.not_active(daemon.clock.now())), what="a daily kill")  # type: ignore[attr-defined]
+    await wait_until(lambda: bool(risk.not_active(daemon.clock.now())), what="a daily kill")  # type: ignore[attr-defined]
     held = risk.not_active(daemon.clock.now())  # type: ignore[attr-defined]
     assert await stop(daemon, task) == 0
     assert len(held) == 1 and held[0].startswith("orb_ib ") and "daily" in held[0], held

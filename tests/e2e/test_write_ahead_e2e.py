@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from e2e_support import PAPER, journal_rows, start_gateway, until
+from e2e_support import PAPER, journal_rows, start_gateway
 from fault_support import check_invariants, start_run, until_trading, walk
+from support.waiting import wait_until
 
 from bot.gateway.server import Gateway
 from bot.live.supervisor import ConnState
@@ -44,8 +45,8 @@ async def test_a_next_valid_id_rollback_confuses_no_order(
     # reconnect's own requests, lands on the ids of e1 and e2 again.
     gateway.fault("rollback_next_id", by=50)
     gateway.fault("disconnect_all")
-    await until(lambda: run.daemon.supervisor.state is ConnState.RECONNECTING,  # type: ignore[union-attr]
-                what="the supervisor reconnecting")  # fmt: skip
+    await wait_until(lambda: run.daemon.supervisor.state is ConnState.RECONNECTING,  # type: ignore[union-attr]
+                     what="the supervisor reconnecting")  # fmt: skip
     end = gateway.clock.now()
     await until_trading(run)
     assert gateway.faults.id_rollback == 0  # the rolled-back id was sent
@@ -90,7 +91,7 @@ async def test_a_journal_that_cannot_be_written_stops_new_orders_and_the_daemon(
     journal._db.execute("PRAGMA query_only = 1")  # as on a read-only file: every write fails
     if first_write == "timer":  # its batch fails before x1's bar (orders append to a file)
         journal.record_event("note", "a row for the commit timer", datetime.now(UTC))
-        await until(lambda: journal.failure is not None, what="the commit timer's failure")
+        await wait_until(lambda: journal.failure is not None, what="the commit timer's failure")
     for _ in range(60):  # until x1's bar: its order cannot be journalled
         await walk(gateway, 5)
         if run.task.done():

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from gateway_helpers import ACCOUNT, START, client, flat, make_config, settle
 from ib_insync import IB, MarketOrder
+from support.waiting import wait_until
 
 from bot.gateway.server import Gateway
 
@@ -64,8 +65,7 @@ async def test_two_clients_at_once(gateway: Gateway) -> None:
         ta, tb = await asyncio.gather(a.reqCurrentTimeAsync(), b.reqCurrentTimeAsync())
         assert ta == tb == START
         assert sorted(gateway.sessions) == [1, 2]
-    await asyncio.sleep(0.05)
-    assert gateway.sessions == {}
+    await wait_until(lambda: gateway.sessions == {}, what="both sessions closed")
 
 
 @pytest.mark.parametrize(

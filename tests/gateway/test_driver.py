@@ -7,23 +7,16 @@ import itertools
 import signal
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
 from gateway_helpers import DAY2, client, flat, make_config, settle
+from support.waiting import wait_until
 
 from bot.commands import gateway as command
 from bot.gateway.server import Gateway
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-async def _until(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.01)
 
 
 async def test_as_fast_as_clients_read(market_files: tuple[Path, Path]) -> None:
@@ -39,7 +32,7 @@ async def test_as_fast_as_clients_read(market_files: tuple[Path, Path]) -> None:
             bars = ib.reqRealTimeBars(flat(), 5, "TRADES", False)
             ticker = ib.reqMktData(flat())
             end = gw.market.last_time()
-            await _until(lambda: gw.clock.now() >= end)
+            await wait_until(lambda: gw.clock.now() >= end)
             await settle(ib)
             assert ticker.volume == 390 * 1000  # every tick of the day arrived
             assert len(bars) == 30 * 12
@@ -54,7 +47,7 @@ async def test_paced_clock(market_files: tuple[Path, Path]) -> None:
     try:
         async with client(gw) as ib:
             bars = ib.reqRealTimeBars(flat(), 5, "TRADES", False)
-            await _until(lambda: len(bars) >= 6)
+            await wait_until(lambda: len(bars) >= 6)
             elapsed = gw.clock.now() - DAY2
             assert timedelta(seconds=30) <= elapsed < timedelta(hours=1)
             times = [b.time for b in bars]

@@ -17,6 +17,7 @@ import pytest
 from gateway_helpers import client, errors, settle
 from ib_insync import IB, LimitOrder, MarketOrder, StopOrder
 from order_market import advance_to, at, running, step, to
+from support.waiting import wait_until
 
 from bot.gateway.faults import FaultPlan
 
@@ -40,7 +41,7 @@ async def test_fills_during_a_restart_show_in_the_next_executions_and_completed_
             gone: list[bool] = []
             ib.disconnectedEvent += lambda: gone.append(True)
             gw.fault("restart", seconds=60)  # at 14:30: refusing until 14:31
-            await asyncio.sleep(0.05)
+            await wait_until(lambda: gone, what="the client told")
             assert gone == [True] and not ib.isConnected()
         with pytest.raises(ConnectionRefusedError):
             await IB().connectAsync("127.0.0.1", gw.port, clientId=3, timeout=2)
@@ -66,8 +67,7 @@ async def test_a_plan_can_forbid_fills_while_nobody_is_connected(files: tuple[Pa
             sell = ib.placeOrder(c, LimitOrder("SELL", 100, 50.90))
             await settle(ib)
             await to(gw, ib, at(0, 5))  # resting: 50.00 is below its limit
-        while gw.sessions:  # the gateway has seen the client go
-            await asyncio.sleep(0.01)
+        await wait_until(lambda: not gw.sessions, what="the gateway seeing the client go")
         await advance_to(gw, at(25))  # 51.00 traded, but matching pauses without clients
         async with client(gw, 3) as ib:
             assert await ib.reqExecutionsAsync() == []

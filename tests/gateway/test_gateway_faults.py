@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from gateway_helpers import client, flat, make_config, ramp, settle
 from ib_insync import IB, LimitOrder, MarketOrder, ScannerSubscription
+from support.waiting import wait_until
 
 from bot.gateway.pacing import PacingLimits
 from bot.gateway.server import Gateway
@@ -73,7 +73,7 @@ async def test_disconnect_all(gateway: Gateway) -> None:
         a.disconnectedEvent += lambda: gone.append(1)
         b.disconnectedEvent += lambda: gone.append(2)
         gateway.fault("disconnect_all")
-        await asyncio.sleep(0.05)
+        await wait_until(lambda: len(gone) == 2, what="both clients told")
         assert sorted(gone) == [1, 2] and not a.isConnected()
     async with client(gateway, 1) as again:
         assert again.isConnected()

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ib_insync import IB, Contract, ExecutionFilter, LimitOrder, MarketOrder
 from ib_insync.client import Client
+from support.waiting import wait_until
 
 from bot.gateway.server import Gateway
 from bot.gateway.wire import MAX_FRAME, frame, split_fields
@@ -248,8 +249,9 @@ def test_random_frames_never_take_the_server_down(
         throw()
         crashed = [r for r in caplog.records if "unexpected failure" in r.getMessage()]
         assert crashed == []
-        loop.run_until_complete(asyncio.sleep(0.05))
-        assert sorted(gw.sessions) == [1]  # every attacker is gone, the good client stays
+        # every attacker is gone, the good client stays
+        gone = wait_until(lambda: sorted(gw.sessions) == [1], what="the attackers gone")
+        loop.run_until_complete(gone)
         assert good.isConnected()
     finally:
         good.disconnect()
@@ -259,9 +261,14 @@ def test_random_frames_never_take_the_server_down(
 
 
 async def test_a_client_that_never_reads_does_not_stall_others(gateway: Gateway) -> None:
-    _, writer = await _open(gateway.port, client_id=77)
-    async with client(gateway, 2) as ib:
-        ib.reqMktData(flat())
+    async with client(gateway, 77) as stuck, client(gateway, 2) as ib:
+        stuck.reqMktData(flat())
+        await settle(stuck)
+        stuck.client.conn.transport.pause_reading()  # subscribed, and from now on reads nothing
+        ticker = ib.reqMktData(flat())
         await gateway.advance(timedelta(minutes=5))
         await settle(ib)
-    writer.close()
+        # every tick of the five minutes reached the reading client (1,000 shares a minute)
+        assert gateway.clock.now() == START + timedelta(minutes=5)
+        assert ticker.volume == 5 * 1000 and ticker.last == 100.0
+        assert sorted(gateway.sessions) == [2, 77]  # the one that does not read is not dropped

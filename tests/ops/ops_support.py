@@ -9,7 +9,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from e2e_support import scripted, until, write_config
+from e2e_support import scripted, write_config
+from support.waiting import wait_until
 
 from bot.config.load import load_config
 from bot.live.daemon import Daemon, RunOptions
@@ -32,8 +33,8 @@ async def start(path: Path, **opts: Any) -> tuple[Daemon, asyncio.Task[int]]:
     d = Daemon(load_config(path), RunOptions(handle_signals=False, print_summary=False, **opts),
                ops=OpsServer)
     task = asyncio.create_task(d.run())
-    await until(lambda: task.done() or (d.ready is not None and d.ready.is_set()), 15,
-                what="daemon ready")
+    await wait_until(lambda: task.done() or (d.ready is not None and d.ready.is_set()), 15,
+                     what="daemon ready")
     assert not task.done(), task.result()
     return d, task
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import e2e_strategies  # noqa: F401 (registers e2e_scripted)
 import pytest
-from e2e_support import advance, start_gateway, until
+from e2e_support import advance, start_gateway
 from ops_support import TOKEN, ops_config, post, start
+from support.waiting import wait_until
 
 from bot.gateway.server import Gateway
 
@@ -57,17 +58,17 @@ async def test_control_needs_the_token_and_acts(
         now = d.clock.now()
         assert d.router.risk.state("s1", now).level.name == "REDUCING"  # type: ignore[attr-defined]
         await advance(gateway, 1)  # its first entry (bar 1) is refused
-        await until(lambda: d.router.counters.rejections >= 1, what="entry refused")  # type: ignore[union-attr]
+        await wait_until(lambda: d.router.counters.rejections >= 1, what="entry refused")  # type: ignore[union-attr]
         assert (await post(d, "resume-entries", {"strategy": "s1"}))[0] == 200
         assert d.router.risk.state("s1", d.clock.now()).level.name == "ACTIVE"  # type: ignore[attr-defined]
         await advance(gateway, 5)  # bar 5: MSFT buy 5 passes (and fills)
-        await until(lambda: d.executor is not None and d.executor.position("s1", "MSFT") == 5,
-                    what="MSFT bought")
+        await wait_until(lambda: d.executor is not None and d.executor.position("s1", "MSFT") == 5,
+                         what="MSFT bought")
 
         code, body = await post(d, "flatten", {"strategy": "s1"})
         assert code == 200, body
         await advance(gateway, 0.5)
-        await until(lambda: d.executor.position("s1", "MSFT") == 0, what="flat")  # type: ignore[union-attr]
+        await wait_until(lambda: d.executor.position("s1", "MSFT") == 0, what="flat")  # type: ignore[union-attr]
         assert (await post(d, "flatten", {"strategy": "nope"}))[0] == 404
 
         strategy = d.router.slots["s1"].strategy

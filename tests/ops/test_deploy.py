@@ -110,6 +110,7 @@ def test_dockerfile_and_compose_agree() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1900)  # the docker build's own limit, and then some
 def test_the_image_builds() -> None:
     docker = shutil.which("docker")
     if docker is None or subprocess.run([docker, "info"], capture_output=True,

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import e2e_strategies  # noqa: F401 (registers e2e_scripted)
 import pytest
-from e2e_support import advance, start_gateway, until
+from e2e_support import advance, start_gateway
 from ops_support import ops_config, start
 from receivers import Receiver
+from support.waiting import wait_until
 
 from bot.gateway.server import Gateway
 from bot.model.events import FillEvent, KillSwitch, Side
@@ -65,17 +66,18 @@ async def test_webhook_and_telegram_get_the_events(
         alerts = d.ops.alerts
         alerts._summary_day = None  # the daily summary is due (00:00 UTC has passed)
         await advance(gateway, 4)
-        await until(lambda: d.router is not None and d.router.counters.fills >= 2, what="fills")
+        await wait_until(lambda: d.router is not None and d.router.counters.fills >= 2,
+                         what="fills")  # fmt: skip
         alerts.check()  # daily
         d.router.kill(KillSwitch("test kill", "strategy"), "s1")  # type: ignore[union-attr]
         alerts.check()  # risk: ACTIVE -> HALTED
         gateway.fault("disconnect_all")
-        await until(lambda: not d.ib.isConnected(), what="disconnected")
+        await wait_until(lambda: not d.ib.isConnected(), what="disconnected")
         alerts.check()
-        await until(lambda: d.ib.isConnected(), what="reconnected")
+        await wait_until(lambda: d.ib.isConnected(), what="reconnected")
         alerts.check()
         want = {"fill", "rejections", "daily", "risk", "disconnect", "reconnect"}
-        await until(lambda: want <= set(receiver.kinds()), what=f"notices {want}")
+        await wait_until(lambda: want <= set(receiver.kinds()), what=f"notices {want}")
     finally:
         d.request_stop("test over")
         assert await task == 0
@@ -102,9 +104,10 @@ async def test_a_hanging_receiver_does_not_disturb_trading(
             d.ops.alerts.fill("s1", _fill())  # type: ignore[union-attr]
         assert time.monotonic() - t0 < 0.05
         await advance(gateway, 4)
-        await until(lambda: d.router is not None and d.router.counters.fills >= 2, what="fills")
+        await wait_until(lambda: d.router is not None and d.router.counters.fills >= 2,
+                         what="fills")  # fmt: skip
         assert d.executor is not None and d.executor.position("s1", "MSFT") == 5
-        await until(lambda: n.failed >= 1, what="a timed-out notification")
+        await wait_until(lambda: n.failed >= 1, what="a timed-out notification")
         assert n.dropped >= 1
     finally:
         d.request_stop("test over")

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import e2e_strategies  # noqa: F401 (registers e2e_scripted)
 import pytest
-from e2e_support import ROOT, START, advance, start_gateway, until
+from e2e_support import ROOT, START, advance, start_gateway
 from fault_support import walk
 from ops_support import get, metric, ops_config, start
+from support.waiting import wait_until
 
 from bot.gateway.server import Gateway
 from bot.live.supervisor import ConnState
@@ -34,7 +35,7 @@ async def test_metrics_and_health_follow_a_disconnect(gateway: Gateway, tmp_path
     try:
         await advance(gateway, 3)
         assert d.router is not None
-        await until(lambda: d.router.counters.fills >= 2, what="2 fills")  # type: ignore[union-attr]
+        await wait_until(lambda: d.router.counters.fills >= 2, what="2 fills")  # type: ignore[union-attr]
         code, body = await get(d, "/health")
         assert code == 200, body
         health = json.loads(body)
@@ -61,8 +62,8 @@ async def test_metrics_and_health_follow_a_disconnect(gateway: Gateway, tmp_path
 
         # A gateway restart: connections refused until 60 simulated seconds have passed.
         gateway.fault("restart", seconds=60)
-        await until(lambda: d.supervisor is not None
-                    and d.supervisor.state is ConnState.RECONNECTING, what="reconnecting")
+        await wait_until(lambda: d.supervisor is not None
+                         and d.supervisor.state is ConnState.RECONNECTING, what="reconnecting")
         code, body = await get(d, "/health")
         assert code == 503
         health = json.loads(body)
@@ -79,9 +80,9 @@ async def test_metrics_and_health_follow_a_disconnect(gateway: Gateway, tmp_path
         assert stamp is not None and 0 <= stamp - datetime.fromisoformat(since).timestamp() < 1
 
         await walk(gateway, 70, pause=0.03)
-        await until(lambda: d.supervisor is not None
-                    and d.supervisor.state is ConnState.CONNECTED, 10, what="reconnected")
-        await until(lambda: d.feed is not None and d.feed.started, 10, what="resubscribed")
+        await wait_until(lambda: d.supervisor is not None
+                         and d.supervisor.state is ConnState.CONNECTED, 10, what="reconnected")
+        await wait_until(lambda: d.feed is not None and d.feed.started, 10, what="resubscribed")
         code, body = await get(d, "/health")
         assert code == 200, body
         assert json.loads(body)["connection"]["why"].startswith("reconnected after")
@@ -106,7 +107,7 @@ async def test_health_follows_1100_then_1102_and_a_broken_farm(
         assert {name.split(":")[0] for name, state in farms.items() if state == "ok"} == {
             "market data", "historical data", "security definition"}  # fmt: skip
         gateway.fault("connectivity_lost")
-        await until(lambda: sup.state is ConnState.IB_LOST, what="1100 seen")
+        await wait_until(lambda: sup.state is ConnState.IB_LOST, what="1100 seen")
         code, body = await get(d, "/health")
         assert code == 503
         c = json.loads(body)["connection"]
@@ -120,7 +121,7 @@ async def test_health_follows_1100_then_1102_and_a_broken_farm(
 
         await walk(gateway, 30)
         gateway.fault("connectivity_restored", data="kept")
-        await until(lambda: sup.state is ConnState.CONNECTED, what="1102 seen")
+        await wait_until(lambda: sup.state is ConnState.CONNECTED, what="1102 seen")
         code, body = await get(d, "/health")
         assert code == 200, body
         assert json.loads(body)["connection"]["why"].startswith("1102 ")
@@ -129,7 +130,7 @@ async def test_health_follows_1100_then_1102_and_a_broken_farm(
         assert metric(text, "ibbot_reconnects") == 0.0  # the socket stayed up
 
         gateway.fault("farm_broken", farm="market")
-        await until(lambda: not sup.data_expected, what="farm broken seen")
+        await wait_until(lambda: not sup.data_expected, what="farm broken seen")
         code, body = await get(d, "/health")
         assert code == 503
         [farm] = [r for r in json.loads(body)["reasons"] if r.startswith("data farm")]
@@ -138,7 +139,7 @@ async def test_health_follows_1100_then_1102_and_a_broken_farm(
         text = (await get(d, "/metrics"))[1].decode()
         assert metric(text, "ibbot_data_farm_ok", farm=name, state="broken") == 0.0
         gateway.fault("farm_ok", farm="market")
-        await until(lambda: sup.data_expected, what="farm OK seen")
+        await wait_until(lambda: sup.data_expected, what="farm OK seen")
         text = (await get(d, "/metrics"))[1].decode()
         assert metric(text, "ibbot_data_farm_ok", farm=name, state="ok") == 1.0
         await advance(gateway, 1)
@@ -188,7 +189,7 @@ async def test_daemon_tells_systemd(
 
     try:
         d, task = await start(ops_config(tmp_path, gateway.port))
-        await until(lambda: drain().count(b"WATCHDOG=1") >= 2, what="watchdog beats")
+        await wait_until(lambda: drain().count(b"WATCHDOG=1") >= 2, what="watchdog beats")
         assert got[0].startswith(b"READY=1")
         d.request_stop("test over")
         assert await task == 0

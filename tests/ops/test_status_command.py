@@ -11,8 +11,9 @@ from pathlib import Path
 
 import e2e_strategies  # noqa: F401 (registers e2e_scripted)
 import pytest
-from e2e_support import START, advance, start_gateway, until
+from e2e_support import START, advance, start_gateway
 from ops_support import TOKEN, ops_config, start
+from support.waiting import wait_until
 
 from bot.cli import main
 from bot.gateway.server import Gateway
@@ -40,7 +41,8 @@ async def test_status_journal_and_control_commands(
     d, task = await start(cfg)
     try:
         await advance(gateway, 3)
-        await until(lambda: d.router is not None and d.router.counters.fills >= 2, what="fills")
+        await wait_until(lambda: d.router is not None and d.router.counters.fills >= 2,
+                         what="fills")  # fmt: skip
         capsys.readouterr()
         assert await asyncio.to_thread(main, ["status", str(cfg)]) == 0
         out = capsys.readouterr().out
@@ -50,8 +52,8 @@ async def test_status_journal_and_control_commands(
         assert "Today's fills" in out and "e1" in out and "e2" in out
         gateway.fault("connectivity_lost")  # the supervisor's state, as /health names it
         gateway.fault("farm_broken", farm="market")
-        await until(lambda: d.supervisor is not None and not d.supervisor.data_expected,
-                    what="1100 seen")  # fmt: skip
+        await wait_until(lambda: d.supervisor is not None and not d.supervisor.data_expected,
+                         what="1100 seen")  # fmt: skip
         assert await asyncio.to_thread(main, ["status", str(cfg)]) == 0
         out = capsys.readouterr().out
         assert out.startswith("ibbot running: UNHEALTHY: IB connection connectivity lost since ")
@@ -59,8 +61,8 @@ async def test_status_journal_and_control_commands(
         assert "Data farms" in out and re.search(r"market data:\S+ +broken", out), out
         gateway.fault("farm_ok", farm="market")
         gateway.fault("connectivity_restored", data="kept")
-        await until(lambda: d.supervisor is not None and d.supervisor.data_expected,
-                    what="1102 seen")  # fmt: skip
+        await wait_until(lambda: d.supervisor is not None and d.supervisor.data_expected,
+                         what="1102 seen")  # fmt: skip
 
         code = await asyncio.to_thread(main, ["control", str(cfg), "stop-entries"])
         assert code == 0 and '"entries": "stopped"' in capsys.readouterr().out

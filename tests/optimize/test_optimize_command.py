@@ -5,12 +5,16 @@ counts, the walk-forward, bad inputs (exit 2, nothing written) and Ctrl-C (exit 
 from __future__ import annotations
 
 import csv
+import fcntl
 import math
 import os
 import re
+import select
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 from collections.abc import Mapping
 from datetime import date
@@ -221,23 +225,50 @@ def test_ray_not_installed_exits_2(
     assert "--engine ray needs Ray: pip install 'ibbot[ray]'" in capsys.readouterr().err
 
 
+def _read_tty(fd: int, until: re.Pattern[str] | None, timeout: float) -> str:
+    """What a pseudo-terminal's other end printed: up to ``until`` (or its end, EOF)."""
+    got = ""
+    deadline = time.monotonic() + timeout
+    while until is None or not until.search(got):
+        left = deadline - time.monotonic()
+        assert left > 0, f"timed out waiting for {until} in {got[-500:]!r}"
+        if select.select([fd], [], [], left)[0]:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the other end is closed
+                chunk = b""
+            if not chunk:
+                assert until is None, f"ended without {until}: {got[-500:]!r}"
+                return got
+            got += chunk.decode(errors="replace")
+    return got
+
+
 def test_ctrl_c_stops_cleanly_and_keeps_the_finished_rows(tmp_path: Path) -> None:
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "bot", "optimize", str(_config(tmp_path)),
            "--grid", "fast=2..61,slow=70", "--from", DAY1, "--to", DAY2,
            "--out", str(out), "--workers", "2"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    # stderr on a terminal, so the sweep's progress bar says when a backtest has finished
+    tty, their_tty = os.openpty()
+    fcntl.ioctl(tty, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 0 columns: no bar
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=their_tty, text=True,
                             start_new_session=True)  # fmt: skip
-    assert proc.stdout is not None
-    assert "60 backtests" in proc.stdout.readline()  # the sweep has started (~10 s of work)
-    time.sleep(1.0)
-    os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole group
-    stdout, stderr = proc.communicate(timeout=60)
+    os.close(their_tty)
+    try:
+        assert proc.stdout is not None
+        assert "60 backtests" in proc.stdout.readline()  # the sweep has started (~10 s of work)
+        _read_tty(tty, re.compile(r"\b[1-9]\d*/60\b"), timeout=120)  # a row is done
+        os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole group
+        stdout, _ = proc.communicate(timeout=60)
+        stderr = _read_tty(tty, None, timeout=10)
+    finally:
+        os.close(tty)
     assert proc.returncode == 1, stderr
     assert "STOPPED, interrupted (Ctrl-C)" in stderr and "Traceback" not in stderr
     assert f"wrote {out}/results.csv" in stdout
     rows = _rows(out / "results.csv")
-    assert len(rows) < 60
+    assert 1 <= len(rows) < 60
     assert all(int(r["fast"]) in range(2, 62) and int(r["days"]) == 2 for r in rows)
 
 

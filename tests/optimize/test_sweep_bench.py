@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(660)  # its subprocess may take 600 s
 def test_quick_sweep_bench_prints_every_row_with_the_same_results() -> None:
     done = subprocess.run([sys.executable, str(ROOT / "bench" / "sweep_bench.py"), "--quick"],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)  # fmt: skip

@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
+
+from support.times import NY
 
 from bot.model.events import (
     Bar,
@@ -33,7 +34,7 @@ from bot.model.events import (
 )
 from bot.strategy.api import Strategy
 
-NY = ZoneInfo("America/New_York")
+T0 = datetime(2024, 1, 2, 15, 0, tzinfo=UTC)  # the strategy tests' first bar: 10:00 NY
 NAN = float("nan")
 
 

@@ -1,16 +1,14 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 
 import pytest
-from strategy_helpers import NAN, FakeContext, Sim, bar, series
+from strategy_helpers import NAN, T0, FakeContext, Sim, bar, series
 
 from bot.model.events import TargetPosition
 from bot.strategy.indicators import ADX, ADXValue, Bollinger, BollingerValue
 from strategies.bollinger_breakout import BollingerBreakout, BollingerBreakoutParams
 
-T0 = datetime(2024, 1, 2, 15, 0, tzinfo=UTC)
 BAND = BollingerValue(middle=100.0, upper=104.0, lower=96.0, width=8.0, width_abs=8.0)
 
 

@@ -2,16 +2,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from strategy_helpers import NAN, FakeContext, Sim, bar, fill, series
+from strategy_helpers import NAN, T0, FakeContext, Sim, bar, fill, series
 
 from bot.model.events import Bar, CancelOrder, ModifyOrder, OrderSpec, OrderType, PlaceOrder, Side
 from bot.strategy.indicators import ATR, MACD, MACDValue, Stochastic, StochValue
 from strategies.macd_stochastic import MacdStochastic, MacdStochasticParams
 
-T0 = datetime(2024, 1, 2, 15, 0, tzinfo=UTC)
 WHY = "MACD>signal, stoch>min rising"
 
 

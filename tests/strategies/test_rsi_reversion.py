@@ -1,17 +1,14 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
-from strategy_helpers import NAN, FakeContext, Sim, bar, fill, series
+from strategy_helpers import NAN, T0, FakeContext, Sim, bar, fill, series
 
 from bot.model.events import CancelOrder, ModifyOrder, OrderSpec, OrderType, PlaceOrder, Side
 from bot.strategy.indicators import ATR, RSI
 from strategies.rsi_reversion import RsiReversion, RsiReversionParams
-
-T0 = datetime(2024, 1, 2, 15, 0, tzinfo=UTC)
 
 
 def make(ctx: FakeContext, **params: object) -> RsiReversion:

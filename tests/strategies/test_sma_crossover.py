@@ -1,17 +1,15 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
-from strategy_helpers import NAN, FakeContext, Sim, bar, series
+from strategy_helpers import NAN, T0, FakeContext, Sim, bar, series
 
 from bot.model.events import TargetPosition
 from bot.strategy.indicators import SMA
 from strategies.sma_crossover import SmaCrossover, SmaCrossoverParams
 
-T0 = datetime(2024, 1, 2, 15, 0, tzinfo=UTC)
 UP, DOWN = "fast SMA crossed above slow", "fast SMA crossed below slow"
 
 

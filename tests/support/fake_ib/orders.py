@@ -1,16 +1,12 @@
-"""A small stand-in for ib_insync.IB on the order side, for executor unit tests.
-
-It builds the real ib_insync objects (Trade, OrderStatus, TradeLogEntry, Execution, Fill,
-CommissionReport) and emits the real per-trade events in the order ib_insync's wrapper
-does, so the executor sees exactly what it would see from a live connection. Every message
-the real client would write is appended to ``client.sent``.
-"""
+"""The order side of the fake IB: the real ib_insync objects (Trade, OrderStatus,
+TradeLogEntry, Execution, Fill, CommissionReport) and the real per-trade events in the order
+ib_insync's wrapper emits them, so the executor sees what it would see from a connection."""
 
 from __future__ import annotations
 
 import copy
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from eventkit import Event
 from ib_insync import (
@@ -24,9 +20,6 @@ from ib_insync import (
     Trade,
     TradeLogEntry,
 )
-from ib_insync.wrapper import Wrapper
-
-T0 = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
 
 
 class FakeClient:
@@ -50,20 +43,23 @@ class FakeClient:
         self.sent.append(fields)
 
 
-class FakeIB:
-    def __init__(self, client_id: int = 1, account: str = "DU1234567") -> None:
-        self.client = FakeClient()
+class OrderSide:
+    """Orders, executions and positions. Every message the real client would write is
+    appended to ``client.sent``."""
+
+    client: FakeClient
+    now: datetime
+    connected: bool
+
+    def _setup_orders(self, client_id: int, account: str) -> None:
         self.client_id = client_id
         self.account = account
-        self.now = T0
         self._trades: dict[int, Trade] = {}
         self._fills: dict[str, Fill] = {}
         self._positions: list[Position] = []
         self._perm = 5000
         self._exec = 0
-        self.connected = True
         self.newOrderEvent = Event("newOrderEvent")
-        self.wrapper = Wrapper(self)  # empty: what IbBroker prunes and hooks into
 
     # ---- the IB facade the executor uses ---------------------------------------------------
 
