@@ -18,13 +18,13 @@ day, then days, as the feed's backfill does: ``bot/market_data/ib_feed.py`` ``ga
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
 from bot.model.bar_sizes import BAR_SIZES
+from bot.model.durations import parse_duration
 from bot.sim.datafile import bar_name
 
 ADJUSTED_LAST = "ADJUSTED_LAST"
@@ -51,9 +51,6 @@ CHUNKS: dict[int, Chunk] = {
 }
 BAR_CHOICES = tuple(bar_name(s) for s in CHUNKS)  # 1min 5min 15min 1h 1day
 
-_DURATION = re.compile(r"\s*(\d+)\s*([DWMY])\s*", re.IGNORECASE)
-
-
 @dataclass(frozen=True, slots=True)
 class Window:
     """One request: bars from ``end`` back over ``duration`` (IB's durationStr)."""
@@ -72,13 +69,13 @@ class RangeSpec:
 
     @classmethod
     def parse(cls, text: str) -> RangeSpec:
-        m = _DURATION.fullmatch(text)
-        if m is None or int(m[1]) <= 0:
+        span = parse_duration(text, loose=True)
+        if span is None or span.unit == "S":
             raise ValueError(
                 f"--duration {text!r}: expected a positive count and a unit D, W, M or Y "
                 "(e.g. 1Y, 6M, 2W, 30D)"
             )
-        return cls(int(m[1]), m[2].upper())
+        return cls(span.count, span.unit)
 
     def start(self, now: datetime) -> datetime:
         units = {"D": "days", "W": "weeks", "M": "months", "Y": "years"}
