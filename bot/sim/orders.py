@@ -24,6 +24,7 @@ from enum import Enum
 from ib_insync import Contract, Order, OrderState
 from ib_insync.util import UNSET_DOUBLE
 
+from bot.model.order_prices import TRIGGER_PRICED
 from bot.sim.broker_events import OrderSnapshot, OrderStatusEvent
 from bot.sim.instruments import Instrument
 from bot.sim.matching import STOP_TYPES, MatchState, Terms
@@ -52,7 +53,7 @@ def terms_of(order: Order) -> Terms:
         side=1 if order.action.upper() == "BUY" else -1,
         order_type=kind,
         limit=order.lmtPrice if is_set(order.lmtPrice) else None,
-        stop=order.auxPrice if kind in ("STP", "STP LMT", "MIT") else None,
+        stop=order.auxPrice if kind in TRIGGER_PRICED else None,
         trail_amount=amount if percent is None else None,
         trail_percent=percent,
     )
