@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from ib_insync import Order
 
+from bot.model.ib_errors import ORDER_CANCELLED, ORDER_REJECTED
 from bot.model.order_prices import LIMIT_PRICED, TRAILING, TRIGGER_PRICED
 from bot.model.price_grid import on_tick_grid
 from bot.sim.account import Account
@@ -23,8 +24,8 @@ MODIFY_FILLED = 104
 MODIFY_MISMATCH = 105
 PRICE_INCREMENT = 110
 CLOSE_TIF = 113
-REJECTED = 201
-CANCELLED = 202
+REJECTED = ORDER_REJECTED
+CANCELLED = ORDER_CANCELLED
 UNSUPPORTED_TYPE = 387
 ZERO_SIZE = 434
 CANCEL_NOT_FOUND = 10147
