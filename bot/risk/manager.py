@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import math
-from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -53,6 +52,7 @@ from bot.portfolio.book import Portfolio
 from bot.risk.states import ACCOUNT, Hold, Level, RiskStates, State, scope_name
 from bot.strategy.context import SymbolInfo
 from bot.strategy.indicators import ATR
+from bot.strategy.liquid_hours import liquid_session
 
 log = logging.getLogger(__name__)
 
@@ -479,9 +479,7 @@ class RiskManager:
         cached = self._sessions.get(info.symbol)
         if cached is not None and cached[0] <= now < cached[1]:
             return cached
-        opens = [a for a, _ in info.sessions]
-        i = bisect_right(opens, now) - 1
-        found = info.sessions[i] if i >= 0 and now < info.sessions[i][1] else None
+        found = liquid_session(info, now)
         self._sessions[info.symbol] = found
         return found
 
