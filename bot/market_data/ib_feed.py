@@ -77,6 +77,7 @@ from bot.market_data.streams import (
 )
 from bot.market_data.tick_times import keep_tick_times
 from bot.model.events import Bar, Tick
+from bot.model.ib_time import format_ib_time
 
 log = logging.getLogger(__name__)
 
@@ -316,7 +317,7 @@ class Feed(StreamBook):
             return
         # IB takes no endDateTime with keepUpToDate or ADJUSTED_LAST; elsewhere an explicit
         # one (the server's time) makes every request differ from the previous ones.
-        end = "" if kutd or k.what_to_show.upper() == "ADJUSTED_LAST" else _ib_time(now)
+        end = "" if kutd or k.what_to_show.upper() == "ADJUSTED_LAST" else format_ib_time(now)
         duration = stream.warmup if last_end is None else self._backfill_duration(
             stream, now - last_end, end)  # fmt: skip
         stream.subscribed_at = now
@@ -600,10 +601,6 @@ def _history_key(stream: IbStream, end: str, duration: str) -> HistoryKey:
     k = stream.key
     return HistoryKey(k.con_id, stream.contract.exchange, k.what_to_show, k.bar_size, duration,
                       end, k.use_rth)  # fmt: skip
-
-
-def _ib_time(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y%m%d %H:%M:%S UTC")
 
 
 def _price(x: float | None) -> float:

@@ -19,7 +19,7 @@ day, then days, as the feed's backfill does: ``bot/market_data/ib_feed.py`` ``ga
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pandas as pd
 
@@ -141,8 +141,3 @@ def _rest(gap: timedelta, bar_seconds: int) -> str:
     if gap + timedelta(seconds=bar_seconds) > chunk.length:
         return chunk.step
     return gap_duration(gap, bar_seconds)
-
-
-def ib_time(t: datetime) -> str:
-    """An endDateTime IB reads in any login time zone."""
-    return t.astimezone(UTC).strftime("%Y%m%d %H:%M:%S UTC")
