@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from bot.model.bar_sizes import BAR_SIZES, DAY
-from bot.model.durations import parse_duration
+from bot.model.durations import IbDuration, parse_duration
 from bot.sim.bridge import I64, F
 
 WHAT_TO_SHOW = ("TRADES", "MIDPOINT", "BID", "ASK")  # real-time bars and history
@@ -40,11 +40,8 @@ def parse_bar_size(text: str) -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class Duration:
-    """IB's durationStr: "<n> S|D|W|M|Y"."""
-
-    count: int
-    unit: str
+class Duration(IbDuration):
+    """IB's durationStr as the simulated gateway reads it: refused with IB's wording."""
 
     @classmethod
     def parse(cls, text: str) -> Duration:

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from bot.model.bar_sizes import BAR_SIZES
-from bot.model.durations import parse_duration
+from bot.model.durations import IbDuration, parse_duration
 from bot.sim.datafile import bar_name
 
 ADJUSTED_LAST = "ADJUSTED_LAST"
@@ -61,11 +61,8 @@ class Window:
 
 
 @dataclass(frozen=True, slots=True)
-class RangeSpec:
-    """``--duration``: a calendar span back from the server's time."""
-
-    count: int
-    unit: str  # D, W, M or Y
+class RangeSpec(IbDuration):
+    """``--duration``: a calendar span back from the server's time (D, W, M or Y)."""
 
     @classmethod
     def parse(cls, text: str) -> RangeSpec:
@@ -81,11 +78,6 @@ class RangeSpec:
         units = {"D": "days", "W": "weeks", "M": "months", "Y": "years"}
         start = pd.Timestamp(now) - pd.DateOffset(**{units[self.unit]: self.count})
         return start.to_pydatetime()
-
-    @property
-    def ib(self) -> str:
-        """The same span as an IB durationStr."""
-        return f"{self.count} {self.unit}"
 
     def approx(self) -> timedelta:
         days = {"D": 1, "W": 7, "M": 30, "Y": 365}[self.unit]
