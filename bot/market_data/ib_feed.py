@@ -76,6 +76,7 @@ from bot.market_data.streams import (
     live_what_to_show,
 )
 from bot.market_data.tick_times import keep_tick_times
+from bot.model.durations import covering_duration
 from bot.model.events import Bar, Tick
 from bot.model.ib_time import format_ib_time
 
@@ -335,10 +336,10 @@ class Feed(StreamBook):
         before the gap, skipped as handed on already."""
         size_s = stream.key.size_s
         while True:
-            duration = gap_duration(gap, size_s)
-            if not self.governor.repeats(_history_key(stream, end, duration)):
-                return duration
-            gap += timedelta(seconds=DAY_S if duration.endswith(" D") else size_s)
+            duration = covering_duration(gap, size_s)
+            if not self.governor.repeats(_history_key(stream, end, str(duration))):
+                return str(duration)
+            gap += timedelta(seconds=DAY_S if duration.unit == "D" else size_s)
 
     async def _history(
         self, stream: IbStream, end: str, duration: str, kutd: bool
@@ -582,15 +583,6 @@ def _tbt_tick(symbol: str, item: TbtItem) -> Tick:
         return Tick(symbol, t, _price(item.bidPrice), _price(item.askPrice), nan,
                     _price(item.bidSize), _price(item.askSize))  # fmt: skip
     return Tick(symbol, t, nan, nan, nan, midpoint=_price(item.midPoint))
-
-
-def gap_duration(gap: timedelta, size_s: int) -> str:
-    """The IB duration that covers ``gap`` and the bar in progress: seconds up to a day
-    (IB's limit for "S"), whole days beyond, and at least a day for daily bars."""
-    seconds = max(0, math.ceil(gap.total_seconds())) + size_s
-    if size_s >= DAY_S or seconds > DAY_S:
-        return f"{math.ceil(seconds / DAY_S)} D"
-    return f"{seconds} S"
 
 
 def _bars_label(k: StreamKey) -> str:

@@ -7,8 +7,10 @@ a command line may also drop the space ("1Y").
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.model.bar_sizes import DAY
 
@@ -40,3 +42,12 @@ def parse_duration(text: str, *, loose: bool = False) -> IbDuration | None:
     if m is None or int(m[1]) == 0:
         return None
     return IbDuration(int(m[1]), m[2].upper())
+
+
+def covering_duration(gap: timedelta, size_s: int) -> IbDuration:
+    """The IB duration that covers ``gap`` and the bar in progress: seconds up to a day
+    (IB's limit for "S"), whole days beyond, and at least a day for daily bars."""
+    seconds = max(0, math.ceil(gap.total_seconds())) + size_s
+    if size_s >= DAY or seconds > DAY:
+        return IbDuration(math.ceil(seconds / DAY), "D")
+    return IbDuration(seconds, "S")

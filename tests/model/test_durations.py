@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.model.durations import UNITS, IbDuration, parse_duration
+from bot.model.durations import UNITS, IbDuration, covering_duration, parse_duration
 
 durations = st.builds(IbDuration, st.integers(1, 10**6), st.sampled_from(list(UNITS)))
 
@@ -36,3 +38,12 @@ def test_loose_still_needs_a_unit_and_a_count() -> None:
 def test_longest_seconds_orders_units() -> None:
     assert IbDuration(1, "M").longest_seconds() > IbDuration(30, "D").longest_seconds()
     assert IbDuration(10, "D").longest_seconds() == 864000
+
+
+@pytest.mark.parametrize(
+    ("gap_s", "size_s", "expected"),
+    [(0, 60, "60 S"), (3540, 60, "3600 S"), (86340, 60, "86400 S"), (86341, 60, "2 D"),
+     (-5, 60, "60 S"), (0, 86400, "1 D"), (86400, 86400, "2 D")],
+)  # fmt: skip
+def test_covering_duration(gap_s: int, size_s: int, expected: str) -> None:
+    assert str(covering_duration(timedelta(seconds=gap_s), size_s)) == expected

@@ -13,7 +13,7 @@ fetched again in case it was still in progress) and before its first (backward).
 directions grow the stored range from its edge, one window at a time, so a download stopped
 after any window leaves one contiguous range and the next run asks only for the rest. A
 remainder shorter than a chunk takes the shortest IB duration that covers it (seconds up to a
-day, then days, as the feed's backfill does: ``bot/market_data/ib_feed.py`` ``gap_duration``).
+day, then days, as the feed's backfill does: ``bot/model/durations.py`` ``covering_duration``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from bot.model.bar_sizes import BAR_SIZES
-from bot.model.durations import IbDuration, parse_duration
+from bot.model.durations import IbDuration, covering_duration, parse_duration
 from bot.sim.datafile import bar_name
 
 ADJUSTED_LAST = "ADJUSTED_LAST"
@@ -127,9 +127,7 @@ def plan_windows(
 def _rest(gap: timedelta, bar_seconds: int) -> str:
     """The shortest IB duration that covers ``gap`` (at most a chunk) and the bar in
     progress, never more than a chunk."""
-    from bot.market_data.ib_feed import gap_duration
-
     chunk = CHUNKS[bar_seconds]
     if gap + timedelta(seconds=bar_seconds) > chunk.length:
         return chunk.step
-    return gap_duration(gap, bar_seconds)
+    return str(covering_duration(gap, bar_seconds))
