@@ -209,7 +209,7 @@ async def _job(ib: IB, target: Target, req: Request, c: Contract, now: datetime)
                         f"{e.code}: {e.message}). Nothing downloaded.") from None  # fmt: skip
     start = max(req.span.start(now), head) if isinstance(head, datetime) else req.span.start(now)
     if req.what == ADJUSTED_LAST:
-        windows: tuple[Window, ...] = (Window(now, req.span.ib, forward=False),)
+        windows: tuple[Window, ...] = (Window(now, str(req.span), forward=False),)
     else:
         stored = stored_range(path)
         first, last = (stored[0].to_pydatetime(), stored[1].to_pydatetime()) if stored else (

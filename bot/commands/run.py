@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import sys
 from pathlib import Path
 
@@ -20,28 +19,20 @@ from bot.config.bot_config import BotConfig
 from bot.config.errors import ConfigError
 from bot.config.load import load_config
 from bot.config.record import RecordConfig
-
-_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([hms])")
-_UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0}
+from bot.model.intervals import parse_interval
 
 
 def parse_duration(text: str) -> float:
     """'2h', '90m', '1h30m', '45s', '0.5h' or plain seconds -> seconds."""
-    s = text.strip().lower().replace(" ", "")
     try:
-        value = float(s)
+        value = float(text)
     except ValueError:
-        pos, total = 0, 0.0
-        for m in _PART.finditer(s):
-            if m.start() != pos:
-                break
-            total += float(m[1]) * _UNIT[m[2]]
-            pos = m.end()
-        if pos != len(s) or not s:
+        seconds = parse_interval(text)
+        if seconds is None:
             raise argparse.ArgumentTypeError(
                 f"bad duration {text!r}: use e.g. 2h, 90m, 1h30m, 45s"
             ) from None
-        value = total
+        value = seconds
     if value <= 0:
         raise argparse.ArgumentTypeError(f"duration must be positive, got {text!r}")
     return value

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import difflib
 import logging
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -39,6 +38,7 @@ from ib_insync import Contract, Order
 
 from bot.gateway import ib_messages as M
 from bot.gateway.ib_messages import IbError
+from bot.model.intervals import parse_interval
 
 log = logging.getLogger(__name__)
 
@@ -219,20 +219,16 @@ def _suggest(word: str, known: Mapping[str, Any]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
-
-
 def parse_after(value: Any) -> timedelta:
     """ "90s", "2m", "1h30m", "1.5s" or a number of seconds."""
     if isinstance(value, timedelta):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
         return timedelta(seconds=value)
-    m = _DURATION.match(value.strip()) if isinstance(value, str) else None
-    if not m or not any(m.groups()):
+    seconds = parse_interval(value) if isinstance(value, str) else None
+    if seconds is None:
         raise ValueError(f"expected a duration like 90s, 2m or 1h30m, got {value!r}")
-    h, mi, s = (float(g) if g else 0.0 for g in m.groups())
-    return timedelta(hours=h, minutes=mi, seconds=s)
+    return timedelta(seconds=seconds)
 
 
 def parse_at(value: Any) -> datetime:

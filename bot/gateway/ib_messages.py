@@ -9,19 +9,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The codes are the bot's vocabulary (bot/model/ib_errors.py); re-exported for the texts here.
+from bot.model.ib_errors import CONNECTIVITY_LOST as CONNECTIVITY_LOST
+from bot.model.ib_errors import CONNECTIVITY_RESTORED_DATA_KEPT as CONNECTIVITY_RESTORED_DATA_KEPT
+from bot.model.ib_errors import CONNECTIVITY_RESTORED_DATA_LOST as CONNECTIVITY_RESTORED_DATA_LOST
+from bot.model.ib_errors import HMDS_ERROR as HMDS_ERROR
+from bot.model.ib_errors import HMDS_FARM_BROKEN as HMDS_FARM_BROKEN
+from bot.model.ib_errors import HMDS_FARM_OK as HMDS_FARM_OK
+from bot.model.ib_errors import MARKET_FARM_BROKEN as MARKET_FARM_BROKEN
+from bot.model.ib_errors import MARKET_FARM_OK as MARKET_FARM_OK
+from bot.model.ib_errors import ORDER_REJECTED as ORDER_REJECTED
+
 # ---- connectivity (system notices, reqId -1) ---------------------------------------------------
-CONNECTIVITY_LOST = 1100
-CONNECTIVITY_RESTORED_DATA_LOST = 1101
-CONNECTIVITY_RESTORED_DATA_KEPT = 1102
 TEXT_1100 = "Connectivity between IB and Trader Workstation has been lost."
 TEXT_1101 = "Connectivity between IB and Trader Workstation has been restored - data lost."
 TEXT_1102 = "Connectivity between IB and Trader Workstation has been restored - data maintained."
 
 # ---- data farms (warnings: ib_insync logs 2100-2199 as warnings) --------------------------------
-MARKET_FARM_BROKEN = 2103
-MARKET_FARM_OK = 2104
-HMDS_FARM_BROKEN = 2105
-HMDS_FARM_OK = 2106
 MARKET_FARM = "usfarm"
 HMDS_FARM = "ushmds"
 
@@ -35,7 +39,6 @@ def farm_text(code: int, farm: str) -> str:
 
 # ---- pacing -----------------------------------------------------------------------------------
 MAX_RATE = 100
-HMDS_ERROR = 162
 HMDS_PREFIX = "Historical Market Data Service error message:"
 TEXT_PACING = HMDS_PREFIX + "Historical data request pacing violation"
 PROCESSING_ERROR = 322
@@ -73,7 +76,6 @@ def scanner_cancelled_text(req_id: int) -> str:
 
 
 # ---- orders -----------------------------------------------------------------------------------
-ORDER_REJECTED = 201
 ORDER_REJECTED_PREFIX = "Order rejected - reason:"
 
 

@@ -9,11 +9,10 @@ zone in it. ``formatDate=2`` bars are epoch seconds; daily bars are "YYYYMMDD".
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-
-def ib_datetime(t: datetime, tz: ZoneInfo) -> str:
-    return f"{t.astimezone(tz):%Y%m%d %H:%M:%S} {tz.key}"
+from bot.model.ib_time import format_ib_time as ib_datetime  # the gateway's name for it
+from bot.model.ib_time import parse_ib_time
 
 
 def epoch(t: datetime) -> int:
@@ -42,13 +41,8 @@ def parse_ib_datetime(text: str, tz: ZoneInfo) -> datetime | None:
         if len(text) == 8 and text.isdigit():
             day = datetime.strptime(text, "%Y%m%d")
             return day.replace(hour=23, minute=59, second=59, tzinfo=tz).astimezone(UTC)
-        if "-" in text[:9] and text[8] == "-":  # "yyyymmdd-hh:mm:ss" is UTC
-            return datetime.strptime(text[:17], "%Y%m%d-%H:%M:%S").replace(tzinfo=UTC)
-        parts = text.split()
-        t = datetime.strptime(" ".join(parts[:2]), "%Y%m%d %H:%M:%S")
-        zone = ZoneInfo(parts[2]) if len(parts) > 2 else tz
-        return t.replace(tzinfo=zone).astimezone(UTC)
-    except (ValueError, IndexError, ZoneInfoNotFoundError):
+        return parse_ib_time(text, tz)
+    except ValueError:
         raise ValueError(
             "Error validating request.-'bP' : cause - Historical data query end date/time "
             f"string [{text}] is invalid.  Format is 'YYYYMMDD{{SPACE}}hh:mm:ss[{{SPACE}}TMZ]'."

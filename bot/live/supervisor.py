@@ -38,22 +38,18 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from datetime import time as dtime
 from typing import Any, Protocol
 
+from bot.model.ib_errors import (
+    CLIENT_ID_IN_USE,
+    CONNECTIVITY_LOST,
+    CONNECTIVITY_RESTORED_DATA_KEPT,
+    CONNECTIVITY_RESTORED_DATA_LOST,
+    FARM_NOTICES,
+)
 from bot.risk.states import EntryPauses
 
 log = logging.getLogger(__name__)
 
 CONNECTIVITY, MAINTENANCE = "connectivity", "maintenance"
-IB_LOST, IB_BACK_DATA_LOST, IB_BACK_DATA_KEPT = 1100, 1101, 1102
-CLIENT_ID_IN_USE = 326
-# IB's farm notices (https://interactivebrokers.github.io/tws-api/message_codes.html): code ->
-# the farm's kind and state; the farm's own name ends the text ("...is OK:usfarm"). Inactive
-# (2107/2108) is a farm idle "but available upon demand": not a fault.
-_FARMS = {
-    2103: ("market data", "broken"), 2104: ("market data", "ok"),
-    2105: ("historical data", "broken"), 2106: ("historical data", "ok"),
-    2107: ("historical data", "inactive"), 2108: ("market data", "inactive"),
-    2157: ("security definition", "broken"), 2158: ("security definition", "ok"),
-}  # fmt: skip
 
 
 class FarmStates:
@@ -67,9 +63,9 @@ class FarmStates:
 
     def note(self, code: int, text: str) -> tuple[str, str | None, str] | None:
         """Record a farm notice: (farm, its state before, now); None if ``code`` is not one."""
-        if code not in _FARMS:
+        if code not in FARM_NOTICES:
             return None
-        kind, state = _FARMS[code]
+        kind, state = FARM_NOTICES[code]
         name = f"{kind}:{text.rsplit(':', 1)[-1].strip()}" if ":" in text else kind
         was = self.states.get(name)
         self.states[name] = state
@@ -263,12 +259,12 @@ class Supervisor:
     def on_error(self, req_id: int, code: int, text: str, contract: Any = None) -> None:
         if self.state in (ConnState.STOPPED, ConnState.CONNECTING):
             return
-        if code == IB_LOST:
+        if code == CONNECTIVITY_LOST:
             self._pause(CONNECTIVITY, "IB's servers unreachable (1100)")
             self._to(ConnState.IB_LOST, f"1100 {text}")
-        elif code in (IB_BACK_DATA_LOST, IB_BACK_DATA_KEPT):
+        elif code in (CONNECTIVITY_RESTORED_DATA_LOST, CONNECTIVITY_RESTORED_DATA_KEPT):
             self._spawn(self._restored(code, text))
-        elif code in _FARMS:
+        elif code in FARM_NOTICES:
             self._farm(code, text)
 
     def on_disconnect(self) -> None:
@@ -289,7 +285,7 @@ class Supervisor:
             self._task = asyncio.create_task(self._reconnect_loop(), name="reconnect")
 
     async def _restored(self, code: int, text: str) -> None:
-        lost = code == IB_BACK_DATA_LOST
+        lost = code == CONNECTIVITY_RESTORED_DATA_LOST
         what = "data lost: resubscribing" if lost else "data kept: backfilling the gap"
         log.warning("IB connectivity restored (%d), %s", code, what)
         self._to(ConnState.CONNECTED, f"{code} {text}")

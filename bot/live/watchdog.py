@@ -21,6 +21,7 @@ from typing import Any
 from bot.market_data.streams import StreamKey
 from bot.risk.states import EntryPauses
 from bot.strategy.context import SymbolInfo
+from bot.strategy.liquid_hours import liquid_session
 
 log = logging.getLogger(__name__)
 
@@ -99,13 +100,8 @@ class StaleWatchdog:
     def _liquid_silence(self, symbol: str, last: datetime, now: datetime) -> timedelta | None:
         """The silence within the liquid session holding ``now`` (None: not liquid now);
         contracts without known sessions count as always liquid."""
-        info = self.infos.get(symbol)
-        if info is None or not info.sessions:
-            return now - last
-        for start, end in info.sessions:
-            if start <= now < end:
-                return now - max(last, start)
-        return None
+        session = liquid_session(self.infos.get(symbol), now)
+        return None if session is None else now - max(last, session[0])
 
 
 def _latest(a: datetime | None, b: datetime | None) -> datetime | None:

@@ -24,11 +24,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
+from bot.model.ib_errors import HMDS_ERROR
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-PACING_VIOLATION = 162
 _PACING_TEXT = "pacing violation"
 
 
@@ -225,7 +226,7 @@ def _move(times: deque[float], old: float, new: float) -> None:
 
 def is_pacing_violation(code: int, text: str) -> bool:
     """162 is also "no data" and "query cancelled": only its pacing text is a violation."""
-    return code == PACING_VIOLATION and _PACING_TEXT in text.lower()
+    return code == HMDS_ERROR and _PACING_TEXT in text.lower()
 
 
 def _describe(key: HistoryKey) -> str:

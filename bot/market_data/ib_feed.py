@@ -52,7 +52,7 @@ from bot.client.ib import IB, BarDataList, Contract, RealTimeBar, RealTimeBarLis
 from bot.market_data.bar_builder import RT_BAR_S, clean_volume, price_problem
 from bot.market_data.data_lines import BARS, DataLines
 from bot.market_data.history_pacing import HistoryGovernor
-from bot.market_data.ib_history import HistoryRequests, ib_time
+from bot.market_data.ib_history import HistoryRequests
 from bot.market_data.ib_stream import IbStream, bars_label
 from bot.market_data.ib_ticks import TickSubscriptions
 from bot.market_data.kutd_bars import take_kutd
@@ -70,6 +70,7 @@ from bot.market_data.streams import (
     live_what_to_show,
 )
 from bot.market_data.tick_filter import TickFilter
+from bot.model.ib_time import format_ib_time
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +249,7 @@ class Feed(StreamBook):
             return
         # IB takes no endDateTime with keepUpToDate or ADJUSTED_LAST; elsewhere an explicit
         # one (the server's time) makes every request differ from the previous ones.
-        end = "" if kutd or k.what_to_show.upper() == "ADJUSTED_LAST" else ib_time(now)
+        end = "" if kutd or k.what_to_show.upper() == "ADJUSTED_LAST" else format_ib_time(now)
         duration = stream.warmup if last_end is None else self.history.backfill_duration(
             stream, now - last_end, end)  # fmt: skip
         stream.subscribed_at = now

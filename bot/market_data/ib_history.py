@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Awaitable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from bot.client.ib import IB, BarDataList, Contract
 from bot.market_data.bar_builder import DAY_S
 from bot.market_data.history_pacing import HistoryGovernor, HistoryKey, is_pacing_violation
 from bot.market_data.ib_stream import IbStream
+from bot.model.durations import covering_duration
 
 
 class HistoryRequests:
@@ -27,10 +27,10 @@ class HistoryRequests:
         before the gap, skipped as handed on already."""
         size_s = stream.key.size_s
         while True:
-            duration = gap_duration(gap, size_s)
-            if not self.governor.repeats(_history_key(stream, end, duration)):
-                return duration
-            gap += timedelta(seconds=DAY_S if duration.endswith(" D") else size_s)
+            duration = covering_duration(gap, size_s)
+            if not self.governor.repeats(_history_key(stream, end, str(duration))):
+                return str(duration)
+            gap += timedelta(seconds=DAY_S if duration.unit == "D" else size_s)
 
     async def request(
         self, stream: IbStream, end: str, duration: str, kutd: bool
@@ -57,20 +57,6 @@ class HistoryRequests:
             return await self.governor.request(key, send, lambda: bool(paced))
         finally:
             self.ib.errorEvent -= on_error
-
-
-def gap_duration(gap: timedelta, size_s: int) -> str:
-    """The IB duration that covers ``gap`` and the bar in progress: seconds up to a day
-    (IB's limit for "S"), whole days beyond, and at least a day for daily bars."""
-    seconds = max(0, math.ceil(gap.total_seconds())) + size_s
-    if size_s >= DAY_S or seconds > DAY_S:
-        return f"{math.ceil(seconds / DAY_S)} D"
-    return f"{seconds} S"
-
-
-def ib_time(t: datetime) -> str:
-    """An explicit endDateTime in IB's format."""
-    return t.astimezone(UTC).strftime("%Y%m%d %H:%M:%S UTC")
 
 
 def _history_key(stream: IbStream, end: str, duration: str) -> HistoryKey:

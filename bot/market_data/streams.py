@@ -14,7 +14,6 @@ progress seeding the builder, then every bar once, when it closes.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -27,6 +26,7 @@ from bot.market_data.bar_builder import (
     clean_volume,
     price_problem,
 )
+from bot.model.durations import parse_duration
 from bot.model.events import Bar, Tick
 
 if TYPE_CHECKING:  # bot/config/bars.py imports this module before the library is chosen
@@ -34,8 +34,6 @@ if TYPE_CHECKING:  # bot/config/bars.py imports this module before the library i
 
 log = logging.getLogger(__name__)
 
-_DURATION = re.compile(r"\s*([0-9]+)\s*([SDWMY])\s*")
-_DURATION_S = {"S": 1, "D": 86400, "W": 7 * 86400, "M": 31 * 86400, "Y": 366 * 86400}
 REALTIME, KEEP_UP_TO_DATE = "realtime", "keep_up_to_date"  # where a stream's live bars come from
 NO_WARMUP = "none"  # a bar spec's warm-up when there is none (a backtest from the data's start)
 
@@ -44,10 +42,10 @@ def duration_seconds(duration: str) -> int:
     """Rough length of an IB duration string ("10 D" -> 864000), to compare two of them."""
     if duration == NO_WARMUP:
         return 0
-    m = _DURATION.fullmatch(duration.upper())
-    if m is None:
+    parsed = parse_duration(duration, loose=True)
+    if parsed is None:
         raise ValueError(f"bad IB duration {duration!r}")
-    return int(m[1]) * _DURATION_S[m[2]]
+    return parsed.longest_seconds()
 
 
 @dataclass(frozen=True, slots=True)

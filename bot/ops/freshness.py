@@ -11,6 +11,7 @@ from datetime import datetime
 
 from bot.market_data.streams import StreamKey
 from bot.strategy.context import SymbolInfo
+from bot.strategy.liquid_hours import liquid_session
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,13 +29,6 @@ class Freshness:
     @property
     def label(self) -> str:
         return f"{self.symbol} {self.bar_size}"
-
-
-def in_liquid_hours(info: SymbolInfo | None, now: datetime) -> bool:
-    """Unknown hours count as liquid: a feed that should flow is assumed to."""
-    if info is None or not info.sessions:
-        return True
-    return any(start <= now < end for start, end in info.sessions)
 
 
 class BarClock:
@@ -59,6 +53,6 @@ class BarClock:
         wall = self.wall()
         return [
             Freshness(k.symbol, k.bar_size, wall - self.last.get(k, self.since), 2.0 * k.size_s,
-                      in_liquid_hours(infos.get(k.symbol), now))
+                      liquid_session(infos.get(k.symbol), now) is not None)
             for k in keys
         ]

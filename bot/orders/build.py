@@ -14,14 +14,9 @@ from typing import Final
 
 from bot.client.ib import UNSET_DOUBLE, Order
 from bot.model.events import OrderSpec, OrderType, PlaceBracket, Side
+from bot.model.order_prices import AT_THE_CLOSE, LIMIT_PRICED, TRAILING, TRIGGER_PRICED
 from bot.model.price_grid import round_to_tick
 
-# Types whose limit price is mandatory, and those whose trigger (stop_price) is.
-_NEEDS_LIMIT: Final = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.LIMIT_ON_CLOSE})
-_NEEDS_STOP: Final = frozenset({OrderType.STOP, OrderType.STOP_LIMIT, OrderType.MARKET_IF_TOUCHED})
-_TRAIL: Final = OrderType.TRAIL  # read once: an enum member read costs ~100 ns on Python 3.11
-# At-the-close orders only exist as day orders at IB.
-_CLOSE_TYPES: Final = frozenset({OrderType.MARKET_ON_CLOSE, OrderType.LIMIT_ON_CLOSE})
 # IB's OCA type 3: reduce the sibling on a fill without blocking, so a partial take-profit
 # shrinks the stop instead of cancelling it (which would leave the rest unprotected).
 BRACKET_OCA_TYPE: Final = 3
@@ -66,13 +61,13 @@ def validate_spec(spec: OrderSpec, symbol: str) -> str | None:
     t = spec.order_type
     if not spec.quantity > 0 or not math.isfinite(spec.quantity):
         return f"{t} order for {symbol}: quantity must be positive, got {spec.quantity}"
-    if t in _NEEDS_LIMIT and not _positive(spec.limit_price):
+    if t in LIMIT_PRICED and not _positive(spec.limit_price):
         return f"{t} order for {symbol} needs a positive limit_price, got {spec.limit_price}"
-    if t in _NEEDS_STOP and not _positive(spec.stop_price):
+    if t in TRIGGER_PRICED and not _positive(spec.stop_price):
         return f"{t} order for {symbol} needs a positive stop_price, got {spec.stop_price}"
-    if t is _TRAIL and (spec.trail_amount is None) == (spec.trail_percent is None):
+    if t is TRAILING and (spec.trail_amount is None) == (spec.trail_percent is None):
         return f"TRAIL order for {symbol} needs exactly one of trail_amount or trail_percent"
-    if t is _TRAIL and not _positive(spec.trail_amount or spec.trail_percent):
+    if t is TRAILING and not _positive(spec.trail_amount or spec.trail_percent):
         return f"TRAIL order for {symbol}: the trail must be positive"
     return None
 
@@ -124,7 +119,7 @@ def build_order(spec: OrderSpec, *, tick: float, defaults: OrderDefaults, order_
     order.action = spec.action.value
     order.totalQuantity = spec.quantity
     order.orderType = t.value
-    order.tif = "DAY" if t in _CLOSE_TYPES else (spec.tif or defaults.tif)
+    order.tif = "DAY" if t in AT_THE_CLOSE else (spec.tif or defaults.tif)
     order.outsideRth = defaults.outside_rth if spec.outside_rth is None else spec.outside_rth
     order.orderRef = order_ref
     order.account = defaults.account
@@ -135,9 +130,9 @@ def build_order(spec: OrderSpec, *, tick: float, defaults: OrderDefaults, order_
 def apply_prices(order: Order, spec: OrderSpec, tick: float) -> None:
     """Write the spec's price fields onto ``order`` (new order or modify in place)."""
     t = spec.order_type
-    if t in _NEEDS_LIMIT and spec.limit_price is not None:
+    if t in LIMIT_PRICED and spec.limit_price is not None:
         order.lmtPrice = round_to_tick(spec.limit_price, tick)
-    if t in _NEEDS_STOP and spec.stop_price is not None:
+    if t in TRIGGER_PRICED and spec.stop_price is not None:
         order.auxPrice = round_to_tick(spec.stop_price, tick)
     if t is OrderType.TRAIL:
         if spec.trail_amount is not None:
@@ -158,11 +153,11 @@ def spec_from_order(order: Order) -> OrderSpec:
         return None if x == UNSET_DOUBLE or x is None else float(x)
 
     t = OrderType(order.orderType)
-    limit = price(order.lmtPrice) if t in _NEEDS_LIMIT else None
+    limit = price(order.lmtPrice) if t in LIMIT_PRICED else None
     stop: float | None = None
     trail_amount: float | None = None
     trail_percent: float | None = None
-    if t in _NEEDS_STOP:
+    if t in TRIGGER_PRICED:
         stop = price(order.auxPrice)
     elif t is OrderType.TRAIL:
         stop = price(order.trailStopPrice)

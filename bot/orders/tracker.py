@@ -19,6 +19,7 @@ from eventkit import Event
 from bot.client.ib import EPOCH, CommissionReport, Fill, OrderStatus, Trade
 from bot.journal.store import Journal
 from bot.model.events import FillEvent, OrderIntent, OrderType, Rejection, Side
+from bot.model.ib_errors import is_rejection
 from bot.orders.build import parse_order_ref
 from bot.orders.records import DONE_STATES, OrderRecord, OrderRecords
 from bot.orders.seen_executions import SeenExecutions
@@ -27,8 +28,6 @@ from bot.runtime import crash_points
 
 log = logging.getLogger(__name__)
 
-# Error codes that end an order without the broker refusing it (202: cancelled as asked).
-_NOT_REJECTIONS = frozenset({0, 202})
 # The order types that protect a position (a stop loss); TRAIL is a stop that follows.
 PROTECTIVE = frozenset({OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAIL})
 
@@ -118,7 +117,7 @@ class OrderTracker:
         if (
             st.status == OrderStatus.Cancelled
             and entry is not None
-            and entry.errorCode not in _NOT_REJECTIONS
+            and is_rejection(entry.errorCode)
         ):
             self.refuse(rec.strategy_id, rec.intent, f"IB rejected {rec.ref}: {message}")
             rec.status = st.status

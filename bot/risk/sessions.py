@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from datetime import datetime
 
 from bot.strategy.context import SymbolInfo
+from bot.strategy.liquid_hours import liquid_session
 
 
 class SessionCache:
@@ -21,8 +21,6 @@ class SessionCache:
         cached = self._found.get(info.symbol)
         if cached is not None and cached[0] <= now < cached[1]:
             return cached
-        opens = [a for a, _ in info.sessions]
-        i = bisect_right(opens, now) - 1
-        found = info.sessions[i] if i >= 0 and now < info.sessions[i][1] else None
+        found = liquid_session(info, now)
         self._found[info.symbol] = found
         return found

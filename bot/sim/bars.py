@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from bot.model.bar_sizes import BAR_SIZES, DAY
+from bot.model.durations import IbDuration, parse_duration
 from bot.sim.bridge import I64, F
 
 WHAT_TO_SHOW = ("TRADES", "MIDPOINT", "BID", "ASK")  # real-time bars and history
@@ -22,7 +23,6 @@ ADJUSTED_LAST = "ADJUSTED_LAST"
 HISTORICAL_WHAT_TO_SHOW = (*WHAT_TO_SHOW, ADJUSTED_LAST)
 _UNIT_SECONDS = {"sec": 1, "secs": 1, "min": 60, "mins": 60, "hour": 3600, "hours": 3600}
 _UNIT_SECONDS |= {"day": DAY, "days": DAY}
-_DURATION = re.compile(r"^\s*(\d+)\s+([SDWMY])\s*$")
 
 
 def parse_bar_size(text: str) -> int:
@@ -40,21 +40,18 @@ def parse_bar_size(text: str) -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class Duration:
-    """IB's durationStr: "<n> S|D|W|M|Y"."""
-
-    count: int
-    unit: str
+class Duration(IbDuration):
+    """IB's durationStr as the simulated gateway reads it: refused with IB's wording."""
 
     @classmethod
     def parse(cls, text: str) -> Duration:
-        m = _DURATION.match(text.upper())
-        if not m or int(m.group(1)) <= 0:
+        parsed = parse_duration(text)
+        if parsed is None:
             raise ValueError(
                 "Error validating request.-'bP' : cause - Historical data request duration "
                 f"format is invalid: {text!r} (expected '<integer> <S|D|W|M|Y>')"
             )
-        return cls(int(m.group(1)), m.group(2))
+        return cls(parsed.count, parsed.unit)
 
     def calendar_start(self, end: datetime) -> datetime:
         """Window start for S, W, M and Y (D counts trading days: see Market)."""

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from ib_insync import CommissionReport, Execution, ExecutionFilter
 
+from bot.model.ib_time import parse_ib_time
 from bot.sim.account import Account
 from bot.sim.broker_events import ExecutionEvent, ExecutionRecord
 from bot.sim.commission import CommissionConfig, MonthlyVolume, execution_charge
@@ -31,16 +32,10 @@ def parse_filter_time(text: str) -> datetime | None:
     IB reads a time without a zone in the TWS login time zone; the simulator reads it as UTC.
     Returns None for an empty or unreadable time (IB then applies no time filter).
     """
-    text = text.strip()
-    if not text:
-        return None
-    parts = text.replace("-", " ", 1).split()
     try:
-        t = datetime.strptime(" ".join(parts[:2]), "%Y%m%d %H:%M:%S")
-        tz = ZoneInfo(parts[2]) if len(parts) > 2 else UTC
-    except (ValueError, KeyError):
+        return parse_ib_time(text, UTC) if text.strip() else None
+    except ValueError:
         return None
-    return t.replace(tzinfo=tz).astimezone(UTC)
 
 
 def matches(rec: ExecutionRecord, flt: ExecutionFilter | None) -> bool:

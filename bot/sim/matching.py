@@ -47,13 +47,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from bot.model.order_prices import AT_THE_CLOSE, TRIGGER_PRICED
 from bot.model.price_grid import Rounding, round_to_tick
 from bot.sim.types import SimTick
 
 #: Order types the matching engine understands.
 SUPPORTED_TYPES = frozenset({"MKT", "LMT", "STP", "STP LMT", "TRAIL", "MIT", "MOC", "LOC"})
 STOP_TYPES = frozenset({"STP", "STP LMT", "TRAIL", "MIT"})
-CLOSE_TYPES = frozenset({"MOC", "LOC"})
+CLOSE_TYPES = AT_THE_CLOSE
 
 _EPS = 1e-9
 
@@ -157,7 +158,7 @@ def decide(
         return Decision(after, price)
     if kind == "TRAIL":
         return _decide_trail(terms, after, tick, min_tick, slippage_ticks)
-    if kind in ("STP", "STP LMT", "MIT"):
+    if kind in TRIGGER_PRICED:
         return _decide_triggered(terms, state, tick, min_tick, slippage_ticks)
     return Decision(after, None)
 

@@ -24,6 +24,8 @@ from enum import Enum
 from ib_insync import Contract, Order, OrderState
 from ib_insync.util import UNSET_DOUBLE
 
+from bot.model.ib_time import format_ib_time
+from bot.model.order_prices import TRIGGER_PRICED
 from bot.sim.broker_events import OrderSnapshot, OrderStatusEvent
 from bot.sim.instruments import Instrument
 from bot.sim.matching import STOP_TYPES, MatchState, Terms
@@ -52,7 +54,7 @@ def terms_of(order: Order) -> Terms:
         side=1 if order.action.upper() == "BUY" else -1,
         order_type=kind,
         limit=order.lmtPrice if is_set(order.lmtPrice) else None,
-        stop=order.auxPrice if kind in ("STP", "STP LMT", "MIT") else None,
+        stop=order.auxPrice if kind in TRIGGER_PRICED else None,
         trail_amount=amount if percent is None else None,
         trail_percent=percent,
     )
@@ -170,7 +172,7 @@ class SimOrder:
         status = self.final_status if self.done else (self.reported_status or "PreSubmitted")
         state = OrderState(status=status)
         if self.completed_at is not None:
-            state.completedTime = self.completed_at.strftime("%Y%m%d %H:%M:%S UTC")
+            state.completedTime = format_ib_time(self.completed_at)
             state.completedStatus = status
         return OrderSnapshot(
             account=self.account,

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from ib_insync import Order
 
+from bot.model.ib_errors import ORDER_CANCELLED, ORDER_REJECTED
+from bot.model.order_prices import LIMIT_PRICED, TRAILING, TRIGGER_PRICED
 from bot.model.price_grid import on_tick_grid
 from bot.sim.account import Account
 from bot.sim.instruments import Instrument
@@ -22,8 +24,8 @@ MODIFY_FILLED = 104
 MODIFY_MISMATCH = 105
 PRICE_INCREMENT = 110
 CLOSE_TIF = 113
-REJECTED = 201
-CANCELLED = 202
+REJECTED = ORDER_REJECTED
+CANCELLED = ORDER_CANCELLED
 UNSUPPORTED_TYPE = 387
 ZERO_SIZE = 434
 CANCEL_NOT_FOUND = 10147
@@ -40,6 +42,7 @@ TEXT = {
     ZERO_SIZE: "The order size cannot be zero.",
 }
 TIFS = frozenset({"DAY", "GTC", "IOC", "FOK", ""})
+_AUX_IS_PRICE = TRIGGER_PRICED | {TRAILING}  # a trigger or a trailing amount
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +95,9 @@ def check_terms(order: Order, inst: Instrument) -> Rejection | None:
 
 def _missing_price(order: Order) -> str:
     kind = order.orderType
-    if kind in ("LMT", "STP LMT", "LOC") and not is_set(order.lmtPrice):
+    if kind in LIMIT_PRICED and not is_set(order.lmtPrice):
         return "Limit price is missing"
-    if kind in ("STP", "STP LMT", "MIT") and not is_set(order.auxPrice):
+    if kind in TRIGGER_PRICED and not is_set(order.auxPrice):
         return "Stop price is missing"
     if kind == "TRAIL" and not (is_set(order.auxPrice) or is_set(order.trailingPercent)):
         return "Trailing amount or trailing percent is missing"
@@ -106,9 +109,9 @@ def _missing_price(order: Order) -> str:
 def _prices(order: Order) -> list[float]:
     """The prices IB checks against the minimum tick (a trailing amount is a price too)."""
     out = []
-    if is_set(order.lmtPrice) and order.orderType in ("LMT", "STP LMT", "LOC"):
+    if is_set(order.lmtPrice) and order.orderType in LIMIT_PRICED:
         out.append(order.lmtPrice)
-    if is_set(order.auxPrice) and order.orderType in ("STP", "STP LMT", "MIT", "TRAIL"):
+    if is_set(order.auxPrice) and order.orderType in _AUX_IS_PRICE:
         out.append(order.auxPrice)
     if is_set(order.trailStopPrice) and order.orderType == "TRAIL":
         out.append(order.trailStopPrice)

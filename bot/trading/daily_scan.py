@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from bot.client.ib import IB, ScanDataList, ScannerSubscription
 from bot.config.strategies import ScannerConfig
+from bot.model.ib_errors import is_warning
 from bot.ports.venue import ScanFailed, ScanRow
 from bot.runtime.deadlines import within
 
@@ -35,9 +36,6 @@ if TYPE_CHECKING:
     from bot.ports.venue import Venue
 
 log = logging.getLogger(__name__)
-
-# IB error codes that do not fail a scan: 165 "no more matching results" and the 21xx notices.
-_NOT_ERRORS = {165}
 
 
 class ScanSchedule:
@@ -142,7 +140,7 @@ async def request_scan(ib: IB, cfg: ScannerConfig, timeout: float) -> list[ScanR
     mine = [
         (code, text)
         for rid, code, text in errors
-        if rid == req_id and code not in _NOT_ERRORS and not 2100 <= code < 2200
+        if rid == req_id and not is_warning(code)
     ]
     if mine:
         raise ScanFailed("; ".join(f"error {code}: {text}" for code, text in mine))

@@ -35,6 +35,7 @@ from bot.client.ib import (
     to_sim,
 )
 from bot.config.strategies import ScannerConfig
+from bot.model.ib_errors import is_warning
 from bot.ports.venue import ScanFailed, ScanRow
 from bot.sim.broker_events import (
     BrokerEvent,
@@ -45,9 +46,6 @@ from bot.sim.broker_events import (
 from bot.sim.scanner import ScanError
 from bot.sim.world import SimWorld
 from bot.trading.daily_scan import subscription
-
-# ib_insync's Wrapper.error: these codes leave the order alone.
-_WARNING_CODES = frozenset({110, 165, 202, 399, 404, 434, 492, 10167})
 
 
 class SimBrokerAdapter:
@@ -239,7 +237,7 @@ class SimBrokerAdapter:
 
     def _error(self, ev: OrderErrorEvent) -> None:
         trade = self._trades.get(ev.order_id)
-        if ev.code in _WARNING_CODES or 2100 <= ev.code < 2200:
+        if is_warning(ev.code):  # as ib_insync: a warning leaves the order alone
             return
         if trade is not None and not trade.isDone():
             msg = f"Error {ev.code}, reqId {ev.order_id}: {ev.text}"

@@ -35,7 +35,8 @@ from bot.market_data.history_pacing import (
     PacingViolationError,
     is_pacing_violation,
 )
-from bot.research.data.download_plan import ADJUSTED_LAST, Window, bar_size_setting, ib_time
+from bot.model.ib_time import format_ib_time
+from bot.research.data.download_plan import ADJUSTED_LAST, Window, bar_size_setting
 from bot.research.data.store import merge_bars, read_store_file
 from bot.runtime.deadlines import within
 
@@ -121,7 +122,7 @@ class Downloader:
         from bot.client.ib import RequestError
 
         adjusted = self.what == ADJUSTED_LAST
-        end = "" if adjusted else ib_time(window.end)  # IB takes no end date for it
+        end = "" if adjusted else format_ib_time(window.end)  # IB takes no end date for it
         bar_size = bar_size_setting(self.bar_seconds)
         c = job.contract
         key = HistoryKey(c.conId, c.exchange, self.what, bar_size, window.duration, end, False)

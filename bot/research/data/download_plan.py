@@ -13,18 +13,18 @@ fetched again in case it was still in progress) and before its first (backward).
 directions grow the stored range from its edge, one window at a time, so a download stopped
 after any window leaves one contiguous range and the next run asks only for the rest. A
 remainder shorter than a chunk takes the shortest IB duration that covers it (seconds up to a
-day, then days, as the feed's backfill does: ``bot/market_data/ib_history.py`` ``gap_duration``).
+day, then days, as the feed's backfill does: ``bot/model/durations.py`` ``covering_duration``).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pandas as pd
 
 from bot.model.bar_sizes import BAR_SIZES
+from bot.model.durations import IbDuration, covering_duration, parse_duration
 from bot.sim.datafile import bar_name
 
 ADJUSTED_LAST = "ADJUSTED_LAST"
@@ -51,9 +51,6 @@ CHUNKS: dict[int, Chunk] = {
 }
 BAR_CHOICES = tuple(bar_name(s) for s in CHUNKS)  # 1min 5min 15min 1h 1day
 
-_DURATION = re.compile(r"\s*(\d+)\s*([DWMY])\s*", re.IGNORECASE)
-
-
 @dataclass(frozen=True, slots=True)
 class Window:
     """One request: bars from ``end`` back over ``duration`` (IB's durationStr)."""
@@ -64,31 +61,23 @@ class Window:
 
 
 @dataclass(frozen=True, slots=True)
-class RangeSpec:
-    """``--duration``: a calendar span back from the server's time."""
-
-    count: int
-    unit: str  # D, W, M or Y
+class RangeSpec(IbDuration):
+    """``--duration``: a calendar span back from the server's time (D, W, M or Y)."""
 
     @classmethod
     def parse(cls, text: str) -> RangeSpec:
-        m = _DURATION.fullmatch(text)
-        if m is None or int(m[1]) <= 0:
+        span = parse_duration(text, loose=True)
+        if span is None or span.unit == "S":
             raise ValueError(
                 f"--duration {text!r}: expected a positive count and a unit D, W, M or Y "
                 "(e.g. 1Y, 6M, 2W, 30D)"
             )
-        return cls(int(m[1]), m[2].upper())
+        return cls(span.count, span.unit)
 
     def start(self, now: datetime) -> datetime:
         units = {"D": "days", "W": "weeks", "M": "months", "Y": "years"}
         start = pd.Timestamp(now) - pd.DateOffset(**{units[self.unit]: self.count})
         return start.to_pydatetime()
-
-    @property
-    def ib(self) -> str:
-        """The same span as an IB durationStr."""
-        return f"{self.count} {self.unit}"
 
     def approx(self) -> timedelta:
         days = {"D": 1, "W": 7, "M": 30, "Y": 365}[self.unit]
@@ -138,14 +127,7 @@ def plan_windows(
 def _rest(gap: timedelta, bar_seconds: int) -> str:
     """The shortest IB duration that covers ``gap`` (at most a chunk) and the bar in
     progress, never more than a chunk."""
-    from bot.market_data.ib_history import gap_duration
-
     chunk = CHUNKS[bar_seconds]
     if gap + timedelta(seconds=bar_seconds) > chunk.length:
         return chunk.step
-    return gap_duration(gap, bar_seconds)
-
-
-def ib_time(t: datetime) -> str:
-    """An endDateTime IB reads in any login time zone."""
-    return t.astimezone(UTC).strftime("%Y%m%d %H:%M:%S UTC")
+    return str(covering_duration(gap, bar_seconds))
