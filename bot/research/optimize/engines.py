@@ -20,6 +20,7 @@ from typing import Any
 
 from bot.research.optimize.tasks import Job, Outcome, Task, TaskError, Worker
 from bot.sim.market import Market
+from bot.strategy import registry
 
 ENGINES = ("local", "ray")
 Outcomes = Generator[Outcome, None, None]
@@ -69,8 +70,10 @@ def _here(job: Job, market: Market, tasks: Sequence[Task], scratch: Path) -> Out
 _worker: tuple[Worker, Path] | None = None  # a pool process's own, set by _init
 
 
-def _init(job: Job, market: Market, scratch: Path) -> None:
+def _init(job: Job, market: Market, scratch: Path, modules: Sequence[str]) -> None:
     global _worker
+    for name in modules:  # the strategies' own registrations (a test's, a notebook's too)
+        importlib.import_module(name)
     # Ctrl-C reaches the whole process group: the parent alone decides, and terminates us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Under the caller's scratch, which it removes: a terminated worker cleans nothing up.
@@ -86,7 +89,13 @@ def _run(task: Task) -> Outcome:
 def _pool(
     job: Job, market: Market, tasks: Sequence[Task], workers: int, scratch: Path
 ) -> Outcomes:
-    pool = multiprocessing.get_context().Pool(workers, _init, (job, market, scratch))
+    # Workers come from a forkserver, never a fork of the caller: a fork copies the locks the
+    # caller's threads hold at that instant (Arrow's pool, tqdm's monitor, a Ray client's), and
+    # a worker then waits on one for ever. The server imports the backtester once.
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([Worker.__module__])
+    modules = sorted({registry.get(s.class_).__module__ for s in job.cfg.strategies})
+    pool = ctx.Pool(workers, _init, (job, market, scratch, modules))
     try:
         yield from pool.imap_unordered(_run, tasks, chunksize=1)
     except BaseException:  # Ctrl-C, a failed task, or the caller stopped reading
