@@ -11,10 +11,10 @@ from bot.config.base import ConfigModel
 from bot.config.errors import did_you_mean as _did_you_mean
 from bot.market_data.streams import NO_WARMUP
 from bot.model.bar_sizes import BAR_SIZES
+from bot.model.durations import UNITS, parse_duration
 
-_DURATION = re.compile(r"[1-9][0-9]* [SDWMY]")
+# A number and a word, for the hint only: "10days", "3 Months" (IB's own form: bot.model).
 _LOOSE_DURATION = re.compile(r"\s*([0-9]+)\s*([a-z]+)\s*", re.IGNORECASE)
-_DURATION_UNITS = {"S": "seconds", "D": "days", "W": "weeks", "M": "months", "Y": "years"}
 
 
 def _duration_hint(bad: str) -> str:
@@ -23,13 +23,19 @@ def _duration_hint(bad: str) -> str:
     loose = _LOOSE_DURATION.fullmatch(bad)
     word = loose[2].lower() if loose else ""
     # "d", "day", "days" mean days; "mins" is no IB unit (not months)
-    unit = next((u for u, name in _DURATION_UNITS.items() if name.startswith(word)), None)
+    unit = next((u for u, name in UNITS.items() if name.startswith(word)), None)
     if not loose or unit is None:
         return ""
     if int(loose[1]) == 0:
         return " (the count must be 1 or more)"
     fix = f"{int(loose[1])} {unit}"
-    return f" (did you mean {fix!r}?)" if _DURATION.fullmatch(fix) else ""
+    return f" (did you mean {fix!r}?)" if _exact_duration(fix) else ""
+
+
+def _exact_duration(text: str) -> bool:
+    """``text`` is an IB duration written as IB writes it ("10 D": no other case or spacing)."""
+    parsed = parse_duration(text)
+    return parsed is not None and str(parsed) == text
 
 
 class BarSpec(ConfigModel):
@@ -57,7 +63,7 @@ class BarSpec(ConfigModel):
     def _ib_duration(cls, v: str) -> str:
         if v.strip().lower() == NO_WARMUP:
             return NO_WARMUP
-        if not _DURATION.fullmatch(v):
+        if not _exact_duration(v):
             raise ValueError(
                 f"bad duration {v!r}{_duration_hint(v)};"
                 " IB durations are '<N> S|D|W|M|Y', e.g. '10 D'"

@@ -16,7 +16,8 @@ from typing import Any
 
 from pydantic import ValidationInfo
 
-_INTERVAL = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([smh])")
+from bot.model.intervals import parse_interval
+
 ID = re.compile(r"[A-Za-z0-9_.-]+")
 HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 
@@ -42,7 +43,7 @@ def known_zone(v: str) -> str:
 def interval(v: Any) -> Any:
     if isinstance(v, int | float) and not isinstance(v, bool) and v > 0:
         return float(v)
-    if isinstance(v, str) and _INTERVAL.fullmatch(v.strip()):
+    if isinstance(v, str) and parse_interval(v) is not None:
         return v.strip()
     raise ValueError(f"bad interval {v!r}; write seconds (300) or e.g. '30s', '5m', '1h'")
 
@@ -51,9 +52,9 @@ def interval_seconds(v: str | float) -> float:
     """A checked interval (``interval``) in seconds."""
     if isinstance(v, float):
         return v
-    match = _INTERVAL.fullmatch(v)
-    assert match is not None  # checked when loaded
-    return float(match[1]) * {"s": 1, "m": 60, "h": 3600}[match[2]]
+    seconds = parse_interval(v)
+    assert seconds is not None  # checked when loaded
+    return seconds
 
 
 def time_of(hh_mm: str) -> time:

@@ -8,7 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-_HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+from bot.config.fields import HHMM
+
 _ENV = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -65,6 +66,6 @@ class NotifyConfig(_Model):
     @field_validator("daily_summary_at")
     @classmethod
     def _hh_mm(cls, v: str) -> str:
-        if not _HHMM.fullmatch(v):
+        if not HHMM.fullmatch(v):
             raise ValueError(f"bad time {v!r}: write HH:MM (UTC), e.g. 21:30")
         return v
