@@ -53,7 +53,7 @@ from bot.model.events import Bar, OrderIntent, OrderSpec, PlaceOrder, Side
 from bot.ops.freshness import BarClock
 from bot.ops.metrics import Metrics
 from bot.orders.executor import OrderExecutor
-from bot.orders.pacing import PacingGovernor
+from bot.orders.message_rate import PacingGovernor
 from bot.risk.manager import RiskManager
 from bot.strategy.api import Strategy
 from bot.strategy.context import SymbolInfo

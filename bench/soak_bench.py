@@ -21,7 +21,7 @@ Usage: ``python bench/soak_bench.py [--bars 1000000] [--symbols 5] [--fault-ever
   daemon's (``ib.history_pacing_scale``) alike: at IB's rate the backfills after a fault
   every 3,000 bars would queue for hours of wall time, the streams waiting for them. The
   bench stops with an error if the daemon does not reconnect after a fault within 20 s.
-* Orders: the daemon paces orders in wall time (bot/orders/pacing.py, IB's message rate: 40 a
+* Orders: the daemon paces orders in wall time (bot/orders/message_rate.py, IB's message rate: 40 a
   second), so past about 190 bars/s this strategy's orders queue in the daemon and reach the
   market late, and a decision that finds its symbol's last order still on its way sends none:
   the bench prints how many of the strategy's decisions (its ``ORDER`` log lines) became
@@ -73,7 +73,7 @@ from bench.backtest_bench import MINUTE_BARS_PER_DAY, STOCKS, synth  # noqa: E40
 from bench.ibbot_backtest import INSTRUMENTS  # noqa: E402
 from bot.config.gateway import GatewaySettings  # noqa: E402
 from bot.gateway.fault_schedule import random_fault  # noqa: E402
-from bot.gateway.pacing import PacingLimits  # noqa: E402
+from bot.gateway.pacing_rules import PacingLimits  # noqa: E402
 from bot.gateway.server import Gateway, GatewayTuning  # noqa: E402
 from bot.gateway.session import Session  # noqa: E402
 from bot.research.data.synth import trading_days  # noqa: E402

@@ -29,9 +29,9 @@ from typing import Any
 
 from bot.config.bot_config import BotConfig
 from bot.journal.store import Journal, broker_identity
-from bot.live.status import summary_text
+from bot.live.status_line import summary_text
 from bot.market_data.recorder import Recorder, open_recorder
-from bot.orders.pacing import PacingGovernor
+from bot.orders.message_rate import PacingGovernor
 from bot.sim.clock import SimClock
 from bot.sim.market import Market
 from bot.sim.tick_skipping import quiet_between, takes_any_price
@@ -276,7 +276,7 @@ class InProcessRun:
 
 
 class _SummarySource:
-    """What bot.live.status.summary_text reads of a daemon."""
+    """What bot.live.status_line.summary_text reads of a daemon."""
 
     def __init__(self, run: InProcessRun, trader: Trader) -> None:
         self.router, self.feed, self.executor = trader.router, trader.feed, trader.executor

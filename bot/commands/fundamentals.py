@@ -1,10 +1,10 @@
 """``ibbot fundamentals SYMBOL [--report ReportsFinStatements|ReportSnapshot] [--out DIR]``.
 
 Qualifies the contract, asks reqFundamentalData and prints the report parsed
-(bot/tools/fundamentals.py): the income statement, balance sheet and cash flow as tables (line items
-by COA code, fiscal periods as columns), or a short company summary for ReportSnapshot. With
-``--out DIR`` it writes each table as CSV (annual and interim) and the raw XML. Against a real
-IB (``--config`` with an ``ib:`` block, or --host/--port) or the embedded simulated gateway
+(bot/tools/fundamentals_xml.py): the income statement, balance sheet and cash flow as tables (line
+items by COA code, fiscal periods as columns), or a short company summary for ReportSnapshot. With
+``--out DIR`` it writes each table as CSV (annual and interim) and the raw XML. Against a real IB
+(``--config`` with an ``ib:`` block, or --host/--port) or the embedded simulated gateway
 (``--embedded``, or a config with a ``gateway:`` block), whose reports are SYNTHETIC.
 
 Exit 0 on success; 2 on bad input (a bad config or flag, a symbol IB does not know or finds
@@ -24,7 +24,7 @@ import pandas as pd
 
 from bot.config.errors import ConfigError
 from bot.runtime.text_table import render
-from bot.tools.fundamentals import (
+from bot.tools.fundamentals_xml import (
     STATEMENTS,
     CompanySummary,
     FinancialStatements,

@@ -16,10 +16,10 @@ from ib_insync import Contract
 from bot.gateway import ib_messages as M
 from bot.gateway import inbound as req
 from bot.gateway import outbound as out
-from bot.gateway.fundamentals import NOT_AVAILABLE, FundamentalsUnavailable, fundamental_xml
-from bot.gateway.pacing import HistKey
+from bot.gateway.pacing_rules import HistKey
 from bot.gateway.scanner import ScannerError, scanner_parameters_xml
 from bot.gateway.streams import RT_BAR_SECONDS, TBT_TYPES, BarSub, ScanSub
+from bot.gateway.synthetic_reports import NOT_AVAILABLE, FundamentalsUnavailable, fundamental_xml
 from bot.gateway.timefmt import bar_date, epoch, head_timestamp_text, ib_datetime, parse_ib_datetime
 from bot.sim.bars import ADJUSTED_LAST, check_what_to_show
 from bot.sim.instruments import Instrument

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from bot.config.gateway import GatewaySettings
 
 if TYPE_CHECKING:  # the gateway package is imported only when one is started
-    from bot.gateway.pacing import PacingLimits
+    from bot.gateway.pacing_rules import PacingLimits
     from bot.gateway.server import Gateway
     from bot.sim.market import Market
 

@@ -33,7 +33,7 @@ from bot.gateway.faults import (
     Notice,
 )
 from bot.gateway.orders import OrderDesk
-from bot.gateway.pacing import HistoricalPacer, MessageRate, PacingLimits
+from bot.gateway.pacing_rules import HistoricalPacer, MessageRate, PacingLimits
 from bot.gateway.peer import Peer
 from bot.gateway.session import Session
 from bot.gateway.streams import Streams

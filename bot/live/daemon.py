@@ -43,7 +43,7 @@ from bot.live.replay import Lockstep, watch_replay
 from bot.live.shutdown import shut_down
 from bot.live.signals import Signals
 from bot.live.startup import build_trader, open_journal, supervise
-from bot.live.status import status_line
+from bot.live.status_line import status_line
 from bot.live.supervisor import (
     FarmStates,
     FatalConnectionError,

@@ -9,7 +9,7 @@ import contextlib
 import time
 from typing import TYPE_CHECKING
 
-from bot.live.status import summary_text
+from bot.live.status_line import summary_text
 from bot.model.events import OrderType
 from bot.orders.executor import OrderExecutor
 from bot.trading.router import Router

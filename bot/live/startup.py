@@ -11,7 +11,7 @@ from bot.live.watchdog import StaleWatchdog, WatchdogSettings
 from bot.market_data.history_pacing import HistoryGovernor, HistoryLimits
 from bot.market_data.ib_feed import Feed
 from bot.market_data.recorder import Recorder
-from bot.orders.pacing import PacingGovernor
+from bot.orders.message_rate import PacingGovernor
 from bot.strategy.context import zone
 from bot.trading.kernel import Options, Trader
 from bot.venues.dry_run import DryRunBroker

@@ -48,7 +48,7 @@ class HistoryLimits:
     def scaled(self, factor: float) -> HistoryLimits:
         """The same rules on a clock ``factor`` times as fast (a benchmark's 10-minute window
         in 6 s at 0.01), to match a simulated gateway whose rules are scaled alike
-        (``bot/gateway/pacing.py`` ``PacingLimits.scaled``)."""
+        (``bot/gateway/pacing_rules.py`` ``PacingLimits.scaled``)."""
         return replace(
             self,
             window_s=self.window_s * factor,

@@ -31,10 +31,9 @@ a 162.
 Ticks are subscribed after the warm-up, for the symbols some strategy asked for: market data
 (``reqMktData``, a snapshot of quote and last trade per update) or, where the engine asked for it
 (``tick_by_tick``), ``reqTickByTickData`` of one type, each item one ``Tick``. Both pass the same
-checks (time, NaN, non-positive, order; repeated quotes are dropped, repeated trade prints are
-real trades and kept).
-The consumer callbacks run synchronously inside ib_insync's socket read, so per-symbol order is
-the socket's order and there is no queue between the wire and the strategies.
+checks (time, NaN, non-positive, order; repeated quotes are dropped, repeated trade prints are real
+trades and kept). The consumer callbacks run synchronously inside ib_insync's socket read, so
+per-symbol order is the socket's order and there is no queue between the wire and the strategies.
 
 Here: subscriptions, warm-up and the 5-second bars. Beside it: ``ib_stream`` (a stream's
 subscription state), ``ib_history`` (the history requests), ``kutd_bars`` (keepUpToDate bars),

@@ -1,14 +1,13 @@
 """What every bar source shares: one stream per (contract, bar spec), the warm-up rule, the
 aggregation into closed bars and the market clock that closes quiet buckets.
 
-A bar source (the ``BarSource`` port, bot/ports/venue.py) is a ``StreamBook`` plus the way its
-venue delivers data: ``bot.market_data.ib_feed.Feed`` subscribes through ib_insync,
-``bot.venues.sim_feed``
-reads the simulated market in-process. Both hand their warm-up history to ``take_history``
-and their live bars to each stream's ``BarBuilder`` (bot/market_data/bar_builder.py), so a strategy
-sees the very same bars from either: complete history bars as warm-up (``live=False``), the one
-still in
-progress seeding the builder, then every bar once, when it closes.
+A bar source (the ``BarSource`` port, bot/ports/venue.py) is a ``StreamBook`` plus the way its venue
+delivers data: ``bot.market_data.ib_feed.Feed`` subscribes through ib_insync,
+``bot.venues.sim_feed`` reads the simulated market in-process. Both hand their warm-up history to
+``take_history`` and their live bars to each stream's ``BarBuilder``
+(bot/market_data/bar_builder.py), so a strategy sees the very same bars from either: complete
+history bars as warm-up (``live=False``), the one still in progress seeding the builder, then every
+bar once, when it closes.
 """
 
 from __future__ import annotations

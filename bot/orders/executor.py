@@ -1,14 +1,11 @@
 """OrderExecutor: risk-approved intents -> orders at the broker, followed to their end state.
 
 Where an order goes next: ``submit`` turns an intent into OrderRecords and sends them
-(bot/orders/placer.py: ib_insync Orders built by bot/orders/build.py, through the pacing
-governor bot/orders/pacing.py, to the broker port bot/ports/venue.py); the Trades the broker hands
-back are
-followed by bot/orders/tracker.py, which routes each fill to its strategy through
-``fill_event`` exactly once per execId, with commissions, and updates the per-strategy
-positions in
-the portfolio (bot/portfolio/book.py). Target arithmetic is bot/model/targets.py; reconcile at
-(re)connect is
+(bot/orders/placer.py: ib_insync Orders built by bot/orders/build.py, through the pacing governor
+bot/orders/message_rate.py, to the broker port bot/ports/venue.py); the Trades the broker hands back
+are followed by bot/orders/tracker.py, which routes each fill to its strategy through ``fill_event``
+exactly once per execId, with commissions, and updates the per-strategy positions in the portfolio
+(bot/portfolio/book.py). Target arithmetic is bot/model/targets.py; reconcile at (re)connect is
 bot/orders/reconcile.py. Everything is journalled.
 
 Dry run: the broker is the simulated one fed by the prices the executor learns
@@ -52,7 +49,7 @@ from bot.orders.build import (
     validate_spec,
 )
 from bot.orders.guard import check_account
-from bot.orders.pacing import PacingGovernor
+from bot.orders.message_rate import PacingGovernor
 from bot.orders.placer import OrderPlacer
 from bot.orders.pruning import OrderPruner
 from bot.orders.reconcile import Reconciler

@@ -2,10 +2,9 @@
 
 Each order becomes an OrderRecord (bot/orders/records.py) with its ib_insync Order
 (bot/orders/build.py); its row is made durable in the journal (write-ahead: bot/journal/store.py),
-then
-it goes to the pacing governor (bot/orders/pacing.py), which calls the broker at once when under the
-message rate. An order the journal cannot record is not sent: it is refused with the reason
-"journal". The Trade the broker hands back is followed by the OrderTracker.
+then it goes to the pacing governor (bot/orders/message_rate.py), which calls the broker at once
+when under the message rate. An order the journal cannot record is not sent: it is refused with the
+reason "journal". The Trade the broker hands back is followed by the OrderTracker.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from bot.client.ib import Contract, OrderStatus
 from bot.journal.store import Journal, JournalError
 from bot.model.events import OrderSpec, PlaceBracket, PlaceOrder, TargetPosition
 from bot.orders.build import OrderDefaults, build_order, make_order_ref
-from bot.orders.pacing import PacingGovernor
+from bot.orders.message_rate import PacingGovernor
 from bot.orders.records import OrderRecord, OrderRecords
 from bot.orders.tracker import OrderTracker
 from bot.ports.venue import BrokerPort

@@ -178,7 +178,7 @@ async def _session(target: Target, work: Callable[[IB, Target], Awaitable[int]])
 
 async def _start_gateway(target: Target) -> Gateway:
     from bot.gateway.embedded import start_embedded_gateway
-    from bot.gateway.pacing import PacingLimits
+    from bot.gateway.pacing_rules import PacingLimits
     from bot.sim.datafile import DataFileError
     from bot.sim.instruments import InstrumentError
 

@@ -22,7 +22,7 @@ from bot.journal.store import Journal
 from bot.market_data.recorder import Recorder
 from bot.market_data.streams import BarHandler, TickHandler
 from bot.orders.executor import OrderExecutor
-from bot.orders.pacing import PacingGovernor
+from bot.orders.message_rate import PacingGovernor
 from bot.portfolio.book import Portfolio
 from bot.ports.venue import BarSource, BrokerPort, ScanRow, Venue
 from bot.risk.manager import RiskManager

@@ -32,7 +32,7 @@ from bot.model.events import (
 )
 from bot.orders.executor import OrderExecutor
 from bot.orders.guard import GuardError
-from bot.orders.pacing import PacingGovernor
+from bot.orders.message_rate import PacingGovernor
 from bot.portfolio.positions import PositionMismatchError
 from bot.venues.dry_run import DryRunBroker
 from bot.venues.ib import IbBroker

@@ -30,7 +30,7 @@ from bot.model.events import (
     Side,
 )
 from bot.orders.executor import OrderExecutor
-from bot.orders.pacing import PacingGovernor
+from bot.orders.message_rate import PacingGovernor
 from bot.venues.ib import IbBroker
 
 gateway_server = pytest.importorskip("bot.gateway.server")

@@ -7,7 +7,7 @@ from functools import partial
 
 import pytest
 
-from bot.orders.pacing import PacingGovernor
+from bot.orders.message_rate import PacingGovernor
 
 
 def test_under_the_limit_runs_synchronously() -> None:

@@ -28,7 +28,7 @@ from bot.model.events import (  # fmt: skip
     Side,
 )
 from bot.orders.executor import OrderExecutor
-from bot.orders.pacing import PacingGovernor
+from bot.orders.message_rate import PacingGovernor
 from bot.venues.dry_run import DryRunBroker
 from bot.venues.ib import IbBroker
 

@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from bot.gateway.pacing import HistKey, HistoricalPacer, PacingLimits
+from bot.gateway.pacing_rules import HistKey, HistoricalPacer, PacingLimits
 from bot.market_data.history_pacing import (
     HistoryGovernor,
     HistoryKey,

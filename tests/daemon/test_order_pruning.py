@@ -19,7 +19,7 @@ from test_executor_e2e import ACCOUNT, DAY, Bot, write_market
 
 from bot.config.gateway import GatewaySettings
 from bot.model.events import OrderSpec, PlaceOrder, Side
-from bot.orders.pacing import PacingGovernor
+from bot.orders.message_rate import PacingGovernor
 from bot.orders.pruning import BATCH, PATIENCE
 from bot.orders.records import OrderRecord
 

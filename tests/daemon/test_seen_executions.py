@@ -13,7 +13,7 @@ from bot.config.executor import ExecutorConfig
 from bot.journal.store import Journal
 from bot.model.events import OrderSpec, PlaceOrder, Side
 from bot.orders.executor import OrderExecutor
-from bot.orders.pacing import PacingGovernor
+from bot.orders.message_rate import PacingGovernor
 from bot.venues.ib import IbBroker
 
 AAPL = Stock("AAPL", "SMART", "USD", conId=265598, primaryExchange="NASDAQ")

@@ -1,10 +1,10 @@
 """The write-ahead journal against FakeIB (bot/journal/store.py, bot/orders/placer.py,
 bot/orders/reconcile.py): an order's row is committed before placeOrder; a journal that cannot be
-written stops new
-orders and never raises in its commit timer; at restart a journalled order the broker never
-saw is marked never_sent and not re-sent, and its sequence is not reused; a stale nextValidId
-never gives a new order an old orderId; the write-ahead file survives a SIGKILL, is replayed
-once at open (a torn last line skipped) and, when it cannot be written, stops new orders."""
+written stops new orders and never raises in its commit timer; at restart a journalled order the
+broker never saw is marked never_sent and not re-sent, and its sequence is not reused; a stale
+nextValidId never gives a new order an old orderId; the write-ahead file survives a SIGKILL, is
+replayed once at open (a torn last line skipped) and, when it cannot be written, stops new orders.
+"""
 
 from __future__ import annotations
 

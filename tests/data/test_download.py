@@ -305,7 +305,7 @@ def test_eta_is_the_window_rule_over_the_requests_left() -> None:
 
 
 def test_scaled_limits_scale_every_time_rule_alike() -> None:
-    from bot.gateway.pacing import PacingLimits
+    from bot.gateway.pacing_rules import PacingLimits
 
     g, p = HistoryLimits().scaled(0.01), PacingLimits().scaled(0.01)
     assert (g.window_s, g.identical_s, g.same_contract_s) == pytest.approx((6, 0.15, 0.02))

@@ -10,7 +10,7 @@ from gateway_helpers import client, flat, make_config, ramp, settle
 from ib_insync import IB, LimitOrder, MarketOrder, ScannerSubscription
 from support.waiting import wait_until
 
-from bot.gateway.pacing import PacingLimits
+from bot.gateway.pacing_rules import PacingLimits
 from bot.gateway.server import Gateway
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.gateway.pacing import (
+from bot.gateway.pacing_rules import (
     HistKey,
     HistoricalPacer,
     MessageRate,

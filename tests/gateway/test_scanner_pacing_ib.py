@@ -22,7 +22,7 @@ from gateway_helpers import client, errors, make_config, ramp, settle
 from ib_insync import IB, Contract, ScanData, ScannerSubscription
 from test_scanner import NOW, make_market
 
-from bot.gateway.pacing import PacingLimits
+from bot.gateway.pacing_rules import PacingLimits
 from bot.gateway.server import Gateway
 
 PACING_TEXT = (

@@ -10,7 +10,8 @@ import pytest
 from ib_insync import IB, Forex, RequestError, Stock
 
 from bot.config.gateway import GatewaySettings
-from bot.gateway.fundamentals import (
+from bot.gateway.server import Gateway
+from bot.gateway.synthetic_reports import (
     NOT_AVAILABLE,
     NOT_AVAILABLE_TEXT,
     SYNTHETIC_NOTE,
@@ -21,9 +22,8 @@ from bot.gateway.fundamentals import (
     fundamental_xml,
     quarter_end,
 )
-from bot.gateway.server import Gateway
 from bot.sim.instruments import Instruments
-from bot.tools.fundamentals import parse_snapshot, parse_statements
+from bot.tools.fundamentals_xml import parse_snapshot, parse_statements
 
 STATEMENTS_EXCERPT = """<?xml version="1.0" encoding="UTF-8"?>
 <ReportFinancialStatements Major="1" Minor="0" Revision="1">

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from bot.cli import main
-from bot.gateway.fundamentals import NOT_AVAILABLE_TEXT, SYNTHETIC_NOTE
+from bot.gateway.synthetic_reports import NOT_AVAILABLE_TEXT, SYNTHETIC_NOTE
 
 
 def test_statements_printed_and_written_as_csv(

@@ -1,8 +1,7 @@
 """Fetch historical bars from IB into the Parquet store, window by window (download_plan.py).
 
-Every request waits its turn in the ``HistoryGovernor`` (bot/market_data/history_pacing.py), so
-IB's pacing rules hold and a 162 pacing violation is retried rather than taken for "no data". The
-symbols
+Every request waits its turn in the ``HistoryGovernor`` (bot/market_data/history_pacing.py), so IB's
+pacing rules hold and a 162 pacing violation is retried rather than taken for "no data". The symbols
 download side by side (one window in flight each), which keeps the 6-per-2-seconds rule for a
 contract from ever binding; the 60-per-10-minutes rule sets the pace of a long download.
 
