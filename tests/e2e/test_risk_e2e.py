@@ -7,10 +7,14 @@ holds over two strategies; a fat-finger limit price is rejected with its message
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
+import socket
 import sys
+import urllib.request
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +29,7 @@ from e2e_support import (
     write_config,
     write_plugin,
 )
-from support.waiting import wait_until
+from support.waiting import wait_until, wait_until_async
 from test_daemon_subprocess import Bot, spawn
 
 from bot.gateway.server import Gateway
@@ -73,14 +77,42 @@ async def stop(bot: Bot) -> int:
             await bot.proc.wait()
 
 
-async def advance_until(gw: Gateway, cond: Any, what: str, minutes: float = 3.0) -> None:
-    """Step the clock 5 s at a time (letting the bot answer) until ``cond()``; the bot runs in
-    another process, so an order may reach the gateway a step or two after its bar."""
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def market_time(metrics_port: int) -> datetime:
+    """The bot's market clock, from its /api/status (read off the gateway's event loop)."""
+
+    def read() -> datetime:
+        url = f"http://127.0.0.1:{metrics_port}/api/status"
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return datetime.fromisoformat(json.loads(r.read())["market_time"])
+
+    return await asyncio.to_thread(read)
+
+
+async def advance_until(
+    gw: Gateway, cond: Any, what: str, minutes: float = 3.0, metrics_port: int | None = None
+) -> None:
+    """Step the clock 5 s at a time until ``cond()``. With the bot's ``metrics_port``, a step
+    that closes a minute waits until the bot (another process) has read that bar: what it sent
+    in answer, and every fill before it, is handled before the next bar, however fast it runs."""
     for _ in range(int(minutes * 12)):
         if cond():
             return
         await advance(gw, 5 / 60)
-        await asyncio.sleep(0.05)
+        now = gw.clock.now()
+        if metrics_port is not None and now.second == 0:
+
+            async def read_it(port: int = metrics_port, at: datetime = now) -> bool:
+                return await market_time(port) >= at
+
+            await wait_until_async(read_it, what=f"the bot reading the {now:%H:%M} bar")
+        else:
+            await asyncio.sleep(0.05)
     await wait_until(cond, what=what)
 
 
@@ -139,16 +171,19 @@ async def test_daily_loss_goes_reducing_and_flattens_the_caps_and_the_collar_hol
     two = scripted("two", [buy(2, 10, "y"), buy(3, 5, "z"),
                            {"bar": 4, "symbol": "AAPL", "kind": "limit_buy", "qty": 1,
                             "tag": "fat", "price_factor": 1.5}], symbols=["AAPL"])  # fmt: skip
+    port = free_port()
     config = write_config(tmp_path, gateway.port, [loser, one, two],
-                          risk={"max_position": 15, "price_collar_pct": 5})  # fmt: skip
+                          risk={"max_position": 15, "price_collar_pct": 5},
+                          metrics={"port": port})  # fmt: skip
     bot = await live(config, tmp_path)
 
     def answered() -> bool:  # bar 3's buy of 5 filled, REDUCING, bar 5's MSFT buy refused
         return (("AAPL", "BOT", 5) in execs(gateway) and bot.saw("loser is REDUCING (daily loss")
                 and bot.saw("rejected PlaceOrder for loser"))  # fmt: skip
 
-    try:  # paced: the bot runs in another process and answers a few steps after each bar
-        await advance_until(gateway, answered, "the orders of bars 1-5", minutes=8)
+    try:  # in step with the bot: bar 5's refusal needs bars 1-2's fills booked first
+        await advance_until(gateway, answered, "the orders of bars 1-5", minutes=8,
+                            metrics_port=port)  # fmt: skip
     finally:
         assert await stop(bot) == 0, "\n".join(bot.err)
     e = execs(gateway)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 POLL = 0.01  # seconds between looks
 
@@ -13,6 +13,16 @@ async def wait_until(cond: Callable[[], object], timeout: float = 10.0, what: st
     """Let the event loop run until ``cond()`` holds; fail after ``timeout`` seconds."""
     deadline = _Deadline(timeout, what or repr(cond))
     while not cond():
+        deadline.check()
+        await asyncio.sleep(POLL)
+
+
+async def wait_until_async(
+    cond: Callable[[], Awaitable[object]], timeout: float = 10.0, what: str = ""
+) -> None:
+    """``wait_until`` for a condition that must itself be awaited (another process's answer)."""
+    deadline = _Deadline(timeout, what or repr(cond))
+    while not await cond():
         deadline.check()
         await asyncio.sleep(POLL)
 
