@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from support.times import T0
-from test_engine import NY, FakeExecutor, FakeFeed, FakeRisk, add, info
+from test_router import NY, FakeExecutor, FakeFeed, FakeRisk, add, info
 from test_executor import Harness, place
 
 from bot.model.events import Bar, ModifyOrder, OrderSpec, OrderType, PlaceBracket, Side
