@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 from support.times import T0
-from test_router import NY, FakeExecutor, FakeFeed, FakeRisk, add, info
 from test_executor import Harness, place
+from test_router import NY, FakeExecutor, FakeFeed, FakeRisk, add, info
 
 from bot.model.events import Bar, ModifyOrder, OrderSpec, OrderType, PlaceBracket, Side
 from bot.portfolio.book import Portfolio
