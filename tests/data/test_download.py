@@ -86,8 +86,11 @@ def test_download_fills_the_store_in_one_week_windows_without_a_162(
         assert frame["time"].is_monotonic_increasing
         assert frame["time"].iloc[0] == pd.Timestamp("2026-10-01 13:30", tz="UTC")
         assert frame["time"].iloc[-1] == pd.Timestamp("2026-10-30 19:45", tz="UTC")
-    # four weeks back from the end, then the 2 days left to the first bar IB has
-    assert [r.duration for r in wire.requests[::2]] == ["1 W"] * 4 + ["2 D"]
+    # per symbol, four weeks back from the end, then the 2 days left to the first bar IB has
+    # (the two symbols' requests interleave in whatever order the pacing lets them through)
+    for symbol in ("AAPL", "MSFT"):
+        asked = [r.duration for r in wire.requests if r.contract.symbol == symbol]
+        assert asked == ["1 W"] * 4 + ["2 D"], symbol
     assert all(r.bar_size == "15 mins" and r.what_to_show == "TRADES" for r in wire.requests)
     no_162(wire)
     out = capsys.readouterr().out
