@@ -37,7 +37,7 @@ if str(REPO) not in sys.path:  # run as a script
 
 from bot.commands import data_download  # noqa: E402
 from bot.config.gateway import GatewaySettings  # noqa: E402
-from bot.gateway import pacing  # noqa: E402
+from bot.gateway import pacing_rules as pacing  # noqa: E402
 from bot.research.data.download import Downloader  # noqa: E402
 from bot.research.data.download_plan import RangeSpec  # noqa: E402
 from bot.research.data.download_progress import duration_text  # noqa: E402
