@@ -61,7 +61,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 REPO = Path(__file__).resolve().parents[1]
-for extra in (REPO, REPO / "tests" / "e2e"):  # the fault tests' helpers: one set of rules
+for extra in (REPO, REPO / "tests", REPO / "tests" / "e2e"):  # the fault tests' helpers
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
