@@ -68,6 +68,18 @@ async def walk(gw: Gateway, seconds: float, pause: float = 0.01) -> None:
         await asyncio.sleep(pause)
 
 
+async def walk_in_step(run: Run, gw: Gateway, seconds: float) -> None:
+    """``walk`` in lockstep with the connected in-process daemon: after each step, two round
+    trips, the first answered once the daemon has read all the step sent (strategies answer at
+    once), the second once the gateway has read the daemon's answers, so no bar and no order
+    depends on how fast the event loop turns."""
+    venue = run.daemon.venue
+    for _ in range(int(seconds / 5)):
+        await gw.advance(timedelta(seconds=5))
+        await venue.current_time()
+        await venue.current_time()
+
+
 async def until_trading(run: Run, timeout: float = 10.0) -> None:
     """The supervisor is connected and every stream is live again."""
     d = run.daemon

@@ -20,6 +20,7 @@ from fault_support import (
     start_run,
     until_trading,
     walk,
+    walk_in_step,
 )
 from support.waiting import wait_until
 
@@ -104,7 +105,7 @@ async def test_a_fault_keeps_every_invariant(
     await walk(gateway, 150)  # 14:00 .. 14:02:30: both entries filled
     end = await FAULTS[name](gateway, run)
     await until_trading(run)
-    await walk(gateway, 120)
+    await walk_in_step(run, gateway, 120)
     await check_invariants(run, gateway, end, caplog.text)
     assert run.daemon.router is not None and not run.daemon.router.risk.states
     assert await run.stop() == 0
@@ -141,7 +142,7 @@ async def test_a_reject_storm_pauses_the_strategys_entries(
     assert router.risk.paused("reject storm", strategy_id="s1")
     gateway.fault("clear_rejects")
     end = gateway.clock.now()
-    await walk(gateway, 120)
+    await walk_in_step(run, gateway, 120)
     await check_invariants(run, gateway, end, caplog.text)
     assert gateway.broker.executions(PAPER) == []
     assert await run.stop() == 0
@@ -163,7 +164,7 @@ async def test_client_id_in_use_takes_the_next_one(
         assert run.daemon.client_id == 62
         assert "client id 61 is in use (326); trying the next" in caplog.text
         end = gateway.clock.now()
-        await walk(gateway, 150)
+        await walk_in_step(run, gateway, 150)
         await check_invariants(run, gateway, end, caplog.text)
         assert await run.stop() == 0
 
