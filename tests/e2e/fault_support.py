@@ -20,6 +20,7 @@ from support.waiting import wait_until
 from bot.config.load import load_config
 from bot.gateway.server import Gateway
 from bot.live.daemon import Daemon, RunOptions
+from bot.live.replay import Lockstep
 from bot.live.supervisor import ConnState
 
 M1 = timedelta(minutes=1)
@@ -69,15 +70,15 @@ async def walk(gw: Gateway, seconds: float, pause: float = 0.01) -> None:
 
 
 async def walk_in_step(run: Run, gw: Gateway, seconds: float) -> None:
-    """``walk`` in lockstep with the connected in-process daemon: after each step, two round
-    trips, the first answered once the daemon has read all the step sent (strategies answer at
-    once), the second once the gateway has read the daemon's answers, so no bar and no order
-    depends on how fast the event loop turns."""
-    venue = run.daemon.venue
+    """``walk`` in lockstep with the connected in-process daemon: before each step, the
+    daemon's own lockstep barrier (bot/live/replay.py: it has read all the last step sent, and
+    the gateway its answers), so no bar and no order depends on how fast the loop turns."""
+    d = run.daemon
+    assert d.ready is not None
+    barrier = Lockstep(d.ready, d.venue, gw, lambda: d.scans)
     for _ in range(int(seconds / 5)):
         await gw.advance(timedelta(seconds=5))
-        await venue.current_time()
-        await venue.current_time()
+        await barrier()
 
 
 async def until_trading(run: Run, timeout: float = 10.0) -> None:
