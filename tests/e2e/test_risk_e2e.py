@@ -10,7 +10,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import sys
 import urllib.request
 from collections.abc import AsyncIterator
@@ -29,6 +28,7 @@ from e2e_support import (
     write_config,
     write_plugin,
 )
+from support.network import free_port
 from support.waiting import wait_until, wait_until_async
 from test_daemon_subprocess import Bot, spawn
 
@@ -75,12 +75,6 @@ async def stop(bot: Bot) -> int:
         if bot.proc.returncode is None:
             bot.proc.kill()
             await bot.proc.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def market_time(metrics_port: int) -> datetime:

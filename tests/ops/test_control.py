@@ -12,6 +12,7 @@ import e2e_strategies  # noqa: F401 (registers e2e_scripted)
 import pytest
 from e2e_support import advance, start_gateway
 from ops_support import TOKEN, ops_config, post, start
+from support.network import free_port
 from support.waiting import wait_until
 
 from bot.gateway.server import Gateway
@@ -109,13 +110,10 @@ async def test_ibbot_kill_and_resume_go_through_the_channel_of_a_running_daemon(
     gateway: Gateway, tmp_path: Path, token: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import asyncio
-    import socket
 
     from bot.cli import main
 
-    with socket.socket() as s:  # a fixed port: the command reads it from the config
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # a fixed port: the command reads it from the config
     cfg = ops_config(tmp_path, gateway.port, control={"token_env": "IBBOT_CONTROL_TOKEN"},
                      metrics={"port": port})  # fmt: skip
     d, task = await start(cfg)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import e2e_strategies  # noqa: F401 (registers e2e_scripted)
 import pytest
 from e2e_support import START, advance, start_gateway
 from ops_support import TOKEN, ops_config, start
+from support.network import free_port
 from support.waiting import wait_until
 
 from bot.cli import main
@@ -24,12 +24,6 @@ async def gateway() -> AsyncIterator[Gateway]:
     gw = await start_gateway()
     yield gw
     await gw.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_status_journal_and_control_commands(

@@ -3,10 +3,10 @@ embedded simulated gateway; bad input exits 2 before anything is sent, no IB exi
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
+from support.network import free_port
 
 from bot.cli import main
 from bot.gateway.scanner import SCAN_CODES
@@ -62,9 +62,7 @@ def test_bad_flags_exit_2_without_connecting(
 
 
 def test_cannot_connect_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
-    with socket.socket() as s:  # a port that was free a moment ago
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     assert main(["scanner", "params", "--port", str(port), "--timeout", "5"]) == 1
     err = capsys.readouterr().err
     assert f"cannot reach IB at 127.0.0.1:{port}" in err and "--embedded" in err
